@@ -1,0 +1,19 @@
+/**
+ * Loads every kernel backend: the CPU references, then WebAssembly SIMD (matmul). Import order matters —
+ * the registry requires a kernel's CPU reference before any other backend of it.
+ */
+import './cpu/register.js';
+import './wasm/index.js';
+
+export {
+  activeKernelBackend,
+  kernel,
+  kernelBackends,
+  kernelFor,
+  preferKernelBackend,
+  registerKernel,
+  registeredKernels,
+  resetKernelBackend,
+  useKernelBackend,
+} from './registry.js';
+export { wasmRelaxedSimdSupported, wasmSimdSupported } from './wasm/matmul.js';

@@ -1,0 +1,171 @@
+/**
+ * The kernel registry. Every kernel has a name and a CPU reference over TypedArrays; other backends
+ * (gpu.js forms, WebAssembly) register implementations under the same name and signature, and ops
+ * dispatch through `kernel(name)` so a faster implementation drops in without touching the ops.
+ * Kernel tests run every registered backend of a kernel against its CPU reference.
+ */
+import type { FloatArray } from '../tensor/tensor.js';
+
+export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'greaterEqual' | 'equal';
+export type UnaryOp =
+  'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'sigmoid' | 'relu' | 'step' | 'pow' | 'abs' | 'sign';
+
+/** Elementwise binary op with broadcasting: strides are per output dim, 0 where an input broadcasts. */
+export type BinaryKernel = (
+  a: FloatArray,
+  aStrides: readonly number[],
+  b: FloatArray,
+  bStrides: readonly number[],
+  out: FloatArray,
+  outShape: readonly number[],
+) => void;
+
+/** Elementwise unary op; `param` is the exponent for `pow` and ignored otherwise. */
+export type UnaryKernel = (x: FloatArray, out: FloatArray, param: number) => void;
+
+/** cond ? a : b with broadcasting (cond is nonzero = true). */
+export type WhereKernel = (
+  cond: FloatArray,
+  condStrides: readonly number[],
+  a: FloatArray,
+  aStrides: readonly number[],
+  b: FloatArray,
+  bStrides: readonly number[],
+  out: FloatArray,
+  outShape: readonly number[],
+) => void;
+
+/** Reduction of x (shape xShape) into out, where outStrides has 0 on reduced axes. */
+export type ReduceKernel = (
+  x: FloatArray,
+  xShape: readonly number[],
+  out: FloatArray,
+  outStrides: readonly number[],
+) => void;
+
+export interface MatmulSpec {
+  /** Number of matrices in the (broadcast) batch. */
+  readonly batch: number;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** A is stored [k, m] per batch item (else [m, k]); B is stored [n, k] (else [k, n]). */
+  readonly transA: boolean;
+  readonly transB: boolean;
+  /** Element offset of each batch item's matrix in A and B (broadcast batch dims repeat offsets). */
+  readonly aOffsets: Int32Array;
+  readonly bOffsets: Int32Array;
+}
+export type MatmulKernel = (a: FloatArray, b: FloatArray, out: FloatArray, spec: MatmulSpec) => void;
+
+/** Copy with permuted axes: out[perm-order index] = x[index]. */
+export type PermuteKernel = (
+  x: FloatArray,
+  xShape: readonly number[],
+  perm: readonly number[],
+  out: FloatArray,
+) => void;
+
+/** Rows of `table` ([rows, width]) picked by `indices` into out ([indices.length, width]). */
+export type GatherKernel = (table: FloatArray, width: number, indices: Int32Array, out: FloatArray) => void;
+/** Adjoint of gather: out[indices[i]] += src[i] (out is zeroed by the caller). */
+export type ScatterAddKernel = (src: FloatArray, width: number, indices: Int32Array, out: FloatArray) => void;
+
+/** Copies a box [starts, starts + box) of src into dst at dstStarts (both row-major, given shapes). */
+export type CopyBoxKernel = (
+  src: FloatArray,
+  srcShape: readonly number[],
+  srcStarts: readonly number[],
+  dst: FloatArray,
+  dstShape: readonly number[],
+  dstStarts: readonly number[],
+  box: readonly number[],
+) => void;
+
+export interface KernelSignatures {
+  binary: (op: BinaryOp) => BinaryKernel;
+  unary: (op: UnaryOp) => UnaryKernel;
+  where: WhereKernel;
+  sum: ReduceKernel;
+  max: ReduceKernel;
+  matmul: MatmulKernel;
+  permute: PermuteKernel;
+  gather: GatherKernel;
+  scatterAdd: ScatterAddKernel;
+  copyBox: CopyBoxKernel;
+}
+export type KernelName = keyof KernelSignatures;
+
+const implementations = new Map<KernelName, Map<string, unknown>>();
+const active = new Map<KernelName, string>();
+const preferred = new Map<KernelName, string>();
+
+/** Registers `impl` as backend `backend` of kernel `name`. The first backend of a name must be 'cpu'. */
+export function registerKernel<K extends KernelName>(
+  name: K,
+  backend: string,
+  impl: KernelSignatures[K],
+): void {
+  let byBackend = implementations.get(name);
+  if (!byBackend) {
+    if (backend !== 'cpu')
+      throw new Error(`kernel ${name}: the CPU reference must be registered before backend ${backend}`);
+    byBackend = new Map();
+    implementations.set(name, byBackend);
+  }
+  byBackend.set(backend, impl);
+}
+
+/**
+ * The active implementation of a kernel: the backend selected with `useKernelBackend`, else the
+ * preferred one (`preferKernelBackend`, set by a backend that checked itself against the reference),
+ * else the CPU reference.
+ */
+export function kernel<K extends KernelName>(name: K): KernelSignatures[K] {
+  const byBackend = implementations.get(name);
+  if (!byBackend) throw new Error(`kernel ${name} is not registered`);
+  return byBackend.get(active.get(name) ?? preferred.get(name) ?? 'cpu') as KernelSignatures[K];
+}
+
+/** The name of the backend `kernel(name)` dispatches to. */
+export function activeKernelBackend(name: KernelName): string {
+  return active.get(name) ?? preferred.get(name) ?? 'cpu';
+}
+
+/** One backend's implementation, for tests that compare backends. */
+export function kernelFor<K extends KernelName>(name: K, backend: string): KernelSignatures[K] | undefined {
+  return implementations.get(name)?.get(backend) as KernelSignatures[K] | undefined;
+}
+
+/** Backends registered for a kernel, the CPU reference first. */
+export function kernelBackends(name: KernelName): string[] {
+  return [...(implementations.get(name)?.keys() ?? [])];
+}
+
+export function registeredKernels(): KernelName[] {
+  return [...implementations.keys()];
+}
+
+/** Selects the backend used by `kernel(name)`; unknown backends are an error, not a silent fallback. */
+export function useKernelBackend(name: KernelName, backend: string): void {
+  if (!implementations.get(name)?.has(backend)) {
+    throw new Error(`kernel ${name} has no backend ${backend} (has: ${kernelBackends(name).join(', ')})`);
+  }
+  active.set(name, backend);
+}
+
+/** Forgets a `useKernelBackend` selection: the preferred backend (or the CPU reference) is used again. */
+export function resetKernelBackend(name: KernelName): void {
+  active.delete(name);
+}
+
+/**
+ * Makes `backend` the default of kernel `name` when none was selected explicitly. Backends call this
+ * at registration once they are known to work on this engine (and to be faster than the reference).
+ */
+export function preferKernelBackend(name: KernelName, backend: string): void {
+  if (!implementations.get(name)?.has(backend)) {
+    throw new Error(`kernel ${name} has no backend ${backend} (has: ${kernelBackends(name).join(', ')})`);
+  }
+  preferred.set(name, backend);
+}

@@ -1,0 +1,221 @@
+/**
+ * A minimal WebAssembly binary assembler: just what the generated kernels need (one memory, functions
+ * over i32 and v128 locals, structured loops, i32 arithmetic, SIMD loads/stores/arithmetic). It keeps
+ * hessflow free of toolchains and of run-time dependencies: the kernels are emitted as bytes here and
+ * compiled by the engine. Encodings follow the WebAssembly core spec (binary format, §5) and the
+ * fixed-width SIMD proposal (opcode prefix 0xFD, LEB128 sub-opcodes).
+ */
+
+export type ValType = 'i32' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, v128: 0x7b };
+
+/** Appends the unsigned LEB128 encoding of `value` to `out`. */
+function pushUleb(out: number[], value: number): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`uleb: ${value} is not a non-negative integer`);
+  }
+  let v = value;
+  do {
+    let byte = v % 128;
+    v = Math.floor(v / 128);
+    if (v !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (v !== 0);
+}
+
+/** Appends the signed LEB128 encoding of the i32 `value` to `out`. */
+function pushSleb(out: number[], value: number): void {
+  if (!Number.isInteger(value) || value < -0x80000000 || value > 0x7fffffff) {
+    throw new RangeError(`sleb: ${value} is not an i32`);
+  }
+  let v = value | 0;
+  for (;;) {
+    const byte = v & 0x7f;
+    v >>= 7;
+    const done = (v === 0 && (byte & 0x40) === 0) || (v === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return;
+  }
+}
+
+/** Unsigned LEB128. */
+export function uleb(value: number): number[] {
+  const out: number[] = [];
+  pushUleb(out, value);
+  return out;
+}
+
+/** Signed LEB128 (for i32.const). */
+export function sleb(value: number): number[] {
+  const out: number[] = [];
+  pushSleb(out, value);
+  return out;
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  return [...uleb(bytes.length), ...bytes];
+}
+
+function section(id: number, body: number[]): number[] {
+  return [id, ...uleb(body.length), ...body];
+}
+
+function vec(items: number[][]): number[] {
+  return [...uleb(items.length), ...items.flat()];
+}
+
+/** SIMD sub-opcodes used by the kernels (after the 0xFD prefix). */
+export const SIMD = {
+  'v128.load': 0x00,
+  'v128.load32_splat': 0x09,
+  'v128.load64_splat': 0x0a,
+  'v128.store': 0x0b,
+  'v128.const': 0x0c,
+  'f32x4.splat': 0x13,
+  'f64x2.splat': 0x14,
+  'f32x4.add': 0xe4,
+  'f32x4.mul': 0xe6,
+  'f64x2.add': 0xf0,
+  'f64x2.mul': 0xf2,
+  /** Relaxed SIMD (fused or unfused multiply-add, the engine's choice): a·b + c. */
+  'f32x4.relaxed_madd': 0x105,
+  'f64x2.relaxed_madd': 0x107,
+} as const;
+export type SimdOp = keyof typeof SIMD;
+
+/**
+ * Builds one function body. Locals are declared up front; instructions append bytes. Methods return
+ * `this` so short sequences read left to right, as in the text format.
+ */
+export class FunctionBuilder {
+  private readonly code: number[] = [];
+  private readonly localTypes: ValType[] = [];
+  private depth = 0;
+
+  constructor(readonly params: readonly ValType[]) {}
+
+  /** Declares a local and returns its index (parameters come first). */
+  local(type: ValType): number {
+    this.localTypes.push(type);
+    return this.params.length + this.localTypes.length - 1;
+  }
+
+  get(index: number): this {
+    return this.withUleb(0x20, index);
+  }
+  set(index: number): this {
+    return this.withUleb(0x21, index);
+  }
+  tee(index: number): this {
+    return this.withUleb(0x22, index);
+  }
+  i32(value: number): this {
+    this.code.push(0x41);
+    pushSleb(this.code, value);
+    return this;
+  }
+  add(): this {
+    return this.op(0x6a);
+  }
+  sub(): this {
+    return this.op(0x6b);
+  }
+  mul(): this {
+    return this.op(0x6c);
+  }
+  ltU(): this {
+    return this.op(0x49);
+  }
+
+  /** `local[index] += delta` where delta is a constant. */
+  addConst(index: number, delta: number): this {
+    return this.get(index).i32(delta).add().set(index);
+  }
+  /** `local[index] += local[by]`. */
+  addLocal(index: number, by: number): this {
+    return this.get(index).get(by).add().set(index);
+  }
+
+  /** `loop` with no result; `br_if` with depth 0 inside it jumps back to its start. */
+  loop(body: () => void): this {
+    this.op(0x03, 0x40);
+    this.depth++;
+    body();
+    this.depth--;
+    return this.op(0x0b);
+  }
+  brIf(depth: number): this {
+    return this.withUleb(0x0d, depth);
+  }
+
+  /** A SIMD instruction; memory ones take a log2 alignment and a constant byte offset. */
+  simd(op: SimdOp, memarg?: { align: number; offset: number }): this {
+    this.withUleb(0xfd, SIMD[op]);
+    if (memarg) {
+      pushUleb(this.code, memarg.align);
+      pushUleb(this.code, memarg.offset);
+    }
+    return this;
+  }
+
+  /** An opcode followed by one unsigned LEB128 immediate. */
+  private withUleb(opcode: number, immediate: number): this {
+    this.code.push(opcode);
+    pushUleb(this.code, immediate);
+    return this;
+  }
+  v128Zero(): this {
+    this.simd('v128.const');
+    for (let i = 0; i < 16; i++) this.code.push(0);
+    return this;
+  }
+
+  op(...bytes: number[]): this {
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+
+  /** The function's code entry: its locals, body and `end`. */
+  encode(): number[] {
+    if (this.depth !== 0) throw new Error('FunctionBuilder: unclosed block');
+    const groups: number[][] = [];
+    for (let i = 0; i < this.localTypes.length;) {
+      let j = i;
+      while (j < this.localTypes.length && this.localTypes[j] === this.localTypes[i]) j++;
+      groups.push([...uleb(j - i), VALTYPE[this.localTypes[i]]]);
+      i = j;
+    }
+    const head = vec(groups);
+    const out = uleb(head.length + this.code.length + 1);
+    for (const b of head) out.push(b);
+    for (const b of this.code) out.push(b);
+    out.push(0x0b);
+    return out;
+  }
+}
+
+export interface ExportedFunction {
+  readonly name: string;
+  readonly fn: FunctionBuilder;
+}
+
+/**
+ * A module with one exported memory (`memory`, `initialPages` of 64 KiB, growable) and functions that
+ * take i32/v128 parameters and return nothing.
+ */
+export function assembleModule(functions: readonly ExportedFunction[], initialPages = 1): Uint8Array {
+  const types = functions.map(({ fn }) => [0x60, ...vec(fn.params.map((p) => [VALTYPE[p]])), 0x00]);
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00], // "\0asm", version 1
+    ...section(1, vec(types)),
+    ...section(3, vec(functions.map((_, i) => uleb(i)))),
+    ...section(5, vec([[0x00, ...uleb(initialPages)]])),
+    ...section(
+      7,
+      vec([[...name('memory'), 0x02, 0x00], ...functions.map((f, i) => [...name(f.name), 0x00, ...uleb(i)])]),
+    ),
+    ...section(10, vec(functions.map(({ fn }) => fn.encode()))),
+  ];
+  return Uint8Array.from(bytes);
+}

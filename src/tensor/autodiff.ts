@@ -1,0 +1,127 @@
+/**
+ * Reverse-mode differentiation over the recorded graph, with double backward: with
+ * `createGraph: true` the backward pass records its own ops (every VJP is made of differentiable ops),
+ * so gradients can be differentiated again. That is how `hvp` gets exact Hessian-vector products,
+ * as PyTorch does with `create_graph=True`.
+ */
+import { DTypeError, ShapeError, describeShape } from './errors.js';
+import { withGradMode } from './graph.js';
+import { add, mul } from './ops/elementwise.js';
+import { reshape } from './ops/layout.js';
+import { sum } from './ops/reduce.js';
+import { type Tensor, full, zeros } from './tensor.js';
+
+export interface GradientsOptions {
+  /** Record the backward pass so the returned gradients can be differentiated again. */
+  createGraph?: boolean;
+  /** The gradient of the output to start from; defaults to 1 for a one-element output. */
+  seed?: Tensor;
+}
+
+/** Tensors in the graph of `root`, inputs before the tensors computed from them (iterative DFS). */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: [Tensor, number][] = [[root, 0]];
+  visited.add(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t.node?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1] = i + 1;
+      const next = inputs[i];
+      if (next.requiresGrad && !visited.has(next)) {
+        visited.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      order.push(t);
+      stack.pop();
+    }
+  }
+  return order;
+}
+
+/**
+ * Gradients of `y` with respect to each of `xs` (like torch.autograd.grad). A tensor of `xs` that `y`
+ * does not depend on gets zeros. Only paths that lead to some x are differentiated.
+ */
+export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOptions = {}): Tensor[] {
+  const seed = options.seed ?? full(y.shape, 1, y.dtype);
+  if (!options.seed && y.size !== 1) {
+    throw new ShapeError(
+      'gradients',
+      `output has shape ${describeShape(y.shape)}; pass a seed for non-scalar outputs`,
+    );
+  }
+  if (seed.size !== y.size)
+    throw new ShapeError(
+      'gradients',
+      `seed ${describeShape(seed.shape)} does not match output ${describeShape(y.shape)}`,
+    );
+  const order = topologicalOrder(y);
+  // A tensor is relevant when some x is reachable from it: only those gradients are computed.
+  const targets = new Set(xs);
+  const relevant = new Set<Tensor>();
+  for (const t of order) {
+    if (targets.has(t) || t.node?.inputs.some((i) => relevant.has(i))) relevant.add(t);
+  }
+  const grads = new Map<Tensor, Tensor>();
+  if (relevant.has(y)) grads.set(y, seed);
+  withGradMode(options.createGraph ?? false, () => {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i];
+      const g = grads.get(t);
+      if (!g || !t.node || !relevant.has(t)) continue;
+      const needs = t.node.inputs.map((x) => relevant.has(x));
+      const inputGrads = t.node.vjp(g, needs);
+      t.node.inputs.forEach((x, k) => {
+        const gx = inputGrads[k];
+        if (!needs[k] || !gx) return;
+        const prev = grads.get(x);
+        grads.set(x, prev ? add(prev, gx) : gx);
+      });
+    }
+  });
+  return xs.map((x) => grads.get(x) ?? zeros(x.shape, x.dtype));
+}
+
+/** `f`'s gradient as a function: f must map a tensor to a one-element tensor. */
+export function grad(f: (x: Tensor) => Tensor): (x: Tensor) => Tensor {
+  return (x) => valueAndGrad(f)(x)[1];
+}
+
+/** `f`'s value and gradient in one forward and one backward pass. */
+export function valueAndGrad(f: (x: Tensor) => Tensor): (x: Tensor) => [Tensor, Tensor] {
+  return (x) => {
+    const leaf = x.requireGrad();
+    const y = withGradMode(true, () => f(leaf));
+    const [g] = gradients(y, [leaf]);
+    return [y.detach(), g];
+  };
+}
+
+/**
+ * The exact Hessian-vector product H(x)·v of a scalar function, by double backward:
+ * differentiate ⟨∇f(x), v⟩ once more. Costs about three gradient evaluations.
+ */
+export function hvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): Tensor {
+  return valueGradHvp(f, x, v)[2];
+}
+
+/** f(x), ∇f(x) and H(x)·v from one forward pass (the gradient comes free with the HVP). */
+export function valueGradHvp(f: (x: Tensor) => Tensor, x: Tensor, v: Tensor): [Tensor, Tensor, Tensor] {
+  if (v.size !== x.size)
+    throw new ShapeError('hvp', `v ${describeShape(v.shape)} must match x ${describeShape(x.shape)}`);
+  if (v.dtype !== x.dtype) throw new DTypeError('hvp', `v is ${v.dtype} but x is ${x.dtype}`);
+  const leaf = x.requireGrad();
+  return withGradMode(true, () => {
+    const y = f(leaf);
+    const [g] = gradients(y, [leaf], { createGraph: true });
+    const [hv] = g.requiresGrad
+      ? gradients(sum(mul(g, reshape(v.detach(), x.shape))), [leaf])
+      : [zeros(x.shape, x.dtype)];
+    return [y.detach(), g.detach(), hv];
+  });
+}

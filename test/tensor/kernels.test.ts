@@ -1,0 +1,625 @@
+/**
+ * Kernel registry tests. Every kernel name in the registry has test cases here; every registered
+ * backend of it runs them against the CPU reference, and the CPU reference runs them against a naive
+ * implementation written independently below (plain index arithmetic, no shared helpers). Outputs are
+ * poisoned first (NaN, or a sentinel where the kernel must leave elements alone), so a kernel that
+ * skips an element fails. The matmul kernels are also held to a naive triple loop on odd sizes
+ * (1×1×1, 5×7×3, 17×33×9, …) with every transpose combination and broadcast batch offsets.
+ */
+import fc from 'fast-check';
+import t from 'tap';
+import '../../src/tensor/index.js'; // loads every kernel backend, as the tensor ops do
+import {
+  type BinaryOp,
+  type KernelName,
+  type KernelSignatures,
+  type MatmulKernel,
+  type MatmulSpec,
+  type UnaryOp,
+  kernelBackends,
+  kernelFor,
+  registeredKernels,
+} from '../../src/kernels/registry.js';
+import type { DType, FloatArray } from '../../src/tensor/index.js';
+import { awayFromZero, count, distinct, ints, normals, uniforms } from '../helpers/random.js';
+import { FC_RUNS } from '../helpers/finite-diff.js';
+
+const DTYPES: DType[] = ['float32', 'float64'];
+/** A backend against the CPU reference (scaled error), as the backends' own self-checks promise. */
+const BACKEND_TOL: Record<DType, number> = { float32: 1e-5, float64: 1e-12 };
+/** The CPU reference against the naive float64 computation: float32 rounds once (≤ ½ ulp ≈ 6e-8). */
+const REFERENCE_TOL: Record<DType, number> = { float32: 1.2e-7, float64: 1e-14 };
+
+const alloc = (dtype: DType, n: number): FloatArray =>
+  dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+const cast = (dtype: DType, xs: ArrayLike<number>): FloatArray =>
+  dtype === 'float64' ? Float64Array.from(xs) : Float32Array.from(xs);
+const poisoned = (dtype: DType, n: number): FloatArray => alloc(dtype, n).fill(NaN);
+
+/** Row-major strides, computed here rather than imported. */
+function strides(shape: readonly number[]): number[] {
+  const s: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** Every multi-index of `shape` in row-major order. */
+function* indices(shape: readonly number[]): Generator<number[]> {
+  const n = count(shape);
+  const idx = new Array<number>(shape.length).fill(0);
+  for (let f = 0; f < n; f++) {
+    yield idx;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+const dot = (idx: readonly number[], s: readonly number[]) => idx.reduce((acc, v, i) => acc + v * s[i], 0);
+
+/** Strides that read an operand of shape `own` as shape `out` (0 on broadcast and missing dims). */
+function readStrides(own: readonly number[], out: readonly number[]): number[] {
+  const s = strides(own);
+  const lead = out.length - own.length;
+  return out.map((d, i) => (i < lead || (own[i - lead] === 1 && d !== 1) ? 0 : s[i - lead]));
+}
+
+/** One call of a kernel and what it must produce. */
+interface Trial<I> {
+  label: string;
+  /** Runs the implementation on fresh (poisoned) outputs and returns the output. */
+  run: (impl: I) => FloatArray;
+  /** The naive result, in float64. */
+  want: Float64Array;
+  /** Per-element error scale (e.g. Σ|a||b| for matmul); defaults to max(|want|, 1). */
+  scale?: Float64Array;
+  /** Data movement, selection and sign ops must match bit for bit. */
+  exact: boolean;
+}
+
+type Cases = { [K in KernelName]: (dtype: DType, seed: number) => Trial<KernelSignatures[K]>[] };
+
+/** An output shape and operand shapes that broadcast to it, drawn from a seed. */
+function broadcastShapes(seed: number, operands: number): { out: number[]; own: number[][] } {
+  const rank = ints(1, 5, seed, 'rank')[0];
+  const out = Array.from(ints(rank, 4, seed, 'dims'), (d) => d + 1);
+  const own = Array.from({ length: operands }, (_, k) => {
+    const drop = ints(1, rank + 1, seed, 'drop', k)[0];
+    const ones = ints(rank, 3, seed, 'ones', k);
+    return out.slice(drop).map((d, i) => (ones[i + drop] === 0 ? 1 : d));
+  });
+  return { out, own };
+}
+
+const BINARY: Record<BinaryOp, (x: number, y: number) => number> = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  maximum: (x, y) => Math.max(x, y),
+  greaterEqual: (x, y) => (x >= y ? 1 : 0),
+  equal: (x, y) => (x === y ? 1 : 0),
+};
+const EXACT_BINARY = new Set<BinaryOp>(['maximum', 'greaterEqual', 'equal']);
+
+const UNARY: Record<
+  UnaryOp,
+  { f: (x: number, p: number) => number; domain: 'any' | 'positive'; exact: boolean }
+> = {
+  neg: { f: (x) => -x, domain: 'any', exact: true },
+  exp: { f: (x) => Math.exp(x), domain: 'any', exact: false },
+  log: { f: (x) => Math.log(x), domain: 'positive', exact: false },
+  sqrt: { f: (x) => Math.sqrt(x), domain: 'positive', exact: false },
+  tanh: { f: (x) => Math.tanh(x), domain: 'any', exact: false },
+  sigmoid: { f: (x) => 1 / (1 + Math.exp(-x)), domain: 'any', exact: false },
+  relu: { f: (x) => (x > 0 ? x : 0), domain: 'any', exact: true },
+  step: { f: (x) => (x > 0 ? 1 : 0), domain: 'any', exact: true },
+  pow: { f: (x, p) => Math.pow(x, p), domain: 'positive', exact: false },
+  abs: { f: (x) => Math.abs(x), domain: 'any', exact: true },
+  sign: { f: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), domain: 'any', exact: true },
+};
+
+/** Values rounded to the dtype, so the naive float64 computation sees exactly the kernel's inputs. */
+const inputs = (dtype: DType, xs: ArrayLike<number>): FloatArray => cast(dtype, xs);
+
+function naiveMatmul(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  spec: MatmulSpec,
+): { want: Float64Array; scale: Float64Array } {
+  const { batch, m, n, k, transA, transB, aOffsets, bOffsets } = spec;
+  const want = new Float64Array(batch * m * n);
+  const scale = new Float64Array(batch * m * n);
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        let abs = 0;
+        for (let p = 0; p < k; p++) {
+          const x = a[aOffsets[t] + (transA ? p * m + i : i * k + p)];
+          const y = b[bOffsets[t] + (transB ? j * k + p : p * n + j)];
+          s += x * y;
+          abs += Math.abs(x * y);
+        }
+        want[t * m * n + i * n + j] = s;
+        scale[t * m * n + i * n + j] = Math.max(abs, 1e-300);
+      }
+    }
+  }
+  return { want, scale };
+}
+
+/**
+ * A batched matmul trial: `aBatch`/`bBatch` items of stored matrices, combined through offsets that
+ * repeat (broadcast) as NumPy batch broadcasting would.
+ */
+function matmulTrial(
+  dtype: DType,
+  seed: number,
+  m: number,
+  n: number,
+  k: number,
+  transA: boolean,
+  transB: boolean,
+  aItems = 1,
+  bItems = 1,
+): Trial<MatmulKernel> {
+  const batch = Math.max(aItems, bItems);
+  const a = inputs(dtype, normals(aItems * m * k, seed, 'A', m, n, k));
+  const b = inputs(dtype, normals(bItems * k * n, seed, 'B', m, n, k));
+  const spec: MatmulSpec = {
+    batch,
+    m,
+    n,
+    k,
+    transA,
+    transB,
+    aOffsets: Int32Array.from({ length: batch }, (_, t) => (aItems === 1 ? 0 : t) * m * k),
+    bOffsets: Int32Array.from({ length: batch }, (_, t) => (bItems === 1 ? 0 : t) * k * n),
+  };
+  const { want, scale } = naiveMatmul(a, b, spec);
+  return {
+    label: `${m}×${n}×${k} transA=${transA} transB=${transB} batch ${aItems}/${bItems}`,
+    run: (impl) => {
+      const out = poisoned(dtype, batch * m * n);
+      impl(a, b, out, spec);
+      return out;
+    },
+    want,
+    scale,
+    exact: false,
+  };
+}
+
+const CASES: Cases = {
+  binary: (dtype, seed) => {
+    const { out, own } = broadcastShapes(seed, 2);
+    const [sa, sb] = own;
+    return (Object.keys(BINARY) as BinaryOp[]).flatMap((op) => {
+      const a = inputs(dtype, normals(count(sa), seed, 'a', op));
+      // Ties for the comparisons: b repeats some of a's values where shapes allow.
+      const bRaw =
+        op === 'div' ? awayFromZero(count(sb), 0.5, 2, seed, 'b') : normals(count(sb), seed, 'b', op);
+      if (op === 'equal' || op === 'greaterEqual' || op === 'maximum')
+        for (let i = 0; i < bRaw.length && i < a.length; i += 2) bRaw[i] = a[i];
+      const b = inputs(dtype, bRaw);
+      const as = readStrides(sa, out);
+      const bs = readStrides(sb, out);
+      const want = new Float64Array(count(out));
+      let f = 0;
+      for (const idx of indices(out)) want[f++] = BINARY[op](a[dot(idx, as)], b[dot(idx, bs)]);
+      const trials: Trial<KernelSignatures['binary']>[] = [
+        {
+          label: `${op} [${sa}] with [${sb}] → [${out}]`,
+          run: (impl) => {
+            const o = poisoned(dtype, want.length);
+            impl(op)(a, as, b, bs, o, out);
+            return o;
+          },
+          want,
+          exact: EXACT_BINARY.has(op),
+        },
+      ];
+      if (sa.join() === sb.join()) {
+        // The flat same-shape call the ops use: strides [1], [1], shape [n].
+        trials.push({
+          label: `${op} flat [${sa}]`,
+          run: (impl) => {
+            const o = poisoned(dtype, a.length);
+            impl(op)(a, [1], b, [1], o, [a.length]);
+            return o;
+          },
+          want: Float64Array.from(a, (x, i) => BINARY[op](x, b[i])),
+          exact: EXACT_BINARY.has(op),
+        });
+      }
+      return trials;
+    });
+  },
+  unary: (dtype, seed) => {
+    const n = 1 + ints(1, 40, seed, 'n')[0];
+    return (Object.keys(UNARY) as UnaryOp[]).flatMap((op) => {
+      const spec = UNARY[op];
+      const params = op === 'pow' ? [2.5, -1.5, 3, 0] : [0];
+      return params.map((p) => {
+        const raw =
+          spec.domain === 'positive' ? uniforms(n, 0.1, 5, seed, op) : normals(n, seed, op).map((v) => 3 * v);
+        const x = inputs(dtype, raw);
+        return {
+          label: `${op}${op === 'pow' ? ` p=${p}` : ''} n=${n}`,
+          run: (impl: KernelSignatures['unary']) => {
+            const o = poisoned(dtype, n);
+            impl(op)(x, o, p);
+            return o;
+          },
+          want: Float64Array.from(x, (v) => spec.f(v, p)),
+          exact: spec.exact,
+        };
+      });
+    });
+  },
+  where: (dtype, seed) => {
+    const { out, own } = broadcastShapes(seed, 3);
+    const [sc, sa, sb] = own;
+    // Any nonzero mask value means true: include −2 and 0.5.
+    const choices = [0, 1, -2, 0.5];
+    const cond = inputs(
+      dtype,
+      Array.from(ints(count(sc), 4, seed, 'c'), (i) => choices[i]),
+    );
+    const a = inputs(dtype, normals(count(sa), seed, 'a'));
+    const b = inputs(dtype, normals(count(sb), seed, 'b'));
+    const [cs, as, bs] = [readStrides(sc, out), readStrides(sa, out), readStrides(sb, out)];
+    const want = new Float64Array(count(out));
+    let f = 0;
+    for (const idx of indices(out)) want[f++] = cond[dot(idx, cs)] !== 0 ? a[dot(idx, as)] : b[dot(idx, bs)];
+    return [
+      {
+        label: `where [${sc}] [${sa}] [${sb}] → [${out}]`,
+        run: (impl) => {
+          const o = poisoned(dtype, want.length);
+          impl(cond, cs, a, as, b, bs, o, out);
+          return o;
+        },
+        want,
+        exact: true,
+      },
+    ];
+  },
+  sum: (dtype, seed) => reduceTrials('sum', dtype, seed),
+  max: (dtype, seed) => reduceTrials('max', dtype, seed),
+  matmul: (dtype, seed) => {
+    const [m, n, k] = Array.from(ints(3, 9, seed, 'mnk'), (d) => d + 1);
+    const [ai, bi] = Array.from(ints(2, 3, seed, 'items'), (d) => d + 1);
+    const items = ai === bi || ai === 1 || bi === 1 ? [ai, bi] : [ai, 1];
+    return [false, true].flatMap((tA) =>
+      [false, true].map((tB) => matmulTrial(dtype, seed, m, n, k, tA, tB, items[0], items[1])),
+    );
+  },
+  permute: (dtype, seed) => {
+    const rank = ints(1, 5, seed, 'rank')[0];
+    const shape = Array.from(ints(rank, 4, seed, 'dims'), (d) => d + 1);
+    const perm = Array.from(distinct(rank, 1, seed, 'perm'))
+      .map((v, i) => [v, i])
+      .sort((x, y) => x[0] - y[0])
+      .map(([, i]) => i);
+    const x = inputs(dtype, normals(count(shape), seed, 'x'));
+    const outShape = perm.map((p) => shape[p]);
+    const xs = strides(shape);
+    const want = new Float64Array(x.length);
+    let f = 0;
+    for (const j of indices(outShape)) {
+      const src = new Array<number>(rank);
+      perm.forEach((p, i) => (src[p] = j[i]));
+      want[f++] = x[dot(src, xs)];
+    }
+    return [
+      {
+        label: `permute [${shape}] by [${perm}]`,
+        run: (impl) => {
+          const o = poisoned(dtype, x.length);
+          impl(x, shape, perm, o);
+          return o;
+        },
+        want,
+        exact: true,
+      },
+    ];
+  },
+  gather: (dtype, seed) => {
+    const rows = 1 + ints(1, 6, seed, 'rows')[0];
+    const width = 1 + ints(1, 5, seed, 'width')[0];
+    const idx = ints(1 + ints(1, 9, seed, 'n')[0], rows, seed, 'idx');
+    const table = inputs(dtype, normals(rows * width, seed, 'table'));
+    const want = new Float64Array(idx.length * width);
+    for (let i = 0; i < idx.length; i++)
+      for (let j = 0; j < width; j++) want[i * width + j] = table[idx[i] * width + j];
+    return [
+      {
+        label: `gather ${idx.length} of ${rows}×${width}`,
+        run: (impl) => {
+          const o = poisoned(dtype, want.length);
+          impl(table, width, idx, o);
+          return o;
+        },
+        want,
+        exact: true,
+      },
+    ];
+  },
+  scatterAdd: (dtype, seed) => {
+    const rows = 1 + ints(1, 6, seed, 'rows')[0];
+    const width = 1 + ints(1, 5, seed, 'width')[0];
+    const idx = ints(1 + ints(1, 9, seed, 'n')[0], rows, seed, 'idx'); // repeats accumulate
+    const src = inputs(dtype, normals(idx.length * width, seed, 'src'));
+    const want = new Float64Array(rows * width);
+    // Float32 accumulates in float32: n terms err by up to (n − 1)·u·Σ|terms|, the scale used here.
+    const absSum = new Float64Array(rows * width);
+    const terms = new Float64Array(rows * width);
+    for (let i = 0; i < idx.length; i++) {
+      for (let j = 0; j < width; j++) {
+        want[idx[i] * width + j] += src[i * width + j];
+        absSum[idx[i] * width + j] += Math.abs(src[i * width + j]);
+        terms[idx[i] * width + j]++;
+      }
+    }
+    return [
+      {
+        label: `scatterAdd ${idx.length} into ${rows}×${width}`,
+        // The contract: the caller zeroes out; the kernel adds into it.
+        run: (impl) => {
+          const o = alloc(dtype, want.length);
+          impl(src, width, idx, o);
+          return o;
+        },
+        want,
+        scale: absSum.map((a, i) => Math.max(a * Math.max(terms[i], 1), 1)),
+        exact: false,
+      },
+    ];
+  },
+  copyBox: (dtype, seed) => {
+    const rank = ints(1, 5, seed, 'rank')[0];
+    const box = Array.from(ints(rank, 3, seed, 'box'), (d) => d + 1);
+    const srcExtra = ints(rank, 3, seed, 'srcExtra');
+    const dstExtra = ints(rank, 3, seed, 'dstExtra');
+    const srcShape = box.map((d, i) => d + srcExtra[i]);
+    const dstShape = box.map((d, i) => d + dstExtra[i]);
+    const srcStarts = srcShape.map((d, i) => ints(1, d - box[i] + 1, seed, 'ss', i)[0]);
+    const dstStarts = dstShape.map((d, i) => ints(1, d - box[i] + 1, seed, 'ds', i)[0]);
+    const src = inputs(dtype, normals(count(srcShape), seed, 'src'));
+    const SENTINEL = -7777;
+    const want = new Float64Array(count(dstShape)).fill(SENTINEL);
+    const ss = strides(srcShape);
+    const ds = strides(dstShape);
+    for (const b of indices(box)) {
+      want[
+        dot(
+          b.map((v, i) => v + dstStarts[i]),
+          ds,
+        )
+      ] =
+        src[
+          dot(
+            b.map((v, i) => v + srcStarts[i]),
+            ss,
+          )
+        ];
+    }
+    return [
+      {
+        label: `copyBox [${box}] from [${srcShape}]@[${srcStarts}] to [${dstShape}]@[${dstStarts}]`,
+        // Elements outside the box must be left alone (pad relies on it): a sentinel marks them.
+        run: (impl) => {
+          const o = alloc(dtype, want.length).fill(SENTINEL);
+          impl(src, srcShape, srcStarts, o, dstShape, dstStarts, box);
+          return o;
+        },
+        want,
+        exact: true,
+      },
+    ];
+  },
+};
+
+function reduceTrials(which: 'sum' | 'max', dtype: DType, seed: number): Trial<KernelSignatures['sum']>[] {
+  const rank = ints(1, 5, seed, 'rank')[0];
+  const shape = Array.from(ints(rank, 4, seed, 'dims'), (d) => d + 1);
+  const pick = ints(rank, 2, seed, 'axes');
+  const kept = shape.map((d, i) => (pick[i] ? 1 : d));
+  const os = strides(kept).map((s, i) => (pick[i] ? 0 : s));
+  const x = inputs(dtype, normals(count(shape), seed, 'x'));
+  const want = new Float64Array(count(kept)).fill(which === 'sum' ? 0 : -Infinity);
+  const scale = new Float64Array(want.length);
+  let f = 0;
+  for (const idx of indices(shape)) {
+    const o = dot(idx, os);
+    const v = x[f++];
+    want[o] = which === 'sum' ? want[o] + v : Math.max(want[o], v);
+    scale[o] += Math.abs(v);
+  }
+  return [
+    {
+      label: `${which} of [${shape}] over axes [${[...pick].flatMap((p, i) => (p ? [i] : []))}]`,
+      run: (impl) => {
+        const o = poisoned(dtype, want.length);
+        impl(x, shape, o, os);
+        return o;
+      },
+      want,
+      scale: which === 'sum' ? scale.map((s) => Math.max(s, 1)) : undefined,
+      exact: which === 'max',
+    },
+  ];
+}
+
+/** Worst error of `got` against `want` on the trial's scale; Infinity for a NaN (an unwritten element). */
+function trialError(
+  got: FloatArray,
+  want: ArrayLike<number>,
+  scale: ArrayLike<number> | undefined,
+  exact: boolean,
+): number {
+  if (got.length !== want.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) {
+    if (exact) {
+      if (!Object.is(got[i], want[i]) && !(got[i] === want[i])) return Infinity;
+      continue;
+    }
+    const e = Math.abs(got[i] - want[i]) / (scale ? scale[i] : Math.max(Math.abs(want[i]), 1));
+    if (!(e <= worst)) worst = Number.isNaN(e) ? Infinity : e;
+  }
+  return worst;
+}
+
+const EXPECTED: KernelName[] = [
+  'binary',
+  'unary',
+  'where',
+  'sum',
+  'max',
+  'matmul',
+  'permute',
+  'gather',
+  'scatterAdd',
+  'copyBox',
+];
+
+t.test('the registry: every expected kernel is registered, the CPU reference first', async (t) => {
+  const names = registeredKernels();
+  for (const name of EXPECTED) t.ok(names.includes(name), `${name} is registered`);
+  for (const name of names) {
+    t.equal(
+      kernelBackends(name)[0],
+      'cpu',
+      `${name}: CPU reference registered first (backends: ${kernelBackends(name).join(', ')})`,
+    );
+    t.ok(name in CASES, `${name}: has test cases here`);
+  }
+});
+
+t.test(
+  'every backend of every kernel against the CPU reference, and the CPU reference against naive loops',
+  async (t) => {
+    const worst = new Map<string, number>();
+    for (const name of registeredKernels()) {
+      const make = CASES[name] as ((dtype: DType, seed: number) => Trial<unknown>[]) | undefined;
+      if (!make) continue; // reported by the registry test
+      const backends = kernelBackends(name);
+      const cpu = kernelFor(name, 'cpu');
+      for (const dtype of DTYPES) {
+        fc.assert(
+          fc.property(fc.integer({ min: 0, max: 0x7fffffff }), (seed) => {
+            for (const trial of make(dtype, seed)) {
+              const ref = trial.run(cpu);
+              const eRef = trialError(ref, trial.want, trial.scale, trial.exact);
+              const key = `${name} cpu vs naive (${dtype})`;
+              worst.set(key, Math.max(worst.get(key) ?? 0, eRef));
+              if (!(eRef <= REFERENCE_TOL[dtype]))
+                throw new Error(`${name} cpu ${dtype} ${trial.label}: error ${eRef} vs naive`);
+              for (const backend of backends) {
+                if (backend === 'cpu') continue;
+                const got = trial.run(kernelFor(name, backend));
+                const e = trialError(got, ref, trial.scale, trial.exact);
+                const bkey = `${name} ${backend} vs cpu (${dtype})`;
+                worst.set(bkey, Math.max(worst.get(bkey) ?? 0, e));
+                if (!(e <= BACKEND_TOL[dtype]))
+                  throw new Error(`${name} ${backend} ${dtype} ${trial.label}: error ${e} vs cpu`);
+              }
+            }
+          }),
+          { numRuns: FC_RUNS ?? 15 },
+        );
+        t.pass(`${name} (${dtype}): ${backends.join(', ')} agree`);
+      }
+    }
+    t.comment([...worst.entries()].map(([k, v]) => `${k}: ${v.toExponential(2)}`).join('\n'));
+  },
+);
+
+t.test(
+  'matmul kernels against a naive triple loop: odd sizes, every transpose flag, broadcast batches',
+  async (t) => {
+    const sizes: [number, number, number][] = [
+      [1, 1, 1],
+      [5, 7, 3],
+      [17, 33, 9],
+      [3, 1, 6],
+      [1, 9, 2],
+      [6, 5, 1],
+      [13, 11, 17],
+      [33, 6, 31],
+      [67, 65, 63], // larger than any register tile, with ragged edges
+    ];
+    const batches: [number, number][] = [
+      [1, 1],
+      [3, 3],
+      [3, 1],
+      [1, 2],
+    ];
+    for (const backend of kernelBackends('matmul')) {
+      const impl = kernelFor('matmul', backend)!;
+      for (const dtype of DTYPES) {
+        let worst = 0;
+        let trials = 0;
+        for (const [m, n, k] of sizes) {
+          for (const transA of [false, true]) {
+            for (const transB of [false, true]) {
+              for (const [ai, bi] of m * n * k > 10000 ? [[2, 1] as [number, number]] : batches) {
+                const trial = matmulTrial(dtype, 99, m, n, k, transA, transB, ai, bi);
+                const e = trialError(trial.run(impl), trial.want, trial.scale, false);
+                trials++;
+                worst = Math.max(worst, e);
+                // Backends may accumulate in the dtype; the CPU reference sums in float64.
+                const tol = backend === 'cpu' ? REFERENCE_TOL[dtype] : BACKEND_TOL[dtype];
+                if (!(e <= tol)) t.fail(`${backend} ${dtype} ${trial.label}: error ${e} (scaled by Σ|a·b|)`);
+              }
+            }
+          }
+        }
+        const tol = backend === 'cpu' ? REFERENCE_TOL[dtype] : BACKEND_TOL[dtype];
+        t.ok(
+          worst <= tol,
+          `matmul ${backend} ${dtype}: ${trials} products, worst |C − naive| / Σ|a·b| = ${worst.toExponential(2)} ≤ ${tol}`,
+        );
+      }
+    }
+  },
+);
+
+t.test(
+  'the checks can fail: a kernel that skips an element, sums wrongly or writes outside its box is caught',
+  async (t) => {
+    const cpu = kernelFor('matmul', 'cpu')!;
+    const trial = matmulTrial('float64', 5, 5, 7, 3, false, false);
+    // Skips the last element (left as the NaN poison).
+    const skipping: MatmulKernel = (a, b, out, spec) => {
+      const tmp = new Float64Array(out.length);
+      cpu(a, b, tmp, spec);
+      for (let i = 0; i < out.length - 1; i++) out[i] = tmp[i];
+    };
+    t.equal(
+      trialError(trial.run(skipping), trial.want, trial.scale, false),
+      Infinity,
+      'an unwritten (poisoned) element fails',
+    );
+    // Runs with the wrong inner dimension (k − 1).
+    const short: MatmulKernel = (a, b, out, spec) => cpu(a, b, out, { ...spec, k: spec.k - 1 });
+    t.ok(trialError(trial.run(short), trial.want, trial.scale, false) > 1e-3, 'a wrong sum fails');
+    const copy = CASES.copyBox('float64', 3)[0];
+    const sloppy: KernelSignatures['copyBox'] = (src, ss, s0, dst, ds, d0, box) => {
+      kernelFor('copyBox', 'cpu')!(src, ss, s0, dst, ds, d0, box);
+      dst[0] = 0; // writes outside the box (or overwrites it)
+    };
+    t.ok(
+      trialError(copy.run(sloppy), copy.want, undefined, true) === Infinity,
+      'a copyBox that writes outside its box fails',
+    );
+  },
+);
