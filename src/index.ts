@@ -1,0 +1,154 @@
+/**
+ * hessflow's public API: explicit named re-exports, so what is public is a decision, not an accident.
+ */
+
+// Tensor core and autodiff
+export {
+  Tensor,
+  tensor,
+  zeros,
+  ones,
+  full,
+  scalar,
+  ShapeError,
+  DTypeError,
+  NonFiniteError,
+  noGrad,
+  withGradMode,
+  setFiniteChecks,
+  add,
+  sub,
+  mul,
+  div,
+  neg,
+  exp,
+  log,
+  sqrt,
+  pow,
+  tanh,
+  sigmoid,
+  relu,
+  abs,
+  maximum,
+  where,
+  stopGradient,
+  broadcastTo,
+  sum,
+  mean,
+  max,
+  reshape,
+  permute,
+  transpose,
+  slice,
+  pad,
+  concat,
+  matmul,
+  gather,
+  scatterAdd,
+  softmax,
+  logSoftmax,
+  logsumexp,
+  gelu,
+  layerNorm,
+  crossEntropy,
+  mse,
+  gradients,
+  grad,
+  valueAndGrad,
+  hvp,
+  valueGradHvp,
+} from './tensor/index.js';
+export type {
+  DType,
+  FloatArray,
+  Shape,
+  TensorLike,
+  MatmulOptions,
+  GradientsOptions,
+} from './tensor/index.js';
+export { registerKernel, kernel, kernelBackends, useKernelBackend } from './kernels/registry.js';
+export { rng, CounterRng } from './random/counter-rng.js';
+
+// Models and parameters
+export { ParamLayout, Params } from './nn/param-layout.js';
+export type { ParamEntry, ParamSpec, ParamTag, ParamInit } from './nn/param-layout.js';
+export { ParamStore } from './nn/param-store.js';
+export { initialParams, lossFunction } from './nn/model.js';
+export type { Model, ModelSpec, MlpSpec, GptSpec, ModelInputs } from './nn/model.js';
+export { buildModel, registerModel } from './nn/models/registry.js';
+export { mlp } from './nn/models/mlp.js';
+export { gpt } from './nn/models/gpt.js';
+
+// Optimizers
+export {
+  applyUpdates,
+  applyUpdatesInPlace,
+  chain,
+  injectHyperparams,
+  setHyperparam,
+  constantSchedule,
+  linearSchedule,
+  warmupCosineSchedule,
+  scaleByLearningRate,
+  clipByGlobalNorm,
+  globalNorm,
+  addDecayedWeights,
+  trace,
+  adamw,
+  scaleByAdam,
+  sgd,
+  lion,
+  scaleByLion,
+  sophiaG,
+  scaleBySophiaG,
+  sophiaH,
+  scaleBySophiaH,
+  adahessian,
+  scaleByAdahessian,
+  mfac,
+  scaleByMfac,
+  findStats,
+} from './optim/index.js';
+export type { GradientTransformation, UpdateExtra, Schedule, CurvatureStats } from './optim/index.js';
+
+// Curvature estimators
+export { hutchinsonDiag } from './curvature/hutchinson-diag.js';
+export { gnbDiag, sampleLabels } from './curvature/gnb-diag.js';
+export { exactDiag, denseHessian } from './curvature/exact-diag.js';
+
+// Data
+export {
+  ArrayDataset,
+  batchAt,
+  batches,
+  batchSpecOf,
+  validateBatch,
+  BatchValidationError,
+  loadMnist,
+  loadMobyDick,
+  MobyDickCorpus,
+  quadratic,
+  logisticRegressionData,
+  softmaxRegressionData,
+} from './data/index.js';
+export type { Batch, Dataset, BatchSpec } from './data/index.js';
+
+// Files
+export {
+  encodeCheckpoint,
+  decodeCheckpoint,
+  saveCheckpoint,
+  loadCheckpoint,
+  CheckpointError,
+  encodeSafetensors,
+  decodeSafetensors,
+  paramsToSafetensors,
+  paramsFromSafetensors,
+  writeFileAtomic,
+} from './io/index.js';
+
+// Training
+export { Trainer, train } from './train/train.js';
+export type { TrainConfig, TrainState, StepMetrics } from './train/train.js';
+export { evaluate } from './train/evaluate.js';
+export type { CurvatureConfig } from './train/curvature-schedule.js';

@@ -1,0 +1,38 @@
+/** Composition: the output of one transformation is the input of the next, as optax.chain. */
+import type { GradientTransformation } from './transform.js';
+
+/** The state of a chain is the array of its members' states, in order. */
+export type ChainState = unknown[];
+
+export function chain(...transforms: GradientTransformation[]): GradientTransformation<ChainState> {
+  if (transforms.length === 0) throw new Error('chain: needs at least one transformation');
+  for (let i = 0; i < transforms.length; i++) {
+    const t = transforms[i];
+    if (!t || typeof t.init !== 'function' || typeof t.update !== 'function') {
+      throw new Error(`chain: argument ${i} is not a GradientTransformation`);
+    }
+  }
+  return {
+    init(params) {
+      return transforms.map((t) => t.init(params));
+    },
+    update(grads, state, params, extra) {
+      if (!Array.isArray(state) || state.length !== transforms.length) {
+        throw new Error(
+          `chain: state must be an array of ${transforms.length} member states, got ${
+            Array.isArray(state) ? `an array of ${state.length}` : String(state)
+          }`,
+        );
+      }
+      // Build the next state separately so a member that throws leaves the caller's state untouched.
+      const next: ChainState = new Array<unknown>(transforms.length);
+      let updates = grads;
+      for (let i = 0; i < transforms.length; i++) {
+        const [u, s] = transforms[i].update(updates, state[i], params, extra);
+        updates = u;
+        next[i] = s;
+      }
+      return [updates, next];
+    },
+  };
+}

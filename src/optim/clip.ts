@@ -1,0 +1,31 @@
+/** Gradient clipping by global norm (optax.clip_by_global_norm / torch clip_grad_norm_). */
+import type { GradientTransformation } from './transform.js';
+import { checkNumber } from './validate.js';
+
+export type EmptyState = Record<string, never>;
+
+/** Euclidean norm with float64 accumulation: float32 sums lose digits over millions of coordinates. */
+export function globalNorm(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+/** If ‖g‖ > maxNorm, scales g by maxNorm/‖g‖; otherwise returns a copy of g. */
+export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
+  const limit = checkNumber('clipByGlobalNorm', 'maxNorm', maxNorm, { min: 0, minExclusive: true });
+  return {
+    init() {
+      return {};
+    },
+    update(grads, state) {
+      const norm = globalNorm(grads);
+      const out = new Float32Array(grads);
+      if (norm > limit) {
+        const scale = limit / norm;
+        for (let i = 0; i < out.length; i++) out[i] = grads[i] * scale;
+      }
+      return [out, state];
+    },
+  };
+}

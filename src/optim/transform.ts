@@ -1,0 +1,36 @@
+/**
+ * The optax-style contract every optimizer piece follows.
+ *
+ * All parameters of a model live in one flat Float32Array, so a transformation is one loop over a flat
+ * vector. `update` is pure: it never writes to `grads`, `state` or `params` and returns fresh arrays, so a
+ * state can be checkpointed, replayed or compared at any moment (and unchanged sub-arrays may be shared
+ * between consecutive states, because nobody mutates them). States are built only of numbers, strings,
+ * booleans, plain objects/arrays and typed arrays so msgpackr can serialize them without custom hooks.
+ */
+
+/** Side information that arrives with a minibatch. */
+export interface UpdateExtra {
+  /**
+   * A fresh diagonal curvature estimate ĥ (GNB ĝ⊙ĝ, Hutchinson z⊙Hz, or an exact diagonal), present only on
+   * steps where a probe worker delivered one. Kept out of the optimizer so estimators can run elsewhere.
+   */
+  hessianDiag?: Float32Array;
+  /** Number of predictions in the minibatch (tokens for an LM): Sophia-G's `bs`. */
+  batchSize?: number;
+  /** Loss of the minibatch; carried for telemetry, no transformation needs it. */
+  loss?: number;
+}
+
+export interface GradientTransformation<S = unknown> {
+  init(params: Float32Array): S;
+  /** Returns the updates (to be ADDED to params) and the next state. Pure. */
+  update(grads: Float32Array, state: S, params?: Float32Array, extra?: UpdateExtra): [Float32Array, S];
+}
+
+/** A pure function of the step count (0 for the first update). */
+export type Schedule = (step: number) => number;
+
+export type ScalarOrSchedule = number | Schedule;
+
+/** Per-coordinate mask: 1 = the transformation applies, 0 = it leaves the coordinate alone. */
+export type CoordinateMask = Uint8Array | ((params: Float32Array) => Uint8Array);

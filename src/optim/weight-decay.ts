@@ -1,0 +1,45 @@
+/**
+ * updates ← updates + wd·params on masked coordinates. Placed before scaleByLearningRate this gives the
+ * decoupled decay of AdamW/Lion/Sophia (θ·(1 − lr·wd)); placed first it gives SGD's L2 term g + wd·θ.
+ */
+import type { CoordinateMask, GradientTransformation } from './transform.js';
+import { checkLength, checkMask, checkNumber, requireParams } from './validate.js';
+import type { EmptyState } from './clip.js';
+
+/** Resolves a mask option against the current params (a function mask may depend on them). */
+export function resolveMask(
+  owner: string,
+  mask: CoordinateMask | undefined,
+  params: Float32Array,
+): Uint8Array | null {
+  if (mask === undefined) return null;
+  const m = typeof mask === 'function' ? mask(params) : mask;
+  if (!(m instanceof Uint8Array)) throw new Error(`${owner}: mask function must return a Uint8Array`);
+  checkLength(owner, 'mask', m, params.length, 'params');
+  return m;
+}
+
+export function addDecayedWeights(
+  weightDecay: number,
+  mask?: CoordinateMask,
+): GradientTransformation<EmptyState> {
+  const owner = 'addDecayedWeights';
+  const wd = checkNumber(owner, 'weightDecay', weightDecay, { min: 0 });
+  const maskOption = checkMask(owner, 'mask', mask);
+  return {
+    init() {
+      return {};
+    },
+    update(grads, state, params) {
+      const out = new Float32Array(grads);
+      // wd = 0 is the common "no decay" setting: skip it so params are not required and nothing is rounded.
+      if (wd === 0) return [out, state];
+      const p = requireParams(owner, params, grads.length);
+      const m = resolveMask(owner, maskOption, p);
+      for (let i = 0; i < out.length; i++) {
+        if (m === null || m[i] !== 0) out[i] = grads[i] + wd * p[i];
+      }
+      return [out, state];
+    },
+  };
+}

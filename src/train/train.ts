@@ -1,0 +1,214 @@
+/**
+ * The synchronous training loop: the reference semantics that the streaming pipeline reproduces bit
+ * for bit. Each step validates its batch, computes loss and gradient, launches/applies curvature
+ * estimates on their schedule, and applies the optimizer. A step whose loss, gradient or update is
+ * not finite is skipped and counted, never applied.
+ */
+import type { Batch } from '../data/batch.js';
+import { validateBatch, type BatchSpec } from '../data/validate.js';
+import { initialParams, lossFunction, type Model } from '../nn/model.js';
+import { applyUpdates } from '../optim/apply.js';
+import { findStats } from '../optim/stats.js';
+import type { GradientTransformation } from '../optim/transform.js';
+import { valueAndGrad } from '../tensor/autodiff.js';
+import { NonFiniteError } from '../tensor/errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import {
+  type CurvatureConfig,
+  type CurvatureEstimate,
+  estimateCurvature,
+  launchesAt,
+  resolveCurvature,
+} from './curvature-schedule.js';
+import { type EvalResult, evaluate } from './evaluate.js';
+
+export interface TrainConfig<S = unknown> {
+  model: Model;
+  optimizer: GradientTransformation<S>;
+  /** The batch of step t: a pure function of t, so runs are reproducible and resumable. */
+  batchAt: (step: number) => Batch;
+  /** Number of steps to run in total (a resumed run continues up to this step). */
+  steps: number;
+  seed?: number;
+  /** Checks each batch before use; a bad batch throws a BatchValidationError and changes nothing. */
+  batchSpec?: BatchSpec;
+  curvature?: CurvatureConfig;
+  evaluation?: { every: number; batches: readonly Batch[] };
+  /** Resume: parameters, optimizer state, next step and estimates still in flight. */
+  resume?: TrainState<S>;
+  initialParams?: Float32Array;
+}
+
+export interface TrainState<S = unknown> {
+  params: Float32Array;
+  optState: S;
+  step: number;
+  pending: CurvatureEstimate[];
+  skipped: number;
+}
+
+export interface StepMetrics {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  updateNorm: number;
+  /** Predictions in the batch (tokens for an LM). */
+  predictions: number;
+  skipped: boolean;
+  /** Set on steps where a curvature estimate was applied: how many steps after its launch. */
+  curvatureStaleness?: number;
+  winRate?: number;
+  hMean?: number;
+  eval?: EvalResult;
+  ms: number;
+}
+
+function norm(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+function allFinite(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
+  return true;
+}
+
+/** Runs the loop lazily: each `next()` performs one step and yields its metrics; `state()` reads the current state. */
+export class Trainer<S = unknown> {
+  private current: TrainState<S>;
+  private readonly curvature;
+  private readonly seed: number;
+
+  constructor(private readonly config: TrainConfig<S>) {
+    this.seed = config.seed ?? 0;
+    this.curvature = config.curvature ? resolveCurvature(config.curvature) : null;
+    if (!Number.isInteger(config.steps) || config.steps < 0)
+      throw new RangeError(`train: steps must be a non-negative integer, got ${config.steps}`);
+    if (config.resume) {
+      this.current = {
+        ...config.resume,
+        params: config.resume.params.slice(),
+        pending: [...config.resume.pending],
+      };
+    } else {
+      const params =
+        config.initialParams?.slice() ?? (initialParams(config.model, this.seed) as Float32Array);
+      if (params.length !== config.model.layout.size) {
+        throw new RangeError(
+          `train: initialParams has ${params.length} values, the model has ${config.model.layout.size}`,
+        );
+      }
+      this.current = { params, optState: config.optimizer.init(params), step: 0, pending: [], skipped: 0 };
+    }
+  }
+
+  state(): TrainState<S> {
+    return this.current;
+  }
+
+  done(): boolean {
+    return this.current.step >= this.config.steps;
+  }
+
+  /** One step. Throws (changing nothing) when the batch is invalid. */
+  step(): StepMetrics {
+    const { model, optimizer } = this.config;
+    const t0 = performance.now();
+    const s = this.current;
+    const t = s.step;
+    const batch = this.config.batchAt(t);
+    if (this.config.batchSpec) validateBatch(batch, this.config.batchSpec);
+    const targets = batch.targets as Int32Array;
+    const predictions = targets.length;
+
+    let estimate: CurvatureEstimate | null = null;
+    let loss = NaN;
+    let grad: Float32Array = new Float32Array(0);
+    try {
+      if (this.curvature && launchesAt(this.curvature, t))
+        estimate = estimateCurvature(this.curvature, model, s.params, batch, this.seed, t);
+      if (estimate?.grad && estimate.loss !== undefined) {
+        loss = estimate.loss;
+        grad = estimate.grad;
+      } else {
+        const f = lossFunction(model, { data: batch.inputs, shape: batch.inputShape }, targets);
+        const [y, g] = valueAndGrad(f)(new Tensor(s.params, [s.params.length]));
+        loss = y.item();
+        grad = g.data as Float32Array;
+      }
+    } catch (e) {
+      // An op that produced NaN/Inf (per-op checks on) makes this a non-finite step: skipped below.
+      if (!(e instanceof NonFiniteError)) throw e;
+      estimate = null;
+    }
+    const pending = estimate ? [...s.pending, { diag: estimate.diag, launchedAt: t }] : s.pending;
+    const stalenessOf = this.curvature?.staleness ?? 0;
+    const due = pending.find((e) => e.launchedAt + stalenessOf === t);
+    const gradNorm = grad.length > 0 ? norm(grad) : NaN;
+    const metrics: StepMetrics = {
+      step: t,
+      loss,
+      gradNorm,
+      updateNorm: 0,
+      predictions,
+      skipped: false,
+      ms: 0,
+    };
+
+    let next: TrainState<S>;
+    const extra = { batchSize: predictions, loss, ...(due ? { hessianDiag: due.diag } : {}) };
+    const finite =
+      Number.isFinite(loss) &&
+      grad.length === s.params.length &&
+      allFinite(grad) &&
+      (!due || allFinite(due.diag));
+    const [updates, optState] = finite
+      ? optimizer.update(grad, s.optState, s.params, extra)
+      : [null, s.optState];
+    if (!updates || !allFinite(updates)) {
+      // Never apply a non-finite step; an estimate due now is dropped with it.
+      metrics.skipped = true;
+      next = { ...s, step: t + 1, pending: pending.filter((e) => e !== due), skipped: s.skipped + 1 };
+    } else {
+      metrics.updateNorm = norm(updates);
+      if (due) metrics.curvatureStaleness = t - due.launchedAt;
+      const stats = findStats(optState);
+      if (stats) {
+        metrics.winRate = stats.winRate;
+        metrics.hMean = stats.hMean;
+      }
+      next = {
+        params: applyUpdates(s.params, updates),
+        optState,
+        step: t + 1,
+        pending: pending.filter((e) => e !== due),
+        skipped: s.skipped,
+      };
+    }
+    this.current = next;
+    const ev = this.config.evaluation;
+    if (ev && (next.step % ev.every === 0 || next.step === this.config.steps))
+      metrics.eval = evaluate(model, next.params, ev.batches);
+    metrics.ms = performance.now() - t0;
+    return metrics;
+  }
+
+  *[Symbol.iterator](): Iterator<StepMetrics> {
+    while (!this.done()) yield this.step();
+  }
+}
+
+/** Runs all steps; returns the final state and every step's metrics. */
+export function train<S>(
+  config: TrainConfig<S>,
+  onStep?: (m: StepMetrics) => void,
+): { state: TrainState<S>; history: StepMetrics[] } {
+  const trainer = new Trainer(config);
+  const history: StepMetrics[] = [];
+  for (const m of trainer) {
+    history.push(m);
+    onStep?.(m);
+  }
+  return { state: trainer.state(), history };
+}
