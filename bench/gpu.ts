@@ -1,0 +1,577 @@
+/**
+ * GPU benchmark: device-resident matmul (GFLOP/s), the fused Sophia-G update (GB/s) and the MLP
+ * Gauss-Newton-Bartlett probe (ms) on the WebGPU device, each beside the CPU path at a small size,
+ * with correctness spot checks. Writes <out>/gpu.json; exits 1 when a check fails or a result is not
+ * finite, 2 when the benchmark itself cannot run.
+ *
+ *   node dist/bench/gpu.js --out DIR [--sizes 1024,2048,4096] [--ew 16777216] [--impls …]
+ *                          [--probe 784,256,256,10] [--batch 128] [--cpu-n 512] [--quick]
+ *
+ * Timing: every timed loop ends with a one-element readback, which waits for all queued GPU work,
+ * so per-call times include the kernels, not just their submission. Data stays on the device.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { GpuDevice, type DeviceArray, type MatmulImpl } from '../src/gpu/device.js';
+import { selectGpuBackend } from '../src/gpu/backend.js';
+import { describeAdapter } from '../src/gpu/webgpu-shim.js';
+import { describeMachine, loadAverage } from './lib/machine.js';
+import { RESULTS_SCHEMA, type Results, type Row, type Section } from './lib/types.js';
+import { nonFinite } from './lib/validate.js';
+
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+const EPS32 = 2 ** -23;
+
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const key = a.slice(2);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) out[key] = 'true';
+    else {
+      out[key] = next;
+      i++;
+    }
+  }
+  return out;
+}
+
+const nums = (s: string) => s.split(',').map((x) => Number(x.trim()));
+
+/** Fast deterministic uniforms in [lo, hi) (xorshift32; data generation only). */
+function randomF32(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = lo + ((hi - lo) * x) / 4294967296;
+  }
+  return out;
+}
+
+async function timeIt(
+  reps: number,
+  body: () => Promise<void>,
+  fence: () => Promise<unknown>,
+): Promise<number> {
+  await body(); // warm-up: builds kernels, first-use allocations
+  await fence();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) await body();
+  await fence();
+  return (performance.now() - t0) / reps;
+}
+
+const round = (v: number, d = 3) => (Number.isFinite(v) ? +v.toFixed(d) : v);
+
+async function main(): Promise<number> {
+  const load = loadAverage();
+  const args = parseArgs(process.argv.slice(2));
+  const outDir = args.out ?? '.';
+  const quick = args.quick === 'true';
+  const sizes = nums(args.sizes ?? (quick ? '64,128' : '1024,2048,4096'));
+  const ew = Number(args.ew ?? (quick ? 65536 : 1 << 24));
+  const impls = (args.impls ?? 'gpujs,gpujs-tiled,wgsl-64,wgsl-128').split(',') as MatmulImpl[];
+  const probeSizes = nums(args.probe ?? '784,256,256,10');
+  const batch = Number(args.batch ?? 128);
+  const cpuN = Number(args['cpu-n'] ?? (quick ? 64 : 512));
+  const checks: Check[] = [];
+  const check = (name: string, ok: boolean, detail: string) => {
+    checks.push({ name, ok, detail });
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
+  };
+  const report: Record<string, unknown> = {
+    tool: 'hessflow bench/gpu',
+    date: new Date().toISOString(),
+    node: process.version,
+    config: { sizes, ew, impls, probe: { sizes: probeSizes, batch }, cpuN },
+  };
+  const write = () => {
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, 'gpu.json'), JSON.stringify(report, null, 2) + '\n');
+  };
+
+  const selection = await selectGpuBackend('auto').catch((e: Error) => ({
+    kind: 'error',
+    reason: e.message,
+  }));
+  report.autoSelection = selection;
+  console.log(`auto backend: ${selection.kind} — ${selection.reason}`);
+
+  let dev: GpuDevice;
+  try {
+    dev = await GpuDevice.open();
+  } catch (e) {
+    report.error = (e as Error).message;
+    report.ok = false;
+    write();
+    console.error((e as Error).message);
+    return 2;
+  }
+  report.adapter = dev.adapter;
+  report.adapterSummary = describeAdapter(dev.adapter);
+  console.log(`device: ${describeAdapter(dev.adapter)}`);
+
+  // ---- matmul ----
+  const matmulRows: Record<string, unknown>[] = [];
+  report.matmul = matmulRows;
+  for (const n of sizes) {
+    const a = randomF32(n * n, 1 + n);
+    const b = randomF32(n * n, 7 + n);
+    const A = dev.upload(a);
+    const B = dev.upload(b);
+    const forms: [boolean, boolean, MatmulImpl][] = impls.map((impl) => [false, false, impl]);
+    const best = impls.includes('wgsl-128') ? 'wgsl-128' : impls.find((i) => i.startsWith('wgsl'));
+    if (best) forms.push([false, true, best], [true, false, best]);
+    for (const [transA, transB, impl] of forms) {
+      const form = `${transA ? 'T' : 'N'}${transB ? 'T' : 'N'}`;
+      const reps = n >= 4096 ? 3 : n >= 2048 ? 5 : 10;
+      let C: DeviceArray | null = null;
+      const reuse = impl.startsWith('wgsl') ? dev.upload(new Float32Array(n * n)) : undefined;
+      try {
+        const ms = await timeIt(
+          reps,
+          async () => {
+            if (C && C !== reuse) C.free();
+            C = await dev.matmul(A, B, {
+              m: n,
+              n,
+              k: n,
+              transA,
+              transB,
+              impl,
+              ...(reuse ? { out: reuse } : {}),
+            });
+          },
+          () => dev.download(C!, 1),
+        );
+        const got = await dev.download(C!);
+        // spot check: 32 entries against float64 dot products, tolerance 2·√k·eps·Σ|a||b|
+        let worst = 0;
+        let finite = true;
+        for (let i = 0; i < got.length; i++) if (!Number.isFinite(got[i])) finite = false;
+        for (let s = 0; s < 32; s++) {
+          const i = (s * 7919 + 3) % n;
+          const j = (s * 104729 + 5) % n;
+          let ref = 0;
+          let abs = 0;
+          for (let p = 0; p < n; p++) {
+            const x = transA ? a[p * n + i] : a[i * n + p];
+            const y = transB ? b[j * n + p] : b[p * n + j];
+            ref += x * y;
+            abs += Math.abs(x * y);
+          }
+          worst = Math.max(worst, Math.abs(got[i * n + j] - ref) / (2 * Math.sqrt(n) * EPS32 * abs + 1e-30));
+        }
+        const gflops = (2 * n ** 3) / (ms * 1e6);
+        const ran = impl === 'gpujs-tiled' && n % 4 !== 0 ? 'gpujs (n % 4 ≠ 0)' : impl;
+        const row = {
+          n,
+          form,
+          impl: ran,
+          ms: round(ms),
+          gflops: round(gflops, 1),
+          errOverTol: round(worst, 4),
+          reps,
+        };
+        matmulRows.push(row);
+        console.log(
+          `matmul ${form} n=${n} ${impl}: ${ms.toFixed(2)} ms, ${gflops.toFixed(1)} GFLOP/s (err/tol ${worst.toFixed(3)})`,
+        );
+        check(
+          `matmul ${form} ${n} ${impl}`,
+          finite && worst <= 1,
+          `err/tol ${worst.toFixed(3)}${finite ? '' : ', non-finite output'}`,
+        );
+      } catch (e) {
+        matmulRows.push({ n, form, impl, error: (e as Error).message.split('\n')[0] });
+        check(`matmul ${form} ${n} ${impl}`, false, (e as Error).message.split('\n')[0]);
+      } finally {
+        if (C && C !== reuse) (C as DeviceArray).free();
+        reuse?.free();
+      }
+    }
+    A.free();
+    B.free();
+  }
+  try {
+    const kernels = await import('../src/kernels/index.js');
+    const mm = kernels.kernel('matmul');
+    const a = randomF32(cpuN * cpuN, 3);
+    const b = randomF32(cpuN * cpuN, 4);
+    const c = new Float32Array(cpuN * cpuN);
+    const spec = {
+      batch: 1,
+      m: cpuN,
+      n: cpuN,
+      k: cpuN,
+      transA: false,
+      transB: false,
+      aOffsets: Int32Array.of(0),
+      bOffsets: Int32Array.of(0),
+    };
+    mm(a, b, c, spec);
+    const reps = 3;
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) mm(a, b, c, spec);
+    const ms = (performance.now() - t0) / reps;
+    report.matmulCpu = {
+      n: cpuN,
+      backend: kernels.activeKernelBackend('matmul'),
+      ms: round(ms),
+      gflops: round((2 * cpuN ** 3) / (ms * 1e6), 1),
+    };
+    console.log(`matmul CPU (${kernels.activeKernelBackend('matmul')}) n=${cpuN}: ${ms.toFixed(2)} ms`);
+  } catch (e) {
+    report.matmulCpu = { error: (e as Error).message };
+  }
+
+  // ---- fused Sophia-G update ----
+  {
+    const d = ew;
+    const o = { lr: 1e-3, weightDecay: 0.1, b1: 0.965, rho: 0.04, batchSize: 128 };
+    const theta = randomF32(d, 11);
+    const m0 = randomF32(d, 12, -0.01, 0.01);
+    const g = randomF32(d, 13);
+    const h = randomF32(d, 14, 0, 1);
+    try {
+      const G = dev.upload(g);
+      const H = dev.upload(h);
+      let S = await dev.sophiaState(theta, m0);
+      // one step from a known state, spot-checked against the float64 formula (float32 hyperparameters)
+      const S1 = await dev.sophiaGStep(S, G, H, o);
+      const { theta: t1, m: mm1 } = await dev.splitState(S1);
+      const [b1, lr, wd, rhoBs] = [o.b1, o.lr, o.weightDecay, o.rho * o.batchSize].map(Math.fround);
+      let worst = 0;
+      for (let s = 0; s < 256; s++) {
+        const i = (s * 2654435761) % d;
+        const m = b1 * m0[i] + (1 - b1) * g[i];
+        const th =
+          theta[i] * (1 - lr * wd) - lr * Math.sign(m) * Math.min(Math.abs(m) / (rhoBs * h[i] + 1e-15), 1);
+        const mTol = 1e-5 * Math.abs(m) + 2 * EPS32 * (b1 * Math.abs(m0[i]) + (1 - b1) * Math.abs(g[i]));
+        worst = Math.max(
+          worst,
+          Math.abs(t1[i] - th) / (1e-5 * Math.max(Math.abs(th), 1e-2)),
+          Math.abs(mm1[i] - m) / mTol,
+        );
+      }
+      S1.free();
+      const reps = 20;
+      const ms = await timeIt(
+        reps,
+        async () => {
+          const next = await dev.sophiaGStep(S, G, H, o);
+          S.free();
+          S = next;
+        },
+        () => dev.download(S, 1),
+      );
+      const all = await dev.download(S);
+      const finite = all.every(Number.isFinite);
+      const emaMs = await (async () => {
+        let E = await dev.ema(H, G, 0.99);
+        const t = await timeIt(
+          reps,
+          async () => {
+            const next = await dev.ema(H, G, 0.99);
+            E.free();
+            E = next;
+          },
+          () => dev.download(E, 1),
+        );
+        E.free();
+        return t;
+      })();
+      report.sophia = {
+        d,
+        msPerStep: round(ms),
+        bytesPerElement: 24,
+        GBps: round((24 * d) / (ms * 1e6), 1),
+        errOverTol: round(worst, 4),
+        emaMs: round(emaMs),
+        emaGBps: round((12 * d) / (emaMs * 1e6), 1),
+      };
+      console.log(
+        `sophiaG fused d=${d}: ${ms.toFixed(3)} ms, ${((24 * d) / (ms * 1e6)).toFixed(1)} GB/s; ema ${((12 * d) / (emaMs * 1e6)).toFixed(1)} GB/s`,
+      );
+      check('sophiaG step formula', worst <= 1, `err/tol ${worst.toFixed(3)} over 256 sampled elements`);
+      check(
+        'sophiaG state finite after timing',
+        finite,
+        finite ? `${2 * d} values finite` : 'non-finite values',
+      );
+      S.free();
+      G.free();
+      H.free();
+    } catch (e) {
+      report.sophia = { d, error: (e as Error).message.split('\n')[0] };
+      check('sophiaG', false, (e as Error).message.split('\n')[0]);
+    }
+    try {
+      const { sophiaG, applyUpdates } = await import('../src/optim/index.js');
+      const dc = Math.min(d, 1 << 20);
+      const opt = sophiaG({ lr: o.lr, b1: o.b1, rho: o.rho, weightDecay: o.weightDecay });
+      let params: Float32Array = theta.slice(0, dc);
+      let state = opt.init(params);
+      const gc = g.slice(0, dc);
+      const reps = 5;
+      const step = () => {
+        const [u, next] = opt.update(gc, state, params, { batchSize: o.batchSize });
+        params = applyUpdates(params, u) as Float32Array;
+        state = next;
+      };
+      step();
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++) step();
+      const ms = (performance.now() - t0) / reps;
+      report.sophiaCpu = {
+        d: dc,
+        msPerStep: round(ms),
+        GBpsSameAccounting: round((24 * dc) / (ms * 1e6), 2),
+        path: 'src/optim sophiaG chain + applyUpdates',
+      };
+      console.log(`sophiaG CPU d=${dc}: ${ms.toFixed(2)} ms`);
+    } catch (e) {
+      report.sophiaCpu = { error: (e as Error).message };
+    }
+  }
+
+  // ---- MLP GNB probe ----
+  {
+    const rows = batch;
+    try {
+      const { mlp } = await import('../src/nn/models/mlp.js');
+      const { initialParams } = await import('../src/nn/model.js');
+      const { gnbDiag } = await import('../src/curvature/gnb-diag.js');
+      const { rng } = await import('../src/random/counter-rng.js');
+      const { Tensor } = await import('../src/tensor/tensor.js');
+      const model = mlp({ kind: 'mlp', sizes: probeSizes, activation: 'tanh' });
+      const params = initialParams(model, 1) as Float32Array;
+      const x = randomF32(rows * probeSizes[0], 21, 0, 1);
+      const seed = 5;
+      const step = 1;
+      const r = rng(seed, 'gnb-labels', step);
+      const u = Float64Array.from({ length: rows }, () => r.uniform());
+      const P = dev.upload(params);
+      const X = dev.upload(x);
+      const U = dev.upload(u);
+      const reps = 10;
+      let last = await dev.mlpGnbProbe({
+        sizes: probeSizes,
+        params: P,
+        inputs: X,
+        rows,
+        uniforms: U,
+        returnLabels: true,
+      });
+      const t0 = performance.now();
+      for (let i = 0; i < reps; i++)
+        last = await dev.mlpGnbProbe({
+          sizes: probeSizes,
+          params: P,
+          inputs: X,
+          rows,
+          uniforms: U,
+          returnLabels: true,
+        });
+      const ms = (performance.now() - t0) / reps; // each probe ends with its own readback
+      const inputs = { data: x, shape: [rows, probeSizes[0]] };
+      const c0 = performance.now();
+      const cpu = gnbDiag(model, new Tensor(params, [params.length]), inputs, { seed, step });
+      const cpuMs = performance.now() - c0;
+      let mismatches = 0;
+      for (let i = 0; i < rows; i++) if (last.labels![i] !== cpu.sampled[i]) mismatches++;
+      const L = dev.upload(cpu.sampled);
+      const fixed = await dev.mlpGnbProbe({ sizes: probeSizes, params: P, inputs: X, rows, labels: L });
+      let scale = 0;
+      for (const v of cpu.diag) scale = Math.max(scale, Math.abs(v));
+      let worst = 0;
+      let finite = true;
+      for (let i = 0; i < cpu.diag.length; i++) {
+        if (!Number.isFinite(fixed.diag[i])) finite = false;
+        worst = Math.max(
+          worst,
+          Math.abs(fixed.diag[i] - cpu.diag[i]) / (1e-5 * Math.abs(cpu.diag[i]) + 1e-7 * scale),
+        );
+      }
+      report.probe = {
+        model: `mlp ${probeSizes.join('-')} tanh`,
+        batch: rows,
+        params: params.length,
+        ms: round(ms),
+        cpuMs: round(cpuMs),
+        labelMismatches: mismatches,
+        errOverTol: round(worst, 4),
+      };
+      console.log(
+        `GNB probe ${probeSizes.join('-')} × ${rows}: GPU ${ms.toFixed(2)} ms, CPU ${cpuMs.toFixed(1)} ms (err/tol ${worst.toFixed(3)}, label mismatches ${mismatches})`,
+      );
+      check(
+        'GNB probe diag vs CPU gnbDiag',
+        finite && worst <= 1,
+        `err/tol ${worst.toFixed(3)}${finite ? '' : ', non-finite'}`,
+      );
+      check(
+        'GNB probe labels vs CPU',
+        mismatches <= Math.max(1, rows / 100),
+        `${mismatches} of ${rows} sampled labels differ`,
+      );
+      for (const a of [P, X, U, L]) a.free();
+    } catch (e) {
+      report.probe = { error: (e as Error).message.split('\n')[0] };
+      check('GNB probe', false, (e as Error).message.split('\n')[0]);
+    }
+  }
+
+  report.checks = checks;
+  report.ok = checks.every((c) => c.ok);
+  write();
+  // the same numbers in the shared results format (bench/lib/types.ts), ready for bench/results/
+  const results = toResults(report, describeAdapter(dev.adapter), load);
+  const bad = nonFinite(results);
+  if (bad.length > 0) {
+    check('results finite', false, bad.join(', '));
+    report.ok = false;
+    write();
+  } else {
+    writeFileSync(join(outDir, 'gpu-results.json'), JSON.stringify(results, null, 2) + '\n');
+  }
+  await dev.destroy();
+  console.log(`wrote ${join(outDir, 'gpu.json')}: ${report.ok ? 'all checks passed' : 'CHECKS FAILED'}`);
+  return report.ok ? 0 : 1;
+}
+
+/** The benchmark's numbers as a `hessflow-bench/1` results file (rows with errors are left out). */
+function toResults(report: Record<string, unknown>, accelerator: string, load: number): Results {
+  const cell = (v: unknown) =>
+    typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' ? v : null;
+  const sections: Section[] = [];
+  const mm = (report.matmul as Record<string, unknown>[]).filter((r) => !('error' in r));
+  const cpu = report.matmulCpu as Record<string, unknown>;
+  const mmRows: Row[] = mm.map((r) => ({
+    n: cell(r.n),
+    form: cell(r.form),
+    path: `WebGPU ${String(r.impl)}`,
+    ms: cell(r.ms),
+    gflops: cell(r.gflops),
+    errOverTol: cell(r.errOverTol),
+  }));
+  if (cpu && !('error' in cpu)) {
+    mmRows.push({
+      n: cell(cpu.n),
+      form: 'NN',
+      path: `CPU ${String(cpu.backend)}`,
+      ms: cell(cpu.ms),
+      gflops: cell(cpu.gflops),
+      errOverTol: null,
+    });
+  }
+  sections.push({
+    id: 'gpu-matmul',
+    title: 'Matmul, device-resident (float32)',
+    columns: [
+      { key: 'n', label: 'n', digits: 0 },
+      { key: 'form', label: 'form' },
+      { key: 'path', label: 'path' },
+      { key: 'ms', label: 'ms', digits: 2 },
+      { key: 'gflops', label: 'GFLOP/s', digits: 1 },
+      { key: 'errOverTol', label: 'err/tol', digits: 3 },
+    ],
+    rows: mmRows,
+    notes: [
+      'C = op(A)·op(B), n×n×n; NN/NT/TN = which operand is stored transposed. Timed loop ends with a one-element readback (queued work counted); inputs stay on the device.',
+      'gpujs: one output per thread; gpujs-tiled: four outputs per thread (Array(4)); wgsl-64/128: WGSL with workgroup-memory tiles (64×64, 4×4 per thread / 128×128, 8×8 per thread).',
+      'err/tol: worst of 32 sampled entries against float64 dot products, tolerance 2·√k·eps32·Σ|a·b|.',
+    ],
+  });
+  const so = report.sophia as Record<string, unknown> | undefined;
+  const sc = report.sophiaCpu as Record<string, unknown> | undefined;
+  const soRows: Row[] = [];
+  if (so && !('error' in so)) {
+    soRows.push({
+      path: 'WebGPU fused Sophia-G step',
+      d: cell(so.d),
+      ms: cell(so.msPerStep),
+      gbps: cell(so.GBps),
+    });
+    soRows.push({
+      path: 'WebGPU EMA (h ← β·h + (1−β)·x)',
+      d: cell(so.d),
+      ms: cell(so.emaMs),
+      gbps: cell(so.emaGBps),
+    });
+  }
+  if (sc && !('error' in sc))
+    soRows.push({
+      path: 'CPU sophiaG chain',
+      d: cell(sc.d),
+      ms: cell(sc.msPerStep),
+      gbps: cell(sc.GBpsSameAccounting),
+    });
+  sections.push({
+    id: 'gpu-sophia',
+    title: 'Fused Sophia-G update over a flat vector',
+    columns: [
+      { key: 'path', label: 'path' },
+      { key: 'd', label: 'elements', digits: 0 },
+      { key: 'ms', label: 'ms/step', digits: 3 },
+      { key: 'gbps', label: 'GB/s', digits: 1 },
+    ],
+    rows: soRows,
+    notes: [
+      'GB/s counts 24 B per element for the Sophia step (read θ, m, g, h; write θ, m) and 12 B for the EMA; state interleaved (θ, m) on the device.',
+    ],
+  });
+  const pr = report.probe as Record<string, unknown> | undefined;
+  if (pr && !('error' in pr)) {
+    sections.push({
+      id: 'gpu-probe',
+      title: 'MLP Gauss-Newton-Bartlett probe',
+      columns: [
+        { key: 'model', label: 'model' },
+        { key: 'batch', label: 'batch', digits: 0 },
+        { key: 'gpuMs', label: 'WebGPU ms', digits: 2 },
+        { key: 'cpuMs', label: 'CPU gnbDiag ms', digits: 1 },
+        { key: 'errOverTol', label: 'err/tol', digits: 3 },
+      ],
+      rows: [
+        {
+          model: cell(pr.model),
+          batch: cell(pr.batch),
+          gpuMs: cell(pr.ms),
+          cpuMs: cell(pr.cpuMs),
+          errOverTol: cell(pr.errOverTol),
+        },
+      ],
+      notes: [
+        'Forward, label sampling, backward and ĝ⊙ĝ on the device; only the diagonal is read back (included in the time).',
+      ],
+    });
+  }
+  return {
+    schema: RESULTS_SCHEMA,
+    name: 'gpu',
+    suites: ['gpu'],
+    machine: { ...describeMachine(load), accelerator },
+    sections,
+  };
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(2);
+  },
+);

@@ -1,0 +1,76 @@
+/**
+ * `npm run bench`: runs the benchmark suites, writes bench/results/<name>.json and regenerates
+ * BENCHMARKS.md from all results files. Exits non-zero if any measured number is not finite.
+ *
+ *   node dist/bench/run.js [--name cpu] [--suites matmul,mlp] [--full]
+ *   npx tsx bench/run.ts   (same, without building)
+ *
+ * --full takes about 3× the repetitions of the default quick run (~1–2 minutes on 2 vCPUs).
+ * A new suite is a function in bench/suites/ returning sections (bench/lib/types.ts); add it to SUITES.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { describeMachine, loadAverage } from './lib/machine.js';
+import { nonFinite } from './lib/validate.js';
+import { resultsDir } from './lib/paths.js';
+import { RESULTS_SCHEMA, type Results, type Section, type Suite } from './lib/types.js';
+import { writeReport } from './report.js';
+import { matmulSuite } from './suites/matmul.js';
+import { mlpSuite } from './suites/mlp.js';
+
+export const SUITES: Record<string, Suite> = { matmul: matmulSuite, mlp: mlpSuite };
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      name: { type: 'string', default: 'cpu' },
+      suites: { type: 'string', default: Object.keys(SUITES).join(',') },
+      full: { type: 'boolean', default: false },
+    },
+  });
+  const name = values.name!;
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`--name ${name}: use letters, digits, '.', '_' or '-'`);
+  const suiteNames = values.suites!.split(',').filter(Boolean);
+  for (const s of suiteNames)
+    if (!SUITES[s]) throw new Error(`unknown suite ${s} (have: ${Object.keys(SUITES).join(', ')})`);
+
+  const load = loadAverage();
+  const started = performance.now();
+  const sections: Section[] = [];
+  for (const s of suiteNames) {
+    const t0 = performance.now();
+    sections.push(...(await SUITES[s]({ quick: !values.full, log: (line) => console.log(`  ${line}`) })));
+    console.log(`suite ${s}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  const results: Results = {
+    schema: RESULTS_SCHEMA,
+    name,
+    suites: suiteNames,
+    machine: describeMachine(load),
+    sections,
+  };
+
+  const bad = nonFinite(results);
+  if (bad.length > 0) {
+    console.error(`bench: non-finite results, nothing written:\n  ${bad.join('\n  ')}`);
+    return 1;
+  }
+  mkdirSync(resultsDir(), { recursive: true });
+  const file = join(resultsDir(), `${name}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  console.log(`wrote ${file}`);
+  console.log(`wrote ${writeReport()}`);
+  console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
