@@ -3,6 +3,7 @@
  * BENCHMARKS.md from all results files. Exits non-zero if any measured number is not finite.
  *
  *   node dist/bench/run.js [--name cpu] [--suites matmul,mlp] [--full]
+ *   npm run bench:train   (= --name cpu-train --suites mnist: convergence, several minutes)
  *   npx tsx bench/run.ts   (same, without building)
  *
  * --full takes about 3× the repetitions of the default quick run (~1–2 minutes on 2 vCPUs).
@@ -18,14 +19,17 @@ import { RESULTS_SCHEMA, type Results, type Section, type Suite } from './lib/ty
 import { writeReport } from './report.js';
 import { matmulSuite } from './suites/matmul.js';
 import { mlpSuite } from './suites/mlp.js';
+import { mnistSuite } from './suites/mnist.js';
 
-export const SUITES: Record<string, Suite> = { matmul: matmulSuite, mlp: mlpSuite };
+export const SUITES: Record<string, Suite> = { matmul: matmulSuite, mlp: mlpSuite, mnist: mnistSuite };
+/** The quick default; `--suites mnist` (npm run bench:train) runs the convergence suite. */
+const DEFAULT_SUITES = ['matmul', 'mlp'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       name: { type: 'string', default: 'cpu' },
-      suites: { type: 'string', default: Object.keys(SUITES).join(',') },
+      suites: { type: 'string', default: DEFAULT_SUITES.join(',') },
       full: { type: 'boolean', default: false },
     },
   });
