@@ -9,7 +9,8 @@ import { withGradMode } from './graph.js';
 import { add, mul } from './ops/elementwise.js';
 import { reshape } from './ops/layout.js';
 import { sum } from './ops/reduce.js';
-import { type Tensor, full, zeros } from './tensor.js';
+import { kernel } from '../kernels/registry.js';
+import { type FloatArray, Tensor, arrayFor, full, zeros } from './tensor.js';
 
 export interface GradientsOptions {
   /** Record the backward pass so the returned gradients can be differentiated again. */
@@ -67,20 +68,44 @@ export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOp
   for (const t of order) {
     if (targets.has(t) || t.node?.inputs.some((i) => relevant.has(i))) relevant.add(t);
   }
+  const buildGraph = options.createGraph ?? false;
   const grads = new Map<Tensor, Tensor>();
+  // Tensors whose gradient buffer was allocated here for them alone: safe to update in place when no
+  // graph is being built. (A VJP may pass g itself, or views of it, to several inputs; those buffers
+  // are shared and must never be mutated, so the first in-place update of such a gradient copies it.)
+  const owned = new Set<Tensor>();
+  const ownedGrad = (x: Tensor): FloatArray => {
+    const prev = grads.get(x);
+    if (prev && owned.has(x)) return prev.data;
+    const buf = prev ? prev.data.slice() : arrayFor(x.dtype, x.size);
+    grads.set(x, new Tensor(buf, x.shape));
+    owned.add(x);
+    return buf;
+  };
+  const accumulate = (x: Tensor, gx: Tensor): void => {
+    const prev = grads.get(x);
+    if (!prev) grads.set(x, gx);
+    else if (!buildGraph) {
+      const into = ownedGrad(x);
+      kernel('binary')('add')(into, [1], gx.data, [1], into, [into.length]);
+    } else grads.set(x, add(prev, gx));
+  };
   if (relevant.has(y)) grads.set(y, seed);
-  withGradMode(options.createGraph ?? false, () => {
+  withGradMode(buildGraph, () => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
       const g = grads.get(t);
-      if (!g || !t.node || !relevant.has(t)) continue;
-      const needs = t.node.inputs.map((x) => relevant.has(x));
-      const inputGrads = t.node.vjp(g, needs);
-      t.node.inputs.forEach((x, k) => {
+      const node = t.node;
+      if (!g || !node || !relevant.has(t)) continue;
+      if (!buildGraph && node.accumulate && relevant.has(node.inputs[0])) {
+        node.accumulate(g, ownedGrad(node.inputs[0]));
+        continue;
+      }
+      const needs = node.inputs.map((x) => relevant.has(x));
+      const inputGrads = node.vjp(g, needs);
+      node.inputs.forEach((x, k) => {
         const gx = inputGrads[k];
-        if (!needs[k] || !gx) return;
-        const prev = grads.get(x);
-        grads.set(x, prev ? add(prev, gx) : gx);
+        if (needs[k] && gx) accumulate(x, gx);
       });
     }
   });

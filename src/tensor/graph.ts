@@ -28,12 +28,18 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /** Attaches a node to `out` if any input requires a gradient. Returns `out`. */
-export function record(out: Tensor, op: string, inputs: readonly Tensor[], vjp: GradNode['vjp']): Tensor {
+export function record(
+  out: Tensor,
+  op: string,
+  inputs: readonly Tensor[],
+  vjp: GradNode['vjp'],
+  accumulate?: GradNode['accumulate'],
+): Tensor {
   if (!gradMode) return out;
   let any = false;
   for (const x of inputs) any ||= x.requiresGrad;
   if (!any) return out;
   out.requiresGrad = true;
-  out.node = { op, inputs, vjp };
+  out.node = accumulate ? { op, inputs, vjp, accumulate } : { op, inputs, vjp };
   return out;
 }

@@ -18,6 +18,13 @@ export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
   readonly vjp: (g: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
+  /**
+   * For a single-input op whose adjoint scatters g into a region of its input (a contiguous slice):
+   * adds g there, in place, into the input's gradient buffer. The engine uses it when it is not
+   * building a graph, so differentiating P parameter slices of one flat vector costs O(d), not the
+   * O(P·d) of padding every slice to full size and summing.
+   */
+  readonly accumulate?: (g: Tensor, into: FloatArray) => void;
 }
 
 export class Tensor {

@@ -8,6 +8,7 @@ import type { Batch } from '../data/batch.js';
 import { validateBatch, type BatchSpec } from '../data/validate.js';
 import { initialParams, lossFunction, type Model } from '../nn/model.js';
 import { applyUpdates } from '../optim/apply.js';
+import { globalNorm } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
@@ -61,12 +62,6 @@ export interface StepMetrics {
   hMean?: number;
   eval?: EvalResult;
   ms: number;
-}
-
-function norm(v: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  return Math.sqrt(s);
 }
 
 function allFinite(v: Float32Array): boolean {
@@ -145,7 +140,7 @@ export class Trainer<S = unknown> {
     const pending = estimate ? [...s.pending, { diag: estimate.diag, launchedAt: t }] : s.pending;
     const stalenessOf = this.curvature?.staleness ?? 0;
     const due = pending.find((e) => e.launchedAt + stalenessOf === t);
-    const gradNorm = grad.length > 0 ? norm(grad) : NaN;
+    const gradNorm = grad.length > 0 ? globalNorm(grad) : NaN;
     const metrics: StepMetrics = {
       step: t,
       loss,
@@ -171,7 +166,7 @@ export class Trainer<S = unknown> {
       metrics.skipped = true;
       next = { ...s, step: t + 1, pending: pending.filter((e) => e !== due), skipped: s.skipped + 1 };
     } else {
-      metrics.updateNorm = norm(updates);
+      metrics.updateNorm = globalNorm(updates);
       if (due) metrics.curvatureStaleness = t - due.launchedAt;
       const stats = findStats(optState);
       if (stats) {

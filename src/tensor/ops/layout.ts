@@ -98,7 +98,7 @@ function isContiguous(shape: Shape, sizes: readonly number[]): boolean {
 export function slice(x: Tensor, starts: readonly number[], sizes: readonly number[]): Tensor {
   expectTensor('slice', 'x', x);
   checkBox('slice', x.shape, starts, sizes);
-  let out: Tensor;
+  const vjp = (g: Tensor): Tensor[] => [pad(g, x.shape, starts)];
   if (isContiguous(x.shape, sizes)) {
     let offset = 0;
     let stride = 1;
@@ -106,13 +106,15 @@ export function slice(x: Tensor, starts: readonly number[], sizes: readonly numb
       offset += starts[d] * stride;
       stride *= x.shape[d];
     }
-    out = new Tensor(x.data.subarray(offset, offset + sizeOf(sizes)), [...sizes]);
-  } else {
-    const data = arrayFor(x.dtype, sizeOf(sizes));
-    kernel('copyBox')(x.data, x.shape, starts, data, sizes, new Array<number>(sizes.length).fill(0), sizes);
-    out = new Tensor(data, [...sizes]);
+    const out = new Tensor(x.data.subarray(offset, offset + sizeOf(sizes)), [...sizes]);
+    return record(out, 'slice', [x], vjp, (g, into) => {
+      const src = g.data;
+      for (let i = 0; i < src.length; i++) into[offset + i] += src[i];
+    });
   }
-  return record(out, 'slice', [x], (g) => [pad(g, x.shape, starts)]);
+  const data = arrayFor(x.dtype, sizeOf(sizes));
+  kernel('copyBox')(x.data, x.shape, starts, data, sizes, new Array<number>(sizes.length).fill(0), sizes);
+  return record(new Tensor(data, [...sizes]), 'slice', [x], vjp);
 }
 
 /** Places x into zeros of `shape` at `starts` (the adjoint of slice). */

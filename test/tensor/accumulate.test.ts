@@ -1,0 +1,25 @@
+// Gradient accumulation: in-place updates (no graph) must never mutate a buffer that a VJP shared
+// between several inputs, and slice adjoints accumulated in place must equal padded sums.
+import t from 'tap';
+import { add, gradients, mul, slice, sum, tensor, valueAndGrad } from '../../src/tensor/index.js';
+
+t.test('a gradient shared by several inputs is copied before an in-place update', async (t) => {
+  const x = tensor([1, -2, 3], [3], 'float64').requireGrad();
+  const a = mul(x, 2);
+  const c = mul(x, 3);
+  // add's VJP hands the same g to both inputs, twice over: d/dx = 2·2 + 3 = 7.
+  const y = sum(add(add(a, c), a));
+  const [g] = gradients(y, [x]);
+  t.same(Array.from(g.data), [7, 7, 7]);
+  const [gGraph] = gradients(sum(add(add(mul(x, 2), mul(x, 3)), mul(x, 2))), [x], { createGraph: true });
+  t.same(Array.from(gGraph.data), [7, 7, 7]);
+});
+
+t.test('overlapping contiguous slices accumulate into the flat gradient', async (t) => {
+  const f = (x: ReturnType<typeof tensor>) =>
+    sum(add(mul(slice(x, [0], [3]), slice(x, [1], [3])), mul(slice(x, [2], [3]), 5)));
+  const x = tensor([1, 2, 3, 4, 5], [5], 'float64');
+  const [, g] = valueAndGrad(f)(x);
+  // f = x0x1 + x1x2 + x2x3 + 5(x2 + x3 + x4)
+  t.same(Array.from(g.data), [2, 1 + 3, 2 + 4 + 5, 3 + 5, 5]);
+});
