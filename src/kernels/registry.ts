@@ -8,7 +8,19 @@ import type { FloatArray } from '../tensor/tensor.js';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'greaterEqual' | 'equal';
 export type UnaryOp =
-  'neg' | 'exp' | 'log' | 'sqrt' | 'tanh' | 'sigmoid' | 'relu' | 'step' | 'pow' | 'abs' | 'sign';
+  | 'neg'
+  | 'exp'
+  | 'log'
+  | 'sqrt'
+  | 'tanh'
+  | 'sigmoid'
+  | 'relu'
+  | 'step'
+  | 'pow'
+  | 'abs'
+  | 'sign'
+  | 'gelu'
+  | 'geluGrad';
 
 /** Elementwise binary op with broadcasting: strides are per output dim, 0 where an input broadcasts. */
 export type BinaryKernel = (
@@ -82,6 +94,15 @@ export type CopyBoxKernel = (
   box: readonly number[],
 ) => void;
 
+/** Row-wise (log-)softmax of x viewed as [rows, cols], numerically stable (max subtracted). */
+export type SoftmaxKernel = (
+  x: FloatArray,
+  rows: number,
+  cols: number,
+  out: FloatArray,
+  log: boolean,
+) => void;
+
 export interface KernelSignatures {
   binary: (op: BinaryOp) => BinaryKernel;
   unary: (op: UnaryOp) => UnaryKernel;
@@ -93,6 +114,7 @@ export interface KernelSignatures {
   gather: GatherKernel;
   scatterAdd: ScatterAddKernel;
   copyBox: CopyBoxKernel;
+  softmax: SoftmaxKernel;
 }
 export type KernelName = keyof KernelSignatures;
 

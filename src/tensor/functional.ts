@@ -3,7 +3,8 @@
  * softmax, logSoftmax, logsumexp, gelu (tanh form), layerNorm, cross-entropy and mean-squared error.
  */
 import { ShapeError, describeShape } from './errors.js';
-import { add, div, exp, log, mul, pow, stopGradient, sub, tanh } from './ops/elementwise.js';
+import { add, div, exp, log, mul, pow, stopGradient, sub } from './ops/elementwise.js';
+import { gelu, logSoftmaxLast, softmaxLast } from './ops/fused.js';
 import { gather } from './ops/indexing.js';
 import { reshape } from './ops/layout.js';
 import { max, mean, sum } from './ops/reduce.js';
@@ -26,20 +27,14 @@ export function logsumexp(x: Tensor, axis = -1, keepdims = false): Tensor {
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  if (axis === -1 || axis === x.rank - 1) return logSoftmaxLast(x);
   return sub(x, logsumexp(x, axis, true));
 }
 
 export function softmax(x: Tensor, axis = -1): Tensor {
+  if (axis === -1 || axis === x.rank - 1) return softmaxLast(x);
   const e = exp(sub(x, stopGradient(max(x, axis, true))));
   return div(e, sum(e, axis, true));
-}
-
-const GELU_C = Math.sqrt(2 / Math.PI);
-
-/** GELU, tanh approximation (as GPT-2 and PyTorch's approximate='tanh'). */
-export function gelu(x: Tensor): Tensor {
-  const inner = mul(add(x, mul(pow(x, 3), 0.044715)), GELU_C);
-  return mul(mul(x, 0.5), add(tanh(inner), 1));
 }
 
 /** Layer normalisation over the last axis, with learned gain and bias of the last axis' size. */
@@ -93,3 +88,5 @@ export function mse(pred: Tensor, target: Tensor): Tensor {
   const d = sub(pred, reshape(target, pred.shape));
   return mean(mul(d, d));
 }
+
+export { gelu };

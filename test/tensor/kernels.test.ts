@@ -107,6 +107,8 @@ const BINARY: Record<BinaryOp, (x: number, y: number) => number> = {
 };
 const EXACT_BINARY = new Set<BinaryOp>(['maximum', 'greaterEqual', 'equal']);
 
+const GELU_C = Math.sqrt(2 / Math.PI);
+
 const UNARY: Record<
   UnaryOp,
   { f: (x: number, p: number) => number; domain: 'any' | 'positive'; exact: boolean }
@@ -122,6 +124,20 @@ const UNARY: Record<
   pow: { f: (x, p) => Math.pow(x, p), domain: 'positive', exact: false },
   abs: { f: (x) => Math.abs(x), domain: 'any', exact: true },
   sign: { f: (x) => (x > 0 ? 1 : x < 0 ? -1 : 0), domain: 'any', exact: true },
+  gelu: {
+    f: (x) => 0.5 * x * (1 + Math.tanh(GELU_C * (x + 0.044715 * x ** 3))),
+    domain: 'any',
+    exact: false,
+  },
+  // d/dx of ½x(1 + tanh u) with sech² written through cosh (independent of the kernel's 1 − t²).
+  geluGrad: {
+    f: (x) => {
+      const u = GELU_C * (x + 0.044715 * x ** 3);
+      return 0.5 * (1 + Math.tanh(u)) + (0.5 * x * GELU_C * (1 + 0.134145 * x * x)) / Math.cosh(u) ** 2;
+    },
+    domain: 'any',
+    exact: false,
+  },
 };
 
 /** Values rounded to the dtype, so the naive float64 computation sees exactly the kernel's inputs. */
@@ -197,6 +213,34 @@ function matmulTrial(
 }
 
 const CASES: Cases = {
+  softmax: (dtype, seed) => {
+    const [rows, cols] = Array.from(ints(2, 9, seed, 'softmax-shape'), (d) => d + 1);
+    const x = inputs(
+      dtype,
+      normals(rows * cols, seed, 'softmax').map((v) => 4 * v),
+    );
+    return [false, true].map((log) => {
+      const want = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        let z = 0;
+        for (let j = 0; j < cols; j++) z += Math.exp(x[r * cols + j]);
+        for (let j = 0; j < cols; j++) {
+          const v = x[r * cols + j];
+          want[r * cols + j] = log ? v - Math.log(z) : Math.exp(v) / z;
+        }
+      }
+      return {
+        label: `${log ? 'log-' : ''}softmax ${rows}×${cols}`,
+        run: (impl: KernelSignatures['softmax']) => {
+          const o = poisoned(dtype, rows * cols);
+          impl(x, rows, cols, o, log);
+          return o;
+        },
+        want,
+        exact: false,
+      };
+    });
+  },
   binary: (dtype, seed) => {
     const { out, own } = broadcastShapes(seed, 2);
     const [sa, sb] = own;
@@ -489,6 +533,7 @@ const EXPECTED: KernelName[] = [
   'gather',
   'scatterAdd',
   'copyBox',
+  'softmax',
 ];
 
 t.test('the registry: every expected kernel is registered, the CPU reference first', async (t) => {

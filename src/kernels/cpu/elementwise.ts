@@ -4,7 +4,14 @@
  * calling a per-op callback (which goes megamorphic and runs several times slower).
  */
 import type { FloatArray } from '../../tensor/tensor.js';
-import type { BinaryKernel, BinaryOp, UnaryKernel, UnaryOp, WhereKernel } from '../registry.js';
+import type {
+  BinaryKernel,
+  BinaryOp,
+  SoftmaxKernel,
+  UnaryKernel,
+  UnaryOp,
+  WhereKernel,
+} from '../registry.js';
 
 const BINARY_EXPR: Record<BinaryOp, string> = {
   add: 'x + y',
@@ -28,6 +35,28 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   pow: 'Math.pow(x, p)', // unused: cpuPow below specialises common exponents
   abs: 'Math.abs(x)',
   sign: 'x > 0 ? 1 : x < 0 ? -1 : 0',
+  gelu: 'unused', // cpuGelu below
+  geluGrad: 'unused', // cpuGeluGrad below
+};
+
+const GELU_C = Math.sqrt(2 / Math.PI);
+const GELU_A = 0.044715;
+
+/** GELU, tanh form: ½x(1 + tanh(c(x + a x³))). */
+const cpuGelu: UnaryKernel = (x, out) => {
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i];
+    out[i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + GELU_A * v * v * v)));
+  }
+};
+
+/** GELU′(x) = ½(1 + t) + ½x(1 − t²)·c(1 + 3a x²), t = tanh(c(x + a x³)). */
+const cpuGeluGrad: UnaryKernel = (x, out) => {
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i];
+    const t = Math.tanh(GELU_C * (v + GELU_A * v * v * v));
+    out[i] = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * v * v);
+  }
 };
 
 /**
@@ -96,6 +125,8 @@ const cpuPow: UnaryKernel = (x, out, p) => {
 
 export function cpuUnary(op: UnaryOp): UnaryKernel {
   if (op === 'pow') return cpuPow;
+  if (op === 'gelu') return cpuGelu;
+  if (op === 'geluGrad') return cpuGeluGrad;
   let k = unaryCache.get(op);
   if (!k) unaryCache.set(op, (k = makeUnary(op, UNARY_EXPR[op])));
   return k;
@@ -177,3 +208,21 @@ function makeReduce(name: string, combine: string, init: string) {
 /** Sums accumulate in float64 and round once, so float32 sums of long axes stay accurate. */
 export const cpuSum = makeReduce('sum', 'a + v', '0');
 export const cpuMax = makeReduce('max', 'v > a ? v : a', '-Infinity');
+
+/** Row-wise softmax or log-softmax; sums in float64. */
+export const cpuSoftmax: SoftmaxKernel = (x, rows, cols, out, log) => {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let m = -Infinity;
+    for (let j = 0; j < cols; j++) if (x[o + j] > m) m = x[o + j];
+    let s = 0;
+    for (let j = 0; j < cols; j++) s += Math.exp(x[o + j] - m);
+    if (log) {
+      const lse = m + Math.log(s);
+      for (let j = 0; j < cols; j++) out[o + j] = x[o + j] - lse;
+    } else {
+      const inv = 1 / s;
+      for (let j = 0; j < cols; j++) out[o + j] = Math.exp(x[o + j] - m) * inv;
+    }
+  }
+};

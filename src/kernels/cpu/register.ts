@@ -1,6 +1,6 @@
 /** Registers the CPU reference of every kernel (before any other backend of the same kernels). */
 import { registerKernel } from '../registry.js';
-import { cpuBinary, cpuMax, cpuSum, cpuUnary, cpuWhere } from './elementwise.js';
+import { cpuBinary, cpuMax, cpuSoftmax, cpuSum, cpuUnary, cpuWhere } from './elementwise.js';
 import { cpuCopyBox, cpuGather, cpuPermute, cpuScatterAdd } from './layout.js';
 import { cpuMatmul } from './matmul.js';
 
@@ -14,3 +14,4 @@ registerKernel('permute', 'cpu', cpuPermute);
 registerKernel('gather', 'cpu', cpuGather);
 registerKernel('scatterAdd', 'cpu', cpuScatterAdd);
 registerKernel('copyBox', 'cpu', cpuCopyBox);
+registerKernel('softmax', 'cpu', cpuSoftmax);
