@@ -20,10 +20,16 @@ import { writeReport } from './report.js';
 import { matmulSuite } from './suites/matmul.js';
 import { mlpSuite } from './suites/mlp.js';
 import { mnistSuite } from './suites/mnist.js';
+import { tfjsSuite } from './suites/tfjs.js';
 
-export const SUITES: Record<string, Suite> = { matmul: matmulSuite, mlp: mlpSuite, mnist: mnistSuite };
+export const SUITES: Record<string, Suite> = {
+  matmul: matmulSuite,
+  mlp: mlpSuite,
+  mnist: mnistSuite,
+  tfjs: tfjsSuite,
+};
 /** The quick default; `--suites mnist` (npm run bench:train) runs the convergence suite. */
-const DEFAULT_SUITES = ['matmul', 'mlp'];
+const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
