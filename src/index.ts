@@ -152,3 +152,36 @@ export { Trainer, train } from './train/train.js';
 export type { TrainConfig, TrainState, StepMetrics } from './train/train.js';
 export { evaluate } from './train/evaluate.js';
 export type { CurvatureConfig } from './train/curvature-schedule.js';
+
+// Hessian diagnostics
+export {
+  hvpOperator,
+  batchedHvpOperator,
+  matrixOperator,
+  layoutGroups,
+  hutchinsonTrace,
+  topEigenvalues,
+  lambdaMax,
+  tridiagonalEigen,
+  symmetricEigen,
+  lanczos,
+  spectralDensity,
+  gdStability,
+  momentumStability,
+  adamStability,
+  sgdStability,
+  preconditionedLambdaMax,
+  quantizeSymmetric,
+  hawqSensitivity,
+  hawqMixedPrecision,
+  hawqLayersFromGroups,
+  suggestLearningRates,
+} from './diagnostics/index.js';
+export type {
+  HvpFn,
+  TraceResult,
+  EigenResult,
+  SpectralDensity,
+  StabilityReport,
+  HawqResult,
+} from './diagnostics/index.js';
