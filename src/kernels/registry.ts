@@ -103,6 +103,19 @@ export type SoftmaxKernel = (
   log: boolean,
 ) => void;
 
+/**
+ * Row-wise normalisation of x viewed as [rows, cols]: xhat = (x − mean)·rstd with
+ * rstd = 1/√(var + eps) (population variance), writing xhat and each row's rstd.
+ */
+export type NormalizeKernel = (
+  x: FloatArray,
+  rows: number,
+  cols: number,
+  eps: number,
+  xhat: FloatArray,
+  rstd: FloatArray,
+) => void;
+
 export interface KernelSignatures {
   binary: (op: BinaryOp) => BinaryKernel;
   unary: (op: UnaryOp) => UnaryKernel;
@@ -115,6 +128,7 @@ export interface KernelSignatures {
   scatterAdd: ScatterAddKernel;
   copyBox: CopyBoxKernel;
   softmax: SoftmaxKernel;
+  normalize: NormalizeKernel;
 }
 export type KernelName = keyof KernelSignatures;
 

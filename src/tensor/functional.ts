@@ -3,8 +3,8 @@
  * softmax, logSoftmax, logsumexp, gelu (tanh form), layerNorm, cross-entropy and mean-squared error.
  */
 import { ShapeError, describeShape } from './errors.js';
-import { add, div, exp, log, mul, pow, stopGradient, sub } from './ops/elementwise.js';
-import { gelu, logSoftmaxLast, softmaxLast } from './ops/fused.js';
+import { add, div, exp, log, mul, stopGradient, sub } from './ops/elementwise.js';
+import { gelu, logSoftmaxLast, normalize, softmaxLast } from './ops/fused.js';
 import { gather } from './ops/indexing.js';
 import { reshape } from './ops/layout.js';
 import { max, mean, sum } from './ops/reduce.js';
@@ -46,9 +46,7 @@ export function layerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5): Te
       `gain ${describeShape(gain.shape)} and bias ${describeShape(bias.shape)} must be [${c}] for x ${describeShape(x.shape)}`,
     );
   }
-  const centred = sub(x, mean(x, -1, true));
-  const variance = mean(mul(centred, centred), -1, true);
-  return add(mul(mul(centred, pow(add(variance, eps), -0.5)), gain), bias);
+  return add(mul(normalize(x, eps), gain), bias);
 }
 
 /**

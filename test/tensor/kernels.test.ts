@@ -213,6 +213,39 @@ function matmulTrial(
 }
 
 const CASES: Cases = {
+  normalize: (dtype, seed) => {
+    const [rows, cols] = Array.from(ints(2, 9, seed, 'normalize-shape'), (d) => d + 1);
+    const x = inputs(
+      dtype,
+      normals(rows * cols, seed, 'normalize').map((v) => 3 * v + 1),
+    );
+    const eps = 1e-5;
+    const want = new Float64Array(rows * cols + rows);
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
+      const mu = row.reduce((a, b) => a + b, 0) / cols;
+      const variance = row.reduce((a, b) => a + (b - mu) * (b - mu), 0) / cols;
+      const rstd = 1 / Math.sqrt(variance + eps);
+      row.forEach((v, j) => (want[r * cols + j] = (v - mu) * rstd));
+      want[rows * cols + r] = rstd;
+    }
+    return [
+      {
+        label: `normalize ${rows}×${cols}`,
+        run: (impl: KernelSignatures['normalize']) => {
+          const xhat = poisoned(dtype, rows * cols);
+          const rstd = poisoned(dtype, rows);
+          impl(x, rows, cols, eps, xhat, rstd);
+          const both = poisoned(dtype, rows * cols + rows);
+          both.set(xhat);
+          both.set(rstd, rows * cols);
+          return both;
+        },
+        want,
+        exact: false,
+      },
+    ];
+  },
   softmax: (dtype, seed) => {
     const [rows, cols] = Array.from(ints(2, 9, seed, 'softmax-shape'), (d) => d + 1);
     const x = inputs(
@@ -534,6 +567,7 @@ const EXPECTED: KernelName[] = [
   'scatterAdd',
   'copyBox',
   'softmax',
+  'normalize',
 ];
 
 t.test('the registry: every expected kernel is registered, the CPU reference first', async (t) => {

@@ -7,6 +7,7 @@ import type { FloatArray } from '../../tensor/tensor.js';
 import type {
   BinaryKernel,
   BinaryOp,
+  NormalizeKernel,
   SoftmaxKernel,
   UnaryKernel,
   UnaryOp,
@@ -224,5 +225,20 @@ export const cpuSoftmax: SoftmaxKernel = (x, rows, cols, out, log) => {
       const inv = 1 / s;
       for (let j = 0; j < cols; j++) out[o + j] = Math.exp(x[o + j] - m) * inv;
     }
+  }
+};
+
+/** Row-wise (x − mean)/√(var + eps); statistics in float64. */
+export const cpuNormalize: NormalizeKernel = (x, rows, cols, eps, xhat, rstd) => {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    let mean = 0;
+    for (let j = 0; j < cols; j++) mean += x[o + j];
+    mean /= cols;
+    let variance = 0;
+    for (let j = 0; j < cols; j++) variance += (x[o + j] - mean) ** 2;
+    const inv = 1 / Math.sqrt(variance / cols + eps);
+    rstd[r] = inv;
+    for (let j = 0; j < cols; j++) xhat[o + j] = (x[o + j] - mean) * inv;
   }
 };

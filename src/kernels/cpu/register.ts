@@ -1,6 +1,6 @@
 /** Registers the CPU reference of every kernel (before any other backend of the same kernels). */
 import { registerKernel } from '../registry.js';
-import { cpuBinary, cpuMax, cpuSoftmax, cpuSum, cpuUnary, cpuWhere } from './elementwise.js';
+import { cpuBinary, cpuMax, cpuNormalize, cpuSoftmax, cpuSum, cpuUnary, cpuWhere } from './elementwise.js';
 import { cpuCopyBox, cpuGather, cpuPermute, cpuScatterAdd } from './layout.js';
 import { cpuMatmul } from './matmul.js';
 
@@ -15,3 +15,4 @@ registerKernel('gather', 'cpu', cpuGather);
 registerKernel('scatterAdd', 'cpu', cpuScatterAdd);
 registerKernel('copyBox', 'cpu', cpuCopyBox);
 registerKernel('softmax', 'cpu', cpuSoftmax);
+registerKernel('normalize', 'cpu', cpuNormalize);

@@ -6,11 +6,11 @@
  * composites they replace.
  */
 import { kernel } from '../../kernels/registry.js';
-import { record } from '../graph.js';
+import { isGradEnabled, record } from '../graph.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { expectTensor, output } from './common.js';
-import { add, exp, mul, sub, tanh } from './elementwise.js';
-import { sum } from './reduce.js';
+import { add, exp, mul, pow, sub, tanh } from './elementwise.js';
+import { mean, sum } from './reduce.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -61,4 +61,28 @@ export function softmaxLast(x: Tensor): Tensor {
 export function logSoftmaxLast(x: Tensor): Tensor {
   const y = softmaxRaw(x, true);
   return record(y, 'logSoftmax', [x], (g) => [sub(g, mul(exp(y), sum(g, -1, true)))]);
+}
+
+/**
+ * (x − mean)/√(var + eps) over the last axis as one kernel. VJP: rstd·(g − mean(g) − x̂·mean(g⊙x̂)).
+ * Without a graph being built the VJP uses the kernel's rstd as a constant; when building one (double
+ * backward) it recomputes rstd from x in primitives, so second derivatives see its dependence on x.
+ */
+export function normalize(x: Tensor, eps: number): Tensor {
+  expectTensor('normalize', 'x', x);
+  const cols = x.shape[x.rank - 1];
+  const rows = cols > 0 ? x.size / cols : 0;
+  const xhat = arrayFor(x.dtype, x.size);
+  const rstdData = arrayFor(x.dtype, rows);
+  if (x.size > 0) kernel('normalize')(x.data, rows, cols, eps, xhat, rstdData);
+  const y = output('normalize', xhat, x.shape, [x]);
+  const statShape = [...x.shape.slice(0, -1), 1];
+  return record(y, 'normalize', [x], (g) => {
+    let rstd: Tensor;
+    if (isGradEnabled()) {
+      const centred = sub(x, mean(x, -1, true));
+      rstd = pow(add(mean(mul(centred, centred), -1, true), eps), -0.5);
+    } else rstd = new Tensor(rstdData, statShape);
+    return [mul(rstd, sub(sub(g, mean(g, -1, true)), mul(y, mean(mul(g, y), -1, true))))];
+  });
 }
