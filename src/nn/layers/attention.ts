@@ -38,10 +38,11 @@ export function causalSelfAttention(p: Params, prefix: string, x: Tensor, nHead:
   const qkv = linear(p, `${prefix}.c_attn`, x); // [B, T, 3C]
   const heads = (i: number): Tensor =>
     permute(reshape(slice(qkv, [0, 0, i * c], [b, t, c]), [b, t, nHead, hd]), [0, 2, 1, 3]); // [B, H, T, hd]
-  const q = heads(0);
+  // Scaling q ([B, H, T, hd]) instead of the scores ([B, H, T, T]) touches T/hd times fewer values.
+  const q = mul(heads(0), 1 / Math.sqrt(hd));
   const k = heads(1);
   const v = heads(2);
-  const scores = mul(matmul(q, k, { transB: true }), 1 / Math.sqrt(hd)); // [B, H, T, T]
+  const scores = matmul(q, k, { transB: true }); // [B, H, T, T]
   // Masked scores get a large negative constant: exp underflows to exactly 0 after the max shift.
   const att = softmax(where(causalMask(t, x.dtype), scores, -1e9));
   const y = reshape(permute(matmul(att, v), [0, 2, 1, 3]), [b, t, c]);
