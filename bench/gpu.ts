@@ -1,7 +1,8 @@
 /**
- * GPU benchmark: device-resident matmul (GFLOP/s), the fused Sophia-G update (GB/s) and the MLP
- * Gauss-Newton-Bartlett probe (ms) on the WebGPU device, each beside the CPU path at a small size,
- * with correctness spot checks. Writes <out>/gpu.json; exits 1 when a check fails or a result is not
+ * GPU benchmark: device-resident matmul (GFLOP/s), the fused optimizer updates (GB/s: the WGSL
+ * Sophia-G step — the default path — beside the earlier gpu.js kernel, the EMA, the WGSL AdaHessian
+ * step) and the MLP Gauss-Newton-Bartlett probe (ms) on the WebGPU device, each beside the CPU path
+ * at a small size, with correctness spot checks. Writes <out>/gpu.json; exits 1 when a check fails or a result is not
  * finite, 2 when the benchmark itself cannot run.
  *
  *   node dist/bench/gpu.js --out DIR [--sizes 1024,2048,4096] [--ew 16777216] [--impls …]
@@ -74,6 +75,212 @@ async function timeIt(
 }
 
 const round = (v: number, d = 3) => (Number.isFinite(v) ? +v.toFixed(d) : v);
+
+interface UpdateRow {
+  path: string;
+  d: number;
+  ms?: number;
+  bytesPerElement: number;
+  GBps?: number;
+  errOverTol?: number;
+  error?: string;
+}
+
+/**
+ * Times the device-resident updates over d floats: the WGSL Sophia-G step in place on separate θ, m
+ * (24 B/element: read θ, m, h, g; write θ, m), the gpu.js Sophia-G kernel on an interleaved state
+ * (same 24 B; it also allocates its output), the WGSL EMA in place (12 B) and the gpu.js EMA (12 B),
+ * and the WGSL AdaHessian step (32 B: read θ, m, v, g, D; write θ, m, v). Each Sophia form is first
+ * checked on one step from a known state against the float64 formula at sampled elements.
+ */
+async function benchUpdates(
+  dev: GpuDevice,
+  x: {
+    d: number;
+    o: { lr: number; weightDecay: number; b1: number; rho: number; batchSize: number };
+    theta: Float32Array;
+    m0: Float32Array;
+    g: Float32Array;
+    h: Float32Array;
+  },
+  check: (name: string, ok: boolean, detail: string) => void,
+): Promise<UpdateRow[]> {
+  const { d, o, theta, m0, g, h } = x;
+  const rows: UpdateRow[] = [];
+  // WGSL steps are in place and cheap to submit: many reps keep the closing readback's share small
+  const reps = d >= 1 << 22 ? 50 : 20;
+  const wgslReps = 4 * reps;
+  const gbps = (bytes: number, ms: number) => round((bytes * d) / (ms * 1e6), 1);
+  const sample = Array.from({ length: Math.min(d, 4096) }, (_, s) =>
+    s < 8 ? d - 1 - s : (s * 2654435761) % d,
+  ).filter((i) => i >= 0);
+  /** Worst err/tol of (θ, m) after one step from (theta, m0), against the formula with hyperparameters (lr, 1 − lr·wd, β1, 1 − β1, ρ·bs) as given. */
+  const formulaErr = (t1: Float32Array, m1: Float32Array, hp: number[]) => {
+    const [lr, decay, b1, omb1, rhoBs] = hp;
+    let worst = 0;
+    let finite = true;
+    for (const i of sample) {
+      const m = b1 * m0[i] + omb1 * g[i];
+      const th = theta[i] * decay - lr * Math.sign(m) * Math.min(Math.abs(m) / (rhoBs * h[i] + 1e-15), 1);
+      const mTol = 1e-5 * Math.abs(m) + 2 * EPS32 * (b1 * Math.abs(m0[i]) + omb1 * Math.abs(g[i]));
+      if (!Number.isFinite(t1[i]) || !Number.isFinite(m1[i])) finite = false;
+      worst = Math.max(
+        worst,
+        Math.abs(t1[i] - th) / (1e-5 * Math.max(Math.abs(th), 1e-2)),
+        Math.abs(m1[i] - m) / mTol,
+      );
+    }
+    return finite ? worst : Infinity;
+  };
+  const G = dev.upload(g);
+  const H = dev.upload(h);
+  const fail = (path: string, bytes: number, e: unknown) => {
+    const msg = (e as Error).message.split('\n')[0];
+    rows.push({ path, d, bytesPerElement: bytes, error: msg });
+    check(path, false, msg);
+  };
+  // WGSL, separate buffers, in place (the default sophiaGStep path)
+  try {
+    const S = dev.sophiaGState(theta, m0);
+    await dev.sophiaGStep(S, G, H, o);
+    const s1 = await dev.splitState(S);
+    const hp = [o.lr, 1 - o.lr * o.weightDecay, o.b1, 1 - o.b1, o.rho * o.batchSize].map(Math.fround);
+    const err = formulaErr(s1.theta, s1.m, hp);
+    const ms = await timeIt(
+      wgslReps,
+      () => dev.sophiaGStep(S, G, H, o).then(() => {}),
+      () => dev.download(S.theta, 1),
+    );
+    const after = await dev.download(S.theta);
+    const finite = after.every(Number.isFinite);
+    rows.push({
+      path: 'WebGPU WGSL fused Sophia-G (in place, vec4)',
+      d,
+      ms: round(ms, 4),
+      bytesPerElement: 24,
+      GBps: gbps(24, ms),
+      errOverTol: round(err, 4),
+    });
+    check(
+      'sophiaG WGSL step formula',
+      err <= 1,
+      `err/tol ${err.toFixed(3)} over ${sample.length} sampled elements`,
+    );
+    check(
+      'sophiaG WGSL state finite after timing',
+      finite,
+      finite ? `${d} θ values finite` : 'non-finite values',
+    );
+    S.theta.free();
+    S.m.free();
+  } catch (e) {
+    fail('WebGPU WGSL fused Sophia-G (in place, vec4)', 24, e);
+  }
+  // gpu.js, interleaved state, a new state per step (comparison)
+  try {
+    let S = await dev.sophiaState(theta, m0);
+    const S1 = await dev.sophiaGStep(S, G, H, o);
+    const s1 = await dev.splitState(S1);
+    S1.free();
+    const [b1, lr, wd, rhoBs] = [o.b1, o.lr, o.weightDecay, o.rho * o.batchSize].map(Math.fround);
+    const err = formulaErr(s1.theta, s1.m, [lr, 1 - lr * wd, b1, 1 - b1, rhoBs]);
+    const ms = await timeIt(
+      reps,
+      async () => {
+        const next = await dev.sophiaGStep(S, G, H, o);
+        S.free();
+        S = next;
+      },
+      () => dev.download(S, 1),
+    );
+    rows.push({
+      path: 'WebGPU gpu.js Sophia-G (interleaved θ,m; new state per step)',
+      d,
+      ms: round(ms, 4),
+      bytesPerElement: 24,
+      GBps: gbps(24, ms),
+      errOverTol: round(err, 4),
+    });
+    check(
+      'sophiaG gpu.js step formula',
+      err <= 1,
+      `err/tol ${err.toFixed(3)} over ${sample.length} sampled elements`,
+    );
+    S.free();
+  } catch (e) {
+    fail('WebGPU gpu.js Sophia-G (interleaved θ,m; new state per step)', 24, e);
+  }
+  // EMA: WGSL in place, gpu.js into a new array
+  try {
+    const E = dev.upload(h);
+    const ms = await timeIt(
+      wgslReps,
+      () => dev.ema(E, G, 0.99, { inPlace: true }).then(() => {}),
+      () => dev.download(E, 1),
+    );
+    rows.push({
+      path: 'WebGPU WGSL EMA h ← β·h + (1−β)·ĥ (in place)',
+      d,
+      ms: round(ms, 4),
+      bytesPerElement: 12,
+      GBps: gbps(12, ms),
+    });
+    E.free();
+    let J = await dev.ema(H, G, 0.99, { impl: 'gpujs' });
+    const msJ = await timeIt(
+      reps,
+      async () => {
+        const next = await dev.ema(H, G, 0.99, { impl: 'gpujs' });
+        J.free();
+        J = next;
+      },
+      () => dev.download(J, 1),
+    );
+    rows.push({
+      path: 'WebGPU gpu.js EMA (new array)',
+      d,
+      ms: round(msJ, 4),
+      bytesPerElement: 12,
+      GBps: gbps(12, msJ),
+    });
+    J.free();
+  } catch (e) {
+    fail('WebGPU EMA', 12, e);
+  }
+  // AdaHessian: WGSL in place
+  try {
+    const A = { theta: dev.upload(theta), m: dev.upload(m0), v: dev.upload(h) };
+    const ao = { lr: 1e-3, weightDecay: 0, b1: 0.9, b2: 0.999, eps: 1e-4, hessianPower: 1 };
+    let step = 1;
+    const ms = await timeIt(
+      wgslReps,
+      () => dev.adahessianStep(A, G, H, { ...ao, step: step++ }).then(() => {}),
+      () => dev.download(A.theta, 1),
+    );
+    const finite = (await dev.download(A.theta)).every(Number.isFinite);
+    rows.push({
+      path: 'WebGPU WGSL fused AdaHessian (in place, vec4)',
+      d,
+      ms: round(ms, 4),
+      bytesPerElement: 32,
+      GBps: gbps(32, ms),
+    });
+    check(
+      'adahessian WGSL state finite after timing',
+      finite,
+      finite ? `${d} θ values finite` : 'non-finite values',
+    );
+    for (const a of [A.theta, A.m, A.v]) a.free();
+  } catch (e) {
+    fail('WebGPU WGSL fused AdaHessian (in place, vec4)', 32, e);
+  }
+  G.free();
+  H.free();
+  for (const r of rows)
+    if (r.ms !== undefined)
+      console.log(`${r.path} d=${d}: ${r.ms.toFixed(4)} ms, ${r.GBps} GB/s (${r.bytesPerElement} B/element)`);
+  return rows;
+}
 
 async function main(): Promise<number> {
   const load = loadAverage();
@@ -237,7 +444,7 @@ async function main(): Promise<number> {
     report.matmulCpu = { error: (e as Error).message };
   }
 
-  // ---- fused Sophia-G update ----
+  // ---- fused updates: Sophia-G (WGSL, and the gpu.js kernel for comparison), EMA, AdaHessian ----
   {
     const d = ew;
     const o = { lr: 1e-3, weightDecay: 0.1, b1: 0.965, rho: 0.04, batchSize: 128 };
@@ -245,79 +452,7 @@ async function main(): Promise<number> {
     const m0 = randomF32(d, 12, -0.01, 0.01);
     const g = randomF32(d, 13);
     const h = randomF32(d, 14, 0, 1);
-    try {
-      const G = dev.upload(g);
-      const H = dev.upload(h);
-      let S = await dev.sophiaState(theta, m0);
-      // one step from a known state, spot-checked against the float64 formula (float32 hyperparameters)
-      const S1 = await dev.sophiaGStep(S, G, H, o);
-      const { theta: t1, m: mm1 } = await dev.splitState(S1);
-      const [b1, lr, wd, rhoBs] = [o.b1, o.lr, o.weightDecay, o.rho * o.batchSize].map(Math.fround);
-      let worst = 0;
-      for (let s = 0; s < 256; s++) {
-        const i = (s * 2654435761) % d;
-        const m = b1 * m0[i] + (1 - b1) * g[i];
-        const th =
-          theta[i] * (1 - lr * wd) - lr * Math.sign(m) * Math.min(Math.abs(m) / (rhoBs * h[i] + 1e-15), 1);
-        const mTol = 1e-5 * Math.abs(m) + 2 * EPS32 * (b1 * Math.abs(m0[i]) + (1 - b1) * Math.abs(g[i]));
-        worst = Math.max(
-          worst,
-          Math.abs(t1[i] - th) / (1e-5 * Math.max(Math.abs(th), 1e-2)),
-          Math.abs(mm1[i] - m) / mTol,
-        );
-      }
-      S1.free();
-      const reps = 20;
-      const ms = await timeIt(
-        reps,
-        async () => {
-          const next = await dev.sophiaGStep(S, G, H, o);
-          S.free();
-          S = next;
-        },
-        () => dev.download(S, 1),
-      );
-      const all = await dev.download(S);
-      const finite = all.every(Number.isFinite);
-      const emaMs = await (async () => {
-        let E = await dev.ema(H, G, 0.99);
-        const t = await timeIt(
-          reps,
-          async () => {
-            const next = await dev.ema(H, G, 0.99);
-            E.free();
-            E = next;
-          },
-          () => dev.download(E, 1),
-        );
-        E.free();
-        return t;
-      })();
-      report.sophia = {
-        d,
-        msPerStep: round(ms),
-        bytesPerElement: 24,
-        GBps: round((24 * d) / (ms * 1e6), 1),
-        errOverTol: round(worst, 4),
-        emaMs: round(emaMs),
-        emaGBps: round((12 * d) / (emaMs * 1e6), 1),
-      };
-      console.log(
-        `sophiaG fused d=${d}: ${ms.toFixed(3)} ms, ${((24 * d) / (ms * 1e6)).toFixed(1)} GB/s; ema ${((12 * d) / (emaMs * 1e6)).toFixed(1)} GB/s`,
-      );
-      check('sophiaG step formula', worst <= 1, `err/tol ${worst.toFixed(3)} over 256 sampled elements`);
-      check(
-        'sophiaG state finite after timing',
-        finite,
-        finite ? `${2 * d} values finite` : 'non-finite values',
-      );
-      S.free();
-      G.free();
-      H.free();
-    } catch (e) {
-      report.sophia = { d, error: (e as Error).message.split('\n')[0] };
-      check('sophiaG', false, (e as Error).message.split('\n')[0]);
-    }
+    report.updates = await benchUpdates(dev, { d, o, theta, m0, g, h }, check);
     try {
       const { sophiaG, applyUpdates } = await import('../src/optim/index.js');
       const dc = Math.min(d, 1 << 20);
@@ -495,42 +630,40 @@ function toResults(report: Record<string, unknown>, accelerator: string, load: n
       'err/tol: worst of 32 sampled entries against float64 dot products, tolerance 2·√k·eps32·Σ|a·b|.',
     ],
   });
-  const so = report.sophia as Record<string, unknown> | undefined;
+  const updates = (report.updates as UpdateRow[] | undefined) ?? [];
   const sc = report.sophiaCpu as Record<string, unknown> | undefined;
-  const soRows: Row[] = [];
-  if (so && !('error' in so)) {
-    soRows.push({
-      path: 'WebGPU fused Sophia-G step',
-      d: cell(so.d),
-      ms: cell(so.msPerStep),
-      gbps: cell(so.GBps),
-    });
-    soRows.push({
-      path: 'WebGPU EMA (h ← β·h + (1−β)·x)',
-      d: cell(so.d),
-      ms: cell(so.emaMs),
-      gbps: cell(so.emaGBps),
-    });
-  }
+  const soRows: Row[] = updates
+    .filter((r) => r.error === undefined)
+    .map((r) => ({
+      path: r.path,
+      d: r.d,
+      bytes: r.bytesPerElement,
+      ms: cell(r.ms),
+      gbps: cell(r.GBps),
+    }));
   if (sc && !('error' in sc))
     soRows.push({
       path: 'CPU sophiaG chain',
       d: cell(sc.d),
+      bytes: 24,
       ms: cell(sc.msPerStep),
       gbps: cell(sc.GBpsSameAccounting),
     });
   sections.push({
     id: 'gpu-sophia',
-    title: 'Fused Sophia-G update over a flat vector',
+    title: 'Fused optimizer updates over a flat vector (device-resident)',
     columns: [
       { key: 'path', label: 'path' },
       { key: 'd', label: 'elements', digits: 0 },
+      { key: 'bytes', label: 'B/element', digits: 0 },
       { key: 'ms', label: 'ms/step', digits: 3 },
       { key: 'gbps', label: 'GB/s', digits: 1 },
     ],
     rows: soRows,
     notes: [
-      'GB/s counts 24 B per element for the Sophia step (read θ, m, g, h; write θ, m) and 12 B for the EMA; state interleaved (θ, m) on the device.',
+      'GB/s = B/element × elements / time, counting each array read or written once: Sophia-G 24 B (read θ, m, h, g; write θ, m), EMA 12 B (read h, ĥ; write h), AdaHessian 32 B (read θ, m, v, g, D; write θ, m, v).',
+      'WGSL rows: hand-written kernels over separate flat buffers, in place, vec4 loads/stores with a scalar tail, 256-wide workgroups, grid-stride. gpu.js rows: the earlier kernels (interleaved θ, m for Sophia-G), each call writing a fresh output buffer.',
+      'Timed loop ends with a one-element readback (queued work counted); per-call host work (uniform write, bind group, submit) is included.',
     ],
   });
   const pr = report.probe as Record<string, unknown> | undefined;

@@ -1,6 +1,7 @@
 /**
  * GPU path: WebGPU in Node through Dawn (webgpu-shim), backend selection, the asynchronous device API
- * with gpu.js and WGSL kernels (device), and synchronous gpu.js registry kernels (sync).
+ * with gpu.js and WGSL kernels (device), the GPU → CPU fallback (fallback), and synchronous gpu.js
+ * registry kernels (sync).
  */
 export {
   installWebGpu,
@@ -18,11 +19,25 @@ export {
 export {
   DeviceArray,
   GpuDevice,
+  type AdahessianBuffers,
+  type AdahessianStepOptions,
   type DeviceMatmulOptions,
+  type EmaOptions,
   type GpuDeviceOptions,
   type MatmulImpl,
   type MlpGnbProbeOptions,
   type MlpGnbProbeResult,
+  type SophiaGBuffers,
   type SophiaGStepOptions,
 } from './device.js';
+export {
+  GpuFallback,
+  mlpGnbDiag,
+  sophiaGStepHost,
+  withCpuFallback,
+  type FallbackLogger,
+  type HostSophiaG,
+  type MlpProbeRequest,
+  type SophiaGFallbackOptions,
+} from './fallback.js';
 export { SyncGpuJs, registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from './sync.js';

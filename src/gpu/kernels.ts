@@ -124,6 +124,12 @@ const UNARY_BODY: Record<UnaryOp, string> = {
   return a;`,
   abs: 'return Math.abs(v);',
   sign: 'return v > 0 ? 1 : (v < 0 ? -1 : 0);',
+  // GELU, tanh form (as cpuGelu / cpuGeluGrad); the tanh argument is clamped like tanh above
+  gelu: `const u = Math.min(Math.max(${Math.sqrt(2 / Math.PI)} * (v + 0.044715 * v * v * v), -15), 15);
+  return 0.5 * v * (1 + Math.tanh(u));`,
+  geluGrad: `const u = Math.min(Math.max(${Math.sqrt(2 / Math.PI)} * (v + 0.044715 * v * v * v), -15), 15);
+  const t = Math.tanh(u);
+  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * ${Math.sqrt(2 / Math.PI)} * (1 + 3 * 0.044715 * v * v);`,
 };
 
 /** Elementwise unary op over a flat vector: output [len]; args (x, p). */

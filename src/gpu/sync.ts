@@ -20,7 +20,7 @@ import type {
   WhereKernel,
 } from '../kernels/registry.js';
 import type { FloatArray } from '../tensor/tensor.js';
-import { to3d } from './device.js';
+import { to3d } from './shape.js';
 import { loadGpuJs, type GpuJsInstance, type GpuJsKernel } from './gpujs.js';
 import {
   LOOP_MAX_ITERATIONS,

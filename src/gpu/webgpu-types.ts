@@ -56,6 +56,13 @@ export interface WgpuShaderModule {
   }>;
 }
 
+/** A buffer binding: the whole buffer, or `size` bytes from `offset`. */
+export interface WgpuBindingResource {
+  buffer: WgpuBuffer;
+  offset?: number;
+  size?: number;
+}
+
 export interface WgpuComputePipeline {
   getBindGroupLayout(index: number): unknown;
 }
@@ -86,7 +93,7 @@ export interface WgpuDevice {
   }): Promise<WgpuComputePipeline>;
   createBindGroup(desc: {
     layout: unknown;
-    entries: { binding: number; resource: { buffer: WgpuBuffer } }[];
+    entries: { binding: number; resource: WgpuBindingResource }[];
   }): unknown;
   createCommandEncoder(): WgpuCommandEncoder;
   pushErrorScope(filter: 'validation' | 'out-of-memory' | 'internal'): void;

@@ -94,6 +94,8 @@ for (const mode of MODES) {
       ['pow', 1.7, (n, s) => randF32(n, 0.1, 5, s)],
       ['abs', 0, (n, s) => awayF32(n, 0.1, 5, s)],
       ['sign', 0, (n, s) => awayF32(n, 0.1, 5, s)],
+      ['gelu', 0, (n, s) => randF32(n, -3, 3, s)],
+      ['geluGrad', 0, (n, s) => randF32(n, -3, 3, s)],
     ];
     let seed = 100;
     for (const [op, p, gen] of ops) {
@@ -103,7 +105,13 @@ for (const mode of MODES) {
         kernelFor('unary', 'cpu')!(op)(x, want, p);
         const got = new Float32Array(n).fill(NaN);
         kernelFor('unary', backend)!(op)(x, got, p);
-        assertWithin(t, got, want, relTol(want, 1e-5, 1e-30), `${op}${op === 'pow' ? `(${p})` : ''} n=${n}`);
+        assertWithin(
+          t,
+          got,
+          want,
+          relTol(want, 1e-5, op.startsWith('gelu') ? 1e-6 : 1e-30),
+          `${op}${op === 'pow' ? `(${p})` : ''} n=${n}`,
+        );
       }
     }
   });

@@ -156,6 +156,8 @@ if ('skip' in opened) {
       ['pow', 1.7, (n, s) => randF32(n, 0.1, 5, s)],
       ['abs', 0, (n, s) => awayF32(n, 0.1, 5, s)],
       ['sign', 0, (n, s) => awayF32(n, 0.1, 5, s)],
+      ['gelu', 0, (n, s) => randF32(n, -3, 3, s)],
+      ['geluGrad', 0, (n, s) => randF32(n, -3, 3, s)],
     ];
     let seed = 100;
     for (const [op, p, gen] of ops) {
@@ -169,7 +171,7 @@ if ('skip' in opened) {
           t,
           await dev.download(Y),
           want,
-          relTol(want, 1e-5, 1e-30),
+          relTol(want, 1e-5, op.startsWith('gelu') ? 1e-6 : 1e-30),
           `${op}${op === 'pow' ? `(${p})` : ''} n=${n}`,
         );
         X.free();

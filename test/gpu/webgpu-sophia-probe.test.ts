@@ -1,5 +1,5 @@
 /**
- * The fused Sophia-G step and the device-resident MLP Gauss-Newton-Bartlett probe on WebGPU, against
+ * The gpu.js Sophia-G step (interleaved state; the WGSL default is in webgpu-updates.test.ts) and the device-resident MLP Gauss-Newton-Bartlett probe on WebGPU, against
  * the CPU: the update formula evaluated in float64, the library's own `sophiaG` over several steps,
  * and `gnbDiag` (src/curvature/gnb-diag.ts) on the same model, batch and label stream. Skips, saying
  * why, when no WebGPU adapter answers.
@@ -20,38 +20,47 @@ if ('skip' in opened) {
   const dev = opened.device;
   closeAtEnd(t, dev);
 
-  t.test('fused Sophia-G step equals the formula (float64) at odd sizes', async (t) => {
-    let seed = 0;
-    for (const d of [1, 7, 33, 65, 130, 257]) {
-      const theta = randF32(d, -2, 2, ++seed, 'theta');
-      const m0 = awayF32(d, 1e-4, 0.2, seed, 'm');
-      const g = awayF32(d, 1e-3, 1, seed, 'g');
-      const h = randF32(d, 0, 0.5, seed, 'h');
-      for (let i = 0; i < d; i += 5) h[i] = 0; // h = 0: the clip must saturate at lr·sign(m)
-      const o = { lr: 0.05, weightDecay: 0.1, b1: 0.965, rho: 0.04, batchSize: 32 };
-      const wantTheta = new Float64Array(d);
-      const wantM = new Float64Array(d);
-      // the kernel takes its hyperparameters as float32 uniforms: the reference uses the same values
-      const [b1, lr, wd, rhoBs] = [o.b1, o.lr, o.weightDecay, o.rho * o.batchSize].map(Math.fround);
-      for (let i = 0; i < d; i++) {
-        const m = b1 * m0[i] + (1 - b1) * g[i];
-        wantM[i] = m;
-        wantTheta[i] =
-          theta[i] * (1 - lr * wd) - lr * Math.sign(m) * Math.min(Math.abs(m) / (rhoBs * h[i] + 1e-15), 1);
+  t.test(
+    'gpu.js Sophia-G step (interleaved state, the comparison path) equals the formula (float64) at odd sizes',
+    async (t) => {
+      let seed = 0;
+      for (const d of [1, 7, 33, 65, 130, 257]) {
+        const theta = randF32(d, -2, 2, ++seed, 'theta');
+        const m0 = awayF32(d, 1e-4, 0.2, seed, 'm');
+        const g = awayF32(d, 1e-3, 1, seed, 'g');
+        const h = randF32(d, 0, 0.5, seed, 'h');
+        for (let i = 0; i < d; i += 5) h[i] = 0; // h = 0: the clip must saturate at lr·sign(m)
+        const o = { lr: 0.05, weightDecay: 0.1, b1: 0.965, rho: 0.04, batchSize: 32 };
+        const wantTheta = new Float64Array(d);
+        const wantM = new Float64Array(d);
+        // the kernel takes its hyperparameters as float32 uniforms: the reference uses the same values
+        const [b1, lr, wd, rhoBs] = [o.b1, o.lr, o.weightDecay, o.rho * o.batchSize].map(Math.fround);
+        for (let i = 0; i < d; i++) {
+          const m = b1 * m0[i] + (1 - b1) * g[i];
+          wantM[i] = m;
+          wantTheta[i] =
+            theta[i] * (1 - lr * wd) - lr * Math.sign(m) * Math.min(Math.abs(m) / (rhoBs * h[i] + 1e-15), 1);
+        }
+        const [G, H] = [dev.upload(g), dev.upload(h)];
+        const S0 = await dev.sophiaState(theta, m0);
+        const S1 = await dev.sophiaGStep(S0, G, H, o);
+        const { theta: gotTheta, m: gotM } = await dev.splitState(S1);
+        // θ is O(1) and the step is lr-sized: float32 rounding of θ·(1 − lr·wd) dominates
+        assertWithin(
+          t,
+          gotTheta,
+          wantTheta,
+          (i) => 1e-5 * Math.max(Math.abs(wantTheta[i]), 1e-2),
+          `θ, d=${d}`,
+        );
+        // m = β1·m0 + (1−β1)·g cancels when the terms are opposite: bound by the terms' rounding
+        const mTol = (i: number) =>
+          1e-5 * Math.abs(wantM[i]) + 2 * EPS32 * (o.b1 * Math.abs(m0[i]) + (1 - o.b1) * Math.abs(g[i]));
+        assertWithin(t, gotM, wantM, mTol, `m, d=${d}`);
+        for (const x of [G, H, S0, S1]) x.free();
       }
-      const [G, H] = [dev.upload(g), dev.upload(h)];
-      const S0 = await dev.sophiaState(theta, m0);
-      const S1 = await dev.sophiaGStep(S0, G, H, o);
-      const { theta: gotTheta, m: gotM } = await dev.splitState(S1);
-      // θ is O(1) and the step is lr-sized: float32 rounding of θ·(1 − lr·wd) dominates
-      assertWithin(t, gotTheta, wantTheta, (i) => 1e-5 * Math.max(Math.abs(wantTheta[i]), 1e-2), `θ, d=${d}`);
-      // m = β1·m0 + (1−β1)·g cancels when the terms are opposite: bound by the terms' rounding
-      const mTol = (i: number) =>
-        1e-5 * Math.abs(wantM[i]) + 2 * EPS32 * (o.b1 * Math.abs(m0[i]) + (1 - o.b1) * Math.abs(g[i]));
-      assertWithin(t, gotM, wantM, mTol, `m, d=${d}`);
-      for (const x of [G, H, S0, S1]) x.free();
-    }
-  });
+    },
+  );
 
   t.test("five steps agree with the library's sophiaG (estimates at steps 1 and 4)", async (t) => {
     const d = 130;
