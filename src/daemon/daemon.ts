@@ -1,0 +1,194 @@
+/**
+ * Wires the daemon together: lock the checkpoint directory, resume from the newest valid checkpoint, start
+ * the engine, the HTTP and socket servers, checkpoint periodically; `stop()` is the graceful shutdown
+ * (stop ingest, let the step in progress finish, write a final checkpoint holding the unapplied queue,
+ * release the lock).
+ *
+ * What is guaranteed about acknowledged batches: a batch acknowledged with a sequence number is applied
+ * exactly once, in sequence order, across any number of graceful shutdowns (the final checkpoint carries
+ * the queue, which is restored before ingest reopens). After a crash (kill -9, power loss) training resumes
+ * from the newest valid checkpoint with the queue it held; batches acknowledged after that checkpoint are
+ * lost (at most `checkpointEvery` steps of work plus the queue accepted since).
+ */
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import { buildModel } from '../nn/models/registry.js';
+import { CheckpointStore } from './checkpoint-store.js';
+import type { DaemonConfig } from './config.js';
+import { type DirLock, acquireDirLock } from './dir-lock.js';
+import { TrainerEngine, type TrainingEngine } from './engine.js';
+import { createHttpServer } from './http-server.js';
+import { DaemonMetrics } from './metrics.js';
+import { createSocketServer } from './socket-server.js';
+import { mkdirSync } from 'node:fs';
+
+export interface StartDaemonOptions {
+  logger?: Logger;
+  /** fsync checkpoints (default true). */
+  fsync?: boolean;
+}
+
+export interface DaemonHandle {
+  readonly host: string;
+  readonly httpPort: number;
+  readonly socketPort: number | null;
+  readonly engine: TrainingEngine;
+  readonly logger: Logger;
+  checkpoint(): Promise<{ path: string; step: number }>;
+  /** Graceful shutdown; idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startDaemon(
+  config: DaemonConfig,
+  options: StartDaemonOptions = {},
+): Promise<DaemonHandle> {
+  const logger = options.logger ?? pino({ name: 'hessflow-daemon' });
+  mkdirSync(config.checkpointDir, { recursive: true });
+  const lock: DirLock = acquireDirLock(config.checkpointDir);
+  if (lock.tookOverStalePid !== null)
+    logger.warn(
+      { lock: lock.path, stalePid: lock.tookOverStalePid },
+      'took over a stale lock of a process that is gone',
+    );
+  try {
+    return await startLocked(config, options, logger, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(
+  config: DaemonConfig,
+  options: StartDaemonOptions,
+  logger: Logger,
+  lock: DirLock,
+): Promise<DaemonHandle> {
+  const model = buildModel(config.model);
+  const store = new CheckpointStore(config.checkpointDir, config.keepLast, options.fsync ?? true);
+  const { found, skipped } = await store.loadNewestValid();
+  for (const s of skipped) logger.warn({ checkpoint: s.path, error: s.error }, 'skipping corrupt checkpoint');
+  if (found && found.snapshot.params.length !== model.layout.size) {
+    throw new Error(
+      `checkpoint ${found.path} holds ${found.snapshot.params.length} parameters but the configured model has ` +
+        `${model.layout.size}; use another checkpointDir for a different model`,
+    );
+  }
+  if (found) {
+    logger.info(
+      {
+        event: 'resumed',
+        checkpoint: found.path,
+        step: found.snapshot.step,
+        queued: found.snapshot.queue.length,
+      },
+      `resumed from checkpoint ${found.path} at step ${found.snapshot.step}`,
+    );
+  } else {
+    logger.info(
+      { event: 'fresh', checkpointDir: config.checkpointDir },
+      'no checkpoint found; starting fresh',
+    );
+  }
+
+  const engine = new TrainerEngine({
+    model,
+    optimizer: config.optimizer,
+    seed: config.seed,
+    queueLimit: config.queueLimit,
+    ...(config.curvature ? { curvature: config.curvature } : {}),
+    ...(found ? { resume: found.snapshot } : {}),
+  });
+  const metrics = new DaemonMetrics();
+  metrics.step.set(engine.status().step);
+
+  let accepting = true;
+  const checkpoint = async (): Promise<{ path: string; step: number }> => {
+    const r = await store.save(engine.snapshot());
+    metrics.checkpoints.inc();
+    logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
+    return { path: r.path, step: r.step };
+  };
+
+  engine.onStep(({ seq, metrics: m }) => {
+    metrics.steps.inc();
+    metrics.step.set(m.step + 1);
+    metrics.queueDepth.set(engine.status().queueDepth);
+    metrics.stepSeconds.observe(m.ms / 1000);
+    if (m.skipped) metrics.skippedSteps.inc();
+    else {
+      metrics.samples.inc(m.predictions);
+      metrics.loss.set(m.loss);
+    }
+    if (m.winRate !== undefined) metrics.winRate.set(m.winRate);
+    if (m.curvatureStaleness !== undefined) metrics.curvatureStaleness.set(m.curvatureStaleness);
+    logger.debug({ step: m.step, seq, loss: m.loss, ms: m.ms }, 'step');
+    if (config.checkpointEvery > 0 && (m.step + 1) % config.checkpointEvery === 0) {
+      checkpoint().catch((err) => logger.error({ err }, 'periodic checkpoint failed'));
+    }
+  });
+  engine.onError((err, seq) => {
+    metrics.reject('step_error');
+    logger.error({ err, seq }, 'step failed; batch dropped');
+  });
+
+  const app = createHttpServer({
+    engine,
+    metrics,
+    logger,
+    maxBodyBytes: config.maxBodyBytes,
+    ...(config.token ? { token: config.token } : {}),
+    checkpoint,
+    accepting: () => accepting,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const httpPort = (app.server.address() as AddressInfo).port;
+
+  let socketPort: number | null = null;
+  const sock =
+    config.socketPort === null
+      ? null
+      : createSocketServer({
+          engine,
+          metrics,
+          logger,
+          maxFrameBytes: config.maxFrameBytes,
+          accepting: () => accepting,
+        });
+  if (sock) {
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sock.server.once('error', reject);
+        sock.server.listen(config.socketPort!, config.host, () => resolve());
+      });
+    } catch (e) {
+      await app.close();
+      throw e;
+    }
+    socketPort = (sock.server.address() as AddressInfo).port;
+  }
+
+  engine.start();
+  logger.info({ event: 'listening', host: config.host, httpPort, socketPort }, 'listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      accepting = false;
+      logger.info({ event: 'stopping' }, 'stopping: ingest closed, finishing the current step');
+      await Promise.all([sock?.close(), app.close()]);
+      await engine.stop();
+      await store.flush().catch(() => undefined);
+      const final = await checkpoint();
+      logger.info(
+        { event: 'stopped', step: final.step, checkpoint: final.path },
+        'final checkpoint written; stopped',
+      );
+      lock.release();
+    })();
+    return stopping;
+  };
+
+  return { host: config.host, httpPort, socketPort, engine, logger, checkpoint, stop };
+}

@@ -1,0 +1,69 @@
+/** Prometheus metrics of the daemon (prom-client), on a registry of its own (no global state). */
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+export class DaemonMetrics {
+  readonly registry = new Registry();
+  readonly steps = new Counter({
+    name: 'hessflow_steps_total',
+    help: 'Training steps taken',
+    registers: [this.registry],
+  });
+  readonly skippedSteps = new Counter({
+    name: 'hessflow_skipped_steps_total',
+    help: 'Steps skipped because loss, gradient or update was not finite',
+    registers: [this.registry],
+  });
+  readonly samples = new Counter({
+    name: 'hessflow_samples_total',
+    help: 'Predictions trained on',
+    registers: [this.registry],
+  });
+  readonly accepted = new Counter({
+    name: 'hessflow_batches_accepted_total',
+    help: 'Batches accepted and acknowledged',
+    labelNames: ['transport'],
+    registers: [this.registry],
+  });
+  readonly rejected = new Counter({
+    name: 'hessflow_rejected_inputs_total',
+    help: 'Inputs rejected, by reason',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  readonly loss = new Gauge({
+    name: 'hessflow_loss',
+    help: 'Loss of the last applied step',
+    registers: [this.registry],
+  });
+  readonly winRate = new Gauge({
+    name: 'hessflow_win_rate',
+    help: 'Sophia win-rate: fraction of coordinates not clipped at the last step',
+    registers: [this.registry],
+  });
+  readonly curvatureStaleness = new Gauge({
+    name: 'hessflow_curvature_staleness_steps',
+    help: 'Steps between launch and application of the last curvature estimate',
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'hessflow_queue_depth',
+    help: 'Accepted batches not yet applied',
+    registers: [this.registry],
+  });
+  readonly step = new Gauge({ name: 'hessflow_step', help: 'Current step', registers: [this.registry] });
+  readonly stepSeconds = new Histogram({
+    name: 'hessflow_step_duration_seconds',
+    help: 'Wall time of one training step',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly checkpoints = new Counter({
+    name: 'hessflow_checkpoints_total',
+    help: 'Checkpoints written',
+    registers: [this.registry],
+  });
+
+  reject(reason: string): void {
+    this.rejected.inc({ reason });
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * The streaming ingest endpoint for high-rate producers: a TCP stream of frames, each a 4-byte big-endian
+ * payload length followed by a msgpack batch. Every frame is answered, in order, by a frame holding
+ * `{seq}` or `{error, reason}`. A payload that is not a valid batch is rejected and the stream goes on; a
+ * framing error (a declared length over `maxFrameBytes`) is answered and the connection closed, since the
+ * stream cannot be resynchronised. When the queue is full the socket stops reading (TCP backpressure)
+ * until there is room; likewise while the producer does not read its acks. Memory per connection stays
+ * below one frame plus one read chunk.
+ */
+import net from 'node:net';
+import { Packr } from 'msgpackr';
+import type { Logger } from 'pino';
+import type { TrainingEngine } from './engine.js';
+import { IngestError } from './errors.js';
+import type { DaemonMetrics } from './metrics.js';
+import { decodeBatch } from './wire.js';
+
+export interface SocketServerOptions {
+  engine: TrainingEngine;
+  metrics: DaemonMetrics;
+  logger: Logger;
+  maxFrameBytes: number;
+  accepting: () => boolean;
+}
+
+// Acks are plain msgpack maps (no records), readable by any msgpack client.
+const ackPackr = new Packr({ useRecords: false });
+
+export function encodeFrame(value: unknown): Buffer {
+  const payload = ackPackr.pack(value);
+  const out = Buffer.allocUnsafe(4 + payload.length);
+  out.writeUInt32BE(payload.length, 0);
+  payload.copy(out, 4);
+  return out;
+}
+
+export interface SocketServer {
+  server: net.Server;
+  /** Stops accepting connections and ends the open ones. */
+  close(): Promise<void>;
+}
+
+export function createSocketServer(opts: SocketServerOptions): SocketServer {
+  const { engine, metrics, logger } = opts;
+  const sockets = new Set<net.Socket>();
+
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    let buffered: Buffer = Buffer.alloc(0);
+    let waiting = false;
+    let closed = false;
+
+    const reply = (value: unknown): void => {
+      if (closed) return;
+      if (!socket.write(encodeFrame(value)) && !waiting) {
+        // The producer is not reading its acks: stop reading its frames until it does.
+        waiting = true;
+        socket.pause();
+        socket.once('drain', () => {
+          waiting = false;
+          socket.resume();
+          pump();
+        });
+      }
+    };
+
+    const fail = (e: IngestError): void => {
+      metrics.reject(e.reason);
+      logger.warn({ reason: e.reason, transport: 'socket' }, `rejected: ${e.message}`);
+      reply({ error: e.message, reason: e.reason });
+    };
+
+    const pump = (): void => {
+      while (!closed && !waiting && buffered.length >= 4) {
+        const len = buffered.readUInt32BE(0);
+        if (len > opts.maxFrameBytes) {
+          fail(
+            new IngestError(
+              'frame_too_large',
+              `frame of ${len} bytes exceeds the ${opts.maxFrameBytes}-byte limit`,
+              413,
+            ),
+          );
+          closed = true;
+          buffered = Buffer.alloc(0);
+          socket.end();
+          return;
+        }
+        if (buffered.length < 4 + len) return;
+        if (!opts.accepting()) {
+          fail(new IngestError('shutting_down', 'the daemon is shutting down', 503));
+          closed = true;
+          socket.end();
+          return;
+        }
+        // Decode before waiting for room so garbage is answered at once; wait only with a valid batch.
+        const payload = Uint8Array.prototype.slice.call(buffered, 4, 4 + len);
+        let batch;
+        try {
+          batch = decodeBatch(payload, 'msgpack', engine.batchSpec);
+        } catch (e) {
+          buffered = buffered.subarray(4 + len);
+          if (e instanceof IngestError) fail(e);
+          else fail(new IngestError('internal', (e as Error).message, 500));
+          continue;
+        }
+        const seq = engine.submit(batch);
+        if (seq === null) {
+          // Full: keep the frame, stop reading, retry when a step frees room.
+          waiting = true;
+          socket.pause();
+          void engine.whenRoom().then(() => {
+            waiting = false;
+            if (closed) return;
+            socket.resume();
+            pump();
+          });
+          return;
+        }
+        buffered = buffered.subarray(4 + len);
+        metrics.accepted.inc({ transport: 'socket' });
+        reply({ seq });
+      }
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      if (closed) return;
+      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+      pump();
+    });
+    socket.on('end', () => {
+      if (!closed && buffered.length > 0) {
+        metrics.reject('truncated_frame');
+        logger.warn({ reason: 'truncated_frame', bytes: buffered.length }, 'connection ended inside a frame');
+      }
+      closed = true;
+      socket.end();
+    });
+    socket.on('error', (err) => logger.debug({ err }, 'socket error'));
+    socket.on('close', () => {
+      closed = true;
+      sockets.delete(socket);
+    });
+  });
+
+  return {
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const s of sockets) s.end();
+        setTimeout(() => {
+          for (const s of sockets) s.destroy();
+        }, 1000).unref();
+      }),
+  };
+}
