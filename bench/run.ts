@@ -21,15 +21,17 @@ import { matmulSuite } from './suites/matmul.js';
 import { mlpSuite } from './suites/mlp.js';
 import { mnistSuite } from './suites/mnist.js';
 import { tfjsSuite } from './suites/tfjs.js';
+import { pipelineSuite } from './suites/pipeline.js';
 
 export const SUITES: Record<string, Suite> = {
   matmul: matmulSuite,
   mlp: mlpSuite,
   mnist: mnistSuite,
   tfjs: tfjsSuite,
+  pipeline: pipelineSuite,
 };
 /** The quick default; `--suites mnist` (npm run bench:train) runs the convergence suite. */
-const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs'];
+const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs', 'pipeline'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -185,3 +185,13 @@ export type {
   StabilityReport,
   HawqResult,
 } from './diagnostics/index.js';
+
+// The streaming pipeline
+export { createPipeline } from './pipeline/create-pipeline.js';
+export type { Pipeline, PipelineSnapshot } from './pipeline/create-pipeline.js';
+export { PipelineConfigError } from './pipeline/config.js';
+export type { PipelineConfig } from './pipeline/config.js';
+export { referenceLoop } from './pipeline/reference.js';
+export { WorkerPools } from './workers/pools.js';
+export { fromDataset } from './streams/from-dataset.js';
+export { fromAsyncIterable } from './streams/from-async-iterable.js';

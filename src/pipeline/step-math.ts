@@ -1,0 +1,216 @@
+/**
+ * The step arithmetic shared by the reference loop and the streaming pipeline. Both call exactly these
+ * functions, in the same order, on the same values, so their parameters agree bit for bit no matter how
+ * many workers computed the shards or in which order they finished.
+ *
+ * A step's gradient is defined as the ordered shard reduction Σ_s ∇L_s with L_s = −(1/P)·Σ_{i∈s} log p_i
+ * (P = predictions in the whole batch). The shard set is fixed by `shards` (not by the worker count), so
+ * the reduction never depends on scheduling. With one shard, L_0 is built from the very ops
+ * `crossEntropy` uses, so the gradient equals `Trainer`'s mean cross-entropy gradient bit for bit.
+ */
+import type { Batch } from '../data/batch.js';
+import type { Model, ModelInputs } from '../nn/model.js';
+import { applyUpdatesInPlace } from '../optim/apply.js';
+import { findStats } from '../optim/stats.js';
+import type { GradientTransformation } from '../optim/transform.js';
+import { valueAndGrad } from '../tensor/autodiff.js';
+import { NonFiniteError, ShapeError, describeShape } from '../tensor/errors.js';
+import { logSoftmax } from '../tensor/functional.js';
+import { mul } from '../tensor/ops/elementwise.js';
+import { gather } from '../tensor/ops/indexing.js';
+import { reshape } from '../tensor/ops/layout.js';
+import { sum } from '../tensor/ops/reduce.js';
+import { Tensor } from '../tensor/tensor.js';
+import type { StepMetrics } from '../train/train.js';
+
+/** Row ranges [start, end) of the shards of a batch of `rows` samples; never more shards than rows. */
+export function shardRanges(rows: number, shards: number): [number, number][] {
+  const n = Math.max(1, Math.min(shards, rows));
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s++) out.push([Math.floor((s * rows) / n), Math.floor(((s + 1) * rows) / n)]);
+  return out;
+}
+
+/** Copies rows [start, end) of a batch into a new batch (own buffers, so it can be transferred). */
+export function sliceBatch(batch: Batch, start: number, end: number): Batch {
+  const rows = batch.inputShape[0];
+  const inPer = batch.inputs.length / rows;
+  const outPer = batch.targets.length / rows;
+  return {
+    inputs: batch.inputs.slice(start * inPer, end * inPer),
+    inputShape: [end - start, ...batch.inputShape.slice(1)],
+    targets: batch.targets.slice(start * outPer, end * outPer),
+    targetShape: [end - start, ...batch.targetShape.slice(1)],
+  };
+}
+
+/** The shards of a batch, in shard order. */
+export function shardBatch(batch: Batch, shards: number): Batch[] {
+  return shardRanges(batch.inputShape[0], shards).map(([a, b]) => sliceBatch(batch, a, b));
+}
+
+/**
+ * The shard's part of the batch-mean cross-entropy: −(1/totalPredictions)·Σ log p over the shard.
+ * Same op sequence as `crossEntropy` (whose scale is −1/rows), so one shard reproduces it exactly.
+ */
+export function shardLossFunction(
+  model: Model,
+  inputs: ModelInputs,
+  targets: Int32Array,
+  totalPredictions: number,
+): (flat: Tensor) => Tensor {
+  return (flat) => {
+    const logits = model.logits(model.layout.unflatten(flat), inputs);
+    const classes = model.numClasses;
+    const rows = logits.size / classes;
+    if (targets.length !== rows) {
+      throw new ShapeError(
+        'loss',
+        `logits ${describeShape(logits.shape)} make ${rows} predictions but ${targets.length} targets were given`,
+      );
+    }
+    const flatIndex = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) {
+      const t = targets[i];
+      if (!Number.isInteger(t) || t < 0 || t >= classes)
+        throw new RangeError(`crossEntropy: target ${t} at position ${i} is out of range [0, ${classes})`);
+      flatIndex[i] = i * classes + t;
+    }
+    const logp = reshape(logSoftmax(reshape(logits, [rows, classes])), [rows * classes, 1]);
+    return mul(sum(gather(logp, flatIndex)), -1 / totalPredictions);
+  };
+}
+
+/** One shard's contribution; `nonFinite` when an op raised NonFiniteError (the step is then skipped). */
+export interface ShardGradient {
+  loss: number;
+  grad: Float32Array;
+  nonFinite: boolean;
+}
+
+/** Loss part and gradient of one shard at `params` (read, never written). */
+export function shardGradient(
+  model: Model,
+  params: Float32Array,
+  shard: Batch,
+  totalPredictions: number,
+): ShardGradient {
+  const f = shardLossFunction(
+    model,
+    { data: shard.inputs, shape: shard.inputShape },
+    shard.targets as Int32Array,
+    totalPredictions,
+  );
+  try {
+    const [y, g] = valueAndGrad(f)(new Tensor(params, [params.length]));
+    return { loss: y.item(), grad: g.data as Float32Array, nonFinite: false };
+  } catch (e) {
+    if (!(e instanceof NonFiniteError)) throw e;
+    return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
+  }
+}
+
+/** Sums shard results in shard order (index 0 first); any non-finite shard makes the step non-finite. */
+export function reduceShards(parts: readonly ShardGradient[]): ShardGradient {
+  if (parts.length === 0) throw new RangeError('reduceShards: no shards');
+  if (parts.some((p) => p.nonFinite)) return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
+  let loss = parts[0].loss;
+  const grad = parts[0].grad.slice();
+  for (let s = 1; s < parts.length; s++) {
+    loss += parts[s].loss;
+    const g = parts[s].grad;
+    if (g.length !== grad.length)
+      throw new RangeError(`reduceShards: shard ${s} gradient has ${g.length} values, want ${grad.length}`);
+    for (let i = 0; i < grad.length; i++) grad[i] += g[i];
+  }
+  return { loss, grad, nonFinite: false };
+}
+
+/** The gradient of a batch as the ordered shard reduction, computed in this thread. */
+export function batchGradient(
+  model: Model,
+  params: Float32Array,
+  batch: Batch,
+  shards: number,
+): ShardGradient {
+  const total = batch.targets.length;
+  return reduceShards(shardBatch(batch, shards).map((s) => shardGradient(model, params, s, total)));
+}
+
+/** A curvature estimate waiting to be applied. */
+export interface PendingEstimate {
+  diag: Float32Array;
+  launchedAt: number;
+}
+
+/** What the coordinator carries from step to step. `params` is updated in place. */
+export interface StepState<S> {
+  params: Float32Array;
+  optState: S;
+  step: number;
+  pending: PendingEstimate[];
+  skipped: number;
+}
+
+function norm(v: Float32Array): number {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return Math.sqrt(s);
+}
+
+function allFinite(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
+  return true;
+}
+
+/**
+ * One optimizer step, Trainer's rule: `due` (an estimate in `state.pending`, or null) is folded in; a
+ * non-finite loss/gradient/estimate/update skips the step and drops `due`. Mutates `state` (params in
+ * place, so the shared buffer workers read is the one updated) and returns the step's metrics.
+ */
+export function applyStep<S>(
+  state: StepState<S>,
+  optimizer: GradientTransformation<S>,
+  gradient: ShardGradient,
+  predictions: number,
+  due: PendingEstimate | null,
+): StepMetrics {
+  const t = state.step;
+  const { loss, grad } = gradient;
+  const metrics: StepMetrics = {
+    step: t,
+    loss,
+    gradNorm: grad.length > 0 ? norm(grad) : NaN,
+    updateNorm: 0,
+    predictions,
+    skipped: false,
+    ms: 0,
+  };
+  const extra = { batchSize: predictions, loss, ...(due ? { hessianDiag: due.diag } : {}) };
+  const finite =
+    !gradient.nonFinite &&
+    Number.isFinite(loss) &&
+    grad.length === state.params.length &&
+    allFinite(grad) &&
+    (!due || allFinite(due.diag));
+  const [updates, optState] = finite
+    ? optimizer.update(grad, state.optState, state.params, extra)
+    : [null, state.optState];
+  state.pending = state.pending.filter((e) => e !== due);
+  state.step = t + 1;
+  if (!updates || !allFinite(updates)) {
+    metrics.skipped = true;
+    state.skipped += 1;
+    return metrics;
+  }
+  metrics.updateNorm = norm(updates);
+  if (due) metrics.curvatureStaleness = t - due.launchedAt;
+  const stats = findStats(optState);
+  if (stats) {
+    metrics.winRate = stats.winRate;
+    metrics.hMean = stats.hMean;
+  }
+  state.optState = optState;
+  applyUpdatesInPlace(state.params, updates);
+  return metrics;
+}

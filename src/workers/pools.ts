@@ -1,0 +1,229 @@
+/**
+ * The two piscina pools and their typed, retrying front ends: gradient shards (many threads, θ read
+ * zero copy from the shared buffer) and curvature probes (one thread by default, the GPU owner).
+ */
+import os from 'node:os';
+import { Piscina } from 'piscina';
+import type { Batch } from '../data/batch.js';
+import type { ModelSpec } from '../nn/model.js';
+import { workerEntry } from './entry-file.js';
+import { Errors } from './errors.js';
+import {
+  type FailureHook,
+  type GradientRequest,
+  type GradientResponse,
+  type ProbeRequest,
+  type ProbeResponse,
+  type WorkerInit,
+  serializeError,
+} from './protocol.js';
+import { withRetries } from './retry.js';
+
+export interface PoolOptions {
+  modelSpec: ModelSpec;
+  paramsBuffer: SharedArrayBuffer;
+  versionBuffer: SharedArrayBuffer;
+  threads?: number;
+  maxRetries?: number;
+  modelModules?: string[];
+  failOn?: FailureHook;
+  onRetry?: (attempt: number, cause: Error) => void;
+}
+
+function makePool(name: 'gradient-worker' | 'probe-worker', o: PoolOptions, threads: number): Piscina {
+  const { filename, execArgv } = workerEntry(name);
+  const workerData: WorkerInit = {
+    modelSpec: o.modelSpec,
+    layoutSize: o.paramsBuffer.byteLength / 4,
+    paramsBuffer: o.paramsBuffer,
+    versionBuffer: o.versionBuffer,
+    ...(o.modelModules ? { modelModules: o.modelModules } : {}),
+    ...(o.failOn ? { failOn: o.failOn } : {}),
+  };
+  // Threads stay up for the pool's life: the model is built once per thread.
+  return new Piscina({
+    filename,
+    execArgv,
+    workerData,
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: Infinity,
+  });
+}
+
+export class GradientPool {
+  readonly threads: number;
+  private readonly size: number;
+  private readonly pool: Piscina;
+  private readonly maxRetries: number;
+
+  constructor(private readonly options: PoolOptions) {
+    this.threads = options.threads ?? os.availableParallelism();
+    this.maxRetries = options.maxRetries ?? 2;
+    this.pool = makePool('gradient-worker', options, this.threads);
+    this.size = options.paramsBuffer.byteLength / 4;
+  }
+
+  /** One shard's gradient at parameter version `paramsVersion`; the shard is copied per attempt and transferred. */
+  gradient(
+    step: number,
+    shardIndex: number,
+    shard: Batch,
+    totalPredictions: number,
+    paramsVersion: number,
+  ): Promise<GradientResponse> {
+    return withRetries(
+      (attempt) => {
+        const req: GradientRequest = {
+          kind: 'gradient',
+          paramsVersion,
+          step,
+          shardIndex,
+          totalPredictions,
+          attempt,
+          inputs: shard.inputs.slice(),
+          inputShape: shard.inputShape,
+          targets: (shard.targets as Int32Array).slice(),
+          targetShape: shard.targetShape,
+        };
+        const run: Promise<GradientResponse> = this.pool.run(req, {
+          transferList: [req.inputs.buffer, req.targets.buffer] as never,
+        });
+        // A malformed answer is treated like a failed attempt: retried, never reduced.
+        return run.then((r) =>
+          r.error || r.nonFinite || r.grad.length === this.size
+            ? r
+            : {
+                ...r,
+                error: serializeError(
+                  Errors.BadResponse(`gradient of ${r.grad.length} values, want ${this.size}`),
+                ),
+              },
+        );
+      },
+      this.maxRetries,
+      this.options.onRetry,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.pool.close({ force: true });
+  }
+}
+
+export interface ProbeTask {
+  estimator: 'gnb' | 'hutchinson';
+  step: number;
+  seed: number;
+  probes: number;
+  params: Float32Array;
+  batch: Batch;
+}
+
+export class ProbePool {
+  readonly threads: number;
+  private readonly pool: Piscina;
+  private readonly maxRetries: number;
+
+  constructor(private readonly options: PoolOptions) {
+    this.threads = options.threads ?? 1;
+    this.maxRetries = options.maxRetries ?? 2;
+    this.pool = makePool('probe-worker', options, this.threads);
+  }
+
+  /** One estimate on the private snapshot `task.params` (copied per attempt and transferred). */
+  probe(task: ProbeTask): Promise<ProbeResponse> {
+    return withRetries(
+      (attempt) => {
+        const b = task.batch;
+        const req: ProbeRequest = {
+          kind: 'probe',
+          estimator: task.estimator,
+          step: task.step,
+          seed: task.seed,
+          probes: task.probes,
+          attempt,
+          params: task.params.slice(),
+          inputs: b.inputs.slice(),
+          inputShape: b.inputShape,
+          targets: (b.targets as Int32Array).slice(),
+          targetShape: b.targetShape,
+        };
+        return this.pool.run(req, {
+          transferList: [req.params.buffer, req.inputs.buffer, req.targets.buffer] as never,
+        });
+      },
+      this.maxRetries,
+      this.options.onRetry,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.pool.close({ force: true });
+  }
+}
+
+export interface WorkerPoolsOptions {
+  modelSpec: ModelSpec;
+  /** Number of parameters of the model (sizes the shared buffer). */
+  layoutSize: number;
+  /** Gradient threads (default os.availableParallelism()). */
+  workers?: number;
+  /** Probe threads (default 1); 0 when no curvature is ever estimated. */
+  probeWorkers?: number;
+  maxRetries?: number;
+  /** Module URLs every worker imports before building the model (user model kinds). */
+  modelModules?: string[];
+  injectFailures?: { gradient?: FailureHook; probe?: FailureHook };
+  onRetry?: (attempt: number, cause: Error) => void;
+}
+
+/**
+ * The shared parameter buffer with the pools that read it. Starting a thread costs about a second (it
+ * loads the model code), so a program training several runs of one model reuses one `WorkerPools`;
+ * one pipeline at a time holds it (`acquire`), since the buffer holds that pipeline's θ.
+ */
+export class WorkerPools {
+  readonly paramsBuffer: SharedArrayBuffer;
+  readonly versionBuffer: SharedArrayBuffer;
+  readonly gradients: GradientPool;
+  readonly probes: ProbePool | null;
+  private held = false;
+
+  constructor(readonly options: WorkerPoolsOptions) {
+    this.paramsBuffer = new SharedArrayBuffer(options.layoutSize * 4);
+    this.versionBuffer = new SharedArrayBuffer(4);
+    const shared = {
+      modelSpec: options.modelSpec,
+      paramsBuffer: this.paramsBuffer,
+      versionBuffer: this.versionBuffer,
+      ...(options.maxRetries !== undefined ? { maxRetries: options.maxRetries } : {}),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.modelModules ? { modelModules: options.modelModules } : {}),
+    };
+    const f = options.injectFailures ?? {};
+    this.gradients = new GradientPool({
+      ...shared,
+      ...(options.workers !== undefined ? { threads: options.workers } : {}),
+      ...(f.gradient ? { failOn: f.gradient } : {}),
+    });
+    const probeThreads = options.probeWorkers ?? 1;
+    this.probes =
+      probeThreads > 0
+        ? new ProbePool({ ...shared, threads: probeThreads, ...(f.probe ? { failOn: f.probe } : {}) })
+        : null;
+  }
+
+  acquire(): void {
+    if (this.held) throw new Error('WorkerPools: already held by another pipeline; close that one first');
+    this.held = true;
+  }
+
+  release(): void {
+    this.held = false;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.gradients.close(), this.probes?.close()]);
+  }
+}

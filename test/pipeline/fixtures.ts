@@ -1,0 +1,19 @@
+/** Small problem shared by the pipeline tests (a helper, not a test file). */
+import { batchAt, batchSpecOf, softmaxRegressionData } from '../../src/data/index.js';
+import type { ModelSpec } from '../../src/nn/model.js';
+import { buildModel } from '../../src/nn/models/registry.js';
+
+export const data = softmaxRegressionData({ samples: 256, features: 8, classes: 3, seed: 1 });
+export const modelSpec: ModelSpec = { kind: 'mlp', sizes: [8, 6, 3], activation: 'tanh' };
+export const model = buildModel(modelSpec);
+export const batchOf = (k: number) => batchAt(data.dataset, { batchSize: 32, seed: 2 }, k);
+export const spec = batchSpecOf(data.dataset);
+
+/** Index of the first differing element, or -1 when the arrays are bit-identical. */
+export function firstBitDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return 0;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
+  return -1;
+}
