@@ -1,26 +1,67 @@
 #!/usr/bin/env node
 /**
- * The `hessflow` command. Subcommands (train, compare, hessian, daemon) arrive with their issues;
- * until then it answers --help and --version and rejects anything else with a clear message.
+ * The `hessflow` command: train, compare, hessian, daemon. Argument parsing by commander; a usage error (unknown
+ * command or flag, bad value, invalid config) prints a clear message and exits with 2, a failure while
+ * running exits with 1.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { compareCommandSpec } from './commands/compare.js';
+import { daemonCommandSpec, daemonExitCode } from './commands/daemon.js';
+import { hessianCommandSpec } from './commands/hessian.js';
+import { trainCommandSpec } from './commands/train.js';
+import { packageRoot } from './config.js';
+import { UsageError } from './errors.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-  version: string;
-};
-const args = process.argv.slice(2);
-const usage = `hessflow ${pkg.version} — second-order clipped stochastic optimization
-
-Usage: hessflow [--help | --version]
-
-Training, comparison, diagnostics and the daemon are library functions today; their subcommands
-are being added. Run \`npm start\` for the MNIST Sophia-G example.`;
-
-if (args.length === 0 || args.includes('--help') || args.includes('-h')) {
-  console.log(usage);
-} else if (args.includes('--version')) {
-  console.log(pkg.version);
-} else {
-  console.error(`hessflow: unknown command or option "${args[0]}"\n\n${usage}`);
-  process.exit(2);
+export function program(): Command {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  const root = new Command('hessflow')
+    .description('Second-order clipped stochastic optimization (Sophia) and Hessian diagnostics')
+    .version(pkg.version, '-V, --version', 'print the version')
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  hessflow train                                  MNIST MLP with Sophia-G (config/quickstart.json)
+  hessflow train --config config/char-gpt.json    Moby Dick character GPT, prints generated text
+  hessflow compare --optimizers adamw,sophia-g --steps 300
+  hessflow hessian --checkpoint runs/<run>        trace, eigenvalues, density, stability, HAWQ
+  hessflow daemon --config config/daemon.json     training service (HTTP/TCP ingest, /metrics)`,
+    );
+  for (const sub of [trainCommandSpec(), compareCommandSpec(), hessianCommandSpec(), daemonCommandSpec()])
+    root.addCommand(sub);
+  // Every command throws instead of exiting, so the exit code is decided in one place.
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.showHelpAfterError(`(run "hessflow ${c.name() === 'hessflow' ? '' : `${c.name()} `}--help" for usage)`);
+    c.commands.forEach(override);
+  };
+  override(root);
+  return root;
 }
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = program();
+  try {
+    await cli.parseAsync(argv, { from: 'user' });
+    if (argv.length === 0) cli.outputHelp();
+    return daemonExitCode;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)
+        return 0;
+      if (e.code === 'commander.help') return 0;
+      return 2; // commander already printed the message
+    }
+    if (e instanceof UsageError) {
+      process.stderr.write(`hessflow: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`hessflow: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

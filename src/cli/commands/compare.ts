@@ -1,0 +1,306 @@
+/**
+ * `hessflow compare`: the same data, seed and step budget for several optimizers, one after another; a
+ * table (final loss, steps to a target loss, wall-clock) printed and written, and one plot with every
+ * curve. Each optimizer gets sensible defaults for the MNIST MLP unless the base config already uses it,
+ * in which case its own hyperparameters are kept.
+ */
+import { join } from 'node:path';
+import { Command, InvalidArgumentError } from 'commander';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+import { type Point, writeFigure } from '../../report/plots.js';
+import { NdjsonWriter, makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
+import type { CurvatureConfig } from '../../train/curvature-schedule.js';
+import {
+  type OptimizerConfig,
+  type OptimizerName,
+  type RunConfig,
+  defaultConfigPath,
+  readConfig,
+} from '../config.js';
+import { positiveInt, positiveNumber } from '../parse.js';
+import { TrainingProgress } from '../progress.js';
+import { runTraining } from '../run-training.js';
+
+interface Preset {
+  optimizer: OptimizerConfig;
+  curvature?: CurvatureConfig;
+}
+
+/** Defaults tuned for the MNIST MLP (784-256-256-10, batch 128). */
+export const PRESETS: Record<string, Preset> = {
+  sgd: { optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 } },
+  adamw: { optimizer: { name: 'adamw', lr: 1e-3, weightDecay: 0 } },
+  lion: { optimizer: { name: 'lion', lr: 1e-4, weightDecay: 0 } },
+  'sophia-g': {
+    optimizer: { name: 'sophiaG', lr: 1e-3, rho: 0.04, weightDecay: 0 },
+    curvature: { estimator: 'gnb', every: 10 },
+  },
+  'sophia-h': {
+    optimizer: { name: 'sophiaH', lr: 1e-3, weightDecay: 0 },
+    curvature: { estimator: 'hutchinson', every: 10 },
+  },
+  adahessian: {
+    // Hutchinson every step (as the official optimizer), |ĥ| averaged over each dense row.
+    optimizer: { name: 'adahessian', lr: 0.05, weightDecay: 0, blockLength: -1 },
+    curvature: { estimator: 'hutchinson', every: 1, first: 0 },
+  },
+};
+
+const ALIASES: Record<string, string> = {
+  sophiag: 'sophia-g',
+  sophiah: 'sophia-h',
+  sophia_g: 'sophia-g',
+  sophia_h: 'sophia-h',
+};
+
+const CONFIG_NAME: Record<string, OptimizerName> = {
+  sgd: 'sgd',
+  adamw: 'adamw',
+  lion: 'lion',
+  'sophia-g': 'sophiaG',
+  'sophia-h': 'sophiaH',
+  adahessian: 'adahessian',
+};
+
+export function parseOptimizerList(value: string): string[] {
+  const names = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter((s) => s.length > 0)
+    .map((s) => ALIASES[s] ?? s);
+  if (names.length === 0) throw new InvalidArgumentError('give at least one optimizer.');
+  const bad = names.filter((n) => !(n in PRESETS));
+  if (bad.length > 0)
+    throw new InvalidArgumentError(
+      `unknown optimizer "${bad[0]}"; choose from ${Object.keys(PRESETS).join(', ')}.`,
+    );
+  if (new Set(names).size !== names.length) throw new InvalidArgumentError('an optimizer is listed twice.');
+  return names;
+}
+
+/** The config of one optimizer's run: the base config with the optimizer (and its curvature) replaced. */
+export function configFor(base: RunConfig, optimizer: string, steps: number): RunConfig {
+  const preset = PRESETS[optimizer];
+  const own = base.optimizer.name === CONFIG_NAME[optimizer];
+  const config: RunConfig = structuredClone(base);
+  config.name = `${base.name ?? 'run'}-${optimizer}`;
+  config.steps = steps;
+  config.evalEvery = Math.min(base.evalEvery, steps);
+  config.optimizer = own ? structuredClone(base.optimizer) : structuredClone(preset.optimizer);
+  const curvature = own ? base.curvature : preset.curvature;
+  if (curvature) config.curvature = structuredClone(curvature);
+  else delete config.curvature;
+  return config;
+}
+
+export interface CompareRow {
+  optimizer: string;
+  lr: number;
+  finalLoss: number;
+  heldOutLoss: number;
+  heldOutAccuracy: number;
+  stepsToTarget: number | null;
+  seconds: number;
+  msPerStep: number;
+  skipped: number;
+}
+
+export interface CompareOptions {
+  optimizers: string[];
+  steps: number;
+  config?: string;
+  out?: string;
+  json?: boolean;
+  target?: number;
+  progress: boolean;
+}
+
+/** Bias-corrected exponential moving average (β = 0.9) of a loss curve. */
+export function smooth(values: readonly number[], beta = 0.9): number[] {
+  let m = 0;
+  let n = 0;
+  const out: number[] = [];
+  for (const v of values) {
+    if (Number.isFinite(v)) {
+      m = beta * m + (1 - beta) * v;
+      n++;
+    }
+    out.push(n === 0 ? NaN : m / (1 - beta ** n));
+  }
+  return out;
+}
+
+function fmt(x: number, digits = 4): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : String(x);
+}
+
+export function markdownTable(rows: readonly CompareRow[], target: number): string {
+  const head = `| optimizer | lr | final loss | held-out loss | accuracy | steps to loss ≤ ${fmt(target)} | wall-clock (s) | ms/step |`;
+  const sep = '|---|---:|---:|---:|---:|---:|---:|---:|';
+  const body = rows.map(
+    (r) =>
+      `| ${r.optimizer} | ${r.lr} | ${fmt(r.finalLoss)} | ${fmt(r.heldOutLoss)} | ${(100 * r.heldOutAccuracy).toFixed(2)}% | ${r.stepsToTarget ?? 'not reached'} | ${r.seconds.toFixed(1)} | ${r.msPerStep.toFixed(1)} |`,
+  );
+  return [head, sep, ...body].join('\n');
+}
+
+function textTable(rows: readonly CompareRow[], target: number): string {
+  const header = [
+    'optimizer',
+    'lr',
+    'final loss',
+    'held-out loss',
+    'accuracy',
+    `steps to ${fmt(target, 3)}`,
+    'time (s)',
+  ];
+  const cells = rows.map((r) => [
+    r.optimizer,
+    String(r.lr),
+    fmt(r.finalLoss),
+    fmt(r.heldOutLoss),
+    `${(100 * r.heldOutAccuracy).toFixed(2)}%`,
+    r.stepsToTarget === null ? '—' : String(r.stepsToTarget),
+    r.seconds.toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) =>
+    c.map((s, i) => (i === 0 ? s.padEnd(widths[i]) : s.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+export async function compareCommand(
+  o: CompareOptions,
+): Promise<{ rows: CompareRow[]; target: number; dir: string }> {
+  const base = readConfig(o.config ?? defaultConfigPath());
+  const dir = makeRunDir(o.out, `compare-${base.name ?? 'run'}`);
+  const curves = new Map<string, number[]>();
+  const accuracy = new Map<string, Point[]>();
+  const partial: Omit<CompareRow, 'stepsToTarget'>[] = [];
+  for (const name of o.optimizers) {
+    const config = configFor(base, name, o.steps);
+    const losses: number[] = [];
+    const acc: Point[] = [];
+    const metrics = new NdjsonWriter(join(dir, `metrics-${name}.ndjson`));
+    const progress = new TrainingProgress({
+      label: name.padEnd(10),
+      total: config.steps,
+      samplesPerStep: config.batchSize,
+      bar: o.progress && !o.json && process.stderr.isTTY === true,
+      quiet: true,
+    });
+    let result;
+    try {
+      result = await runTraining(config, {
+        onStep(m) {
+          metrics.write(m);
+          losses.push(m.loss);
+          if (m.eval) acc.push({ x: m.step + 1, y: m.eval.accuracy });
+          progress.update(m);
+        },
+      });
+    } finally {
+      progress.stop();
+      metrics.close();
+    }
+    const smoothed = smooth(losses);
+    curves.set(name, smoothed);
+    accuracy.set(name, acc);
+    partial.push({
+      optimizer: name,
+      lr: config.optimizer.lr,
+      finalLoss: smoothed[smoothed.length - 1],
+      heldOutLoss: result.finalEval.loss,
+      heldOutAccuracy: result.finalEval.accuracy,
+      seconds: result.elapsedMs / 1000,
+      msPerStep: result.elapsedMs / Math.max(1, result.step),
+      skipped: result.skipped,
+    });
+    if (!o.json)
+      process.stderr.write(
+        `${name}: final loss ${fmt(smoothed[smoothed.length - 1])}, held-out accuracy ${(100 * result.finalEval.accuracy).toFixed(2)}%, ${(result.elapsedMs / 1000).toFixed(1)} s\n`,
+      );
+  }
+  // Default target: the worst final (smoothed) loss, so every optimizer's time to it is comparable.
+  const finals = partial.map((r) => r.finalLoss).filter(Number.isFinite);
+  const target = o.target ?? (finals.length > 0 ? Math.max(...finals) : NaN);
+  const rows: CompareRow[] = partial.map((r) => {
+    const curve = curves.get(r.optimizer)!;
+    const i = curve.findIndex((v) => v <= target);
+    return { ...r, stepsToTarget: i < 0 ? null : i + 1 };
+  });
+
+  const figure = await writeFigure(
+    join(dir, 'comparison'),
+    [
+      {
+        title: 'Training loss (EMA 0.9)',
+        xTitle: 'step',
+        yTitle: 'cross-entropy',
+        series: o.optimizers.map((n) => ({
+          name: n,
+          points: curves.get(n)!.map((y, i) => ({ x: i + 1, y })),
+        })),
+        legendTitle: 'optimizer',
+        xDomain: [1, Math.max(2, o.steps)],
+      },
+      {
+        title: 'Held-out accuracy',
+        xTitle: 'step',
+        yTitle: 'accuracy',
+        series: o.optimizers.map((n) => ({ name: n, points: accuracy.get(n)!, symbols: true })),
+        legendTitle: 'optimizer',
+        xDomain: [1, Math.max(2, o.steps)],
+        yFormat: '.1~%',
+      },
+    ],
+    { title: `hessflow compare: ${base.name ?? 'run'}, ${o.steps} steps, seed ${base.seed}` },
+  );
+  const md = `# hessflow compare\n\nConfig: ${base.name}, ${o.steps} steps, batch ${base.batchSize}, seed ${base.seed}.\n\n${markdownTable(rows, target)}\n`;
+  await writeFileAtomic(join(dir, 'comparison.md'), md, { fsync: false });
+  const report = {
+    config: base.name,
+    steps: o.steps,
+    seed: base.seed,
+    target,
+    rows,
+    runDir: dir,
+    plot: figure,
+  };
+  await writeJson(join(dir, 'comparison.json'), report);
+  if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else {
+    const rel = shownPath(dir);
+    process.stdout.write(
+      `\nhessflow compare: ${base.name}, ${o.steps} steps, seed ${base.seed}\n\n${textTable(rows, target)}\n\n` +
+        `Written: ${rel}/comparison.{md,json,svg,png} and metrics-<optimizer>.ndjson\n`,
+    );
+  }
+  return { rows, target, dir };
+}
+
+export function compareCommandSpec(): Command {
+  return new Command('compare')
+    .description('train several optimizers on the same data, seed and budget; table and one plot')
+    .requiredOption(
+      '--optimizers <list>',
+      `comma-separated: ${Object.keys(PRESETS).join(', ')}`,
+      parseOptimizerList,
+    )
+    .option('-s, --steps <n>', 'steps per optimizer', positiveInt, 300)
+    .option(
+      '-c, --config <file>',
+      'base config: model, data, batch size, seed (default: config/quickstart.json)',
+    )
+    .option('-o, --out <dir>', 'output directory (default: runs/<timestamp>-compare-<name>)')
+    .option(
+      '--target <loss>',
+      'target training loss for "steps to target" (default: the worst final loss)',
+      positiveNumber,
+    )
+    .option('--json', 'print the table as JSON on stdout')
+    .option('--no-progress', 'no progress bars')
+    .action(async (opts: CompareOptions) => {
+      await compareCommand(opts);
+    });
+}

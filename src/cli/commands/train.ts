@@ -1,0 +1,197 @@
+/** `hessflow train`: trains the model of a config, evaluates on held-out data, writes a run directory. */
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { type Point, writeFigure } from '../../report/plots.js';
+import {
+  NdjsonWriter,
+  RUN_FILES,
+  makeRunDir,
+  writeJson,
+  writeModelFiles,
+  shownPath,
+} from '../../report/run-dir.js';
+import { type RunConfig, defaultConfigPath, readConfig } from '../config.js';
+import { UsageError } from '../errors.js';
+import { generateText } from '../generate.js';
+import { positiveInt } from '../parse.js';
+import { TrainingProgress } from '../progress.js';
+import { modelSpecOf, runTraining } from '../run-training.js';
+
+export interface TrainOptions {
+  config?: string;
+  steps?: number;
+  out?: string;
+  json?: boolean;
+  progress: boolean;
+}
+
+export interface TrainSummary {
+  name: string;
+  runDir: string;
+  steps: number;
+  skipped: number;
+  parameters: number;
+  finalTrainLoss: number;
+  heldOut: { loss: number; accuracy: number; predictions: number };
+  seconds: number;
+  samplesPerSecond: number;
+  files: Record<string, string>;
+  generated?: string;
+}
+
+function mean(xs: number[]): number {
+  const f = xs.filter(Number.isFinite);
+  return f.length === 0 ? NaN : f.reduce((a, b) => a + b, 0) / f.length;
+}
+
+export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
+  // CONFIG=… and STEPS=… (as `STEPS=300 npm start`) stand in for the flags when those are not given.
+  const config: RunConfig = readConfig(o.config ?? (process.env.CONFIG || defaultConfigPath()));
+  let steps = o.steps;
+  if (steps === undefined && process.env.STEPS) {
+    try {
+      steps = positiveInt(process.env.STEPS);
+    } catch {
+      throw new UsageError(`STEPS=${process.env.STEPS}: must be a positive integer`);
+    }
+  }
+  if (steps !== undefined) config.steps = steps;
+  const name = config.name ?? 'run';
+  const dir = makeRunDir(o.out, name);
+  await writeJson(join(dir, RUN_FILES.config), config);
+
+  const block = config.model.kind === 'gpt' ? config.model.blockSize : 1;
+  const progress = new TrainingProgress({
+    label: name,
+    total: config.steps,
+    samplesPerStep: config.batchSize,
+    bar: o.progress && !o.json && process.stderr.isTTY === true,
+    quiet: o.json,
+  });
+  const metrics = new NdjsonWriter(join(dir, RUN_FILES.metrics));
+  const loss: Point[] = [];
+  const evalLoss: Point[] = [];
+  const evalAccuracy: Point[] = [];
+  let result;
+  try {
+    result = await runTraining(config, {
+      onStep(m) {
+        metrics.write(m);
+        loss.push({ x: m.step + 1, y: m.loss });
+        if (m.eval) {
+          evalLoss.push({ x: m.step + 1, y: m.eval.loss });
+          evalAccuracy.push({ x: m.step + 1, y: m.eval.accuracy });
+        }
+        progress.update(m);
+      },
+    });
+  } finally {
+    progress.stop();
+    metrics.close();
+  }
+
+  const { checkpoint, weights } = await writeModelFiles(dir, {
+    params: result.params,
+    layout: result.model.layout.toJSON(),
+    optimizerState: result.optimizerState,
+    step: result.step,
+    meta: { config, model: modelSpecOf(config, result.data), finalEval: result.finalEval },
+  });
+  const isLm = config.model.kind === 'gpt';
+  const plot = await writeFigure(
+    join(dir, 'training'),
+    [
+      {
+        title: isLm ? 'Loss (nats per character)' : 'Loss',
+        xTitle: 'step',
+        yTitle: 'cross-entropy',
+        series: [
+          { name: 'train', points: loss },
+          { name: 'held-out', points: evalLoss, symbols: true },
+        ],
+        legendTitle: 'loss',
+        xDomain: [1, Math.max(2, result.step)],
+      },
+      {
+        title: isLm ? 'Held-out next-character accuracy' : 'Held-out accuracy',
+        xTitle: 'step',
+        yTitle: 'accuracy',
+        series: [{ name: 'held-out', points: evalAccuracy, symbols: true }],
+        xDomain: [1, Math.max(2, result.step)],
+        yFormat: '.1~%',
+      },
+    ],
+    { title: `hessflow train: ${name} (${config.optimizer.name})` },
+  );
+
+  let generated: string | undefined;
+  if (isLm && result.data.corpus && config.model.kind === 'gpt') {
+    const g = config.generate ?? {};
+    generated = generateText(result.model, result.params, result.data.corpus, block, {
+      prompt: g.prompt ?? 'Call me Ishmael. ',
+      tokens: g.tokens ?? 240,
+      temperature: g.temperature ?? 0.8,
+      seed: config.seed,
+    });
+    const lines = generated.split('\n').slice(0, g.lines ?? 6);
+    generated = lines.join('\n');
+  }
+
+  const seconds = result.elapsedMs / 1000;
+  const summary: TrainSummary = {
+    name,
+    runDir: dir,
+    steps: result.step,
+    skipped: result.skipped,
+    parameters: result.model.layout.size,
+    finalTrainLoss: mean(loss.slice(-Math.max(1, Math.ceil(loss.length / 20))).map((p) => p.y)),
+    heldOut: result.finalEval,
+    seconds,
+    samplesPerSecond: (result.step * config.batchSize) / Math.max(seconds, 1e-9),
+    files: {
+      config: join(dir, RUN_FILES.config),
+      metrics: join(dir, RUN_FILES.metrics),
+      checkpoint,
+      weights,
+      plotSvg: plot.svg,
+      plotPng: plot.png,
+    },
+    ...(generated !== undefined ? { generated } : {}),
+  };
+  await writeJson(join(dir, 'summary.json'), summary);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+  } else {
+    const rel = shownPath(dir);
+    const what = isLm ? 'next-character accuracy' : 'accuracy';
+    const lines = [
+      `hessflow train: ${name} — ${config.model.kind} (${summary.parameters.toLocaleString('en')} parameters), ${config.optimizer.name}, ${summary.steps} steps${summary.skipped ? ` (${summary.skipped} skipped)` : ''}`,
+      `  final train loss  ${summary.finalTrainLoss.toFixed(4)}`,
+      `  held-out loss     ${summary.heldOut.loss.toFixed(4)}   ${what} ${(100 * summary.heldOut.accuracy).toFixed(2)}% (${summary.heldOut.predictions} predictions)`,
+      `  time              ${seconds.toFixed(1)} s (${summary.samplesPerSecond.toFixed(0)} samples/s)`,
+      `  run directory     ${rel}/  (config.json, metrics.ndjson, checkpoint.hfckpt, weights.safetensors, training.svg, training.png)`,
+    ];
+    if (generated !== undefined)
+      lines.push('', 'Generated text:', ...generated.split('\n').map((l) => `  ${l}`));
+    lines.push('', `Next: hessflow hessian --checkpoint ${rel}`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return summary;
+}
+
+export function trainCommandSpec(): Command {
+  return new Command('train')
+    .description('train the model of a config, evaluate on held-out data and write a run directory')
+    .option(
+      '-c, --config <file>',
+      'JSON run config (default: config/quickstart.json, MNIST MLP with Sophia-G)',
+    )
+    .option('-s, --steps <n>', 'override the config step budget', positiveInt)
+    .option('-o, --out <dir>', 'run directory (default: runs/<timestamp>-<name>)')
+    .option('--json', 'print the summary as one JSON object on stdout (no progress output)')
+    .option('--no-progress', 'no progress bar (also off when stderr is not a terminal)')
+    .addHelpText('after', '\nEnvironment: CONFIG=<file> and STEPS=<n> stand in for --config and --steps.')
+    .action(async (opts: TrainOptions) => {
+      await trainCommand(opts);
+    });
+}

@@ -1,0 +1,76 @@
+/**
+ * The training progress bar (cli-progress) on stderr: step, loss, held-out accuracy, samples/s and
+ * Sophia's win-rate. Off when stderr is not a TTY or with --no-progress; then `log` prints a line at each
+ * evaluation instead (unless quiet).
+ */
+import cliProgress from 'cli-progress';
+import type { StepMetrics } from '../train/train.js';
+
+export interface ProgressOptions {
+  label: string;
+  total: number;
+  samplesPerStep: number;
+  bar: boolean;
+  /** No evaluation lines either (e.g. --json). */
+  quiet?: boolean;
+}
+
+export class TrainingProgress {
+  private readonly bar: cliProgress.SingleBar | null;
+  private readonly started = performance.now();
+  private lossEma = NaN;
+  private accuracy = NaN;
+
+  constructor(private readonly o: ProgressOptions) {
+    this.bar = o.bar
+      ? new cliProgress.SingleBar(
+          {
+            format: `${o.label} {bar} {value}/{total} | loss {loss} | acc {acc} | {sps} samples/s | win-rate {win} | {eta_formatted}`,
+            barsize: 24,
+            hideCursor: true,
+            stream: process.stderr,
+            etaBuffer: 50,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+      : null;
+    this.bar?.start(o.total, 0, { loss: '-', acc: '-', sps: '-', win: '-' });
+    if (this.bar) process.once('SIGINT', this.interrupted);
+  }
+
+  /** Ctrl-C: give the terminal its cursor back before leaving. */
+  private readonly interrupted = () => {
+    this.stop();
+    process.stderr.write('\ninterrupted\n');
+    process.exit(130);
+  };
+
+  update(m: StepMetrics): void {
+    if (Number.isFinite(m.loss))
+      this.lossEma = Number.isNaN(this.lossEma) ? m.loss : 0.9 * this.lossEma + 0.1 * m.loss;
+    if (m.eval) this.accuracy = m.eval.accuracy;
+    const seconds = (performance.now() - this.started) / 1000;
+    const sps = ((m.step + 1) * this.o.samplesPerStep) / Math.max(seconds, 1e-9);
+    const acc = Number.isNaN(this.accuracy) ? '-' : `${(100 * this.accuracy).toFixed(1)}%`;
+    if (this.bar) {
+      this.bar.update(m.step + 1, {
+        loss: Number.isNaN(this.lossEma) ? '-' : this.lossEma.toFixed(4),
+        acc,
+        sps: sps.toFixed(0),
+        win: m.winRate === undefined ? '-' : m.winRate.toFixed(3),
+      });
+    } else if (m.eval && !this.o.quiet) {
+      process.stderr.write(
+        `${this.o.label} step ${String(m.step + 1).padStart(5)}/${this.o.total}  loss ${m.loss.toFixed(4)}  ` +
+          `held-out loss ${m.eval.loss.toFixed(4)}  accuracy ${acc}  ${sps.toFixed(0)} samples/s` +
+          `${m.winRate === undefined ? '' : `  win-rate ${m.winRate.toFixed(3)}`}\n`,
+      );
+    }
+  }
+
+  stop(): void {
+    if (!this.bar) return;
+    process.removeListener('SIGINT', this.interrupted);
+    this.bar.stop();
+  }
+}
