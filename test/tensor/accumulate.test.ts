@@ -1,7 +1,7 @@
 // Gradient accumulation: in-place updates (no graph) must never mutate a buffer that a VJP shared
 // between several inputs, and slice adjoints accumulated in place must equal padded sums.
 import t from 'tap';
-import { add, gradients, mul, slice, sum, tensor, valueAndGrad } from '../../src/tensor/index.js';
+import { add, gradients, hvp, mul, slice, sum, tensor, valueAndGrad } from '../../src/tensor/index.js';
 
 t.test('a gradient shared by several inputs is copied before an in-place update', async (t) => {
   const x = tensor([1, -2, 3], [3], 'float64').requireGrad();
@@ -22,4 +22,21 @@ t.test('overlapping contiguous slices accumulate into the flat gradient', async 
   const [, g] = valueAndGrad(f)(x);
   // f = x0x1 + x1x2 + x2x3 + 5(x2 + x3 + x4)
   t.same(Array.from(g.data), [2, 1 + 3, 2 + 4 + 5, 3 + 5, 5]);
+});
+
+t.test('HVPs through overlapping slices (graph mode assembles slice adjoints in one op)', async (t) => {
+  // f = x0x1 + x1x2 + x2x3 + 5(x2 + x3 + x4) + Σ x_k³ over the last three: H is tridiagonal plus 6x on
+  // the diagonal of coordinates 2..4.
+  const f = (x: ReturnType<typeof tensor>) =>
+    sum(
+      add(
+        add(mul(slice(x, [0], [3]), slice(x, [1], [3])), mul(slice(x, [2], [3]), 5)),
+        mul(mul(slice(x, [2], [3]), slice(x, [2], [3])), slice(x, [2], [3])),
+      ),
+    );
+  const x = tensor([1, 2, 3, 4, 5], [5], 'float64');
+  const hv = hvp(f, x, tensor([1, 0, 0, 0, 0], [5], 'float64'));
+  t.same(Array.from(hv.data), [0, 1, 0, 0, 0]);
+  const hv2 = hvp(f, x, tensor([0, 0, 1, 0, 0], [5], 'float64'));
+  t.same(Array.from(hv2.data), [0, 1, 6 * 3, 1, 0]);
 });
