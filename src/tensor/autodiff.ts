@@ -7,7 +7,7 @@
 import { DTypeError, ShapeError, describeShape } from './errors.js';
 import { withGradMode } from './graph.js';
 import { add, mul } from './ops/elementwise.js';
-import { reshape } from './ops/layout.js';
+import { assembleSlices, reshape } from './ops/layout.js';
 import { sum } from './ops/reduce.js';
 import { kernel } from '../kernels/registry.js';
 import { type FloatArray, Tensor, arrayFor, full, zeros } from './tensor.js';
@@ -90,15 +90,35 @@ export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOp
       kernel('binary')('add')(into, [1], gx.data, [1], into, [into.length]);
     } else grads.set(x, add(prev, gx));
   };
+  // Slice adjoints waiting to be assembled into one op per input (graph mode only).
+  const pendingSlices = new Map<Tensor, { parts: Tensor[]; offsets: number[] }>();
+  const flushSlices = (x: Tensor): void => {
+    const pending = pendingSlices.get(x);
+    if (!pending) return;
+    pendingSlices.delete(x);
+    accumulate(x, assembleSlices(x.shape, pending.parts, pending.offsets));
+  };
   if (relevant.has(y)) grads.set(y, seed);
   withGradMode(buildGraph, () => {
     for (let i = order.length - 1; i >= 0; i--) {
       const t = order[i];
+      flushSlices(t); // every consumer of t has been processed: its slice adjoints are complete
       const g = grads.get(t);
       const node = t.node;
       if (!g || !node || !relevant.has(t)) continue;
-      if (!buildGraph && node.accumulate && relevant.has(node.inputs[0])) {
-        node.accumulate(g, ownedGrad(node.inputs[0]));
+      const offset = node.sliceOffset;
+      if (offset !== undefined && relevant.has(node.inputs[0])) {
+        const x = node.inputs[0];
+        if (buildGraph) {
+          const pending = pendingSlices.get(x) ?? { parts: [], offsets: [] };
+          pending.parts.push(g);
+          pending.offsets.push(offset);
+          pendingSlices.set(x, pending);
+        } else {
+          const into = ownedGrad(x);
+          const src = g.data;
+          for (let j = 0; j < src.length; j++) into[offset + j] += src[j];
+        }
         continue;
       }
       const needs = node.inputs.map((x) => relevant.has(x));

@@ -33,13 +33,13 @@ export function record(
   op: string,
   inputs: readonly Tensor[],
   vjp: GradNode['vjp'],
-  accumulate?: GradNode['accumulate'],
+  sliceOffset?: number,
 ): Tensor {
   if (!gradMode) return out;
   let any = false;
   for (const x of inputs) any ||= x.requiresGrad;
   if (!any) return out;
   out.requiresGrad = true;
-  out.node = accumulate ? { op, inputs, vjp, accumulate } : { op, inputs, vjp };
+  out.node = sliceOffset === undefined ? { op, inputs, vjp } : { op, inputs, vjp, sliceOffset };
   return out;
 }

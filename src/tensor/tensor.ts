@@ -19,12 +19,12 @@ export interface GradNode {
   readonly inputs: readonly Tensor[];
   readonly vjp: (g: Tensor, needs: readonly boolean[]) => (Tensor | null)[];
   /**
-   * For a single-input op whose adjoint scatters g into a region of its input (a contiguous slice):
-   * adds g there, in place, into the input's gradient buffer. The engine uses it when it is not
-   * building a graph, so differentiating P parameter slices of one flat vector costs O(d), not the
-   * O(P·d) of padding every slice to full size and summing.
+   * Set when the output is a contiguous run of the single input's data starting at this flat offset
+   * (a slice of a flat parameter vector). The engine then adds the adjoint straight into the input's
+   * gradient — in place without a graph, as one `assembleSlices` op per input with one — so
+   * differentiating P slices of a d-vector costs O(d), not the O(P·d) of padding each to full size.
    */
-  readonly accumulate?: (g: Tensor, into: FloatArray) => void;
+  readonly sliceOffset?: number;
 }
 
 export class Tensor {

@@ -107,10 +107,7 @@ export function slice(x: Tensor, starts: readonly number[], sizes: readonly numb
       stride *= x.shape[d];
     }
     const out = new Tensor(x.data.subarray(offset, offset + sizeOf(sizes)), [...sizes]);
-    return record(out, 'slice', [x], vjp, (g, into) => {
-      const src = g.data;
-      for (let i = 0; i < src.length; i++) into[offset + i] += src[i];
-    });
+    return record(out, 'slice', [x], vjp, offset);
   }
   const data = arrayFor(x.dtype, sizeOf(sizes));
   kernel('copyBox')(x.data, x.shape, starts, data, sizes, new Array<number>(sizes.length).fill(0), sizes);
@@ -161,4 +158,31 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   return record(new Tensor(data, shape), 'concat', xs, (g, needs) =>
     xs.map((x, i) => (needs[i] ? slice(g, starts[i], x.shape) : null)),
   );
+}
+
+/**
+ * zeros(shape) with each part added (flattened) at its flat offset: the adjoint of several contiguous
+ * slices of one tensor, as a single op. Its VJP slices g back apart, so it differentiates again.
+ */
+export function assembleSlices(shape: Shape, parts: readonly Tensor[], offsets: readonly number[]): Tensor {
+  const size = sizeOf(shape);
+  if (parts.length === 0 || parts.length !== offsets.length) {
+    throw new ShapeError(
+      'assembleSlices',
+      `needs one offset per part, got ${parts.length} parts and ${offsets.length} offsets`,
+    );
+  }
+  const out = arrayFor(parts[0].dtype, size);
+  parts.forEach((p, i) => {
+    const o = offsets[i];
+    if (!Number.isInteger(o) || o < 0 || o + p.size > size) {
+      throw new ShapeError('assembleSlices', `part ${i} of ${p.size} values at offset ${o} exceeds ${size}`);
+    }
+    const d = p.data;
+    for (let j = 0; j < d.length; j++) out[o + j] += d[j];
+  });
+  return record(new Tensor(out, [...shape]), 'assembleSlices', parts, (g, needs) => {
+    const flat = reshape(g, [size]);
+    return parts.map((p, i) => (needs[i] ? reshape(slice(flat, [offsets[i]], [p.size]), p.shape) : null));
+  });
 }
