@@ -104,6 +104,24 @@ export type SoftmaxKernel = (
 ) => void;
 
 /**
+ * Causal softmax of x viewed as [rows, cols], rows in blocks of `cols` (one [T, T] attention score
+ * matrix each): row i of a block is a softmax over its columns 0..i and 0 beyond.
+ */
+export type CausalSoftmaxKernel = (x: FloatArray, rows: number, cols: number, out: FloatArray) => void;
+
+/** The softmax VJP over rows of [rows, cols]: out = y ⊙ (g − Σ_row g⊙y), for y a softmax output. */
+export type SoftmaxVjpKernel = (
+  y: FloatArray,
+  g: FloatArray,
+  rows: number,
+  cols: number,
+  out: FloatArray,
+) => void;
+
+/** The GELU backward: out = g ⊙ GELU′(x) (tanh form), elementwise over equal-length arrays. */
+export type GeluVjpKernel = (x: FloatArray, g: FloatArray, out: FloatArray) => void;
+
+/**
  * Row-wise normalisation of x viewed as [rows, cols]: xhat = (x − mean)·rstd with
  * rstd = 1/√(var + eps) (population variance), writing xhat and each row's rstd.
  */
@@ -114,6 +132,38 @@ export type NormalizeKernel = (
   eps: number,
   xhat: FloatArray,
   rstd: FloatArray,
+) => void;
+
+/**
+ * LayerNorm forward over rows of [rows, cols]: y = x̂·gain + bias, x̂ = (x − mean)·rstd with
+ * rstd = 1/√(var + eps) (population variance); writes y, x̂ and each row's rstd.
+ */
+export type LayerNormKernel = (
+  x: FloatArray,
+  rows: number,
+  cols: number,
+  eps: number,
+  gain: FloatArray,
+  bias: FloatArray,
+  y: FloatArray,
+  xhat: FloatArray,
+  rstd: FloatArray,
+) => void;
+
+/**
+ * LayerNorm backward from the forward's x̂ and rstd: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ⊙x̂)) with
+ * ĝ = g⊙gain, dgain = Σ_rows g⊙x̂ and dbias = Σ_rows g (both overwritten, length cols).
+ */
+export type LayerNormVjpKernel = (
+  g: FloatArray,
+  xhat: FloatArray,
+  rstd: FloatArray,
+  gain: FloatArray,
+  rows: number,
+  cols: number,
+  dx: FloatArray,
+  dgain: FloatArray,
+  dbias: FloatArray,
 ) => void;
 
 export interface KernelSignatures {
@@ -128,7 +178,14 @@ export interface KernelSignatures {
   scatterAdd: ScatterAddKernel;
   copyBox: CopyBoxKernel;
   softmax: SoftmaxKernel;
+  causalSoftmax: CausalSoftmaxKernel;
+  softmaxVjp: SoftmaxVjpKernel;
+  geluVjp: GeluVjpKernel;
+  /** GELU″(x) elementwise (tanh form); the unary signature, `param` unused. */
+  geluSecond: UnaryKernel;
   normalize: NormalizeKernel;
+  layerNorm: LayerNormKernel;
+  layerNormVjp: LayerNormVjpKernel;
 }
 export type KernelName = keyof KernelSignatures;
 

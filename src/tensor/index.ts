@@ -42,4 +42,7 @@ export { reshape, permute, transpose, slice, pad, concat } from './ops/layout.js
 export { matmul, type MatmulOptions } from './ops/matmul.js';
 export { gather, scatterAdd } from './ops/indexing.js';
 export { softmax, logSoftmax, logsumexp, gelu, layerNorm, crossEntropy, mse } from './functional.js';
+export { causalSoftmax } from './ops/fused.js';
+export { fusedLayerNorm } from './ops/layer-norm.js';
+export { affine } from './ops/affine.js';
 export { gradients, grad, valueAndGrad, hvp, valueGradHvp, type GradientsOptions } from './autodiff.js';

@@ -274,6 +274,211 @@ const CASES: Cases = {
       };
     });
   },
+  layerNorm: (dtype, seed) => {
+    const [rows, cols] = Array.from(ints(2, 9, seed, 'ln-shape'), (d) => d + 1);
+    const x = inputs(
+      dtype,
+      normals(rows * cols, seed, 'ln-x').map((v) => 3 * v + 1),
+    );
+    const gain = inputs(dtype, normals(cols, seed, 'ln-gain'));
+    const bias = inputs(dtype, normals(cols, seed, 'ln-bias'));
+    const eps = 1e-5;
+    const n = rows * cols;
+    const want = new Float64Array(2 * n + rows);
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
+      const mu = row.reduce((a, b) => a + b, 0) / cols;
+      const rstd = 1 / Math.sqrt(row.reduce((a, b) => a + (b - mu) * (b - mu), 0) / cols + eps);
+      row.forEach((v, j) => {
+        want[n + r * cols + j] = (v - mu) * rstd;
+        want[r * cols + j] = (v - mu) * rstd * gain[j] + bias[j];
+      });
+      want[2 * n + r] = rstd;
+    }
+    return [
+      {
+        label: `layerNorm ${rows}×${cols}`,
+        run: (impl: KernelSignatures['layerNorm']) => {
+          const [y, xhat, rstd] = [poisoned(dtype, n), poisoned(dtype, n), poisoned(dtype, rows)];
+          impl(x, rows, cols, eps, gain, bias, y, xhat, rstd);
+          const all = poisoned(dtype, 2 * n + rows);
+          all.set(y);
+          all.set(xhat, n);
+          all.set(rstd, 2 * n);
+          return all;
+        },
+        want,
+        // y sums two rounded terms: scale by |x̂·gain| + |bias|.
+        scale: Float64Array.from(want, (w, k) =>
+          k < n
+            ? Math.max(1, Math.abs(want[n + k] * gain[k % cols]) + Math.abs(bias[k % cols]))
+            : Math.max(1, Math.abs(w)),
+        ),
+        exact: false,
+      },
+    ];
+  },
+  layerNormVjp: (dtype, seed) => {
+    const [rows, cols] = Array.from(ints(2, 9, seed, 'lnv-shape'), (d) => d + 1);
+    const n = rows * cols;
+    const g = inputs(dtype, normals(n, seed, 'lnv-g'));
+    const xhat = inputs(dtype, normals(n, seed, 'lnv-xhat'));
+    const rstd = inputs(dtype, uniforms(rows, 0.2, 3, seed, 'lnv-rstd'));
+    const gain = inputs(dtype, normals(cols, seed, 'lnv-gain'));
+    const want = new Float64Array(n + 2 * cols);
+    const scale = new Float64Array(n + 2 * cols);
+    for (let r = 0; r < rows; r++) {
+      let mg = 0;
+      let mgx = 0;
+      let abs = 0;
+      for (let j = 0; j < cols; j++) {
+        const k = r * cols + j;
+        mg += (g[k] * gain[j]) / cols;
+        mgx += (g[k] * gain[j] * xhat[k]) / cols;
+        abs += Math.abs(g[k] * gain[j]) * (1 + Math.abs(xhat[k]));
+        want[n + j] += g[k] * xhat[k];
+        want[n + cols + j] += g[k];
+        scale[n + j] += Math.abs(g[k] * xhat[k]);
+        scale[n + cols + j] += Math.abs(g[k]);
+      }
+      for (let j = 0; j < cols; j++) {
+        const k = r * cols + j;
+        want[k] = rstd[r] * (g[k] * gain[j] - mg - xhat[k] * mgx);
+        scale[k] = rstd[r] * (Math.abs(g[k] * gain[j]) + (abs / cols) * (1 + Math.abs(xhat[k])));
+      }
+    }
+    return [
+      {
+        label: `layerNormVjp ${rows}×${cols}`,
+        run: (impl: KernelSignatures['layerNormVjp']) => {
+          const [dx, dgain, dbias] = [poisoned(dtype, n), poisoned(dtype, cols), poisoned(dtype, cols)];
+          impl(g, xhat, rstd, gain, rows, cols, dx, dgain, dbias);
+          const all = poisoned(dtype, n + 2 * cols);
+          all.set(dx);
+          all.set(dgain, n);
+          all.set(dbias, n + cols);
+          return all;
+        },
+        want,
+        scale: scale.map((v) => Math.max(v, 1)),
+        exact: false,
+      },
+    ];
+  },
+  causalSoftmax: (dtype, seed) => {
+    // Row counts that are not whole [T, T] blocks are allowed: the block position is row mod T.
+    const [blocks, tm1, extra] = ints(3, 5, seed, 'causal-shape');
+    const cols = tm1 + 1;
+    const rows = blocks * cols + (extra % cols);
+    const x = inputs(
+      dtype,
+      normals(rows * cols, seed, 'causal').map((v) => 4 * v),
+    );
+    const want = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      const i = r % cols;
+      let z = 0;
+      for (let j = 0; j <= i; j++) z += Math.exp(x[r * cols + j]);
+      for (let j = 0; j < cols; j++) want[r * cols + j] = j <= i ? Math.exp(x[r * cols + j]) / z : 0;
+    }
+    return [
+      {
+        label: `causalSoftmax ${rows}×${cols}`,
+        run: (impl: KernelSignatures['causalSoftmax']) => {
+          const o = poisoned(dtype, rows * cols);
+          impl(x, rows, cols, o);
+          return o;
+        },
+        want,
+        exact: false,
+      },
+    ];
+  },
+  softmaxVjp: (dtype, seed) => {
+    const [rows, cols] = Array.from(ints(2, 9, seed, 'svjp-shape'), (d) => d + 1);
+    const y = inputs(dtype, uniforms(rows * cols, 0, 1, seed, 'svjp-y'));
+    const g = inputs(dtype, normals(rows * cols, seed, 'svjp-g'));
+    const want = new Float64Array(rows * cols);
+    const scale = new Float64Array(rows * cols);
+    for (let r = 0; r < rows; r++) {
+      let dot = 0;
+      let abs = 0;
+      for (let j = 0; j < cols; j++) {
+        dot += g[r * cols + j] * y[r * cols + j];
+        abs += Math.abs(g[r * cols + j] * y[r * cols + j]);
+      }
+      for (let j = 0; j < cols; j++) {
+        const k = r * cols + j;
+        want[k] = y[k] * g[k] - y[k] * dot;
+        scale[k] = Math.max(1, Math.abs(y[k]) * (Math.abs(g[k]) + abs));
+      }
+    }
+    return [
+      {
+        label: `softmaxVjp ${rows}×${cols}`,
+        run: (impl: KernelSignatures['softmaxVjp']) => {
+          const o = poisoned(dtype, rows * cols);
+          impl(y, g, rows, cols, o);
+          return o;
+        },
+        want,
+        scale,
+        exact: false,
+      },
+    ];
+  },
+  geluSecond: (dtype, seed) => {
+    const n = 1 + ints(1, 40, seed, 'n')[0];
+    const x = inputs(
+      dtype,
+      normals(n, seed, 'gelu2-x').map((v) => 3 * v),
+    );
+    // d/dx of GELU′ = ½(1 + tanh u) + ½x·sech²u·u′, with sech² through cosh. The three terms can
+    // cancel, so errors are scaled by the sum of their magnitudes (at least 1).
+    const terms = Array.from(x, (v) => {
+      const u = GELU_C * (v + 0.044715 * v ** 3);
+      const du = GELU_C * (1 + 0.134145 * v * v);
+      const sech2 = 1 / Math.cosh(u) ** 2;
+      return [sech2 * du, -v * sech2 * Math.tanh(u) * du * du, 0.5 * v * sech2 * GELU_C * 0.26829 * v];
+    });
+    const want = Float64Array.from(terms, ([a, b, c]) => a + b + c);
+    const scale = Float64Array.from(terms, ([a, b, c]) =>
+      Math.max(1, Math.abs(a) + Math.abs(b) + Math.abs(c)),
+    );
+    return [
+      {
+        label: `geluSecond n=${n}`,
+        run: (impl: KernelSignatures['geluSecond']) => {
+          const o = poisoned(dtype, n);
+          impl(x, o, 0);
+          return o;
+        },
+        want,
+        scale,
+        exact: false,
+      },
+    ];
+  },
+  geluVjp: (dtype, seed) => {
+    const n = 1 + ints(1, 40, seed, 'n')[0];
+    const x = inputs(
+      dtype,
+      normals(n, seed, 'gelu-x').map((v) => 3 * v),
+    );
+    const g = inputs(dtype, normals(n, seed, 'gelu-g'));
+    return [
+      {
+        label: `geluVjp n=${n}`,
+        run: (impl: KernelSignatures['geluVjp']) => {
+          const o = poisoned(dtype, n);
+          impl(x, g, o);
+          return o;
+        },
+        want: Float64Array.from(x, (v, i) => g[i] * UNARY.geluGrad.f(v, 0)),
+        exact: false,
+      },
+    ];
+  },
   binary: (dtype, seed) => {
     const { out, own } = broadcastShapes(seed, 2);
     const [sa, sb] = own;
@@ -567,7 +772,13 @@ const EXPECTED: KernelName[] = [
   'scatterAdd',
   'copyBox',
   'softmax',
+  'causalSoftmax',
+  'softmaxVjp',
+  'geluVjp',
+  'geluSecond',
   'normalize',
+  'layerNorm',
+  'layerNormVjp',
 ];
 
 t.test('the registry: every expected kernel is registered, the CPU reference first', async (t) => {

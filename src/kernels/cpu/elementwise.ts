@@ -3,12 +3,12 @@
  * so every op gets its own monomorphic loop that V8 optimises on its own, instead of one shared loop
  * calling a per-op callback (which goes megamorphic and runs several times slower).
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import { cpuExp } from './exp.js';
+import { cpuGelu, cpuGeluGrad } from './gelu.js';
 import type {
   BinaryKernel,
   BinaryOp,
   NormalizeKernel,
-  SoftmaxKernel,
   UnaryKernel,
   UnaryOp,
   WhereKernel,
@@ -26,7 +26,7 @@ const BINARY_EXPR: Record<BinaryOp, string> = {
 
 const UNARY_EXPR: Record<UnaryOp, string> = {
   neg: '-x',
-  exp: 'Math.exp(x)',
+  exp: 'unused', // cpuExp in gelu.ts (a fast float32 path)
   log: 'Math.log(x)',
   sqrt: 'Math.sqrt(x)',
   tanh: 'Math.tanh(x)',
@@ -36,28 +36,8 @@ const UNARY_EXPR: Record<UnaryOp, string> = {
   pow: 'Math.pow(x, p)', // unused: cpuPow below specialises common exponents
   abs: 'Math.abs(x)',
   sign: 'x > 0 ? 1 : x < 0 ? -1 : 0',
-  gelu: 'unused', // cpuGelu below
-  geluGrad: 'unused', // cpuGeluGrad below
-};
-
-const GELU_C = Math.sqrt(2 / Math.PI);
-const GELU_A = 0.044715;
-
-/** GELU, tanh form: ½x(1 + tanh(c(x + a x³))). */
-const cpuGelu: UnaryKernel = (x, out) => {
-  for (let i = 0; i < out.length; i++) {
-    const v = x[i];
-    out[i] = 0.5 * v * (1 + Math.tanh(GELU_C * (v + GELU_A * v * v * v)));
-  }
-};
-
-/** GELU′(x) = ½(1 + t) + ½x(1 − t²)·c(1 + 3a x²), t = tanh(c(x + a x³)). */
-const cpuGeluGrad: UnaryKernel = (x, out) => {
-  for (let i = 0; i < out.length; i++) {
-    const v = x[i];
-    const t = Math.tanh(GELU_C * (v + GELU_A * v * v * v));
-    out[i] = 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * v * v);
-  }
+  gelu: 'unused', // cpuGelu in gelu.ts
+  geluGrad: 'unused', // cpuGeluGrad in gelu.ts
 };
 
 /**
@@ -126,6 +106,7 @@ const cpuPow: UnaryKernel = (x, out, p) => {
 
 export function cpuUnary(op: UnaryOp): UnaryKernel {
   if (op === 'pow') return cpuPow;
+  if (op === 'exp') return cpuExp;
   if (op === 'gelu') return cpuGelu;
   if (op === 'geluGrad') return cpuGeluGrad;
   let k = unaryCache.get(op);
@@ -167,63 +148,6 @@ export const cpuWhere: WhereKernel = (cond, cs, a, as, b, bs, out, shape) => {
       ao -= as[d] * shape[d];
       bo -= bs[d] * shape[d];
       idx[d] = 0;
-    }
-  }
-};
-
-/**
- * Shared by reductions: visits every x element with the flat index of its output slot; `combine` is an
- * expression in the running value `a` and the element `v`.
- */
-function makeReduce(name: string, combine: string, init: string) {
-  return new Function(
-    'x',
-    'shape',
-    'out',
-    'os',
-    `
-    const acc = new Float64Array(out.length).fill(${init});
-    const n = x.length, rank = shape.length;
-    if (n > 0) {
-      if (rank === 0) { const v = x[0], a = acc[0]; acc[0] = ${combine}; }
-      else {
-        const idx = new Int32Array(rank);
-        const inner = shape[rank - 1], oi = os[rank - 1];
-        let oo = 0, i = 0;
-        while (i < n) {
-          let po = oo;
-          for (let j = 0; j < inner; j++) { const v = x[i++]; const a = acc[po]; acc[po] = ${combine}; po += oi; }
-          for (let d = rank - 2; d >= 0; d--) {
-            idx[d]++; oo += os[d];
-            if (idx[d] < shape[d]) break;
-            oo -= os[d] * shape[d]; idx[d] = 0;
-          }
-        }
-      }
-    }
-    for (let i = 0; i < out.length; i++) out[i] = acc[i];
-    //# sourceURL=hessflow-kernel-${name}.js`,
-  ) as (x: FloatArray, shape: readonly number[], out: FloatArray, os: readonly number[]) => void;
-}
-
-/** Sums accumulate in float64 and round once, so float32 sums of long axes stay accurate. */
-export const cpuSum = makeReduce('sum', 'a + v', '0');
-export const cpuMax = makeReduce('max', 'v > a ? v : a', '-Infinity');
-
-/** Row-wise softmax or log-softmax; sums in float64. */
-export const cpuSoftmax: SoftmaxKernel = (x, rows, cols, out, log) => {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    let m = -Infinity;
-    for (let j = 0; j < cols; j++) if (x[o + j] > m) m = x[o + j];
-    let s = 0;
-    for (let j = 0; j < cols; j++) s += Math.exp(x[o + j] - m);
-    if (log) {
-      const lse = m + Math.log(s);
-      for (let j = 0; j < cols; j++) out[o + j] = x[o + j] - lse;
-    } else {
-      const inv = 1 / s;
-      for (let j = 0; j < cols; j++) out[o + j] = Math.exp(x[o + j] - m) * inv;
     }
   }
 };

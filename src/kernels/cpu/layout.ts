@@ -2,33 +2,66 @@
 import type { CopyBoxKernel, GatherKernel, PermuteKernel, ScatterAddKernel } from '../registry.js';
 import { stridesOf } from '../../tensor/shape.js';
 
-export const cpuPermute: PermuteKernel = (x, xShape, perm, out) => {
-  const rank = xShape.length;
+/**
+ * Output dims with their strides in x, with size-1 dims dropped and neighbours merged where x holds
+ * them contiguously (stride[d] = stride[d + 1]·size[d + 1]): e.g. a head split [B, T, 3, H, hd] →
+ * [3, B, H, T, hd] stays rank 5, but a transpose of the last two axes of [B, H, T, hd] is rank 3.
+ */
+function collapsePermute(xShape: readonly number[], perm: readonly number[]): [number[], number[]] {
   const xs = stridesOf(xShape);
-  const outShape = perm.map((p) => xShape[p]);
-  const srcStride = perm.map((p) => xs[p]); // stride in x for each output dim
+  const dims: number[] = [];
+  const strides: number[] = [];
+  for (const p of perm) {
+    const n = xShape[p];
+    if (n === 1) continue;
+    const last = dims.length - 1;
+    if (last >= 0 && strides[last] === xs[p] * n) {
+      dims[last] *= n;
+      strides[last] = xs[p];
+    } else {
+      dims.push(n);
+      strides.push(xs[p]);
+    }
+  }
+  return [dims, strides];
+}
+
+/**
+ * Walks the output in order. The last two (collapsed) dims are plain nested loops; only the dims
+ * above them go through an odometer, so its cost is paid once per inner matrix, not once per row.
+ */
+export const cpuPermute: PermuteKernel = (x, xShape, perm, out) => {
   const n = out.length;
   if (n === 0) return;
+  const [shape, stride] = collapsePermute(xShape, perm);
+  const rank = shape.length;
   if (rank === 0) {
     out[0] = x[0];
     return;
   }
-  const idx = new Int32Array(rank);
-  const inner = outShape[rank - 1];
-  const si = srcStride[rank - 1];
-  let off = 0,
-    o = 0;
+  if (rank === 1) {
+    const s = stride[0];
+    if (s === 1) out.set(x.subarray(0, n));
+    else for (let j = 0, p = 0; j < n; j++, p += s) out[j] = x[p];
+    return;
+  }
+  const rows = shape[rank - 2];
+  const cols = shape[rank - 1];
+  const rs = stride[rank - 2];
+  const cs = stride[rank - 1];
+  const outer = rank - 2;
+  const idx = new Int32Array(Math.max(outer, 1));
+  let off = 0;
+  let o = 0;
   while (o < n) {
-    let p = off;
-    for (let j = 0; j < inner; j++) {
-      out[o++] = x[p];
-      p += si;
+    for (let r = 0, pr = off; r < rows; r++, pr += rs) {
+      for (let c = 0, p = pr; c < cols; c++, p += cs) out[o++] = x[p];
     }
-    for (let d = rank - 2; d >= 0; d--) {
+    for (let d = outer - 1; d >= 0; d--) {
       idx[d]++;
-      off += srcStride[d];
-      if (idx[d] < outShape[d]) break;
-      off -= srcStride[d] * outShape[d];
+      off += stride[d];
+      if (idx[d] < shape[d]) break;
+      off -= stride[d] * shape[d];
       idx[d] = 0;
     }
   }

@@ -1,6 +1,10 @@
 /** Registers the CPU reference of every kernel (before any other backend of the same kernels). */
 import { registerKernel } from '../registry.js';
-import { cpuBinary, cpuMax, cpuNormalize, cpuSoftmax, cpuSum, cpuUnary, cpuWhere } from './elementwise.js';
+import { cpuBinary, cpuNormalize, cpuUnary, cpuWhere } from './elementwise.js';
+import { cpuGeluSecond, cpuGeluVjp } from './gelu.js';
+import { cpuLayerNorm, cpuLayerNormVjp } from './layer-norm.js';
+import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from './softmax.js';
+import { cpuMax, cpuSum } from './reduce.js';
 import { cpuCopyBox, cpuGather, cpuPermute, cpuScatterAdd } from './layout.js';
 import { cpuMatmul } from './matmul.js';
 
@@ -15,4 +19,10 @@ registerKernel('gather', 'cpu', cpuGather);
 registerKernel('scatterAdd', 'cpu', cpuScatterAdd);
 registerKernel('copyBox', 'cpu', cpuCopyBox);
 registerKernel('softmax', 'cpu', cpuSoftmax);
+registerKernel('causalSoftmax', 'cpu', cpuCausalSoftmax);
+registerKernel('softmaxVjp', 'cpu', cpuSoftmaxVjp);
+registerKernel('geluVjp', 'cpu', cpuGeluVjp);
+registerKernel('geluSecond', 'cpu', cpuGeluSecond);
 registerKernel('normalize', 'cpu', cpuNormalize);
+registerKernel('layerNorm', 'cpu', cpuLayerNorm);
+registerKernel('layerNormVjp', 'cpu', cpuLayerNormVjp);

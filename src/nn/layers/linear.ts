@@ -1,5 +1,5 @@
 /** Linear layer y = x·Wᵀ + b with PyTorch's layout (W is [out, in]) and default init. */
-import { add } from '../../tensor/ops/elementwise.js';
+import { affine } from '../../tensor/ops/affine.js';
 import { reshape } from '../../tensor/ops/layout.js';
 import { matmul } from '../../tensor/ops/matmul.js';
 import { ShapeError, describeShape } from '../../tensor/errors.js';
@@ -49,7 +49,8 @@ export function linear(p: Params, prefix: string, x: Tensor, bias = true): Tenso
     );
   }
   const lead = x.shape.slice(0, -1);
-  let y = matmul(x.rank === 2 ? x : reshape(x, [-1, inFeatures]), w, { transB: true });
-  if (bias) y = add(y, p.get(`${prefix}.bias`));
+  const flat = x.rank === 2 ? x : reshape(x, [-1, inFeatures]);
+  // With a bias, one fused op adds it in place to the product.
+  const y = bias ? affine(flat, w, p.get(`${prefix}.bias`)) : matmul(flat, w, { transB: true });
   return x.rank === 2 ? y : reshape(y, [...lead, out]);
 }

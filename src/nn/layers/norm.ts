@@ -1,5 +1,5 @@
 /** LayerNorm parameters (gain 1, bias 0) named as PyTorch's nn.LayerNorm. */
-import { layerNorm } from '../../tensor/functional.js';
+import { fusedLayerNorm } from '../../tensor/ops/layer-norm.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import type { ParamSpec, Params } from '../param-layout.js';
 
@@ -21,5 +21,5 @@ export function layerNormSpecs(prefix: string, features: number): ParamSpec[] {
 }
 
 export function applyLayerNorm(p: Params, prefix: string, x: Tensor): Tensor {
-  return layerNorm(x, p.get(`${prefix}.weight`), p.get(`${prefix}.bias`));
+  return fusedLayerNorm(x, p.get(`${prefix}.weight`), p.get(`${prefix}.bias`));
 }

@@ -1,25 +1,21 @@
 /**
- * Fused primitives for the composites that dominate transformer training time: softmax, logSoftmax
- * and GELU each run as one kernel instead of a chain of elementwise ops. Their VJPs are written in
- * differentiable ops (and GELU′ is itself a primitive whose VJP is GELU″ built from primitives), so
- * double backward — exact Hessian-vector products — works through them exactly as through the
- * composites they replace.
+ * Fused primitives for the composites that dominate transformer training time: softmax (plain and
+ * causal), logSoftmax, GELU and normalisation each run as one kernel instead of a chain of
+ * elementwise ops, and so do the VJPs of softmax and GELU. Each fused VJP is itself a primitive whose
+ * VJP is written in differentiable ops (GELU's needs GELU″, built from primitives), so double
+ * backward — exact Hessian-vector products — works through them exactly as through the composites
+ * they replace.
  */
 import { kernel } from '../../kernels/registry.js';
 import { isGradEnabled, record } from '../graph.js';
 import { Tensor, arrayFor } from '../tensor.js';
+import { ShapeError, describeShape } from '../errors.js';
 import { expectTensor, output } from './common.js';
 import { add, exp, mul, pow, sub, tanh } from './elementwise.js';
 import { mean, sum } from './reduce.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
-
-function unaryFused(op: 'gelu' | 'geluGrad', x: Tensor): Tensor {
-  const out = arrayFor(x.dtype, x.size);
-  kernel('unary')(op)(x.data, out, 0);
-  return output(op, out, x.shape, [x]);
-}
 
 /**
  * GELU″(x) in primitives: with t = tanh(u), u = c(x + a x³), s = 1 − t², k = du/dx = c(1 + 3a x²):
@@ -34,14 +30,34 @@ function geluSecond(x: Tensor): Tensor {
   return add(sub(sk, mul(mul(mul(x, t), sk), k)), mul(mul(x2, s), 3 * GELU_A * GELU_C));
 }
 
-function geluGrad(x: Tensor): Tensor {
-  return record(unaryFused('geluGrad', x), 'geluGrad', [x], (g) => [mul(g, geluSecond(x))]);
+/** GELU″(x) from one kernel: a constant, for a backward pass that builds no graph. */
+function geluSecondConstant(x: Tensor): Tensor {
+  const out = arrayFor(x.dtype, x.size);
+  kernel('geluSecond')(x.data, out, 0);
+  return output('geluSecond', out, x.shape, [x]);
+}
+
+/**
+ * g ⊙ GELU′(x) as one kernel: GELU's VJP. It is linear in g, so its VJP for g is itself (with the
+ * upstream gradient in g's place); its VJP for x is h ⊙ g ⊙ GELU″(x), with GELU″ from one kernel
+ * unless that backward pass builds a graph (third derivatives), which needs it in primitives.
+ */
+function geluVjp(x: Tensor, g: Tensor): Tensor {
+  const out = arrayFor(x.dtype, x.size);
+  kernel('geluVjp')(x.data, g.data, out);
+  const y = output('geluVjp', out, x.shape, [x, g]);
+  return record(y, 'geluVjp', [x, g], (h, needs) => [
+    needs[0] ? mul(mul(h, g), isGradEnabled() ? geluSecond(x) : geluSecondConstant(x)) : null,
+    needs[1] ? geluVjp(x, h) : null,
+  ]);
 }
 
 /** GELU, tanh approximation (GPT-2; PyTorch's approximate='tanh'), as one kernel. */
 export function gelu(x: Tensor): Tensor {
   expectTensor('gelu', 'x', x);
-  return record(unaryFused('gelu', x), 'gelu', [x], (g) => [mul(g, geluGrad(x))]);
+  const out = arrayFor(x.dtype, x.size);
+  kernel('unary')('gelu')(x.data, out, 0);
+  return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g)]);
 }
 
 function softmaxRaw(x: Tensor, log: boolean): Tensor {
@@ -51,10 +67,46 @@ function softmaxRaw(x: Tensor, log: boolean): Tensor {
   return output(log ? 'logSoftmax' : 'softmax', out, x.shape, [x]);
 }
 
-/** Softmax over the last axis as one kernel; VJP y ⊙ (g − Σ g⊙y). */
+/** Softmax over the last axis as one kernel; VJP y ⊙ (g − Σ g⊙y), also one kernel. */
 export function softmaxLast(x: Tensor): Tensor {
   const y = softmaxRaw(x, false);
-  return record(y, 'softmax', [x], (g) => [mul(y, sub(g, sum(mul(g, y), -1, true)))]);
+  return record(y, 'softmax', [x], (g) => [softmaxVjp(y, g)]);
+}
+
+/**
+ * y ⊙ (g − Σ g⊙y) over the last axis as one kernel: the VJP of softmax (plain or causal) at output y.
+ * Its Jacobian in g, diag(y) − yyᵀ, is symmetric, so its VJP for g is itself; its VJP for y is
+ * h ⊙ (g − Σ g⊙y) − g·Σ h⊙y, written in primitives so it differentiates again.
+ */
+export function softmaxVjp(y: Tensor, g: Tensor): Tensor {
+  const cols = y.shape[y.rank - 1];
+  const out = arrayFor(y.dtype, y.size);
+  if (y.size > 0) kernel('softmaxVjp')(y.data, g.data, y.size / cols, cols, out);
+  return record(output('softmaxVjp', out, y.shape, [y, g]), 'softmaxVjp', [y, g], (h, needs) => [
+    needs[0] ? sub(mul(h, sub(g, sum(mul(g, y), -1, true))), mul(g, sum(mul(h, y), -1, true))) : null,
+    needs[1] ? softmaxVjp(y, h) : null,
+  ]);
+}
+
+/**
+ * Causal softmax of attention scores x ([..., T, T]) as one kernel: row i of each [T, T] matrix is a
+ * softmax over columns 0..i, with exact zeros after it. Equal to softmax(where(causalMask, x, −∞))
+ * without the mask pass, the score copy or the masked exponentials. VJP as softmax's: the zeros of y
+ * stop the gradient at masked entries.
+ */
+export function causalSoftmax(x: Tensor): Tensor {
+  expectTensor('causalSoftmax', 'x', x);
+  const t = x.shape[x.rank - 1];
+  if (x.rank < 2 || x.shape[x.rank - 2] !== t) {
+    throw new ShapeError(
+      'causalSoftmax',
+      `x must be [..., T, T] (square attention scores), got ${describeShape(x.shape)}`,
+    );
+  }
+  const out = arrayFor(x.dtype, x.size);
+  if (x.size > 0) kernel('causalSoftmax')(x.data, x.size / t, t, out);
+  const y = output('causalSoftmax', out, x.shape, [x]);
+  return record(y, 'causalSoftmax', [x], (g) => [softmaxVjp(y, g)]);
 }
 
 /** log-softmax over the last axis as one kernel; VJP g − softmax(x)·Σg = g − exp(y)·Σg. */
@@ -77,12 +129,23 @@ export function normalize(x: Tensor, eps: number): Tensor {
   if (x.size > 0) kernel('normalize')(x.data, rows, cols, eps, xhat, rstdData);
   const y = output('normalize', xhat, x.shape, [x]);
   const statShape = [...x.shape.slice(0, -1), 1];
-  return record(y, 'normalize', [x], (g) => {
-    let rstd: Tensor;
-    if (isGradEnabled()) {
-      const centred = sub(x, mean(x, -1, true));
-      rstd = pow(add(mean(mul(centred, centred), -1, true), eps), -0.5);
-    } else rstd = new Tensor(rstdData, statShape);
-    return [mul(rstd, sub(sub(g, mean(g, -1, true)), mul(y, mean(mul(g, y), -1, true))))];
-  });
+  return record(y, 'normalize', [x], (g) => [
+    isGradEnabled()
+      ? normalizeVjpInPrimitives(x, y, g, eps)
+      : normalizeVjpFormula(new Tensor(rstdData, statShape), y, g),
+  ]);
+}
+
+function normalizeVjpFormula(rstd: Tensor, y: Tensor, g: Tensor): Tensor {
+  return mul(rstd, sub(sub(g, mean(g, -1, true)), mul(y, mean(mul(g, y), -1, true))));
+}
+
+/**
+ * normalize's VJP at x (with output y) for upstream g, with rstd recomputed from x in primitives, so
+ * that a graph built from it sees rstd's dependence on x (double backward).
+ */
+export function normalizeVjpInPrimitives(x: Tensor, y: Tensor, g: Tensor, eps: number): Tensor {
+  const centred = sub(x, mean(x, -1, true));
+  const rstd = pow(add(mean(mul(centred, centred), -1, true), eps), -0.5);
+  return normalizeVjpFormula(rstd, y, g);
 }

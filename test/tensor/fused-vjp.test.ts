@@ -1,0 +1,217 @@
+/**
+ * The fused attention/MLP primitives — causalSoftmax, the one-kernel softmax VJP and the one-kernel
+ * GELU VJP — checked in float64 against central differences: their gradients, and their Hessian-vector
+ * products (double backward through the fused VJPs, including the paths where the upstream gradient
+ * itself depends on the input, so each fused VJP's own VJP for both of its arguments is exercised).
+ * The causal softmax is also held to the masked composite it replaces, and the float32 kernels to
+ * float64 Math.tanh / Math.exp formulas at float32 precision.
+ */
+import fc from 'fast-check';
+import t from 'tap';
+import {
+  type Tensor,
+  add,
+  causalSoftmax,
+  gelu,
+  grad,
+  matmul,
+  mul,
+  noGrad,
+  pow,
+  reshape,
+  slice,
+  softmax,
+  sum,
+  tanh,
+  tensor,
+  where,
+} from '../../src/tensor/index.js';
+import { count, normals } from '../helpers/random.js';
+import { WorstErrors, checkProperty, f64, gradcheck, mixedError } from '../helpers/finite-diff.js';
+import { type HvpFamily, checkHvpFamilies, readout } from '../helpers/fused-checks.js';
+
+const TOL = 1e-6;
+const log_ = new WorstErrors();
+const seedArb = fc.integer({ min: 0, max: 0x7fffffff });
+
+/** The [T, T] causal mask as a float64 constant (1 on and below the diagonal). */
+function mask(tt: number): Tensor {
+  return f64(
+    Array.from({ length: tt * tt }, (_, k) => (k % tt <= Math.floor(k / tt) ? 1 : 0)),
+    [tt, tt],
+  );
+}
+
+const attnArb = fc.record({
+  lead: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 0, maxLength: 2 }),
+  tt: fc.integer({ min: 1, max: 5 }),
+  seed: seedArb,
+});
+
+t.test('causalSoftmax equals softmax(where(mask, x, −1e9)), forward, in float64 and float32', async (t) => {
+  checkProperty(
+    t,
+    log_,
+    'causalSoftmax forward',
+    attnArb,
+    ({ lead, tt, seed }) => {
+      const shape = [...lead, tt, tt];
+      const x = normals(count(shape), seed).map((v) => 3 * v);
+      const got = causalSoftmax(f64(x, shape)).data;
+      const want = softmax(where(mask(tt), f64(x, shape), -1e9)).data;
+      const got32 = causalSoftmax(tensor(Float32Array.from(x), shape)).data;
+      let zeros = true;
+      for (let k = 0; k < got.length; k++) {
+        const col = k % tt;
+        const row = Math.floor(k / tt) % tt;
+        if (col > row && (got[k] !== 0 || got32[k] !== 0)) zeros = false;
+      }
+      if (!zeros) return Infinity; // masked entries must be exact zeros
+      // float32 against the float64 composite on the same (float32-rounded) inputs, scaled so that
+      // its ≤ 1.2e-7 budget (one rounding of each output) maps onto this property's 1.2e-12.
+      const want32 = softmax(where(mask(tt), f64(Float32Array.from(x), shape), -1e9)).data;
+      return Math.max(mixedError(got, want), mixedError(got32, want32) / 1e5);
+    },
+    1.2e-12,
+  );
+  t.throws(() => causalSoftmax(f64([1, 2, 3, 4, 5, 6], [2, 3])), /must be \[\.\.\., T, T\].*\[2, 3\]/);
+  t.throws(() => causalSoftmax(f64([1, 2], [2])), /must be \[\.\.\., T, T\]/);
+  t.equal(causalSoftmax(f64([], [0, 3, 3])).size, 0, 'empty batch');
+});
+
+t.test('gradients of causalSoftmax, softmax and gelu (fused VJPs) against central differences', async (t) => {
+  checkProperty(
+    t,
+    log_,
+    'causalSoftmax grad',
+    attnArb,
+    ({ lead, tt, seed }) => {
+      const shape = [...lead, tt, tt];
+      return gradcheck(causalSoftmax, [f64(normals(count(shape), seed), shape)], seed).error;
+    },
+    TOL,
+  );
+  const shapeArb = fc.record({
+    shape: fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 3 }),
+    seed: seedArb,
+  });
+  checkProperty(
+    t,
+    log_,
+    'gelu grad',
+    shapeArb,
+    ({ shape, seed }) =>
+      gradcheck(
+        gelu,
+        [
+          f64(
+            normals(count(shape), seed).map((v) => 2 * v),
+            shape,
+          ),
+        ],
+        seed,
+      ).error,
+    TOL,
+  );
+  checkProperty(
+    t,
+    log_,
+    'softmax grad',
+    shapeArb,
+    ({ shape, seed }) =>
+      shape.length === 0
+        ? 0
+        : gradcheck((x) => softmax(x, -1), [f64(normals(count(shape), seed), shape)], seed).error,
+    TOL,
+  );
+});
+
+/**
+ * HVPs through functions whose upstream gradients depend on x (squares, products with a second
+ * branch), so that double backward differentiates each fused VJP in both of its arguments.
+ */
+t.test('HVPs through the fused VJPs against finite differences of the gradient', async (t) => {
+  const families: HvpFamily[] = [
+    {
+      name: 'causalSoftmax (attention: scores from q·kᵀ, weights times v)',
+      n: (tt) => 3 * tt * 2,
+      f: (tt, seed) => (theta) => {
+        const [q, k, v] = [0, 1, 2].map((i) => reshape(slice(theta, [i * tt * 2], [tt * 2]), [tt, 2]));
+        const att = causalSoftmax(matmul(q, k, { transB: true }));
+        return add(readout(pow(matmul(att, v), 2), seed, 'y'), readout(pow(att, 2), seed, 'a'));
+      },
+    },
+    {
+      name: 'softmax (last axis, squared)',
+      n: (tt) => 2 * tt,
+      f: (tt, seed) => (theta) => readout(pow(softmax(reshape(theta, [2, tt]), -1), 2), seed, 's'),
+    },
+    {
+      name: 'gelu (squared, and times tanh of itself)',
+      n: (tt) => 2 * tt,
+      f: (tt, seed) => (theta) => {
+        const x = reshape(theta, [2, tt]);
+        return add(readout(pow(gelu(x), 2), seed, 'g2'), readout(mul(gelu(x), tanh(x)), seed, 'gt'));
+      },
+    },
+  ];
+  checkHvpFamilies(t, log_, families);
+});
+
+t.test(
+  'float32 GELU, GELU VJP and softmax match float64 Math.tanh / Math.exp to float32 precision',
+  async (t) => {
+    // A dense grid over the active range plus tails where tanh saturates and exp over/underflows.
+    const xs: number[] = [];
+    for (let v = -12; v <= 12; v += 0.0037) xs.push(v);
+    xs.push(-1e4, -50, -20, -9.5, 0, 1e-30, -1e-30, 1e-8, 20, 50, 1e4);
+    const x32 = Float32Array.from(xs);
+    const g32 = Float32Array.from(xs, (_, i) => Math.cos(i));
+    const c = Math.sqrt(2 / Math.PI);
+    const y = noGrad(() => gelu(tensor(x32, [x32.length])));
+    // The gradient of Σ g·GELU(x) is g ⊙ GELU′(x): one call of the fused GELU VJP kernel.
+    const gradient = grad((z: Tensor) => sum(mul(gelu(z), tensor(g32, [g32.length]))))(
+      tensor(x32, [x32.length]),
+    );
+    let worstY = 0;
+    let worstG = 0;
+    for (let i = 0; i < x32.length; i++) {
+      const v = x32[i];
+      const u = c * (v + 0.044715 * v * v * v);
+      const th = Math.tanh(u);
+      const want = 0.5 * v * (1 + th);
+      const sech2 = 1 - th * th;
+      const wantG = g32[i] * (0.5 * (1 + th) + 0.5 * v * sech2 * c * (1 + 3 * 0.044715 * v * v));
+      worstY = Math.max(
+        worstY,
+        Math.abs(y.data[i] - want) / Math.max(Math.abs(want), 1e-30 + Math.abs(v) * 1e-7, 1e-37),
+      );
+      worstG = Math.max(worstG, Math.abs(gradient.data[i] - wantG) / Math.max(1, Math.abs(wantG)));
+    }
+    // Relative to |GELU(x)| (with an absolute floor of float32 rounding at |x|·2⁻²⁴ for the tails).
+    t.ok(worstY <= 2.5e-7, `gelu float32 vs Math.tanh: worst relative error ${worstY.toExponential(2)}`);
+    t.ok(worstG <= 2.5e-7, `gelu VJP float32 vs Math.tanh: worst error ${worstG.toExponential(2)}`);
+    // Softmax rows with a wide spread of logits, including entries that underflow.
+    const rows = 7;
+    const cols = 37;
+    const logits = Float32Array.from(normals(rows * cols, 7, 'sm'), (v, k) => v * (1 + (k % 5) * 10));
+    const s = softmax(tensor(logits, [rows, cols]), -1).data;
+    let worstS = 0;
+    for (let r = 0; r < rows; r++) {
+      let m = -Infinity;
+      for (let j = 0; j < cols; j++) m = Math.max(m, logits[r * cols + j]);
+      let z = 0;
+      for (let j = 0; j < cols; j++) z += Math.exp(logits[r * cols + j] - m);
+      for (let j = 0; j < cols; j++) {
+        const want = Math.exp(logits[r * cols + j] - m) / z;
+        worstS = Math.max(worstS, Math.abs(s[r * cols + j] - want));
+      }
+    }
+    t.ok(worstS <= 1.2e-7, `softmax float32 vs Math.exp: worst absolute error ${worstS.toExponential(2)}`);
+  },
+);
+
+t.test('summary', async (t) => {
+  t.comment(log_.summary());
+  t.pass('worst errors logged');
+});
