@@ -1,342 +1,277 @@
 /**
- * The run config of `hessflow train` / `compare` / `hessian`: plain JSON, validated by hand so every error
- * names the key (as a dotted path), what was expected and what was given. Unknown keys are errors, so a
- * typo never silently falls back to a default. config/quickstart.json (no `data` key) stays valid: data
- * defaults to MNIST.
+ * The run config of `hessflow train` / `compare` / `hessian`: plain JSON, validated by the zod schemas
+ * below. Every error names the key (as a dotted path), what was expected and what was given, and all
+ * problems are reported at once (src/config/zod-errors.ts writes the messages). Objects are strict, so a
+ * typo is an unknown key and never silently falls back to a default. config/quickstart.json (no `data`
+ * key) stays valid: data defaults to MNIST.
  */
 import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CurvatureConfig } from '../train/curvature-schedule.js';
+import { z } from 'zod';
+import { curvatureSchema, hyperparameter, int } from '../config/schemas.js';
+import {
+  type ConfigProblem,
+  checkConfig,
+  crossCheck,
+  describe,
+  expecting,
+  problem,
+} from '../config/zod-errors.js';
 import { ConfigError, UsageError } from './errors.js';
 
 export const OPTIMIZER_NAMES = ['sgd', 'adamw', 'lion', 'sophiaG', 'sophiaH', 'adahessian'] as const;
 export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
 
-/** Hyperparameters each optimizer accepts in the config (besides `name`). */
-const OPTIMIZER_KEYS: Record<OptimizerName, Record<string, 'number' | 'boolean'>> = {
-  sgd: { lr: 'number', momentum: 'number', nesterov: 'boolean', weightDecay: 'number' },
-  adamw: { lr: 'number', b1: 'number', b2: 'number', eps: 'number', weightDecay: 'number' },
-  lion: { lr: 'number', b1: 'number', b2: 'number', weightDecay: 'number' },
-  sophiaG: { lr: 'number', b1: 'number', b2: 'number', rho: 'number', weightDecay: 'number' },
-  sophiaH: {
-    lr: 'number',
-    b1: 'number',
-    b2: 'number',
-    eps: 'number',
-    gamma: 'number',
-    clipThreshold: 'number',
-    weightDecay: 'number',
-  },
-  adahessian: {
-    lr: 'number',
-    b1: 'number',
-    b2: 'number',
-    eps: 'number',
-    hessianPower: 'number',
-    weightDecay: 'number',
-    blockLength: 'number',
-  },
-};
+/** An optional hyperparameter, checked by its name's rule (config/schemas.ts). */
+const hyper = (name: string) => hyperparameter(name).optional();
 
+/** The hyperparameters each optimizer accepts (besides `name`); `lr` is required. */
+const optimizerSchema = z.discriminatedUnion('name', [
+  z.strictObject({
+    name: z.literal('sgd'),
+    lr: hyperparameter('lr'),
+    momentum: hyper('momentum'),
+    nesterov: z.boolean().optional(),
+    weightDecay: hyper('weightDecay'),
+  }),
+  z.strictObject({
+    name: z.literal('adamw'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    eps: hyper('eps'),
+    weightDecay: hyper('weightDecay'),
+  }),
+  z.strictObject({
+    name: z.literal('lion'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    weightDecay: hyper('weightDecay'),
+  }),
+  z.strictObject({
+    name: z.literal('sophiaG'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    rho: hyper('rho'),
+    biasCorrection: z.boolean().optional(),
+    /** Per-tensor ρ holding each tensor's win-rate at this fraction (see optim/group-quantile.ts). */
+    winRateTarget: hyper('winRateTarget'),
+    weightDecay: hyper('weightDecay'),
+  }),
+  z.strictObject({
+    name: z.literal('sophiaH'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    eps: hyper('eps'),
+    gamma: hyper('gamma'),
+    clipThreshold: hyper('clipThreshold'),
+    weightDecay: hyper('weightDecay'),
+  }),
+  z.strictObject({
+    name: z.literal('adahessian'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    eps: hyper('eps'),
+    hessianPower: hyper('hessianPower'),
+    weightDecay: hyper('weightDecay'),
+    blockLength: hyper('blockLength'),
+  }),
+]);
+
+/**
+ * Kept as a plain interface rather than inferred: presets and the optimizer factory treat the
+ * hyperparameters generically, by name.
+ */
 export interface OptimizerConfig {
   name: OptimizerName;
   lr: number;
   [hyper: string]: number | boolean | string;
 }
 
-export interface MlpModelConfig {
-  kind: 'mlp';
-  sizes: number[];
-  activation?: 'tanh' | 'relu' | 'gelu';
-}
+const mlpSchema = z.strictObject({
+  kind: z.literal('mlp'),
+  sizes: expecting(z.array(int(1)).min(2), 'an array of at least 2 layer widths'),
+  activation: z.enum(['tanh', 'relu', 'gelu']).optional(),
+});
 
-export interface GptModelConfig {
-  kind: 'gpt';
-  /** Filled from the corpus when omitted. */
-  vocabSize?: number;
-  blockSize: number;
-  nLayer: number;
-  nHead: number;
-  nEmbd: number;
-  tied?: boolean;
-}
-
-export interface DataConfig {
-  name: 'mnist' | 'moby-dick';
-  /** Held-out samples (MNIST digits, default all 2,000) or validation batches (Moby Dick, default 8). */
-  evalSize?: number;
-}
-
-export interface ScheduleConfig {
-  warmupSteps: number;
-  /** Total length of warmup + cosine decay (default: the run's steps). */
-  decaySteps?: number;
-  init?: number;
-  endValue?: number;
-}
-
-export interface GenerateConfig {
-  prompt?: string;
-  tokens?: number;
-  temperature?: number;
-  lines?: number;
-}
-
-export interface RunConfig {
-  name?: string;
-  model: MlpModelConfig | GptModelConfig;
-  optimizer: OptimizerConfig;
-  curvature?: CurvatureConfig;
-  data?: DataConfig;
-  batchSize: number;
-  steps: number;
-  evalEvery: number;
-  seed: number;
-  schedule?: ScheduleConfig;
-  /** Clip gradients to this global norm before the optimizer. */
-  clip?: number;
-  /** Text sampled after training (language models only). */
-  generate?: GenerateConfig;
-}
-
-const TOP_KEYS = [
-  'name',
-  'model',
-  'optimizer',
-  'curvature',
-  'data',
-  'batchSize',
-  'steps',
-  'evalEvery',
-  'seed',
-  'schedule',
-  'clip',
-  'generate',
-];
-
-type Obj = Record<string, unknown>;
-
-function describe(v: unknown): string {
-  if (Array.isArray(v)) return 'an array';
-  if (v === null) return 'null';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
-
-class Checker {
-  constructor(readonly source: string) {}
-
-  fail(key: string, detail: string): never {
-    throw new ConfigError(this.source, key, detail);
-  }
-
-  object(key: string, v: unknown, allowed: readonly string[]): Obj {
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
-      this.fail(key || '(top level)', `must be an object, got ${describe(v)}`);
-    const unknown = Object.keys(v).filter((k) => !allowed.includes(k));
-    if (unknown.length > 0) {
-      const at = key ? `${key}.${unknown[0]}` : unknown[0];
-      this.fail(at, `unknown key; allowed${key ? ` in ${key}` : ''}: ${allowed.join(', ')}`);
-    }
-    return v as Obj;
-  }
-
-  number(
-    key: string,
-    v: unknown,
-    opts: { min?: number; max?: number; integer?: boolean; positive?: boolean } = {},
-  ): number {
-    if (typeof v !== 'number' || !Number.isFinite(v))
-      this.fail(key, `must be a finite number, got ${describe(v)}`);
-    if (opts.integer && !Number.isInteger(v)) this.fail(key, `must be an integer, got ${v}`);
-    if (opts.positive && !(v > 0)) this.fail(key, `must be > 0, got ${v}`);
-    if (opts.min !== undefined && v < opts.min) this.fail(key, `must be >= ${opts.min}, got ${v}`);
-    if (opts.max !== undefined && v > opts.max) this.fail(key, `must be <= ${opts.max}, got ${v}`);
-    return v;
-  }
-
-  int(key: string, v: unknown, min: number): number {
-    return this.number(key, v, { integer: true, min });
-  }
-
-  oneOf<T extends string>(key: string, v: unknown, options: readonly T[]): T {
-    if (typeof v !== 'string' || !options.includes(v as T))
-      this.fail(
-        key,
-        `must be one of ${options.map((o) => JSON.stringify(o)).join(', ')}, got ${describe(v)}`,
-      );
-    return v as T;
-  }
-
-  required(obj: Obj, key: string, prefix: string): unknown {
-    if (obj[key] === undefined) this.fail(prefix ? `${prefix}.${key}` : key, 'is required');
-    return obj[key];
-  }
-}
-
-function checkModel(c: Checker, v: unknown): MlpModelConfig | GptModelConfig {
-  const kindOf = (v as Obj | null)?.kind;
-  if (typeof v === 'object' && v !== null && kindOf === 'gpt') {
-    const o = c.object('model', v, ['kind', 'vocabSize', 'blockSize', 'nLayer', 'nHead', 'nEmbd', 'tied']);
-    const m: GptModelConfig = {
-      kind: 'gpt',
-      blockSize: c.int('model.blockSize', c.required(o, 'blockSize', 'model'), 1),
-      nLayer: c.int('model.nLayer', c.required(o, 'nLayer', 'model'), 1),
-      nHead: c.int('model.nHead', c.required(o, 'nHead', 'model'), 1),
-      nEmbd: c.int('model.nEmbd', c.required(o, 'nEmbd', 'model'), 1),
-    };
+const gptSchema = crossCheck(
+  z.strictObject({
+    kind: z.literal('gpt'),
+    /** Filled from the corpus when omitted. */
+    vocabSize: int(2).optional(),
+    blockSize: int(1),
+    nLayer: int(1),
+    nHead: int(1),
+    nEmbd: int(1),
+    tied: z.boolean().optional(),
+  }),
+  ['nEmbd', 'nHead'],
+  (m, ctx) => {
     if (m.nEmbd % m.nHead !== 0)
-      c.fail('model.nEmbd', `${m.nEmbd} is not divisible by model.nHead ${m.nHead}`);
-    if (o.vocabSize !== undefined) m.vocabSize = c.int('model.vocabSize', o.vocabSize, 2);
-    if (o.tied !== undefined) {
-      if (typeof o.tied !== 'boolean') c.fail('model.tied', `must be a boolean, got ${describe(o.tied)}`);
-      m.tied = o.tied;
-    }
-    return m;
+      problem(ctx, ['nEmbd'], `must be divisible by model.nHead (${m.nHead}), got ${m.nEmbd}`);
+  },
+);
+
+const dataSchema = z.strictObject({
+  name: z.enum(['mnist', 'moby-dick']),
+  /** Held-out samples (MNIST digits, default all 2,000) or validation batches (Moby Dick, default 8). */
+  evalSize: int(1).optional(),
+});
+
+const scheduleSchema = crossCheck(
+  z.strictObject({
+    warmupSteps: int(0),
+    /** Total length of warmup + cosine decay (default: the run's steps). */
+    decaySteps: int(1).optional(),
+    init: z.number().min(0).optional(),
+    endValue: z.number().min(0).optional(),
+  }),
+  ['warmupSteps', 'decaySteps'],
+  (s, ctx) => {
+    if (s.decaySteps !== undefined && s.decaySteps <= s.warmupSteps)
+      problem(
+        ctx,
+        ['decaySteps'],
+        `must be greater than schedule.warmupSteps (${s.warmupSteps}), got ${s.decaySteps}`,
+      );
+  },
+);
+
+const generateSchema = z.strictObject({
+  prompt: z.string().min(1).optional(),
+  tokens: int(1).optional(),
+  temperature: z.number().min(0).optional(),
+  lines: int(1).optional(),
+});
+
+/** Hessian diagnostics during training, written with the step's metrics. */
+const diagnosticsSchema = crossCheck(
+  z.strictObject({
+    /** After every this many steps. */
+    every: int(1),
+    /** λmax by power iteration (default true). */
+    topEigenvalue: z.boolean().optional(),
+    /** Hutchinson trace (default true). */
+    trace: z.boolean().optional(),
+    /** Training batches the Hessian is averaged over (default 1). */
+    batches: int(1).optional(),
+    /** Most HVPs per iteration (default 100). */
+    maxIter: int(1).optional(),
+    /** Relative-change tolerance (default 1e-3). */
+    tol: z.number().min(0).optional(),
+  }),
+  ['topEigenvalue', 'trace'],
+  (d, ctx) => {
+    if (d.topEigenvalue === false && d.trace === false)
+      problem(ctx, [], 'topEigenvalue and trace are both false: nothing to compute');
+  },
+);
+
+const runConfigSchema = z.strictObject({
+  name: expecting(z.string().regex(/^[\w.-]+$/), "a string of letters, digits, '.', '_' or '-'").optional(),
+  model: z.discriminatedUnion('kind', [mlpSchema, gptSchema]),
+  optimizer: optimizerSchema,
+  curvature: curvatureSchema.optional(),
+  data: dataSchema.optional(),
+  batchSize: int(1),
+  steps: int(1),
+  evalEvery: int(1),
+  seed: int(0),
+  schedule: scheduleSchema.optional(),
+  /** Clip gradients to this global norm before the optimizer. */
+  clip: z.number().positive().optional(),
+  /** Text sampled after training (language models only). */
+  generate: generateSchema.optional(),
+  diagnostics: diagnosticsSchema.optional(),
+});
+
+/** The data set decides the model: MNIST digits need an MLP from 784 pixels to 10 classes. */
+const withDataRules = crossCheck(runConfigSchema, ['model', 'data'], (c, ctx) => {
+  const data = c.data?.name ?? 'mnist';
+  const needs = data === 'mnist' ? 'mlp' : 'gpt';
+  if (c.model.kind !== needs) {
+    const model = needs === 'mlp' ? 'an "mlp"' : 'a "gpt"';
+    problem(ctx, ['model', 'kind'], `data "${data}" needs ${model} model, got "${c.model.kind}"`);
+    return;
   }
-  const o = c.object('model', v, ['kind', 'sizes', 'activation']);
-  c.oneOf('model.kind', o.kind, ['mlp', 'gpt']);
-  const sizes = c.required(o, 'sizes', 'model');
-  if (!Array.isArray(sizes) || sizes.length < 2)
-    c.fail('model.sizes', `must be an array of at least 2 layer widths, got ${describe(sizes)}`);
-  const m: MlpModelConfig = { kind: 'mlp', sizes: sizes.map((s, i) => c.int(`model.sizes[${i}]`, s, 1)) };
-  if (o.activation !== undefined)
-    m.activation = c.oneOf('model.activation', o.activation, ['tanh', 'relu', 'gelu'] as const);
-  return m;
+  if (c.model.kind !== 'mlp') return;
+  const sizes = c.model.sizes;
+  const last = sizes.length - 1;
+  if (sizes[0] !== 784) problem(ctx, ['model', 'sizes', 0], `must be 784 (MNIST pixels), got ${sizes[0]}`);
+  if (sizes[last] !== 10)
+    problem(ctx, ['model', 'sizes', last], `must be 10 (MNIST classes), got ${sizes[last]}`);
+});
+
+/** What each curvature-based optimizer needs from the curvature schedule. */
+const withCurvatureRules = crossCheck(withDataRules, ['optimizer', 'curvature'], (c, ctx) => {
+  const opt = c.optimizer.name;
+  const cv = c.curvature;
+  if ((opt === 'sophiaH' || opt === 'adahessian') && cv?.estimator !== 'hutchinson')
+    problem(
+      ctx,
+      ['curvature', 'estimator'],
+      `${opt} needs "hutchinson" curvature (z⊙Hz), got ${describe(cv?.estimator)}`,
+    );
+  if (opt === 'sophiaG' && cv === undefined)
+    problem(ctx, ['curvature'], 'sophiaG needs a curvature schedule, e.g. {"estimator": "gnb", "every": 10}');
+  if (opt === 'adahessian' && cv !== undefined) {
+    if (cv.first !== undefined && cv.first !== 0)
+      problem(
+        ctx,
+        ['curvature', 'first'],
+        `adahessian needs an estimate on the first step: must be 0, got ${cv.first}`,
+      );
+    if (cv.staleness)
+      problem(ctx, ['curvature', 'staleness'], `adahessian needs staleness 0, got ${cv.staleness}`);
+  }
+});
+
+const schema = crossCheck(withCurvatureRules, ['model', 'generate'], (c, ctx) => {
+  if (c.generate !== undefined && c.model.kind !== 'gpt')
+    problem(ctx, ['generate'], `text generation needs a "gpt" model, got "${c.model.kind}"`);
+});
+
+export type MlpModelConfig = z.output<typeof mlpSchema>;
+export type GptModelConfig = z.output<typeof gptSchema>;
+export type DataConfig = z.output<typeof dataSchema>;
+export type ScheduleConfig = z.output<typeof scheduleSchema>;
+export type GenerateConfig = z.output<typeof generateSchema>;
+export type DiagnosticsConfig = z.output<typeof diagnosticsSchema>;
+export type RunConfig = Omit<z.output<typeof runConfigSchema>, 'optimizer'> & { optimizer: OptimizerConfig };
+
+/** `optimizer.rho` → `optimizer`; a top-level key → ''. */
+function parentOf(key: string): string {
+  const dot = key.lastIndexOf('.');
+  return dot < 0 ? '' : key.slice(0, dot);
 }
 
-function checkOptimizer(c: Checker, v: unknown): OptimizerConfig {
-  const name = c.oneOf('optimizer.name', (v as Obj | null)?.name, OPTIMIZER_NAMES);
-  const keys = OPTIMIZER_KEYS[name];
-  const o = c.object('optimizer', v, ['name', ...Object.keys(keys)]);
-  const out: OptimizerConfig = {
-    name,
-    lr: c.number('optimizer.lr', c.required(o, 'lr', 'optimizer'), { positive: true }),
-  };
-  for (const [k, type] of Object.entries(keys)) {
-    if (k === 'lr' || o[k] === undefined) continue;
-    const key = `optimizer.${k}`;
-    if (type === 'boolean') {
-      if (typeof o[k] !== 'boolean') c.fail(key, `must be a boolean, got ${describe(o[k])}`);
-      out[k] = o[k];
-    } else if (k === 'b1' || k === 'b2' || k === 'momentum') {
-      out[k] = c.number(key, o[k], { min: 0 });
-      if ((out[k] as number) >= 1) c.fail(key, `must be in [0, 1), got ${o[k]}`);
-    } else if (k === 'hessianPower') {
-      out[k] = c.number(key, o[k], { min: 0, max: 1 });
-    } else if (k === 'blockLength') {
-      const b = c.number(key, o[k], { integer: true, min: -1 });
-      if (b === 0) c.fail(key, 'must be -1 (whole row) or a positive integer, got 0');
-      out[k] = b;
-    } else if (k === 'eps' || k === 'gamma' || k === 'clipThreshold') {
-      out[k] = c.number(key, o[k], { positive: true });
-    } else {
-      out[k] = c.number(key, o[k], { min: 0 });
-    }
-  }
-  return out;
+function detailOf(p: ConfigProblem): string {
+  if (p.kind === 'value') return p.detail;
+  const parent = parentOf(p.key);
+  return `unknown key; allowed${parent ? ` in ${parent}` : ''}: ${p.allowed.join(', ')}`;
 }
 
-function checkCurvature(c: Checker, v: unknown): CurvatureConfig {
-  const o = c.object('curvature', v, ['estimator', 'every', 'first', 'staleness', 'probes']);
-  const out: CurvatureConfig = {
-    estimator: c.oneOf('curvature.estimator', c.required(o, 'estimator', 'curvature'), ['gnb', 'hutchinson']),
-  };
-  if (o.every !== undefined) out.every = c.int('curvature.every', o.every, 1);
-  if (o.first !== undefined) out.first = c.int('curvature.first', o.first, 0);
-  if (o.staleness !== undefined) out.staleness = c.int('curvature.staleness', o.staleness, 0);
-  if (o.probes !== undefined) out.probes = c.int('curvature.probes', o.probes, 1);
-  return out;
+/**
+ * One ConfigError for all problems: its `key` is the first problem's, and its message has one line per
+ * problem, each `source: key: detail`.
+ */
+function configError(source: string, problems: readonly ConfigProblem[]): ConfigError {
+  const keyOf = (p: ConfigProblem): string => p.key || '(top level)';
+  const [first, ...rest] = problems;
+  const more = rest.map((p) => `\n${source}: ${keyOf(p)}: ${detailOf(p)}`).join('');
+  return new ConfigError(source, keyOf(first), detailOf(first) + more);
 }
 
 /** Validates a parsed JSON config; `source` (a file name) prefixes every error. */
 export function validateConfig(raw: unknown, source = 'config'): RunConfig {
-  const c = new Checker(source);
-  const o = c.object('', raw, TOP_KEYS);
-  const config: RunConfig = {
-    model: checkModel(c, c.required(o, 'model', '')),
-    optimizer: checkOptimizer(c, c.required(o, 'optimizer', '')),
-    batchSize: c.int('batchSize', c.required(o, 'batchSize', ''), 1),
-    steps: c.int('steps', c.required(o, 'steps', ''), 1),
-    evalEvery: c.int('evalEvery', c.required(o, 'evalEvery', ''), 1),
-    seed: c.int('seed', c.required(o, 'seed', ''), 0),
-  };
-  if (o.name !== undefined) {
-    if (typeof o.name !== 'string' || !/^[\w.-]+$/.test(o.name))
-      c.fail('name', `must be a string of letters, digits, '.', '_' or '-', got ${describe(o.name)}`);
-    config.name = o.name as string;
-  }
-  if (o.data !== undefined) {
-    const d = c.object('data', o.data, ['name', 'evalSize']);
-    config.data = { name: c.oneOf('data.name', c.required(d, 'name', 'data'), ['mnist', 'moby-dick']) };
-    if (d.evalSize !== undefined) config.data.evalSize = c.int('data.evalSize', d.evalSize, 1);
-  }
-  const dataName = config.data?.name ?? 'mnist';
-  if (dataName === 'mnist' && config.model.kind !== 'mlp')
-    c.fail('model.kind', `data "mnist" needs an "mlp" model, got "${config.model.kind}"`);
-  if (dataName === 'moby-dick' && config.model.kind !== 'gpt')
-    c.fail('model.kind', `data "moby-dick" needs a "gpt" model, got "${config.model.kind}"`);
-  if (config.model.kind === 'mlp') {
-    const sizes = config.model.sizes;
-    if (sizes[0] !== 784) c.fail('model.sizes[0]', `must be 784 (MNIST pixels), got ${sizes[0]}`);
-    if (sizes[sizes.length - 1] !== 10)
-      c.fail(
-        `model.sizes[${sizes.length - 1}]`,
-        `must be 10 (MNIST classes), got ${sizes[sizes.length - 1]}`,
-      );
-  }
-  if (o.curvature !== undefined) config.curvature = checkCurvature(c, o.curvature);
-  const opt = config.optimizer.name;
-  if ((opt === 'sophiaH' || opt === 'adahessian') && config.curvature?.estimator !== 'hutchinson')
-    c.fail(
-      'curvature.estimator',
-      `${opt} needs "hutchinson" curvature (z⊙Hz), got ${describe(config.curvature?.estimator)}`,
-    );
-  if (opt === 'sophiaG' && config.curvature === undefined)
-    c.fail('curvature', 'sophiaG needs a curvature schedule, e.g. {"estimator": "gnb", "every": 10}');
-  if (opt === 'adahessian') {
-    if (config.curvature!.first !== undefined && config.curvature!.first !== 0)
-      c.fail(
-        'curvature.first',
-        `adahessian needs an estimate on the first step: must be 0, got ${config.curvature!.first}`,
-      );
-    if (config.curvature!.staleness) c.fail('curvature.staleness', 'adahessian needs staleness 0');
-  }
-  if (o.schedule !== undefined) {
-    const s = c.object('schedule', o.schedule, ['warmupSteps', 'decaySteps', 'init', 'endValue']);
-    config.schedule = {
-      warmupSteps: c.int('schedule.warmupSteps', c.required(s, 'warmupSteps', 'schedule'), 0),
-    };
-    if (s.decaySteps !== undefined) {
-      config.schedule.decaySteps = c.int('schedule.decaySteps', s.decaySteps, 1);
-      if (config.schedule.decaySteps <= config.schedule.warmupSteps)
-        c.fail(
-          'schedule.decaySteps',
-          `must be greater than schedule.warmupSteps (${config.schedule.warmupSteps})`,
-        );
-    }
-    if (s.init !== undefined) config.schedule.init = c.number('schedule.init', s.init, { min: 0 });
-    if (s.endValue !== undefined)
-      config.schedule.endValue = c.number('schedule.endValue', s.endValue, { min: 0 });
-  }
-  if (o.clip !== undefined) config.clip = c.number('clip', o.clip, { positive: true });
-  if (o.generate !== undefined) {
-    if (config.model.kind !== 'gpt') c.fail('generate', 'text generation needs a "gpt" model');
-    const g = c.object('generate', o.generate, ['prompt', 'tokens', 'temperature', 'lines']);
-    config.generate = {};
-    if (g.prompt !== undefined) {
-      if (typeof g.prompt !== 'string' || g.prompt.length === 0)
-        c.fail('generate.prompt', `must be a non-empty string, got ${describe(g.prompt)}`);
-      config.generate.prompt = g.prompt as string;
-    }
-    if (g.tokens !== undefined) config.generate.tokens = c.int('generate.tokens', g.tokens, 1);
-    if (g.temperature !== undefined)
-      config.generate.temperature = c.number('generate.temperature', g.temperature, { min: 0 });
-    if (g.lines !== undefined) config.generate.lines = c.int('generate.lines', g.lines, 1);
-  }
-  return config;
+  const r = checkConfig(schema, raw);
+  if (!r.ok) throw configError(source, r.problems);
+  return r.value as RunConfig;
 }
 
 /** The repository / package root (holds package.json and config/), from src/cli or dist/src/cli. */

@@ -1,180 +1,119 @@
 /**
- * The daemon config (config/daemon.json): plain JSON validated by hand, so every error names the key, what
- * was expected and what was given. Unknown keys are errors, so a typo never falls back to a default.
- * `checkpointDir` is resolved against the working directory.
+ * The daemon config (config/daemon.json): plain JSON validated by the zod schema below. Every error names
+ * the key, what was expected and what was given, and all problems are reported at once
+ * (src/config/zod-errors.ts writes the messages). Objects are strict, so a typo is an unknown key and
+ * never falls back to a default. `checkpointDir` is resolved against the working directory.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { z } from 'zod';
+import { curvatureSchema, hyperparameter, int } from '../config/schemas.js';
+import { type ConfigProblem, checkConfig, expecting } from '../config/zod-errors.js';
 import type { ModelSpec } from '../nn/model.js';
-import type { CurvatureConfig } from '../train/curvature-schedule.js';
 import { DaemonConfigError } from './errors.js';
 
 export const DAEMON_OPTIMIZERS = ['sophiaG', 'adamw', 'sgd'] as const;
 export type DaemonOptimizerName = (typeof DAEMON_OPTIMIZERS)[number];
 
+const hyper = (name: string) => hyperparameter(name).optional();
+
+const optimizers = {
+  sophiaG: z.strictObject({
+    name: z.literal('sophiaG'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    rho: hyper('rho'),
+    weightDecay: hyper('weightDecay'),
+  }),
+  adamw: z.strictObject({
+    name: z.literal('adamw'),
+    lr: hyperparameter('lr'),
+    b1: hyper('b1'),
+    b2: hyper('b2'),
+    eps: hyper('eps'),
+    weightDecay: hyper('weightDecay'),
+  }),
+  sgd: z.strictObject({
+    name: z.literal('sgd'),
+    lr: hyperparameter('lr'),
+    momentum: hyper('momentum'),
+    weightDecay: hyper('weightDecay'),
+  }),
+} satisfies Record<DaemonOptimizerName, z.ZodObject>;
+
 /** Numeric hyperparameters each optimizer accepts (all may be changed at run time). */
 export const OPTIMIZER_HYPERPARAMS: Record<DaemonOptimizerName, readonly string[]> = {
-  sophiaG: ['lr', 'b1', 'b2', 'rho', 'weightDecay'],
-  adamw: ['lr', 'b1', 'b2', 'eps', 'weightDecay'],
-  sgd: ['lr', 'momentum', 'weightDecay'],
+  sophiaG: Object.keys(optimizers.sophiaG.shape).filter((k) => k !== 'name'),
+  adamw: Object.keys(optimizers.adamw.shape).filter((k) => k !== 'name'),
+  sgd: Object.keys(optimizers.sgd.shape).filter((k) => k !== 'name'),
 };
 
+/** Kept as a plain interface: the engine treats the hyperparameters generically, by name. */
 export interface DaemonOptimizerConfig {
   name: DaemonOptimizerName;
   lr: number;
   [hyper: string]: number | string;
 }
 
-export interface DaemonConfig {
-  model: ModelSpec;
-  optimizer: DaemonOptimizerConfig;
+const port = (dflt: number) => expecting(int(0, 65535), 'an integer in [0, 65535]').default(dflt);
+const count = (min: number, max: number, dflt: number) =>
+  expecting(int(min, max), `an integer in [${min}, ${max}]`).default(dflt);
+
+const schema = z.strictObject({
+  model: expecting(
+    z.custom<ModelSpec>((v) => isObject(v) && typeof v.kind === 'string'),
+    'a model spec object like {"kind": "mlp", "sizes": [8, 6, 3]}',
+  ),
+  optimizer: expecting(
+    z.discriminatedUnion('name', [optimizers.sophiaG, optimizers.adamw, optimizers.sgd]),
+    'an object like {"name": "sophiaG", "lr": 0.01}',
+  ),
   /** Curvature refreshes (default for sophiaG: GNB every 10 steps; none for the others). */
-  curvature?: CurvatureConfig;
-  host: string;
+  curvature: curvatureSchema.optional(),
+  host: expecting(z.string().min(1), 'a non-empty string').default('127.0.0.1'),
   /** HTTP port; 0 picks a free one (printed on stdout). */
-  port: number;
+  port: port(8717),
   /** Streaming TCP port; 0 picks a free one; null disables the socket endpoint. */
-  socketPort: number | null;
+  socketPort: expecting(int(0, 65535), 'an integer in [0, 65535] or null (no socket endpoint)')
+    .nullable()
+    .default(8718),
   /** Bearer token required on control endpoints; absent = open. */
-  token?: string;
-  checkpointDir: string;
+  token: expecting(z.string().min(8), 'a string of at least 8 characters').optional(),
+  checkpointDir: expecting(z.string().min(1), 'a non-empty string (a directory path)').transform((p) =>
+    resolve(p),
+  ),
   /** Checkpoint every this many steps (0 = only on demand and at shutdown). */
-  checkpointEvery: number;
-  keepLast: number;
+  checkpointEvery: count(0, Number.MAX_SAFE_INTEGER, 100),
+  keepLast: count(1, 10_000, 5),
   /** Accepted-but-unapplied batches held at most. */
-  queueLimit: number;
+  queueLimit: count(1, 1_000_000, 256),
   /** Largest socket frame payload in bytes. */
-  maxFrameBytes: number;
+  maxFrameBytes: count(16, 1 << 30, 1 << 20),
   /** Largest HTTP request body in bytes. */
-  maxBodyBytes: number;
-  seed: number;
-}
+  maxBodyBytes: count(16, 1 << 30, 1 << 20),
+  seed: count(0, 2 ** 32 - 1, 0),
+});
 
-const DEFAULTS = {
-  host: '127.0.0.1',
-  port: 8717,
-  socketPort: 8718,
-  checkpointEvery: 100,
-  keepLast: 5,
-  queueLimit: 256,
-  maxFrameBytes: 1 << 20,
-  maxBodyBytes: 1 << 20,
-  seed: 0,
-};
-
-const KEYS = new Set([
-  'model',
-  'optimizer',
-  'curvature',
-  'host',
-  'port',
-  'socketPort',
-  'token',
-  'checkpointDir',
-  'checkpointEvery',
-  'keepLast',
-  'queueLimit',
-  'maxFrameBytes',
-  'maxBodyBytes',
-  'seed',
-]);
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (Array.isArray(v)) return 'an array';
-  if (v === null) return 'null';
-  return `${typeof v} ${JSON.stringify(v)}`;
-}
-
-function fail(key: string, expected: string, got: unknown): never {
-  throw new DaemonConfigError(`daemon config: "${key}" must be ${expected}, got ${describe(got)}`);
-}
+export type DaemonConfig = Omit<z.output<typeof schema>, 'optimizer'> & { optimizer: DaemonOptimizerConfig };
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function int(obj: Record<string, unknown>, key: string, min: number, max: number, dflt: number): number {
-  const v = obj[key] ?? dflt;
-  if (!Number.isInteger(v) || (v as number) < min || (v as number) > max)
-    fail(key, `an integer in [${min}, ${max}]`, v);
-  return v as number;
+function line(p: ConfigProblem): string {
+  if (p.kind === 'unknown-key')
+    return `daemon config: unknown key "${p.key}" (allowed: ${p.allowed.join(', ')})`;
+  return `daemon config: "${p.key || '(root)'}" ${p.detail}`;
 }
 
-function checkUnknown(obj: Record<string, unknown>, known: Iterable<string>, where: string): void {
-  const allowed = new Set(known);
-  for (const k of Object.keys(obj)) {
-    if (!allowed.has(k)) {
-      throw new DaemonConfigError(
-        `daemon config: unknown key "${where}${k}" (allowed: ${[...allowed].join(', ')})`,
-      );
-    }
-  }
-}
-
-function validateOptimizer(v: unknown): DaemonOptimizerConfig {
-  if (!isObject(v)) fail('optimizer', 'an object like {"name": "sophiaG", "lr": 0.01}', v);
-  const name = v.name;
-  if (typeof name !== 'string' || !(DAEMON_OPTIMIZERS as readonly string[]).includes(name))
-    fail('optimizer.name', `one of ${DAEMON_OPTIMIZERS.join(', ')}`, name);
-  const hyper = OPTIMIZER_HYPERPARAMS[name as DaemonOptimizerName];
-  checkUnknown(v, ['name', ...hyper], 'optimizer.');
-  for (const k of hyper) {
-    if (v[k] !== undefined && (typeof v[k] !== 'number' || !Number.isFinite(v[k])))
-      fail(`optimizer.${k}`, 'a finite number', v[k]);
-  }
-  if (typeof v.lr !== 'number') fail('optimizer.lr', 'a finite number', v.lr);
-  return v as DaemonOptimizerConfig;
-}
-
-function validateCurvature(v: unknown): CurvatureConfig {
-  if (!isObject(v)) fail('curvature', 'an object like {"estimator": "gnb", "every": 10}', v);
-  checkUnknown(v, ['estimator', 'every', 'first', 'staleness', 'probes'], 'curvature.');
-  if (v.estimator !== 'gnb' && v.estimator !== 'hutchinson')
-    fail('curvature.estimator', '"gnb" or "hutchinson"', v.estimator);
-  for (const k of ['every', 'first', 'staleness', 'probes']) {
-    if (v[k] !== undefined && (!Number.isInteger(v[k]) || (v[k] as number) < 0))
-      fail(`curvature.${k}`, 'a non-negative integer', v[k]);
-  }
-  return v as unknown as CurvatureConfig;
-}
-
-/** Validates a parsed config object and fills defaults. Throws a DaemonConfigError naming the key. */
+/** Validates a parsed config object and fills defaults. Throws a DaemonConfigError naming every bad key. */
 export function validateDaemonConfig(raw: unknown): DaemonConfig {
-  if (!isObject(raw)) fail('(root)', 'an object', raw);
-  checkUnknown(raw, KEYS, '');
-  const model = raw.model;
-  if (!isObject(model) || typeof model.kind !== 'string')
-    fail('model', 'a model spec object like {"kind": "mlp", "sizes": [8, 6, 3]}', model);
-  const optimizer = validateOptimizer(raw.optimizer);
-  const config: DaemonConfig = {
-    model: model as ModelSpec,
-    optimizer,
-    host: DEFAULTS.host,
-    port: int(raw, 'port', 0, 65535, DEFAULTS.port),
-    socketPort: raw.socketPort === null ? null : int(raw, 'socketPort', 0, 65535, DEFAULTS.socketPort),
-    checkpointDir: '',
-    checkpointEvery: int(raw, 'checkpointEvery', 0, Number.MAX_SAFE_INTEGER, DEFAULTS.checkpointEvery),
-    keepLast: int(raw, 'keepLast', 1, 10_000, DEFAULTS.keepLast),
-    queueLimit: int(raw, 'queueLimit', 1, 1_000_000, DEFAULTS.queueLimit),
-    maxFrameBytes: int(raw, 'maxFrameBytes', 16, 1 << 30, DEFAULTS.maxFrameBytes),
-    maxBodyBytes: int(raw, 'maxBodyBytes', 16, 1 << 30, DEFAULTS.maxBodyBytes),
-    seed: int(raw, 'seed', 0, 2 ** 32 - 1, DEFAULTS.seed),
-  };
-  if (raw.host !== undefined) {
-    if (typeof raw.host !== 'string' || raw.host === '') fail('host', 'a non-empty string', raw.host);
-    config.host = raw.host;
-  }
-  if (typeof raw.checkpointDir !== 'string' || raw.checkpointDir === '')
-    fail('checkpointDir', 'a non-empty string (a directory path)', raw.checkpointDir);
-  config.checkpointDir = resolve(raw.checkpointDir);
-  if (raw.token !== undefined) {
-    if (typeof raw.token !== 'string' || raw.token.length < 8)
-      fail('token', 'a string of at least 8 characters', raw.token);
-    config.token = raw.token;
-  }
-  if (raw.curvature !== undefined) config.curvature = validateCurvature(raw.curvature);
-  else if (optimizer.name === 'sophiaG') config.curvature = { estimator: 'gnb', every: 10 };
+  const r = checkConfig(schema, raw);
+  if (!r.ok) throw new DaemonConfigError(r.problems.map(line).join('\n'));
+  const config = r.value as DaemonConfig;
+  if (config.curvature === undefined && config.optimizer.name === 'sophiaG')
+    config.curvature = { estimator: 'gnb', every: 10 };
   return config;
 }
 

@@ -1,10 +1,15 @@
 /**
- * The pipeline's configuration and its validation. Hand-written rather than a schema library: the
- * config holds live objects (the optimizer, a Float32Array) next to plain values, and every error names
- * the key, what was expected and what was given. Unknown keys are errors, so a typo never silently
- * falls back to a default.
+ * The pipeline's configuration and its validation, on a zod schema: every problem names the key, what was
+ * expected and what was given, and all are reported at once (src/config/zod-errors.ts writes the
+ * messages). Live objects (the optimizer, a Float32Array, warm pools) are checked by `z.custom` /
+ * `instanceof` next to the plain values. Unknown keys are errors, so a typo never silently falls back to
+ * a default. The config types stay hand-written: they are generic in the optimizer's state, which a
+ * schema cannot express.
  */
 import os from 'node:os';
+import { z } from 'zod';
+import { curvatureSchema, int } from '../config/schemas.js';
+import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { GradientTransformation } from '../optim/transform.js';
@@ -79,117 +84,99 @@ export class PipelineConfigError extends Error {
   }
 }
 
-const KEYS = [
-  'model',
-  'modelModules',
-  'optimizer',
-  'seed',
-  'shards',
-  'workers',
-  'probeWorkers',
-  'maxRetries',
-  'maxInFlight',
-  'maxQueued',
-  'batchSpec',
-  'curvature',
-  'mode',
-  'maxStaleness',
-  'initialParams',
-  'injectFailures',
-  'pools',
-] as const;
-const CURVATURE_KEYS = ['estimator', 'every', 'first', 'staleness', 'probes'];
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return `${typeof v} ${JSON.stringify(v)}`;
+const failureHook = z.strictObject({
+  shardIndex: int(0).optional(),
+  step: int(0).optional(),
+  times: int(0),
+  mode: z.enum(['throw', 'exit']),
+});
+
+/** Keys the pools fix when warm pools are passed in. */
+const FIXED_BY_POOLS = ['workers', 'probeWorkers', 'maxRetries', 'injectFailures', 'modelModules'] as const;
+
+const schema = crossCheck(
+  crossCheck(
+    z.strictObject({
+      model: expecting(
+        z.custom<ModelSpec>((v) => isObject(v) && typeof v.kind === 'string'),
+        'a model spec object with a string "kind"',
+      ),
+      modelModules: expecting(z.array(z.string()), 'an array of module URLs').optional(),
+      optimizer: expecting(
+        z.custom<GradientTransformation<unknown>>(
+          (v) => isObject(v) && typeof v.init === 'function' && typeof v.update === 'function',
+        ),
+        'a GradientTransformation {init, update}',
+      ),
+      seed: int(0).optional(),
+      shards: int(1).optional(),
+      workers: int(1).optional(),
+      probeWorkers: int(1).optional(),
+      maxRetries: int(0).optional(),
+      maxInFlight: int(1).optional(),
+      maxQueued: int(1).optional(),
+      batchSpec: expecting(z.custom<BatchSpec>(isObject), 'a BatchSpec object').optional(),
+      curvature: curvatureSchema.optional(),
+      mode: z.enum(['deterministic', 'async']).optional(),
+      maxStaleness: int(0).optional(),
+      initialParams: expecting(z.instanceof(Float32Array), 'a Float32Array').optional(),
+      injectFailures: z
+        .strictObject({ gradient: failureHook.optional(), probe: failureHook.optional() })
+        .optional(),
+      pools: expecting(z.instanceof(WorkerPools), 'a WorkerPools').optional(),
+    }),
+    ['mode', 'maxStaleness'],
+    (c, ctx) => {
+      if (c.maxStaleness !== undefined && (c.mode ?? 'deterministic') === 'deterministic')
+        problem(
+          ctx,
+          ['maxStaleness'],
+          'applies to mode "async"; deterministic mode uses curvature.staleness',
+        );
+    },
+  ),
+  ['pools'],
+  (c, ctx) => {
+    if (c.pools === undefined) return;
+    // Only the presence of the fixed keys matters, valid or not.
+    const given = ctx.value as Record<string, unknown>;
+    for (const k of FIXED_BY_POOLS)
+      if (given[k] !== undefined) problem(ctx, [k], 'cannot be set together with pools (the pools fix it)');
+  },
+);
+
+/** `shards must be >= 1, got 0`; the config as a whole is `config`. */
+function line(p: ConfigProblem): string {
+  if (p.kind === 'unknown-key') return `unknown key "${p.key}"; known keys: ${p.allowed.join(', ')}`;
+  return `${p.key || 'config'} ${p.detail}`;
 }
 
 export function resolvePipelineConfig<S>(input: PipelineConfig<S>): ResolvedPipelineConfig<S> {
-  const problems: string[] = [];
-  if (input === null || typeof input !== 'object' || Array.isArray(input))
-    throw new PipelineConfigError([`config must be an object, got ${describe(input)}`]);
-  const c = input as unknown as Record<string, unknown>;
-  for (const k of Object.keys(c)) {
-    if (!(KEYS as readonly string[]).includes(k))
-      problems.push(`unknown key "${k}"; known keys: ${KEYS.join(', ')}`);
-  }
-  const int = (key: string, dflt: number, min: number): number => {
-    const v = c[key];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v))
-      problems.push(`${key} must be an integer, got ${describe(v)}`);
-    else if (v < min) problems.push(`${key} must be >= ${min}, got ${v}`);
-    return v as number;
-  };
-  const m = c.model as { kind?: unknown } | undefined;
-  if (m === null || typeof m !== 'object' || typeof m.kind !== 'string')
-    problems.push(`model must be a model spec object with a string "kind", got ${describe(m)}`);
-  const modules = c.modelModules ?? [];
-  if (!Array.isArray(modules) || modules.some((u) => typeof u !== 'string'))
-    problems.push(`modelModules must be an array of module URLs, got ${describe(modules)}`);
-  const opt = c.optimizer as Partial<GradientTransformation<S>> | undefined;
-  if (!opt || typeof opt.init !== 'function' || typeof opt.update !== 'function')
-    problems.push(`optimizer must be a GradientTransformation {init, update}, got ${describe(opt)}`);
-  const seed = int('seed', 0, 0);
-  const shards = int('shards', 4, 1);
-  const workers = int('workers', os.availableParallelism(), 1);
-  const probeWorkers = int('probeWorkers', 1, 1);
-  const maxRetries = int('maxRetries', 2, 0);
-  const maxInFlight = int('maxInFlight', 2, 1);
-  const maxQueued = int('maxQueued', 256, 1);
-  const mode = c.mode ?? 'deterministic';
-  if (mode !== 'deterministic' && mode !== 'async')
-    problems.push(`mode must be "deterministic" or "async", got ${describe(mode)}`);
-  let curvature: ResolvedCurvature | null = null;
-  if (c.curvature !== undefined) {
-    const cv = c.curvature as Record<string, unknown>;
-    if (cv === null || typeof cv !== 'object')
-      problems.push(`curvature must be an object, got ${describe(cv)}`);
-    else {
-      for (const k of Object.keys(cv))
-        if (!CURVATURE_KEYS.includes(k))
-          problems.push(`unknown key "curvature.${k}"; known: ${CURVATURE_KEYS.join(', ')}`);
-      try {
-        curvature = resolveCurvature(cv as unknown as CurvatureConfig);
-      } catch (e) {
-        problems.push((e as Error).message);
-      }
-    }
-  }
-  const maxStaleness = int('maxStaleness', curvature?.every ?? 10, 0);
-  if (c.maxStaleness !== undefined && mode === 'deterministic')
-    problems.push('maxStaleness applies to mode "async"; deterministic mode uses curvature.staleness');
-  if (c.initialParams !== undefined && !(c.initialParams instanceof Float32Array))
-    problems.push(`initialParams must be a Float32Array, got ${describe(c.initialParams)}`);
-  if (c.batchSpec !== undefined && (c.batchSpec === null || typeof c.batchSpec !== 'object'))
-    problems.push(`batchSpec must be an object, got ${describe(c.batchSpec)}`);
-  if (c.pools !== undefined) {
-    if (!(c.pools instanceof WorkerPools))
-      problems.push(`pools must be a WorkerPools, got ${describe(c.pools)}`);
-    for (const k of ['workers', 'probeWorkers', 'maxRetries', 'injectFailures', 'modelModules'])
-      if (c[k] !== undefined) problems.push(`${k} cannot be set together with pools (the pools fix it)`);
-  }
-  if (problems.length > 0) throw new PipelineConfigError(problems);
+  const r = checkConfig(schema, input);
+  if (!r.ok) throw new PipelineConfigError(r.problems.map(line));
+  const c = r.value;
+  // The schema has checked the curvature keys, so resolving (filling its defaults) cannot throw.
+  const curvature = c.curvature ? resolveCurvature(c.curvature as CurvatureConfig) : null;
   return {
-    model: c.model as ModelSpec,
-    modelModules: modules as string[],
-    optimizer: opt as GradientTransformation<S>,
-    seed,
-    shards,
-    workers,
-    probeWorkers,
-    maxRetries,
-    maxInFlight,
-    maxQueued,
-    ...(c.batchSpec ? { batchSpec: c.batchSpec as BatchSpec } : {}),
+    model: c.model,
+    modelModules: c.modelModules ?? [],
+    optimizer: c.optimizer as GradientTransformation<S>,
+    seed: c.seed ?? 0,
+    shards: c.shards ?? 4,
+    workers: c.workers ?? os.availableParallelism(),
+    probeWorkers: c.probeWorkers ?? 1,
+    maxRetries: c.maxRetries ?? 2,
+    maxInFlight: c.maxInFlight ?? 2,
+    maxQueued: c.maxQueued ?? 256,
+    ...(c.batchSpec ? { batchSpec: c.batchSpec } : {}),
     curvature,
-    mode: mode as 'deterministic' | 'async',
-    maxStaleness,
-    ...(c.initialParams ? { initialParams: c.initialParams as Float32Array } : {}),
-    injectFailures: (c.injectFailures as ResolvedPipelineConfig<S>['injectFailures']) ?? {},
-    ...(c.pools ? { pools: c.pools as WorkerPools } : {}),
+    mode: c.mode ?? 'deterministic',
+    maxStaleness: c.maxStaleness ?? curvature?.every ?? 10,
+    ...(c.initialParams ? { initialParams: c.initialParams } : {}),
+    injectFailures: c.injectFailures ?? {},
+    ...(c.pools ? { pools: c.pools } : {}),
   };
 }

@@ -29,10 +29,14 @@ t.test('bad values name their key', async (t) => {
     [{ ...quickstart, optimizer: { name: 'adam', lr: 1 } }, 'optimizer.name', /one of/],
     [{ ...quickstart, optimizer: { name: 'adamw', lr: 1e-3, rho: 1 } }, 'optimizer.rho', /unknown key/],
     [{ ...quickstart, optimizer: { name: 'adamw', lr: 1e-3, b1: 1 } }, 'optimizer.b1', /\[0, 1\)/],
-    [{ ...quickstart, curvature: { estimator: 'exact' } }, 'curvature.estimator', /one of/],
+    [
+      { ...quickstart, curvature: { estimator: 'exact' } },
+      'curvature.estimator',
+      /must be "gnb" or "hutchinson"/,
+    ],
     [{ ...quickstart, curvature: undefined }, 'curvature', /needs a curvature/],
     [{ ...quickstart, model: { kind: 'mlp', sizes: [784, 10, 3] } }, 'model.sizes[2]', /must be 10/],
-    [{ ...quickstart, data: { name: 'cifar' } }, 'data.name', /one of/],
+    [{ ...quickstart, data: { name: 'cifar' } }, 'data.name', /must be "mnist" or "moby-dick"/],
     [{ ...quickstart, schedule: { warmupSteps: 10, decaySteps: 5 } }, 'schedule.decaySteps', /greater/],
     [{ ...quickstart, clip: -1 }, 'clip', /> 0/],
     [{ ...quickstart, generate: {} }, 'generate', /gpt/],
@@ -47,6 +51,113 @@ t.test('bad values name their key', async (t) => {
       t.match((e as Error).message, detail, `${key}: ${(e as Error).message}`);
     }
   }
+});
+
+const rejects = (raw: unknown): ConfigError => {
+  try {
+    validateConfig(raw, 'c.json');
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('accepted');
+};
+
+t.test('unknown keys at depth, wrong types and impossible values', async (t) => {
+  const gpt = read('char-gpt.json') as { model: object; optimizer: object };
+  const cases: [unknown, string, string][] = [
+    [
+      { ...quickstart, model: { kind: 'mlp', sizes: [784, 10], activaton: 'relu' } },
+      'model.activaton',
+      'unknown key; allowed in model: kind, sizes, activation',
+    ],
+    [
+      { ...gpt, generate: { prompt: 'Call', tokns: 3 } },
+      'generate.tokns',
+      'unknown key; allowed in generate: prompt, tokens, temperature, lines',
+    ],
+    [
+      { ...quickstart, model: { kind: 'mlp', sizes: [784, 'wide', 10] } },
+      'model.sizes[1]',
+      'must be a finite number, got the string "wide"',
+    ],
+    [
+      { ...quickstart, model: { kind: 'mlp', sizes: 784 } },
+      'model.sizes',
+      'must be an array of at least 2 layer widths, got number 784',
+    ],
+    [{ ...quickstart, model: { kind: 'cnn' } }, 'model.kind', 'must be "mlp" or "gpt", got the string "cnn"'],
+    [
+      { ...quickstart, optimizer: { name: 'sgd', lr: 0.1, nesterov: 'yes' } },
+      'optimizer.nesterov',
+      'must be a boolean, got the string "yes"',
+    ],
+    [{ ...quickstart, optimizer: { name: 'adamw' } }, 'optimizer.lr', 'must be a finite number, got nothing'],
+    ['{}', '(top level)', 'must be an object, got the string "{}"'],
+    [
+      { ...quickstart, optimizer: { name: 'adamw', lr: 1e-3, b2: 1.5 } },
+      'optimizer.b2',
+      'must be a number in [0, 1), got 1.5',
+    ],
+    [
+      { ...gpt, model: { ...gpt.model, nHead: 3 } },
+      'model.nEmbd',
+      'must be divisible by model.nHead (3), got 64',
+    ],
+    [
+      { ...gpt, model: { kind: 'mlp', sizes: [784, 10] } },
+      'model.kind',
+      'data "moby-dick" needs a "gpt" model, got "mlp"',
+    ],
+    [
+      {
+        ...quickstart,
+        optimizer: { name: 'adahessian', lr: 0.1 },
+        curvature: { estimator: 'hutchinson', staleness: 2 },
+      },
+      'curvature.staleness',
+      'adahessian needs staleness 0, got 2',
+    ],
+    [
+      { ...quickstart, diagnostics: { every: 5, trace: false, topEigenvalue: false } },
+      'diagnostics',
+      'topEigenvalue and trace are both false: nothing to compute',
+    ],
+  ];
+  for (const [raw, key, detail] of cases) {
+    const e = rejects(raw);
+    t.equal(e.key, key);
+    t.equal(e.message, `c.json: ${key}: ${detail}`);
+    t.equal(e.exitCode, 2);
+  }
+});
+
+t.test('several problems are reported at once, one line each', async (t) => {
+  const e = rejects({
+    ...quickstart,
+    stepz: 3,
+    optimizer: { name: 'sophiaG', lr: -1, rho: 0.04 },
+    curvature: { estimator: 'gnb', every: 0 },
+    batchSize: 12.5,
+    schedule: { warmupSteps: 10, decaySteps: 5 },
+  });
+  t.equal(e.key, 'optimizer.lr', 'the first problem, in the order of the schema');
+  t.equal(
+    e.message,
+    [
+      'c.json: optimizer.lr: must be > 0, got -1',
+      'c.json: curvature.every: must be >= 1, got 0',
+      'c.json: batchSize: must be an integer, got number 12.5',
+      'c.json: schedule.decaySteps: must be greater than schedule.warmupSteps (10), got 5',
+      'c.json: stepz: unknown key; allowed: name, model, optimizer, curvature, data, batchSize, steps, evalEvery, seed, schedule, clip, generate, diagnostics',
+    ].join('\n'),
+  );
+  // A cross-field rule is checked as soon as the keys it reads are valid, even when others are not.
+  const both = rejects({ ...quickstart, curvature: undefined, seed: -1 });
+  t.equal(
+    both.message,
+    'c.json: seed: must be >= 0, got -1\nc.json: curvature: sophiaG needs a curvature schedule, e.g. {"estimator": "gnb", "every": 10}',
+  );
 });
 
 t.test('compare: optimizer lists, per-optimizer configs, smoothing', async (t) => {

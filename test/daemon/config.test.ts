@@ -1,5 +1,6 @@
+import { resolve } from 'node:path';
 import t from 'tap';
-import { validateDaemonConfig } from '../../src/daemon/config.js';
+import { OPTIMIZER_HYPERPARAMS, validateDaemonConfig } from '../../src/daemon/config.js';
 import { DaemonConfigError } from '../../src/daemon/errors.js';
 
 const base = {
@@ -34,4 +35,63 @@ t.test('bad configs name the key', async (t) => {
   for (const [cfg, re] of bad)
     t.throws(() => validateDaemonConfig(cfg), { name: 'DaemonConfigError', message: re });
   t.ok(new DaemonConfigError('x') instanceof Error);
+});
+
+t.test('nested unknown keys, impossible values and several problems at once', async (t) => {
+  const one: [unknown, string][] = [
+    [
+      { ...base, optimizer: { name: 'sgd', lr: 0.1, nesterov: true } },
+      'daemon config: unknown key "optimizer.nesterov" (allowed: name, lr, momentum, weightDecay)',
+    ],
+    [
+      { ...base, curvature: { estimator: 'gnb', every: 0 } },
+      'daemon config: "curvature.every" must be >= 1, got 0',
+    ],
+    [
+      { ...base, optimizer: { name: 'sgd', lr: -0.1 } },
+      'daemon config: "optimizer.lr" must be > 0, got -0.1',
+    ],
+    [
+      { ...base, optimizer: { name: 'adamw', lr: 0.1, b1: 1 } },
+      'daemon config: "optimizer.b1" must be a number in [0, 1), got 1',
+    ],
+    [
+      { ...base, optimizer: 'sophiaG' },
+      'daemon config: "optimizer" must be an object like {"name": "sophiaG", "lr": 0.01}, got the string "sophiaG"',
+    ],
+    [
+      { ...base, socketPort: -1 },
+      'daemon config: "socketPort" must be an integer in [0, 65535] or null (no socket endpoint), got -1',
+    ],
+  ];
+  for (const [cfg, message] of one) t.throws(() => validateDaemonConfig(cfg), { message });
+
+  const e = t.throws(() =>
+    validateDaemonConfig({ ...base, port: 1.5, keepLast: 0, token: 12345678, chekpointEvery: 3 }),
+  ) as Error;
+  t.equal(
+    e.message,
+    [
+      'daemon config: "port" must be an integer in [0, 65535], got number 1.5',
+      'daemon config: "token" must be a string of at least 8 characters, got number 12345678',
+      'daemon config: "keepLast" must be an integer in [1, 10000], got 0',
+      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, seed)',
+    ].join('\n'),
+  );
+});
+
+t.test('explicit values are kept; checkpointDir is made absolute', async (t) => {
+  const c = validateDaemonConfig({
+    ...base,
+    optimizer: { name: 'adamw', lr: 0.01, b2: 0.99 },
+    socketPort: null,
+    port: 0,
+    checkpointDir: 'runs/ckpt',
+  });
+  t.equal(c.socketPort, null);
+  t.equal(c.port, 0);
+  t.equal(c.checkpointDir, resolve('runs/ckpt'));
+  t.same(c.optimizer, { name: 'adamw', lr: 0.01, b2: 0.99 });
+  t.equal(c.curvature, undefined, 'no default curvature for adamw');
+  t.same(OPTIMIZER_HYPERPARAMS.sophiaG, ['lr', 'b1', 'b2', 'rho', 'weightDecay']);
 });
