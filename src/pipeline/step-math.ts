@@ -44,9 +44,25 @@ export function sliceBatch(batch: Batch, start: number, end: number): Batch {
   };
 }
 
-/** The shards of a batch, in shard order. */
+/** Rows [start, end) of a batch as views of its arrays (no copy; never transfer them). */
+export function viewBatch(batch: Batch, start: number, end: number): Batch {
+  const rows = batch.inputShape[0];
+  const inPer = batch.inputs.length / rows;
+  const outPer = batch.targets.length / rows;
+  return {
+    inputs: batch.inputs.subarray(start * inPer, end * inPer),
+    inputShape: [end - start, ...batch.inputShape.slice(1)],
+    targets: batch.targets.subarray(start * outPer, end * outPer),
+    targetShape: [end - start, ...batch.targetShape.slice(1)],
+  };
+}
+
+/**
+ * The shards of a batch, in shard order, as views of the batch: every consumer only reads them (the
+ * gradient pool copies each into its shared slot), so copying rows here would be wasted work.
+ */
 export function shardBatch(batch: Batch, shards: number): Batch[] {
-  return shardRanges(batch.inputShape[0], shards).map(([a, b]) => sliceBatch(batch, a, b));
+  return shardRanges(batch.inputShape[0], shards).map(([a, b]) => viewBatch(batch, a, b));
 }
 
 /**
@@ -110,12 +126,17 @@ export function shardGradient(
   }
 }
 
-/** Sums shard results in shard order (index 0 first); any non-finite shard makes the step non-finite. */
-export function reduceShards(parts: readonly ShardGradient[]): ShardGradient {
+/**
+ * Sums shard results in shard order (index 0 first); any non-finite shard makes the step non-finite.
+ * With `owned`, the caller hands over `parts[0].grad` (a fresh array nobody else holds) and the sum is
+ * built in it instead of in a copy; the arithmetic, and so every bit of the result, is the same. Without
+ * it the parts may be views of reused buffers (the gradient pool's result slots): they are only read.
+ */
+export function reduceShards(parts: readonly ShardGradient[], owned = false): ShardGradient {
   if (parts.length === 0) throw new RangeError('reduceShards: no shards');
   if (parts.some((p) => p.nonFinite)) return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
   let loss = parts[0].loss;
-  const grad = parts[0].grad.slice();
+  const grad = owned ? parts[0].grad : parts[0].grad.slice();
   for (let s = 1; s < parts.length; s++) {
     loss += parts[s].loss;
     const g = parts[s].grad;
@@ -134,7 +155,11 @@ export function batchGradient(
   shards: number,
 ): ShardGradient {
   const total = batch.targets.length;
-  return reduceShards(shardBatch(batch, shards).map((s) => shardGradient(model, params, s, total)));
+  // The shard gradients are fresh arrays of this call, so the sum may be built in the first.
+  return reduceShards(
+    shardBatch(batch, shards).map((s) => shardGradient(model, params, s, total)),
+    true,
+  );
 }
 
 /** A curvature estimate waiting to be applied. */
@@ -152,15 +177,27 @@ export interface StepState<S> {
   skipped: number;
 }
 
-function norm(v: Float32Array): number {
+/**
+ * Σ v² in float64, which is finite exactly when every value of a Float32Array is: a float32 square is
+ * below 1.2e77, so no sum of fewer than 1e231 of them overflows. One pass then gives both the norm and
+ * the finiteness check that would otherwise each read the whole vector.
+ */
+function sumOfSquares(v: Float32Array): number {
   let s = 0;
   for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  return Math.sqrt(s);
+  return s;
 }
 
 function allFinite(v: Float32Array): boolean {
   for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
   return true;
+}
+
+/** Norm and finiteness of a vector; the single fused pass only where the argument above holds. */
+function normIfFinite(v: Float32Array): { norm: number; finite: boolean } {
+  const ss = sumOfSquares(v);
+  const finite = v instanceof Float32Array ? Number.isFinite(ss) : allFinite(v);
+  return { norm: Math.sqrt(ss), finite };
 }
 
 /**
@@ -177,10 +214,11 @@ export function applyStep<S>(
 ): StepMetrics {
   const t = state.step;
   const { loss, grad } = gradient;
+  const g = grad.length > 0 ? normIfFinite(grad) : { norm: NaN, finite: true };
   const metrics: StepMetrics = {
     step: t,
     loss,
-    gradNorm: grad.length > 0 ? norm(grad) : NaN,
+    gradNorm: g.norm,
     updateNorm: 0,
     predictions,
     skipped: false,
@@ -191,19 +229,20 @@ export function applyStep<S>(
     !gradient.nonFinite &&
     Number.isFinite(loss) &&
     grad.length === state.params.length &&
-    allFinite(grad) &&
+    g.finite &&
     (!due || allFinite(due.diag));
   const [updates, optState] = finite
     ? optimizer.update(grad, state.optState, state.params, extra)
     : [null, state.optState];
   state.pending = state.pending.filter((e) => e !== due);
   state.step = t + 1;
-  if (!updates || !allFinite(updates)) {
+  const u = updates ? normIfFinite(updates) : null;
+  if (!updates || !u?.finite) {
     metrics.skipped = true;
     state.skipped += 1;
     return metrics;
   }
-  metrics.updateNorm = norm(updates);
+  metrics.updateNorm = u.norm;
   if (due) metrics.curvatureStaleness = t - due.launchedAt;
   const stats = findStats(optState);
   if (stats) {

@@ -3,6 +3,9 @@
  * results are reduced in shard order (never arrival order), so the sum is the same for any worker count.
  * On a Hutchinson launch step the probe already computes loss and gradient on the whole batch; that is
  * used instead, as the synchronous loop does.
+ *
+ * The shard gradients `dispatch` delivers may be views of reused buffers (the pool's result slots): the
+ * reduction copies them into a fresh array at once, before the next step's tasks can be sent.
  */
 import {
   type ObservableInput,

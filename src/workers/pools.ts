@@ -10,14 +10,22 @@ import { workerEntry } from './entry-file.js';
 import { Errors } from './errors.js';
 import {
   type FailureHook,
-  type GradientRequest,
+  type GradientHead,
+  type GradientReplyHead,
   type GradientResponse,
-  type ProbeRequest,
+  type GradientWire,
+  type ProbeHead,
+  type ProbeReply,
+  type ProbeReplyHead,
   type ProbeResponse,
+  type ProbeWire,
   type WorkerInit,
+  decodeHead,
+  encodeHead,
   serializeError,
 } from './protocol.js';
 import { withRetries } from './retry.js';
+import { ShardSlots } from './shard-slots.js';
 
 export interface PoolOptions {
   modelSpec: ModelSpec;
@@ -48,6 +56,8 @@ function makePool(name: 'gradient-worker' | 'probe-worker', o: PoolOptions, thre
     minThreads: threads,
     maxThreads: threads,
     idleTimeout: Infinity,
+    // Nobody reads piscina's run/wait histograms; skip their bookkeeping on every task.
+    recordTiming: false,
   });
 }
 
@@ -56,54 +66,58 @@ export class GradientPool {
   private readonly size: number;
   private readonly pool: Piscina;
   private readonly maxRetries: number;
+  private readonly slots: ShardSlots;
 
   constructor(private readonly options: PoolOptions) {
     this.threads = options.threads ?? os.availableParallelism();
     this.maxRetries = options.maxRetries ?? 2;
     this.pool = makePool('gradient-worker', options, this.threads);
     this.size = options.paramsBuffer.byteLength / 4;
+    this.slots = new ShardSlots(this.size);
   }
 
-  /** One shard's gradient at parameter version `paramsVersion`; the shard is copied per attempt and transferred. */
-  gradient(
+  /**
+   * One shard's gradient at parameter version `paramsVersion`. The shard is copied once into its
+   * shared slot (every attempt reads it there) and the worker writes the gradient into the slot's
+   * result part: `grad` is a view of it, valid until the next task of this shard index starts.
+   */
+  async gradient(
     step: number,
     shardIndex: number,
     shard: Batch,
     totalPredictions: number,
     paramsVersion: number,
   ): Promise<GradientResponse> {
-    return withRetries(
-      (attempt) => {
-        const req: GradientRequest = {
-          kind: 'gradient',
-          paramsVersion,
-          step,
-          shardIndex,
-          totalPredictions,
-          attempt,
-          inputs: shard.inputs.slice(),
-          inputShape: shard.inputShape,
-          targets: (shard.targets as Int32Array).slice(),
-          targetShape: shard.targetShape,
-        };
-        const run: Promise<GradientResponse> = this.pool.run(req, {
-          transferList: [req.inputs.buffer, req.targets.buffer] as never,
-        });
-        // A malformed answer is treated like a failed attempt: retried, never reduced.
-        return run.then((r) =>
-          r.error || r.nonFinite || r.grad.length === this.size
-            ? r
-            : {
-                ...r,
-                error: serializeError(
-                  Errors.BadResponse(`gradient of ${r.grad.length} values, want ${this.size}`),
-                ),
-              },
-        );
-      },
-      this.maxRetries,
-      this.options.onRetry,
-    );
+    const slot = this.slots.acquire(shardIndex, shard);
+    const { buffer, result, release, ...layout } = slot;
+    try {
+      return await withRetries(
+        async (attempt) => {
+          const head: GradientHead = {
+            kind: 'gradient',
+            paramsVersion,
+            step,
+            shardIndex,
+            totalPredictions,
+            attempt,
+            inputShape: shard.inputShape,
+            targetShape: shard.targetShape,
+            ...layout,
+          };
+          const wire: GradientWire = { head: encodeHead(head), slot: buffer, result };
+          const { gradLength, ...r } = decodeHead<GradientReplyHead>(await this.pool.run(wire));
+          if (r.error || r.nonFinite) return { ...r, grad: new Float32Array(0) };
+          if (gradLength === this.size) return { ...r, grad: new Float32Array(result, 0, gradLength) };
+          // A malformed answer is treated like a failed attempt: retried, never reduced.
+          const bad = Errors.BadResponse(`gradient of ${gradLength} values, want ${this.size}`);
+          return { ...r, grad: new Float32Array(0), error: serializeError(bad) };
+        },
+        this.maxRetries,
+        this.options.onRetry,
+      );
+    } finally {
+      release();
+    }
   }
 
   close(): Promise<void> {
@@ -134,24 +148,31 @@ export class ProbePool {
   /** One estimate on the private snapshot `task.params` (copied per attempt and transferred). */
   probe(task: ProbeTask): Promise<ProbeResponse> {
     return withRetries(
-      (attempt) => {
+      async (attempt) => {
         const b = task.batch;
-        const req: ProbeRequest = {
+        const head: ProbeHead = {
           kind: 'probe',
           estimator: task.estimator,
           step: task.step,
           seed: task.seed,
           probes: task.probes,
           attempt,
-          params: task.params.slice(),
-          inputs: b.inputs.slice(),
           inputShape: b.inputShape,
-          targets: (b.targets as Int32Array).slice(),
           targetShape: b.targetShape,
         };
-        return this.pool.run(req, {
-          transferList: [req.params.buffer, req.inputs.buffer, req.targets.buffer] as never,
+        // Copies per attempt: a transferred array is gone from this thread, and a retry needs it again.
+        const wire: ProbeWire = {
+          head: encodeHead(head),
+          params: task.params.slice(),
+          inputs: b.inputs.slice(),
+          targets: b.targets.slice(),
+        };
+        const reply: ProbeReply = await this.pool.run(wire, {
+          transferList: [wire.params.buffer, wire.inputs.buffer, wire.targets.buffer] as never,
         });
+        const r: ProbeResponse = { ...decodeHead<ProbeReplyHead>(reply.head), diag: reply.diag };
+        if (reply.grad) r.grad = reply.grad;
+        return r;
       },
       this.maxRetries,
       this.options.onRetry,

@@ -1,6 +1,7 @@
 /**
  * piscina entry point of the probe worker: one curvature estimate (GNB or Hutchinson) on the private
  * θ snapshot it was sent and the whole batch, exactly `estimateCurvature` of the synchronous loop.
+ * The task's fields arrive as a msgpack head beside its transferred arrays; the reply likewise.
  */
 import { workerData } from 'piscina';
 import type { Model } from '../nn/model.js';
@@ -10,7 +11,16 @@ import { estimateCurvature, resolveCurvature } from '../train/curvature-schedule
 import { loadModelModule } from './entry-file.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
-import { type ProbeRequest, type ProbeResponse, type WorkerInit, serializeError } from './protocol.js';
+import {
+  type ProbeHead,
+  type ProbeReply,
+  type ProbeReplyHead,
+  type ProbeWire,
+  type WorkerInit,
+  decodeHead,
+  encodeHead,
+  serializeError,
+} from './protocol.js';
 import { withTransfer } from './transfer.js';
 
 const init = workerData as WorkerInit;
@@ -24,30 +34,34 @@ async function getModel(): Promise<Model> {
   return model;
 }
 
-export default async function probeTask(req: ProbeRequest): Promise<ProbeResponse> {
+function reply(head: ProbeReplyHead, diag: Float32Array, grad?: Float32Array): ProbeReply {
+  const r: ProbeReply = { head: encodeHead(head), diag };
+  if (grad) r.grad = grad;
+  return withTransfer(r, [diag.buffer, ...(grad ? [grad.buffer] : [])]);
+}
+
+export default async function probeTask(wire: ProbeWire): Promise<ProbeReply> {
+  const req = decodeHead<ProbeHead>(wire.head);
   if (req.kind !== 'probe') throw Errors.UnknownTask(req.kind);
   checkFailureHook(init.failOn, req.step, req.attempt);
   const empty = new Float32Array(0);
   try {
     const model = await getModel();
-    if (req.params.length !== model.layout.size)
-      throw Errors.LayoutMismatch(model.layout.size, req.params.length);
+    if (wire.params.length !== model.layout.size)
+      throw Errors.LayoutMismatch(model.layout.size, wire.params.length);
     const c = resolveCurvature({ estimator: req.estimator, probes: req.probes, every: 1, first: 0 });
     const batch = {
-      inputs: req.inputs,
+      inputs: wire.inputs,
       inputShape: req.inputShape,
-      targets: req.targets,
+      targets: wire.targets,
       targetShape: req.targetShape,
     };
-    const e = estimateCurvature(c, model, req.params, batch, req.seed, req.step);
-    const res: ProbeResponse = { step: req.step, diag: e.diag, nonFinite: false, error: null };
-    if (e.grad && e.loss !== undefined) {
-      res.loss = e.loss;
-      res.grad = e.grad;
-    }
-    return withTransfer(res, [e.diag.buffer, ...(e.grad ? [e.grad.buffer] : [])]);
+    const e = estimateCurvature(c, model, wire.params, batch, req.seed, req.step);
+    if (e.grad && e.loss !== undefined)
+      return reply({ step: req.step, loss: e.loss, nonFinite: false, error: null }, e.diag, e.grad);
+    return reply({ step: req.step, nonFinite: false, error: null }, e.diag);
   } catch (e) {
-    if (e instanceof NonFiniteError) return { step: req.step, diag: empty, nonFinite: true, error: null };
-    return { step: req.step, diag: empty, nonFinite: false, error: serializeError(e) };
+    if (e instanceof NonFiniteError) return reply({ step: req.step, nonFinite: true, error: null }, empty);
+    return reply({ step: req.step, nonFinite: false, error: serializeError(e) }, empty);
   }
 }

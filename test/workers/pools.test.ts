@@ -108,3 +108,24 @@ t.test(
     }
   },
 );
+
+t.test('concurrent tasks of one shard index never share a slot', async (t) => {
+  // The pipeline never does this, but a caller may: the second task must not overwrite the first's shard.
+  const s = shared();
+  const pool = new GradientPool({ ...s, threads: 2, maxRetries: 0 });
+  try {
+    const [a, b] = await Promise.all([
+      pool.gradient(0, 0, shards[0], total, 0),
+      pool.gradient(0, 0, shards[3], total, 0),
+    ]);
+    const wantA = shardGradient(model, s.params, shards[0], total);
+    const wantB = shardGradient(model, s.params, shards[3], total);
+    t.equal(firstBitDifference(a.grad, wantA.grad), -1, 'first task: its own shard');
+    t.equal(firstBitDifference(b.grad, wantB.grad), -1, 'second task: its own shard');
+    t.equal(a.lossSum, wantA.loss);
+    t.equal(b.lossSum, wantB.loss);
+    t.not(a.grad.buffer, b.grad.buffer, 'separate result buffers');
+  } finally {
+    await pool.close();
+  }
+});
