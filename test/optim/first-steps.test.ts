@@ -147,6 +147,36 @@ t.test('sophiaG: estimate at step 1 only; clipping on some coordinates', async (
   assertClose(t, inner.m, [0.218, -0.076, 0.14, -0.1], 'm after step 2');
 });
 
+t.test('sophiaG biasCorrection: h divided by 1 − β2ⁿ after n estimates', async (t) => {
+  // lr 0.1, β (0.9, 0.9), ρ 0.5, wd 0, bs 4, θ0 = (1, −1, 2, 0.5).
+  // Step 1: m1 = (0.02, −0.04, 0.1, 0); h1 = 0.1ĥ1, n = 1, so h1/(1 − 0.9) = ĥ1 = (1, 0.5, 0.01, 2);
+  //         ρ·bs·ĥ1 = (2, 1, 0.02, 4); ratios (0.01, 0.04, 5, 0) → u = (0.01, −0.04, 1, 0);
+  //         θ1 = (0.999, −0.996, 1.9, 0.5).
+  // Step 2: ĥ2 = (3, 0.5, 0.02, 0): h2 = 0.9h1 + 0.1ĥ2 = (0.39, 0.095, 0.0029, 0.18), n = 2, 1 − 0.81 = 0.19;
+  //         ρ·bs·h2/0.19 = (4.105263, 1, 0.030526, 1.894737); m2 = (0.218, −0.076, 0.14, −0.1);
+  //         ratios (0.0531026, 0.076, 4.59, 0.0527778) → the third clipped;
+  //         θ2 = θ1 − 0.1u = (0.99368974, −0.9884, 1.8, 0.50527778). Win-rate 3/4 both steps.
+  const opt = sophiaG({ lr: 0.1, b1: 0.9, b2: 0.9, rho: 0.5, weightDecay: 0, biasCorrection: true });
+  const state = check(
+    t,
+    opt,
+    [1, -1, 2, 0.5],
+    [
+      {
+        grad: [0.2, -0.4, 1, 0],
+        extra: { batchSize: 4, hessianDiag: Float32Array.from([1, 0.5, 0.01, 2]) },
+        expected: [0.999, -0.996, 1.9, 0.5],
+      },
+      {
+        grad: [2, -0.4, 0.5, -1],
+        extra: { batchSize: 4, hessianDiag: Float32Array.from([3, 0.5, 0.02, 0]) },
+        expected: [0.99368974, -0.9884, 1.8, 0.50527778],
+      },
+    ],
+  );
+  t.equal(findStats(state)!.winRate, 0.75, 'win-rate after step 2');
+});
+
 t.test('sophiaG: before any estimate h = 0, so steps are lr·sign(m)', async (t) => {
   // wd 0: θ1 = θ0 − 1e-4·sign(g) with the default lr; a zero gradient coordinate stays.
   check(
