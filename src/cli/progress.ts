@@ -1,9 +1,10 @@
 /**
  * The training progress bar (cli-progress) on stderr: step, loss, held-out accuracy, samples/s and
  * Sophia's win-rate. Off when stderr is not a TTY or with --no-progress; then `log` prints a line at each
- * evaluation instead (unless quiet).
+ * evaluation instead (unless quiet). Also the Ctrl-C policy of the training commands (`stopOnSigint`).
  */
 import cliProgress from 'cli-progress';
+import type { DiagnosedMetrics } from '../streams/diagnose-every.js';
 import type { StepMetrics } from '../train/train.js';
 
 export interface ProgressOptions {
@@ -20,6 +21,7 @@ export class TrainingProgress {
   private readonly started = performance.now();
   private lossEma = NaN;
   private accuracy = NaN;
+  private stopped = false;
 
   constructor(private readonly o: ProgressOptions) {
     this.bar = o.bar
@@ -35,15 +37,7 @@ export class TrainingProgress {
         )
       : null;
     this.bar?.start(o.total, 0, { loss: '-', acc: '-', sps: '-', win: '-' });
-    if (this.bar) process.once('SIGINT', this.interrupted);
   }
-
-  /** Ctrl-C: give the terminal its cursor back before leaving. */
-  private readonly interrupted = () => {
-    this.stop();
-    process.stderr.write('\ninterrupted\n');
-    process.exit(130);
-  };
 
   update(m: StepMetrics): void {
     if (Number.isFinite(m.loss))
@@ -52,6 +46,7 @@ export class TrainingProgress {
     const seconds = (performance.now() - this.started) / 1000;
     const sps = ((m.step + 1) * this.o.samplesPerStep) / Math.max(seconds, 1e-9);
     const acc = Number.isNaN(this.accuracy) ? '-' : `${(100 * this.accuracy).toFixed(1)}%`;
+    if (this.stopped) return;
     if (this.bar) {
       this.bar.update(m.step + 1, {
         loss: Number.isNaN(this.lossEma) ? '-' : this.lossEma.toFixed(4),
@@ -66,11 +61,41 @@ export class TrainingProgress {
           `${m.winRate === undefined ? '' : `  win-rate ${m.winRate.toFixed(3)}`}\n`,
       );
     }
+    const d = (m as DiagnosedMetrics).diagnostics;
+    if (d && !this.bar && !this.o.quiet) {
+      const parts = [
+        ...(d.lambdaMax === undefined ? [] : [`λmax ${d.lambdaMax.toPrecision(4)}`]),
+        ...(d.trace === undefined ? [] : [`Hessian trace ${d.trace.toPrecision(4)}`]),
+      ];
+      process.stderr.write(
+        `${this.o.label} step ${String(m.step + 1).padStart(5)}/${this.o.total}  ${parts.join('  ')}  (${(d.ms / 1000).toFixed(1)} s)\n`,
+      );
+    }
   }
 
+  /** Ends the bar and gives the terminal its cursor back; safe to call more than once. */
   stop(): void {
-    if (!this.bar) return;
-    process.removeListener('SIGINT', this.interrupted);
+    if (!this.bar || this.stopped) return;
+    this.stopped = true;
     this.bar.stop();
   }
+}
+
+/**
+ * Ctrl-C while training: the first one aborts `signal` (the run stops after the step in progress, closes
+ * its worker threads and writes what it reached); a second one exits at once with 130. `dispose` removes
+ * the handler when the run is over.
+ */
+export function stopOnSigint(onFirst?: () => void): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const handler = () => {
+    if (controller.signal.aborted) {
+      process.stderr.write('\ninterrupted\n');
+      process.exit(130);
+    }
+    onFirst?.();
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  return { signal: controller.signal, dispose: () => process.removeListener('SIGINT', handler) };
 }

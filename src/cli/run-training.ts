@@ -1,137 +1,37 @@
 /**
  * The training driver behind `hessflow train` and `compare`: config → data, model, optimizer → steps.
- * `runTraining(config, { onStep })` is the one place that runs the loop; today it drives the synchronous
- * `Trainer` (the reference semantics), and it is async so it can switch to the streaming pipeline
- * (src/pipeline) without changing its callers.
+ * `runTraining(config, { onStep })` is the one place that runs the loop. By default it trains through the
+ * streaming pipeline (src/pipeline: gradient shards on worker threads, one per core, curvature probes on
+ * their own thread); `engine: 'trainer'` runs the synchronous `Trainer` in this thread instead, the
+ * reference semantics. Either way the steps flow through the same stages: held-out evaluation and
+ * Hessian diagnostics (part of the run), then the caller's sinks (metrics file, checkpoints).
  */
-import type { Batch } from '../data/batch.js';
-import { batchAt, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js';
-import type { BatchSpec } from '../data/validate.js';
-import type { MobyDickCorpus } from '../data/moby-dick.js';
-import type { Model, ModelSpec } from '../nn/model.js';
-import { buildModel } from '../nn/models/registry.js';
 import {
-  adahessian,
-  adamw,
-  chain,
-  clipByGlobalNorm,
-  lion,
-  sgd,
-  sophiaG,
-  sophiaH,
-  warmupCosineSchedule,
-  type GradientTransformation,
-  type HessianBlock,
-  type ScalarOrSchedule,
-} from '../optim/index.js';
+  Observable,
+  type MonoTypeOperatorFunction,
+  type OperatorFunction,
+  Subject,
+  type Subscription,
+  identity,
+  takeUntil,
+} from 'rxjs';
+import { batchedHvpOperator } from '../diagnostics/operator.js';
+import { type Model, type ModelSpec, lossFunction } from '../nn/model.js';
+import { buildModel } from '../nn/models/registry.js';
+import type { GradientTransformation } from '../optim/index.js';
+import { createPipeline } from '../pipeline/create-pipeline.js';
+import { checkEvery, type TrainedState } from '../streams/trained-state.js';
+import { diagnoseEvery } from '../streams/diagnose-every.js';
+import { evaluateEvery } from '../streams/evaluate-every.js';
+import { fromDataset } from '../streams/from-dataset.js';
+import { fromTrainer } from '../streams/from-trainer.js';
 import { setFiniteChecks } from '../tensor/index.js';
+import { Tensor } from '../tensor/tensor.js';
 import type { EvalResult } from '../train/evaluate.js';
 import { evaluate } from '../train/evaluate.js';
 import { Trainer, type StepMetrics } from '../train/train.js';
 import type { RunConfig } from './config.js';
-
-/** Everything the data side of a run provides. */
-export interface RunData {
-  batchAt: (step: number) => Batch;
-  batchSpec: BatchSpec;
-  evalBatches: Batch[];
-  /** Predictions per training batch (tokens for a language model): Sophia-G's `bs`. */
-  predictionsPerBatch: number;
-  corpus?: MobyDickCorpus;
-}
-
-export function setupData(config: RunConfig): RunData {
-  const { batchSize, seed } = config;
-  if ((config.data?.name ?? 'mnist') === 'mnist') {
-    const { train, test } = loadMnist();
-    const n = Math.min(config.data?.evalSize ?? test.dataset.size, test.dataset.size);
-    return {
-      batchAt: (k) => batchAt(train.dataset, { batchSize, seed }, k),
-      batchSpec: batchSpecOf(train.dataset),
-      evalBatches: [test.dataset.gather(Int32Array.from({ length: n }, (_, i) => i))],
-      predictionsPerBatch: batchSize,
-    };
-  }
-  const corpus = loadMobyDick();
-  const block = (config.model as { blockSize: number }).blockSize;
-  return {
-    batchAt: (k) => corpus.trainBatch(batchSize, block, seed, k),
-    batchSpec: batchSpecOf(corpus.windows('train', block)),
-    evalBatches: corpus.fixedValidationBatches(config.data?.evalSize ?? 8, batchSize, block, seed),
-    predictionsPerBatch: batchSize * block,
-    corpus,
-  };
-}
-
-/** The model spec of a config (a GPT's vocabulary filled from the corpus). */
-export function modelSpecOf(config: RunConfig, data?: RunData): ModelSpec {
-  if (config.model.kind === 'gpt' && config.model.vocabSize === undefined) {
-    const corpus = data?.corpus ?? loadMobyDick();
-    return { ...config.model, vocabSize: corpus.vocabSize };
-  }
-  return config.model as ModelSpec;
-}
-
-/** The learning rate as configured: a number, or warmup + cosine decay peaking at optimizer.lr. */
-export function learningRateOf(config: RunConfig): ScalarOrSchedule {
-  const s = config.schedule;
-  if (!s) return config.optimizer.lr;
-  return warmupCosineSchedule({
-    peak: config.optimizer.lr,
-    warmupSteps: s.warmupSteps,
-    decaySteps: Math.max(s.decaySteps ?? config.steps, s.warmupSteps + 1),
-    init: s.init,
-    endValue: s.endValue,
-  });
-}
-
-/** The learning rate in effect at `step`. */
-export function learningRateAt(config: RunConfig, step: number): number {
-  const lr = learningRateOf(config);
-  return typeof lr === 'number' ? lr : lr(step);
-}
-
-/** AdaHessian's averaging blocks from the layout: dense [out, in] tensors and vectors. */
-export function hessianBlocks(model: Model, blockLength?: number): HessianBlock[] {
-  return model.layout.entries.map((e) =>
-    e.shape.length === 2
-      ? { offset: e.offset, shape: [...e.shape], kind: 'dense', ...(blockLength ? { blockLength } : {}) }
-      : { offset: e.offset, shape: [e.size], kind: 'vector' },
-  );
-}
-
-export function buildOptimizer(config: RunConfig, model: Model): GradientTransformation {
-  const { name, lr: _lr, blockLength, ...hyper } = config.optimizer;
-  const lr = learningRateOf(config);
-  const decay = model.layout.entries.some((e) => e.tags.includes('decay'));
-  const mask = decay ? model.layout.maskByTag('decay') : undefined;
-  const common = { ...hyper, lr, ...(mask ? { mask } : {}) };
-  let opt: GradientTransformation;
-  switch (name) {
-    case 'sgd':
-      opt = sgd(common);
-      break;
-    case 'adamw':
-      opt = adamw(common);
-      break;
-    case 'lion':
-      opt = lion(common);
-      break;
-    case 'sophiaG':
-      opt = sophiaG(common);
-      break;
-    case 'sophiaH':
-      opt = sophiaH(common);
-      break;
-    case 'adahessian':
-      opt = adahessian({
-        ...common,
-        blocks: hessianBlocks(model, typeof blockLength === 'number' ? blockLength : undefined),
-      });
-      break;
-  }
-  return config.clip === undefined ? opt : chain(clipByGlobalNorm(config.clip), opt);
-}
+import { buildOptimizer, modelSpecOf, setupData, type RunData } from './run-setup.js';
 
 export interface TrainingResult {
   model: Model;
@@ -144,11 +44,134 @@ export interface TrainingResult {
   finalEval: EvalResult;
   elapsedMs: number;
   data: RunData;
+  /** Set when `signal` stopped the run before its step budget. */
+  interrupted?: boolean;
+}
+
+/** What the caller's sinks can read: the run's pieces and the trainer's state after each step. */
+export interface RunContext {
+  config: RunConfig;
+  model: Model;
+  data: RunData;
+  state: () => TrainedState;
 }
 
 export interface RunTrainingOptions {
-  /** Called after every step with its metrics. */
+  /** Called after every step with its metrics (after the sinks). */
   onStep?: (m: StepMetrics) => void;
+  /**
+   * 'pipeline' (default): the streaming pipeline on worker threads. 'trainer': the synchronous Trainer
+   * in this thread (the reference; its step gradient is the plain batch mean, the pipeline's the ordered
+   * sum over `shards` shards, equal to it for one shard).
+   */
+  engine?: 'pipeline' | 'trainer';
+  /** Gradient worker threads (pipeline; default: the available cores). */
+  workers?: number;
+  /** Shards per batch (pipeline; default 4); fixed, so results never depend on the worker count. */
+  shards?: number;
+  /** Stages after evaluation and diagnostics, e.g. writeMetrics and checkpointEvery (src/streams). */
+  sinks?: (run: RunContext) => MonoTypeOperatorFunction<StepMetrics>;
+  /** Aborting stops the run after the step in progress; the sinks still complete (final checkpoint). */
+  signal?: AbortSignal;
+}
+
+/** A source of step metrics with the state behind them. */
+interface Driver {
+  steps$: Observable<StepMetrics>;
+  state: () => TrainedState;
+  stop: () => void;
+  close: () => Promise<void>;
+}
+
+function trainerDriver(
+  config: RunConfig,
+  model: Model,
+  data: RunData,
+  optimizer: GradientTransformation,
+): Driver {
+  // No evaluation inside: the evaluateEvery stage does it for both engines.
+  const trainer = new Trainer({
+    model,
+    optimizer,
+    curvature: config.curvature,
+    batchAt: data.batchAt,
+    batchSpec: data.batchSpec,
+    steps: config.steps,
+    seed: config.seed,
+  });
+  const stop$ = new Subject<void>();
+  return {
+    steps$: fromTrainer(trainer).pipe(takeUntil(stop$)),
+    state: () => trainer.state(),
+    stop: () => stop$.next(),
+    close: async () => undefined,
+  };
+}
+
+function pipelineDriver(
+  config: RunConfig,
+  spec: ModelSpec,
+  data: RunData,
+  optimizer: GradientTransformation,
+  options: RunTrainingOptions,
+): Driver {
+  const pipeline = createPipeline({
+    model: spec,
+    optimizer,
+    seed: config.seed,
+    batchSpec: data.batchSpec,
+    ...(config.curvature ? { curvature: config.curvature } : {}),
+    ...(options.workers !== undefined ? { workers: options.workers } : {}),
+    ...(options.shards !== undefined ? { shards: options.shards } : {}),
+  });
+  const run$ = pipeline.run(fromDataset(data.batchAt, { end: config.steps }));
+  // Our datasets only make valid batches; one refused anyway would silently shorten the run: fail it.
+  const steps$ = new Observable<StepMetrics>((subscriber) => {
+    const refused = pipeline.errors$.subscribe((e) =>
+      subscriber.error(new Error(`training batch of step ${e.step} refused (${e.reason}): ${e.message}`)),
+    );
+    const sub = run$.subscribe(subscriber);
+    return () => {
+      sub.unsubscribe();
+      refused.unsubscribe();
+    };
+  });
+  return {
+    steps$,
+    state: () => {
+      const s = pipeline.snapshot();
+      return { step: s.step, params: s.params, optState: s.optState };
+    },
+    stop: () => pipeline.stop(),
+    close: () => pipeline.close(),
+  };
+}
+
+/** The Hessian-diagnostics stage of a config, or a pass-through without `diagnostics`. */
+function diagnosticsStage(
+  config: RunConfig,
+  model: Model,
+  data: RunData,
+  state: () => TrainedState,
+): OperatorFunction<StepMetrics, StepMetrics> {
+  const d = config.diagnostics;
+  if (!d) return identity;
+  // The Hessian of the mean training loss over the first `batches` training batches, as `hessflow
+  // hessian` uses: the same batches every time, so the values are comparable along the run.
+  const batches = Array.from({ length: d.batches ?? 1 }, (_, k) => data.batchAt(k));
+  const losses = batches.map((b) =>
+    lossFunction(model, { data: b.inputs, shape: b.inputShape }, b.targets as Int32Array),
+  );
+  return diagnoseEvery({
+    every: d.every,
+    state,
+    hvpAt: (params) => batchedHvpOperator(losses, new Tensor(params, [params.length])),
+    topEigenvalue: d.topEigenvalue ?? true,
+    trace: d.trace ?? true,
+    ...(d.tol !== undefined ? { tol: d.tol } : {}),
+    ...(d.maxIter !== undefined ? { maxIter: d.maxIter } : {}),
+    seed: config.seed,
+  });
 }
 
 /** Trains `config.steps` steps and evaluates on the held-out data at the end. */
@@ -156,38 +179,87 @@ export async function runTraining(
   config: RunConfig,
   options: RunTrainingOptions = {},
 ): Promise<TrainingResult> {
+  const engine = options.engine ?? 'pipeline';
+  if (engine !== 'pipeline' && engine !== 'trainer')
+    throw new RangeError(
+      `runTraining: engine must be "pipeline" or "trainer", got ${JSON.stringify(engine)}`,
+    );
+  if (options.workers !== undefined) checkEvery('runTraining', 'workers', options.workers);
+  if (options.shards !== undefined) checkEvery('runTraining', 'shards', options.shards);
   // The loop checks loss, gradient and update for non-finite values and skips such steps itself.
   setFiniteChecks(false);
   const data = setupData(config);
-  const model = buildModel(modelSpecOf(config, data));
-  const trainer = new Trainer({
-    model,
-    optimizer: buildOptimizer(config, model),
-    curvature: config.curvature,
-    batchAt: data.batchAt,
-    batchSpec: data.batchSpec,
-    steps: config.steps,
-    seed: config.seed,
-    evaluation: { every: config.evalEvery, batches: data.evalBatches },
-  });
+  const spec = modelSpecOf(config, data);
+  const model = buildModel(spec);
+  const optimizer = buildOptimizer(config, model);
   const started = performance.now();
+  const driver =
+    engine === 'trainer'
+      ? trainerDriver(config, model, data, optimizer)
+      : pipelineDriver(config, spec, data, optimizer, options);
   let last: StepMetrics | undefined;
-  for (const m of trainer) {
-    last = m;
-    options.onStep?.(m);
-    // Let timers and signals run between steps.
-    await new Promise<void>((resolve) => setImmediate(resolve));
+  let skipped = 0;
+  let interrupted = false;
+  let final: TrainedState;
+  try {
+    const context: RunContext = { config, model, data, state: driver.state };
+    const steps$ = driver.steps$.pipe(
+      evaluateEvery({
+        every: config.evalEvery,
+        last: config.steps,
+        state: driver.state,
+        evaluate: (params) => evaluate(model, params, data.evalBatches),
+      }),
+      diagnosticsStage(config, model, data, driver.state),
+      options.sinks ? options.sinks(context) : identity,
+    );
+    const stop = () => {
+      interrupted = true;
+      driver.stop();
+    };
+    options.signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        let sub: Subscription | undefined = undefined;
+        sub = steps$.subscribe({
+          next: (m) => {
+            last = m;
+            if (m.skipped) skipped++;
+            try {
+              options.onStep?.(m);
+            } catch (e) {
+              // A failing callback ends the run like a failing stage (RxJS would only report it).
+              reject(e as Error);
+              sub?.unsubscribe();
+            }
+          },
+          error: reject,
+          complete: resolve,
+        });
+        // Stopping needs a subscribed run; a signal aborted before the start stops it at once.
+        if (options.signal?.aborted) stop();
+      });
+    } finally {
+      options.signal?.removeEventListener('abort', stop);
+    }
+    final = driver.state();
+  } finally {
+    // Every path (done, stopped, failed) ends the worker threads.
+    await driver.close();
   }
   const elapsedMs = performance.now() - started;
-  const s = trainer.state();
   return {
     model,
-    params: s.params,
-    optimizerState: s.optState,
-    step: s.step,
-    skipped: s.skipped,
-    finalEval: last?.eval ?? evaluate(model, s.params, data.evalBatches),
+    params: final.params,
+    optimizerState: final.optState,
+    step: final.step,
+    skipped,
+    finalEval:
+      last?.eval && last.step + 1 === final.step
+        ? last.eval
+        : evaluate(model, final.params, data.evalBatches),
     elapsedMs,
     data,
+    ...(interrupted && final.step < config.steps ? { interrupted: true } : {}),
   };
 }

@@ -3,7 +3,7 @@
  * Sophia-G, real data) with a tiny step budget and its run directory; `hessian` on that run; `compare`
  * with two optimizers; and the usage errors (exit 2, the key or flag named).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +157,75 @@ t.test('hessian on that run directory prints finite diagnostics', async (t) => {
   t.match(text.stdout, /HAWQ-V2/);
 });
 
+t.test('train with periodic diagnostics and one worker writes them into the metrics', async (t) => {
+  const quickstart = JSON.parse(readFileSync(join(root, 'config/quickstart.json'), 'utf8'));
+  const file = join(tmp, 'diagnosed.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      ...quickstart,
+      model: { ...quickstart.model, sizes: [784, 32, 10] },
+      batchSize: 32,
+      evalEvery: 3,
+      diagnostics: { every: 3, batches: 1, maxIter: 6 },
+    }),
+  );
+  const out = join(tmp, 'diagnosed');
+  const r = hessflow('train', '--config', file, '--steps', '6', '--workers', '1', '--out', out, '--json');
+  t.equal(r.code, 0, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  t.equal(summary.steps, 6);
+  t.equal(summary.diagnostics.step, 5, 'the summary carries the last diagnostics');
+  const metrics = readFileSync(join(out, 'metrics.ndjson'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.same(
+    metrics.filter((m) => m.diagnostics).map((m) => m.diagnostics.step),
+    [2, 5],
+  );
+  for (const m of metrics.filter((x) => x.diagnostics)) {
+    t.ok(m.diagnostics.lambdaMax > 0, `λmax ${m.diagnostics.lambdaMax}`);
+    t.ok(Number.isFinite(m.diagnostics.trace), `trace ${m.diagnostics.trace}`);
+    t.ok(m.eval, 'evaluated on the same step');
+  }
+});
+
+t.test('Ctrl-C stops train after the step in progress and writes what it reached', async (t) => {
+  const quickstart = JSON.parse(readFileSync(join(root, 'config/quickstart.json'), 'utf8'));
+  const file = join(tmp, 'long.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ ...quickstart, model: { ...quickstart.model, sizes: [784, 16, 10] }, evalEvery: 2 }),
+  );
+  const out = join(tmp, 'interrupted');
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'train', '--config', file, '--out', out, '--no-progress'],
+    { cwd: root, env: { ...process.env, FORCE_COLOR: '0', STEPS: '', CONFIG: '' } },
+  );
+  let stderr = '';
+  let stdout = '';
+  let sent = false;
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    // Interrupt once the run is visibly training (an evaluation line).
+    if (!sent && /step\s+4\//.test(stderr)) sent = child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  t.equal(code, 130, stderr);
+  t.match(stderr, /interrupted: finishing the step in progress/);
+  t.match(stdout, /steps \(interrupted\)/);
+  const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  t.equal(summary.interrupted, true);
+  t.ok(summary.steps >= 4 && summary.steps < 1000, `stopped at ${summary.steps}`);
+  const ckpt = decodeCheckpoint(readFileSync(join(out, 'checkpoint.hfckpt')));
+  t.equal(ckpt.step, summary.steps, 'the checkpoint holds the last step reached');
+  const lines = readFileSync(join(out, 'metrics.ndjson'), 'utf8').trim().split('\n');
+  t.equal(lines.length, summary.steps, 'one metrics line per step reached');
+});
+
 t.test('compare with two optimizers and a few steps', async (t) => {
   const out = join(tmp, 'compare');
   const r = hessflow(
@@ -206,6 +275,16 @@ t.test('usage errors exit with 2 and name the key or flag', async (t) => {
   r = hessflow('train', '--config', badNested, '--out', join(tmp, 'x'));
   t.equal(r.code, 2);
   t.match(r.stderr, /optimizer\.lr: must be > 0/);
+
+  const noEvery = join(tmp, 'no-every.json');
+  writeFileSync(noEvery, JSON.stringify({ ...quickstart, diagnostics: { trace: true } }));
+  r = hessflow('train', '--config', noEvery, '--out', join(tmp, 'x'));
+  t.equal(r.code, 2);
+  t.match(r.stderr, /diagnostics\.every: (is required|must be .*got nothing)/);
+
+  r = hessflow('train', '--workers', '0');
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--workers.*must be a positive integer/);
 
   r = hessflow('train', '--stepz', '3');
   t.equal(r.code, 2);

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import { type Point, writeFigure } from '../../report/plots.js';
-import { NdjsonWriter, makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
+import { makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
+import { writeMetrics } from '../../streams/write-metrics.js';
 import type { CurvatureConfig } from '../../train/curvature-schedule.js';
 import {
   type OptimizerConfig,
@@ -18,7 +19,7 @@ import {
   readConfig,
 } from '../config.js';
 import { positiveInt, positiveNumber } from '../parse.js';
-import { TrainingProgress } from '../progress.js';
+import { TrainingProgress, stopOnSigint } from '../progress.js';
 import { runTraining } from '../run-training.js';
 
 interface Preset {
@@ -181,7 +182,6 @@ export async function compareCommand(
     const config = configFor(base, name, o.steps);
     const losses: number[] = [];
     const acc: Point[] = [];
-    const metrics = new NdjsonWriter(join(dir, `metrics-${name}.ndjson`));
     const progress = new TrainingProgress({
       label: name.padEnd(10),
       total: config.steps,
@@ -189,20 +189,27 @@ export async function compareCommand(
       bar: o.progress && !o.json && process.stderr.isTTY === true,
       quiet: true,
     });
+    const interrupt = stopOnSigint(() => {
+      progress.stop();
+      process.stderr.write('\ninterrupted: finishing the step in progress (Ctrl-C again to quit now)\n');
+    });
     let result;
     try {
       result = await runTraining(config, {
+        signal: interrupt.signal,
+        sinks: () => writeMetrics(join(dir, `metrics-${name}.ndjson`)),
         onStep(m) {
-          metrics.write(m);
           losses.push(m.loss);
           if (m.eval) acc.push({ x: m.step + 1, y: m.eval.accuracy });
           progress.update(m);
         },
       });
     } finally {
+      interrupt.dispose();
       progress.stop();
-      metrics.close();
     }
+    // The worker threads are closed and this run's metrics written; the other optimizers are not run.
+    if (result.interrupted) process.exit(130);
     const smoothed = smooth(losses);
     curves.set(name, smoothed);
     accuracy.set(name, acc);

@@ -35,7 +35,7 @@ import { Tensor } from '../../tensor/tensor.js';
 import { type RunConfig, validateConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';
-import { learningRateAt, modelSpecOf, setupData } from '../run-training.js';
+import { learningRateAt, modelSpecOf, setupData } from '../run-setup.js';
 
 export interface HessianOptions {
   checkpoint: string;

@@ -2,20 +2,17 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { type Point, writeFigure } from '../../report/plots.js';
-import {
-  NdjsonWriter,
-  RUN_FILES,
-  makeRunDir,
-  writeJson,
-  writeModelFiles,
-  shownPath,
-} from '../../report/run-dir.js';
+import { RUN_FILES, makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
+import { checkpointEvery } from '../../streams/checkpoint-every.js';
+import type { DiagnosedMetrics, StepDiagnostics } from '../../streams/diagnose-every.js';
+import { writeMetrics } from '../../streams/write-metrics.js';
 import { type RunConfig, defaultConfigPath, readConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { generateText } from '../generate.js';
 import { positiveInt } from '../parse.js';
-import { TrainingProgress } from '../progress.js';
-import { modelSpecOf, runTraining } from '../run-training.js';
+import { TrainingProgress, stopOnSigint } from '../progress.js';
+import { modelSpecOf } from '../run-setup.js';
+import { runTraining } from '../run-training.js';
 
 export interface TrainOptions {
   config?: string;
@@ -23,6 +20,8 @@ export interface TrainOptions {
   out?: string;
   json?: boolean;
   progress: boolean;
+  /** Gradient worker threads (default: the available cores). */
+  workers?: number;
 }
 
 export interface TrainSummary {
@@ -35,6 +34,10 @@ export interface TrainSummary {
   heldOut: { loss: number; accuracy: number; predictions: number };
   seconds: number;
   samplesPerSecond: number;
+  /** Stopped by Ctrl-C before the step budget (the files hold the state reached). */
+  interrupted?: boolean;
+  /** The last Hessian diagnostics of the run (config `diagnostics`). */
+  diagnostics?: StepDiagnostics;
   files: Record<string, string>;
   generated?: string;
 }
@@ -68,16 +71,38 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     bar: o.progress && !o.json && process.stderr.isTTY === true,
     quiet: o.json,
   });
-  const metrics = new NdjsonWriter(join(dir, RUN_FILES.metrics));
   const loss: Point[] = [];
   const evalLoss: Point[] = [];
   const evalAccuracy: Point[] = [];
+  let diagnostics: StepDiagnostics | undefined;
+  // Ctrl-C once: finish the step in progress, then write the checkpoint and summary of what was done.
+  const interrupt = stopOnSigint(() => {
+    progress.stop();
+    process.stderr.write('\ninterrupted: finishing the step in progress (Ctrl-C again to quit now)\n');
+  });
   let result;
   try {
     result = await runTraining(config, {
-      onStep(m) {
-        metrics.write(m);
+      signal: interrupt.signal,
+      ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      sinks: (run) => (steps$) =>
+        steps$.pipe(
+          writeMetrics(join(dir, RUN_FILES.metrics)),
+          checkpointEvery({
+            dir,
+            every: config.evalEvery,
+            state: run.state,
+            layout: run.model.layout.toJSON(),
+            meta: (m) => ({
+              config,
+              model: modelSpecOf(config, run.data),
+              ...(m?.eval ? { finalEval: m.eval } : {}),
+            }),
+          }),
+        ),
+      onStep(m: DiagnosedMetrics) {
         loss.push({ x: m.step + 1, y: m.loss });
+        if (m.diagnostics) diagnostics = m.diagnostics;
         if (m.eval) {
           evalLoss.push({ x: m.step + 1, y: m.eval.loss });
           evalAccuracy.push({ x: m.step + 1, y: m.eval.accuracy });
@@ -86,17 +111,11 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
       },
     });
   } finally {
+    interrupt.dispose();
     progress.stop();
-    metrics.close();
   }
-
-  const { checkpoint, weights } = await writeModelFiles(dir, {
-    params: result.params,
-    layout: result.model.layout.toJSON(),
-    optimizerState: result.optimizerState,
-    step: result.step,
-    meta: { config, model: modelSpecOf(config, result.data), finalEval: result.finalEval },
-  });
+  const checkpoint = join(dir, RUN_FILES.checkpoint);
+  const weights = join(dir, RUN_FILES.weights);
   const isLm = config.model.kind === 'gpt';
   const plot = await writeFigure(
     join(dir, 'training'),
@@ -148,6 +167,8 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     heldOut: result.finalEval,
     seconds,
     samplesPerSecond: (result.step * config.batchSize) / Math.max(seconds, 1e-9),
+    ...(result.interrupted ? { interrupted: true } : {}),
+    ...(diagnostics ? { diagnostics } : {}),
     files: {
       config: join(dir, RUN_FILES.config),
       metrics: join(dir, RUN_FILES.metrics),
@@ -165,10 +186,20 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     const rel = shownPath(dir);
     const what = isLm ? 'next-character accuracy' : 'accuracy';
     const lines = [
-      `hessflow train: ${name} — ${config.model.kind} (${summary.parameters.toLocaleString('en')} parameters), ${config.optimizer.name}, ${summary.steps} steps${summary.skipped ? ` (${summary.skipped} skipped)` : ''}`,
+      `hessflow train: ${name} — ${config.model.kind} (${summary.parameters.toLocaleString('en')} parameters), ${config.optimizer.name}, ${summary.steps}${summary.interrupted ? ` of ${config.steps}` : ''} steps${summary.interrupted ? ' (interrupted)' : ''}${summary.skipped ? ` (${summary.skipped} skipped)` : ''}`,
       `  final train loss  ${summary.finalTrainLoss.toFixed(4)}`,
       `  held-out loss     ${summary.heldOut.loss.toFixed(4)}   ${what} ${(100 * summary.heldOut.accuracy).toFixed(2)}% (${summary.heldOut.predictions} predictions)`,
       `  time              ${seconds.toFixed(1)} s (${summary.samplesPerSecond.toFixed(0)} samples/s)`,
+      ...(diagnostics
+        ? [
+            `  Hessian, step ${diagnostics.step + 1}  ${[
+              ...(diagnostics.lambdaMax === undefined
+                ? []
+                : [`λmax ${diagnostics.lambdaMax.toPrecision(4)}`]),
+              ...(diagnostics.trace === undefined ? [] : [`trace ${diagnostics.trace.toPrecision(4)}`]),
+            ].join('   ')}`,
+          ]
+        : []),
       `  run directory     ${rel}/  (config.json, metrics.ndjson, checkpoint.hfckpt, weights.safetensors, training.svg, training.png)`,
     ];
     if (generated !== undefined)
@@ -190,8 +221,11 @@ export function trainCommandSpec(): Command {
     .option('-o, --out <dir>', 'run directory (default: runs/<timestamp>-<name>)')
     .option('--json', 'print the summary as one JSON object on stdout (no progress output)')
     .option('--no-progress', 'no progress bar (also off when stderr is not a terminal)')
+    .option('-w, --workers <n>', 'gradient worker threads (default: the available cores)', positiveInt)
     .addHelpText('after', '\nEnvironment: CONFIG=<file> and STEPS=<n> stand in for --config and --steps.')
     .action(async (opts: TrainOptions) => {
-      await trainCommand(opts);
+      const summary = await trainCommand(opts);
+      // Everything is written and the worker threads are closed; report the interruption as Ctrl-C does.
+      if (summary.interrupted) process.exit(130);
     });
 }

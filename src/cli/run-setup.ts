@@ -1,0 +1,133 @@
+/**
+ * From a run config to the parts of a run: the data (`setupData`), the model spec, the learning rate and
+ * its schedule, and the optimizer (`buildOptimizer`). Shared by `train`, `compare`, `hessian` and the
+ * benchmarks; run-training.ts drives the steps.
+ */
+import type { Batch } from '../data/batch.js';
+import { batchAt, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js';
+import type { BatchSpec } from '../data/validate.js';
+import type { MobyDickCorpus } from '../data/moby-dick.js';
+import type { Model, ModelSpec } from '../nn/model.js';
+import {
+  adahessian,
+  adamw,
+  chain,
+  clipByGlobalNorm,
+  lion,
+  sgd,
+  sophiaG,
+  sophiaH,
+  warmupCosineSchedule,
+  type GradientTransformation,
+  type HessianBlock,
+  type ScalarOrSchedule,
+} from '../optim/index.js';
+import type { RunConfig } from './config.js';
+
+/** Everything the data side of a run provides. */
+export interface RunData {
+  batchAt: (step: number) => Batch;
+  batchSpec: BatchSpec;
+  evalBatches: Batch[];
+  /** Predictions per training batch (tokens for a language model): Sophia-G's `bs`. */
+  predictionsPerBatch: number;
+  corpus?: MobyDickCorpus;
+}
+
+export function setupData(config: RunConfig): RunData {
+  const { batchSize, seed } = config;
+  if ((config.data?.name ?? 'mnist') === 'mnist') {
+    const { train, test } = loadMnist();
+    const n = Math.min(config.data?.evalSize ?? test.dataset.size, test.dataset.size);
+    return {
+      batchAt: (k) => batchAt(train.dataset, { batchSize, seed }, k),
+      batchSpec: batchSpecOf(train.dataset),
+      evalBatches: [test.dataset.gather(Int32Array.from({ length: n }, (_, i) => i))],
+      predictionsPerBatch: batchSize,
+    };
+  }
+  const corpus = loadMobyDick();
+  const block = (config.model as { blockSize: number }).blockSize;
+  return {
+    batchAt: (k) => corpus.trainBatch(batchSize, block, seed, k),
+    batchSpec: batchSpecOf(corpus.windows('train', block)),
+    evalBatches: corpus.fixedValidationBatches(config.data?.evalSize ?? 8, batchSize, block, seed),
+    predictionsPerBatch: batchSize * block,
+    corpus,
+  };
+}
+
+/** The model spec of a config (a GPT's vocabulary filled from the corpus). */
+export function modelSpecOf(config: RunConfig, data?: RunData): ModelSpec {
+  if (config.model.kind === 'gpt' && config.model.vocabSize === undefined) {
+    const corpus = data?.corpus ?? loadMobyDick();
+    return { ...config.model, vocabSize: corpus.vocabSize };
+  }
+  return config.model as ModelSpec;
+}
+
+/** The learning rate as configured: a number, or warmup + cosine decay peaking at optimizer.lr. */
+export function learningRateOf(config: RunConfig): ScalarOrSchedule {
+  const s = config.schedule;
+  if (!s) return config.optimizer.lr;
+  return warmupCosineSchedule({
+    peak: config.optimizer.lr,
+    warmupSteps: s.warmupSteps,
+    decaySteps: Math.max(s.decaySteps ?? config.steps, s.warmupSteps + 1),
+    init: s.init,
+    endValue: s.endValue,
+  });
+}
+
+/** The learning rate in effect at `step`. */
+export function learningRateAt(config: RunConfig, step: number): number {
+  const lr = learningRateOf(config);
+  return typeof lr === 'number' ? lr : lr(step);
+}
+
+/** AdaHessian's averaging blocks from the layout: dense [out, in] tensors and vectors. */
+export function hessianBlocks(model: Model, blockLength?: number): HessianBlock[] {
+  return model.layout.entries.map((e) =>
+    e.shape.length === 2
+      ? { offset: e.offset, shape: [...e.shape], kind: 'dense', ...(blockLength ? { blockLength } : {}) }
+      : { offset: e.offset, shape: [e.size], kind: 'vector' },
+  );
+}
+
+export function buildOptimizer(config: RunConfig, model: Model): GradientTransformation {
+  const { name, lr: _lr, blockLength, ...hyper } = config.optimizer;
+  const lr = learningRateOf(config);
+  const decay = model.layout.entries.some((e) => e.tags.includes('decay'));
+  const mask = decay ? model.layout.maskByTag('decay') : undefined;
+  const common = { ...hyper, lr, ...(mask ? { mask } : {}) };
+  let opt: GradientTransformation;
+  switch (name) {
+    case 'sgd':
+      opt = sgd(common);
+      break;
+    case 'adamw':
+      opt = adamw(common);
+      break;
+    case 'lion':
+      opt = lion(common);
+      break;
+    case 'sophiaG':
+      // A win-rate target gives every parameter tensor its own ρ.
+      opt = sophiaG(
+        hyper.winRateTarget === undefined
+          ? common
+          : { ...common, groups: model.layout.entries.map((e) => [e.offset, e.offset + e.size] as const) },
+      );
+      break;
+    case 'sophiaH':
+      opt = sophiaH(common);
+      break;
+    case 'adahessian':
+      opt = adahessian({
+        ...common,
+        blocks: hessianBlocks(model, typeof blockLength === 'number' ? blockLength : undefined),
+      });
+      break;
+  }
+  return config.clip === undefined ? opt : chain(clipByGlobalNorm(config.clip), opt);
+}
