@@ -1,6 +1,6 @@
 /**
  * Renders BENCHMARKS.md from every bench/results/*.json (this machine's runs and any imported ones,
- * e.g. a GPU suite run elsewhere). Run by bench/run.ts after each run; also runnable on its own:
+ * e.g. a GPU suite run elsewhere). Run by bench/run.ts and bench/soak.ts after each run; also runnable on its own:
  * `npx tsx bench/report.ts` (or `node dist/bench/report.js`) after adding a results file.
  */
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -55,6 +55,8 @@ export function renderReport(all: readonly Results[]): string {
     '',
     'Each section below is one results file. Timings are medians of interleaved repetitions after warm-up;',
     'the machines are shared, so expect ±10–20 % between runs (the load average is recorded).',
+    'The daemon soak (`npm run bench:soak`, bench/soak.ts) is one long run against a live daemon instead:',
+    'its rates and latencies are over the run after warm-up.',
   ];
   for (const r of all) {
     const m = r.machine;

@@ -14,7 +14,7 @@ export class BatchQueue {
   private items: QueuedBatch[] = [];
   private head = 0;
   private nextSeq: number;
-  private waiters: (() => void)[] = [];
+  private waiters: { depth: number; resolve: () => void }[] = [];
 
   constructor(
     readonly limit: number,
@@ -63,7 +63,7 @@ export class BatchQueue {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    if (!this.full) this.wake();
+    this.wake();
     return it;
   }
 
@@ -72,15 +72,21 @@ export class BatchQueue {
     return this.items.slice(this.head);
   }
 
-  /** Resolves once there is room (immediately if there is). */
-  whenRoom(): Promise<void> {
-    if (!this.full) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
+  /**
+   * Resolves once the queue holds at most `depth` batches (default limit − 1: any room; immediately if it
+   * already does). A producer that waits (the socket) should ask for a low-water mark below the limit:
+   * HTTP producers are answered 429 at once rather than queued, so if a waiter took every slot the moment
+   * it freed, they would never get one.
+   */
+  whenRoom(depth = this.limit - 1): Promise<void> {
+    if (this.depth <= depth) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ depth, resolve }));
   }
 
   private wake(): void {
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
+    const ready = this.waiters.filter((w) => this.depth <= w.depth);
+    if (ready.length === 0) return;
+    this.waiters = this.waiters.filter((w) => this.depth > w.depth);
+    for (const w of ready) w.resolve();
   }
 }

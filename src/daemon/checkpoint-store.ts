@@ -5,8 +5,9 @@
  * `loadNewestValid` returns the newest file that decodes, reporting each corrupt one it skips.
  *
  * Besides parameters and optimizer state, `meta` holds the pending curvature estimates, the skipped-step
- * count, the sequence counter and the accepted-but-unapplied queue, so a graceful shutdown loses no
- * acknowledged batch.
+ * count, the sequence counter, the accepted-but-unapplied queue (so a graceful shutdown loses no
+ * acknowledged batch) and whether training was paused (so a restart comes back paused). Checkpoints
+ * written before `paused` was recorded read as not paused.
  */
 import { mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -36,6 +37,7 @@ interface DaemonMeta {
   pending: CurvatureEstimate[];
   skipped: number;
   nextSeq: number;
+  paused?: boolean;
   queue: {
     seq: number;
     inputs: Batch['inputs'];
@@ -78,6 +80,7 @@ export class CheckpointStore {
       pending: snap.pending,
       skipped: snap.skipped,
       nextSeq: snap.nextSeq,
+      paused: snap.paused,
       queue: snap.queue.map((q) => ({
         seq: q.seq,
         inputs: q.batch.inputs,
@@ -151,6 +154,7 @@ export class CheckpointStore {
               skipped: meta.skipped,
               queue,
               nextSeq: meta.nextSeq,
+              paused: meta.paused === true,
             },
           },
           skipped,

@@ -8,7 +8,8 @@
  * exactly once, in sequence order, across any number of graceful shutdowns (the final checkpoint carries
  * the queue, which is restored before ingest reopens). After a crash (kill -9, power loss) training resumes
  * from the newest valid checkpoint with the queue it held; batches acknowledged after that checkpoint are
- * lost (at most `checkpointEvery` steps of work plus the queue accepted since).
+ * lost (at most `checkpointEvery` steps of work plus the queue accepted since). Whether training was
+ * paused is checkpointed too: a daemon paused at its last checkpoint restarts paused and logs so.
  */
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
@@ -16,7 +17,8 @@ import { buildModel } from '../nn/models/registry.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { DaemonConfig } from './config.js';
 import { type DirLock, acquireDirLock } from './dir-lock.js';
-import { TrainerEngine, type TrainingEngine } from './engine.js';
+import type { TrainingEngine } from './engine.js';
+import { TrainerEngine } from './trainer-engine.js';
 import { createHttpServer } from './http-server.js';
 import { DaemonMetrics } from './metrics.js';
 import { createSocketServer } from './socket-server.js';
@@ -76,14 +78,17 @@ async function startLocked(
     );
   }
   if (found) {
+    const paused = found.snapshot.paused;
     logger.info(
       {
         event: 'resumed',
         checkpoint: found.path,
         step: found.snapshot.step,
         queued: found.snapshot.queue.length,
+        paused,
       },
-      `resumed from checkpoint ${found.path} at step ${found.snapshot.step}`,
+      `resumed from checkpoint ${found.path} at step ${found.snapshot.step}` +
+        (paused ? '; paused, as when the checkpoint was written (POST /v1/resume to train)' : ''),
     );
   } else {
     logger.info(
@@ -128,6 +133,7 @@ async function startLocked(
       checkpoint().catch((err) => logger.error({ err }, 'periodic checkpoint failed'));
     }
   });
+  engine.onProbe((p) => metrics.probeSeconds.observe({ estimator: p.estimator }, p.seconds));
   engine.onError((err, seq) => {
     metrics.reject('step_error');
     logger.error({ err, seq }, 'step failed; batch dropped');

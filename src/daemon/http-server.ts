@@ -153,7 +153,9 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   });
 
   app.get('/metrics', async (_req, reply) => {
-    metrics.queueDepth.set(engine.status().queueDepth);
+    const s = engine.status();
+    metrics.queueDepth.set(s.queueDepth);
+    metrics.paused.set(s.paused ? 1 : 0);
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -8,7 +8,8 @@ export {
 } from './config.js';
 export type { DaemonHandle, StartDaemonOptions } from './daemon.js';
 export { startDaemon } from './daemon.js';
-export type { AppliedStep, EngineSnapshot, EngineStatus, TrainingEngine } from './engine.js';
-export { TrainerEngine, batchSpecOfModel } from './engine.js';
+export type { AppliedStep, EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
+export { batchSpecOfModel } from './engine.js';
+export { TrainerEngine } from './trainer-engine.js';
 export { DaemonConfigError, DaemonLockedError, IngestError } from './errors.js';
 export { runDaemon } from './main.js';

@@ -51,10 +51,29 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
   readonly step = new Gauge({ name: 'hessflow_step', help: 'Current step', registers: [this.registry] });
+  readonly paused = new Gauge({
+    name: 'hessflow_paused',
+    help: '1 while training is paused (batches are still accepted up to the queue limit)',
+    registers: [this.registry],
+  });
   readonly stepSeconds = new Histogram({
     name: 'hessflow_step_duration_seconds',
     help: 'Wall time of one training step',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly probeSeconds = new Histogram({
+    name: 'hessflow_probe_duration_seconds',
+    help: 'Wall time of one curvature probe (estimate of the Hessian diagonal), by estimator',
+    labelNames: ['estimator'],
+    // Probes cost one to a few gradients, so the buckets reach a little further than the step's.
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly socketReadPauses = new Counter({
+    name: 'hessflow_socket_read_pauses_total',
+    help: 'Times a socket connection stopped reading frames, by cause (queue_full, unread_acks)',
+    labelNames: ['cause'],
     registers: [this.registry],
   });
   readonly checkpoints = new Counter({

@@ -136,6 +136,10 @@ t.test(
       d2.lines.some((l) => l.event === 'resumed' && l.step === 13),
       'restart resumes from the final checkpoint',
     );
+    // it was paused at the final checkpoint, so it comes back paused
+    t.equal((await status(d2.url)).paused, true, 'restarted paused');
+    r = await fetch(`${d2.url}/v1/resume`, { method: 'POST', headers: auth });
+    t.equal(r.status, 200);
     s = await waitForStatus(d2.url, (x) => x.step === 16);
     t.equal(s.nextSeq, 17, 'no acknowledged batch lost across a graceful restart; sequence numbers continue');
     d2.proc.kill('SIGTERM');

@@ -1,0 +1,272 @@
+/**
+ * `TrainerEngine`: the daemon's `TrainingEngine` over the synchronous `Trainer`, one queued batch per
+ * step (the Trainer's `batchAt(step)` returns the batch taken from the queue for that step). Steps run
+ * one at a time on the event loop (setImmediate between them, so ingest and control stay responsive).
+ */
+import type { Batch } from '../data/batch.js';
+import type { BatchSpec } from '../data/validate.js';
+import { paramsToSafetensors } from '../io/safetensors-params.js';
+import type { Model } from '../nn/model.js';
+import { adamw } from '../optim/adam.js';
+import { type InjectedState, injectHyperparams, setHyperparam } from '../optim/inject.js';
+import { sgd } from '../optim/sgd.js';
+import { sophiaG } from '../optim/sophia-g.js';
+import type { GradientTransformation } from '../optim/transform.js';
+import {
+  type CurvatureConfig,
+  type ResolvedCurvature,
+  launchesAt,
+  resolveCurvature,
+} from '../train/curvature-schedule.js';
+import { type EvalResult, evaluate } from '../train/evaluate.js';
+import { type StepMetrics, Trainer } from '../train/train.js';
+import { BatchQueue } from './batch-queue.js';
+import type { DaemonOptimizerConfig } from './config.js';
+import {
+  type AppliedStep,
+  type EngineSnapshot,
+  type EngineStatus,
+  type ProbeTiming,
+  type TrainingEngine,
+  batchSpecOfModel,
+} from './engine.js';
+import { IngestError } from './errors.js';
+import { ProbeClock } from './probe-clock.js';
+
+type Factory = (o: Record<string, unknown>) => GradientTransformation;
+
+const FACTORIES: Record<string, Factory> = {
+  sophiaG: sophiaG as Factory,
+  adamw: adamw as Factory,
+  sgd: sgd as Factory,
+};
+
+export interface TrainerEngineOptions {
+  model: Model;
+  optimizer: DaemonOptimizerConfig;
+  curvature?: CurvatureConfig;
+  seed: number;
+  queueLimit: number;
+  /** Continue from a checkpoint (paused if it was taken while paused). */
+  resume?: EngineSnapshot;
+}
+
+export class TrainerEngine implements TrainingEngine {
+  readonly batchSpec: BatchSpec;
+  private readonly queue: BatchQueue;
+  private readonly optimizer: GradientTransformation<InjectedState>;
+  private readonly factory: Factory;
+  private readonly baseHyper: Record<string, unknown>;
+  private trainer: Trainer<InjectedState>;
+  private current: Batch | null = null;
+  private running = false;
+  private paused = false;
+  private scheduled: ReturnType<typeof setImmediate> | null = null;
+  private lastLoss: number | null = null;
+  private stepListeners: ((s: AppliedStep) => void)[] = [];
+  private errorListeners: ((e: Error, seq: number) => void)[] = [];
+  private probeListeners: ((p: ProbeTiming) => void)[] = [];
+  private readonly curvature: ResolvedCurvature | null;
+  private readonly clock = new ProbeClock();
+  private readonly timedModel: Model;
+
+  constructor(private readonly opts: TrainerEngineOptions) {
+    this.batchSpec = batchSpecOfModel(opts.model);
+    const { name, ...hyper } = opts.optimizer;
+    const factory = FACTORIES[name];
+    if (!factory) throw new RangeError(`daemon: unknown optimizer "${name}"`);
+    this.factory = factory;
+    this.baseHyper = hyper;
+    this.optimizer = injectHyperparams(factory)(hyper);
+    this.curvature = opts.curvature ? resolveCurvature(opts.curvature) : null;
+    this.timedModel = this.clock.wrapModel(opts.model);
+    this.queue = new BatchQueue(opts.queueLimit, opts.resume?.nextSeq ?? 1);
+    const r = opts.resume;
+    if (r) this.queue.restore(r.queue, r.nextSeq);
+    this.paused = r?.paused ?? false;
+    this.trainer = this.makeTrainer(
+      r
+        ? {
+            params: r.params,
+            optState: r.optState as InjectedState,
+            step: r.step,
+            pending: r.pending,
+            skipped: r.skipped,
+          }
+        : undefined,
+    );
+  }
+
+  private makeTrainer(resume?: ReturnType<Trainer<InjectedState>['state']>): Trainer<InjectedState> {
+    return new Trainer<InjectedState>({
+      model: this.timedModel,
+      optimizer: this.clock.wrapOptimizer(this.optimizer),
+      batchAt: () => {
+        if (!this.current) throw new Error('daemon engine: no batch for this step');
+        return this.current;
+      },
+      steps: Number.MAX_SAFE_INTEGER,
+      seed: this.opts.seed,
+      batchSpec: this.batchSpec,
+      ...(this.opts.curvature ? { curvature: this.opts.curvature } : {}),
+      ...(resume ? { resume } : {}),
+    });
+  }
+
+  submit(batch: Batch): number | null {
+    const seq = this.queue.offer(batch);
+    if (seq !== null) this.schedule();
+    return seq;
+  }
+
+  whenRoom(depth?: number): Promise<void> {
+    return this.queue.whenRoom(depth);
+  }
+
+  status(): EngineStatus {
+    const s = this.trainer.state();
+    return {
+      step: s.step,
+      paramsVersion: s.step - s.skipped,
+      skipped: s.skipped,
+      paused: this.paused,
+      optimizer: { name: this.opts.optimizer.name, hyperparams: { ...s.optState.hyperparams } },
+      queueDepth: this.queue.depth,
+      queueLimit: this.queue.limit,
+      nextSeq: this.queue.seqCounter,
+      backend: 'cpu',
+      lastLoss: this.lastLoss,
+    };
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.schedule();
+  }
+
+  setHyperparams(values: Record<string, unknown>): Record<string, number> {
+    const s = this.trainer.state();
+    let opt = s.optState;
+    const entries = Object.entries(values);
+    if (entries.length === 0) throw new IngestError('empty_update', 'no hyperparameters given');
+    for (const [name, value] of entries) {
+      if (!Object.prototype.hasOwnProperty.call(opt.hyperparams, name)) {
+        throw new IngestError(
+          'unknown_hyperparameter',
+          `unknown hyperparameter "${name}" (settable: ${Object.keys(opt.hyperparams).join(', ')})`,
+        );
+      }
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        throw new IngestError('bad_value', `hyperparameter "${name}" must be a finite number`);
+      opt = setHyperparam(opt, name, value);
+    }
+    // Range checks live in the factory: build it with the new values so a bad value fails here, not mid-step.
+    // A dry-run update (optimizers are pure) also catches values the current state cannot take.
+    try {
+      this.factory({ ...this.baseHyper, ...opt.hyperparams });
+      this.optimizer.update(new Float32Array(s.params.length), opt, s.params, { batchSize: 1, loss: 0 });
+    } catch (e) {
+      throw new IngestError('bad_value', (e as Error).message);
+    }
+    this.trainer = this.makeTrainer({ ...s, optState: opt });
+    return { ...opt.hyperparams };
+  }
+
+  snapshot(): EngineSnapshot {
+    const s = this.trainer.state();
+    return {
+      params: s.params,
+      layout: this.opts.model.layout.entries.map((e) => ({
+        name: e.name,
+        shape: [...e.shape],
+        offset: e.offset,
+        tags: [...e.tags],
+      })),
+      optState: s.optState,
+      step: s.step,
+      pending: s.pending,
+      skipped: s.skipped,
+      queue: this.queue.snapshot(),
+      nextSeq: this.queue.seqCounter,
+      paused: this.paused,
+    };
+  }
+
+  weights(): Uint8Array {
+    const snap = this.snapshot();
+    return paramsToSafetensors(snap.params, snap.layout, { step: String(snap.step) });
+  }
+
+  evaluate(batch: Batch): EvalResult {
+    return evaluate(this.opts.model, this.trainer.state().params, [batch]);
+  }
+
+  start(): void {
+    this.running = true;
+    this.schedule();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.scheduled) clearImmediate(this.scheduled);
+    this.scheduled = null;
+  }
+
+  onStep(listener: (s: AppliedStep) => void): void {
+    this.stepListeners.push(listener);
+  }
+
+  onError(listener: (e: Error, seq: number) => void): void {
+    this.errorListeners.push(listener);
+  }
+
+  onProbe(listener: (p: ProbeTiming) => void): void {
+    this.probeListeners.push(listener);
+  }
+
+  private schedule(): void {
+    if (!this.running || this.paused || this.scheduled || this.queue.depth === 0) return;
+    this.scheduled = setImmediate(() => {
+      this.scheduled = null;
+      this.runOne();
+      this.schedule();
+    });
+  }
+
+  private runOne(): void {
+    if (!this.running || this.paused) return;
+    const item = this.queue.peek();
+    if (!item) return;
+    this.current = item.batch;
+    const step = this.trainer.state().step;
+    const probing = this.curvature !== null && launchesAt(this.curvature, step);
+    if (probing) this.clock.arm();
+    let metrics: StepMetrics;
+    try {
+      metrics = this.trainer.step();
+    } catch (e) {
+      if (probing) this.clock.disarm();
+      // The Trainer changed nothing; drop the batch so one bad step cannot wedge the loop.
+      this.queue.take();
+      this.current = null;
+      for (const l of this.errorListeners) l(e as Error, item.seq);
+      return;
+    }
+    if (probing) {
+      const seconds = this.clock.disarm();
+      if (seconds !== null) {
+        const p: ProbeTiming = { step, estimator: this.curvature!.estimator, seconds };
+        for (const l of this.probeListeners) l(p);
+      }
+    }
+    // Taken only once applied: a snapshot between steps still holds every unapplied batch.
+    this.queue.take();
+    this.current = null;
+    if (!metrics.skipped) this.lastLoss = metrics.loss;
+    for (const l of this.stepListeners) l({ seq: item.seq, metrics });
+  }
+}
