@@ -1,0 +1,301 @@
+/**
+ * `npm run bench:sweep -- --plan bench/plans/gpt-reference.json`: the equal-budget optimizer sweep.
+ * Every arm of the plan trains at each of its learning rates on the tuning seeds; its best rate then
+ * trains on every final seed. Runs are separate processes (bench/sweep/run-one.ts), `--jobs` at a time,
+ * and each run's curve is kept under bench/results/runs/<plan>/, so an interrupted sweep resumes where
+ * it stopped and a finished run is never repeated. Writes bench/results/sweep-<plan>.json, the curves
+ * figure bench/figures/sweep-<plan>.svg, and regenerates BENCHMARKS.md.
+ *
+ *   node dist/bench/sweep.js --plan bench/plans/gpt-reference.json [--jobs 2] [--phase tune|final|all]
+ *   npx tsx bench/sweep.ts --plan ... --steps 20     (a smoke run: tables printed, nothing recorded)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeFigure } from '../src/report/plots.js';
+import { describeMachine, loadAverage } from './lib/machine.js';
+import { repoRoot, resultsDir } from './lib/paths.js';
+import { RESULTS_SCHEMA, type Results, type Row, type Section } from './lib/types.js';
+import { nonFinite } from './lib/validate.js';
+import { renderSection, writeReport } from './report.js';
+import { type Plan, type RunSpec, readPlan, runSpec } from './sweep/plan.js';
+import type { DivergedLine, EvalLine, FinalLine } from './sweep/run-one.js';
+import { type RunOutcome, bestLearningRate, firstReach, meanOf } from './sweep/summary.js';
+
+type Line = EvalLine | DivergedLine | FinalLine;
+
+const slug = (s: string): string =>
+  s
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '');
+
+/** The child entry, as TypeScript under tsx or compiled under dist/. */
+function childEntry(): string {
+  const ts = fileURLToPath(new URL('./sweep/run-one.ts', import.meta.url));
+  return existsSync(ts) ? ts : fileURLToPath(new URL('./sweep/run-one.js', import.meta.url));
+}
+
+function parseLines(text: string): Line[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim().length > 0)
+    .map((l) => JSON.parse(l) as Line);
+}
+
+function outcomeOf(spec: RunSpec, lines: Line[]): RunOutcome | null {
+  const end = lines.at(-1);
+  if (!end || end.type === 'eval') return null; // unfinished
+  const curve = lines
+    .filter((l): l is EvalLine => l.type === 'eval')
+    .map(({ step, loss, cpuSeconds, winRate }) => ({ step, loss, cpuSeconds, winRate }));
+  return {
+    arm: spec.arm,
+    lr: spec.lr,
+    seed: spec.seed,
+    curve,
+    final: end.type === 'final' ? end.loss : null,
+    cpuSeconds: end.cpuSeconds,
+  };
+}
+
+/** Runs one spec in a child process, or reads its finished curve from `file`. */
+async function runOrReuse(spec: RunSpec, file: string, log: (s: string) => void): Promise<RunOutcome> {
+  if (existsSync(file)) {
+    const done = outcomeOf(spec, parseLines(readFileSync(file, 'utf8')));
+    if (done) return done;
+  }
+  const child = spawn(process.execPath, [...process.execArgv, childEntry(), JSON.stringify(spec.config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => (out += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0)
+    throw new Error(`sweep: run ${spec.arm} lr ${spec.lr} seed ${spec.seed} exited with ${code}`);
+  writeFileSync(file, out);
+  const outcome = outcomeOf(spec, parseLines(out));
+  if (!outcome)
+    throw new Error(`sweep: run ${spec.arm} lr ${spec.lr} seed ${spec.seed} ended without a result`);
+  log(
+    `${spec.arm} lr ${spec.lr} seed ${spec.seed}: ${
+      outcome.final === null ? 'diverged' : `final validation loss ${outcome.final.toFixed(4)}`
+    } (${outcome.cpuSeconds.toFixed(0)} CPU s)`,
+  );
+  return outcome;
+}
+
+/** Runs specs with at most `jobs` processes at once, in order of the list. */
+async function runAll(
+  specs: RunSpec[],
+  dir: string,
+  jobs: number,
+  log: (s: string) => void,
+): Promise<RunOutcome[]> {
+  const results: RunOutcome[] = new Array<RunOutcome>(specs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < specs.length) {
+      const i = next++;
+      const s = specs[i];
+      results[i] = await runOrReuse(s, join(dir, `${slug(s.arm)}_lr${s.lr}_s${s.seed}.ndjson`), log);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, specs.length) }, worker));
+  return results;
+}
+
+function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: string): Section[] {
+  const fmt = (x: number | null) => (x === null ? 'diverged' : x.toFixed(3));
+  const tuning: Row[] = plan.arms.flatMap((arm) =>
+    arm.lrs.map((lr) => {
+      const runs = tune.filter((r) => r.arm === arm.label && r.lr === lr);
+      return {
+        arm: arm.label,
+        lr,
+        loss: meanOf(runs.map((r) => r.final)).mean,
+        seeds: runs.map((r) => fmt(r.final)).join(' '),
+      };
+    }),
+  );
+  const reference = plan.arms.find((a) => a.reference)!.label;
+  const target = meanOf(final.filter((r) => r.arm === reference).map((r) => r.final)).mean;
+  if (target === null) throw new Error(`sweep: the reference arm ${reference} diverged on a final seed`);
+  const refReach = final.filter((r) => r.arm === reference).map((r) => firstReach(r.curve, target));
+  const refSteps = meanOf(refReach.map((x) => x?.step ?? null)).mean;
+  const refCpu = meanOf(refReach.map((x) => x?.cpuSeconds ?? null)).mean;
+  const rows: Row[] = plan.arms.map((arm) => {
+    const runs = final.filter((r) => r.arm === arm.label);
+    const { mean, sd } = meanOf(runs.map((r) => r.final));
+    const reach = runs.map((r) => firstReach(r.curve, target));
+    const reached = reach.filter((x) => x !== null);
+    const allReached = reached.length === runs.length;
+    const steps = allReached ? meanOf(reached.map((x) => x.step)).mean : null;
+    const cpu = allReached ? meanOf(reached.map((x) => x.cpuSeconds)).mean : null;
+    const lastWin = runs.map((r) => r.curve.at(-1)?.winRate).filter((w) => w !== undefined);
+    return {
+      arm: arm.label,
+      lr: runs[0]?.lr ?? null,
+      loss: mean,
+      sd,
+      seeds: runs.map((r) => fmt(r.final)).join(' '),
+      reached: `${reached.length}/${runs.length}`,
+      steps,
+      stepRatio: steps !== null && refSteps ? steps / refSteps : null,
+      cpuRatio: cpu !== null && refCpu ? cpu / refCpu : null,
+      winRate: lastWin.length ? lastWin.reduce((a, b) => a + b, 0) / lastWin.length : null,
+      cpuPerStepMs: meanOf(
+        runs.map((r) => (r.curve.at(-1) ? (1000 * r.cpuSeconds) / r.curve.at(-1)!.step : null)),
+      ).mean,
+    };
+  });
+  return [
+    {
+      id: `sweep-${plan.name}-tuning`,
+      title: `${plan.title}: learning-rate tuning (seeds ${plan.tuneSeeds.join(', ')}), final validation loss`,
+      columns: [
+        { key: 'arm', label: 'optimizer' },
+        { key: 'lr', label: 'peak lr', digits: 4 },
+        { key: 'loss', label: 'mean final loss', digits: 3 },
+        { key: 'seeds', label: 'per seed' },
+      ],
+      rows: tuning,
+      notes: [
+        `Every optimizer gets the same budget: ${plan.arms[0].lrs.length} learning rates × ${plan.tuneSeeds.length} seed(s).`,
+      ],
+    },
+    {
+      id: `sweep-${plan.name}-final`,
+      title: `${plan.title}: best learning rate of each, seeds ${plan.finalSeeds.join(', ')}`,
+      columns: [
+        { key: 'arm', label: 'optimizer' },
+        { key: 'lr', label: 'peak lr', digits: 4 },
+        { key: 'loss', label: 'mean final loss', digits: 3 },
+        { key: 'sd', label: 'sd', digits: 3 },
+        { key: 'seeds', label: 'per seed' },
+        { key: 'reached', label: `reached ${target.toFixed(3)}` },
+        { key: 'steps', label: 'steps to it', digits: 0 },
+        { key: 'stepRatio', label: `steps ÷ ${reference}'s`, digits: 2 },
+        { key: 'cpuRatio', label: `CPU time ÷ ${reference}'s`, digits: 2 },
+        { key: 'winRate', label: 'final win-rate', digits: 3 },
+        { key: 'cpuPerStepMs', label: 'CPU ms/step', digits: 0 },
+      ],
+      rows,
+      notes: [
+        `Target: ${reference}'s mean final validation loss, ${target.toFixed(4)}. Steps and CPU time to it are interpolated between evaluations and averaged over seeds; blank when some seed never reaches it.`,
+        'CPU time counts training steps only (not evaluation), per process; runs shared the machine, so wall-clock is not comparable but CPU time is.',
+        `Validation curves (mean over the final seeds): ![curves](${figure})`,
+      ],
+    },
+  ];
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      plan: { type: 'string' },
+      jobs: { type: 'string', default: String(availableParallelism()) },
+      phase: { type: 'string', default: 'all' },
+      steps: { type: 'string' },
+    },
+  });
+  if (!values.plan) throw new Error('sweep: --plan <file> is required (e.g. bench/plans/gpt-reference.json)');
+  const plan = readPlan(values.plan);
+  const jobs = Number(values.jobs);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new Error(`sweep: --jobs must be a positive integer, got ${values.jobs}`);
+  const steps = values.steps === undefined ? undefined : Number(values.steps);
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 2))
+    throw new Error(`sweep: --steps must be an integer ≥ 2, got ${values.steps}`);
+  if (!['tune', 'final', 'all'].includes(values.phase!))
+    throw new Error(`sweep: --phase must be tune, final or all, got ${values.phase}`);
+  // A smoke run (--steps) keeps its runs in a temporary directory and records nothing.
+  const smoke = steps !== undefined;
+  const name = plan.name;
+  const dir = smoke
+    ? mkdtempSync(join(tmpdir(), `hessflow-sweep-${name}-`))
+    : join(resultsDir(), 'runs', name);
+  mkdirSync(dir, { recursive: true });
+  const log = (s: string) => console.log(`  ${s}`);
+  const load = loadAverage();
+
+  const tuneSpecs = plan.arms.flatMap((arm) =>
+    arm.lrs.flatMap((lr) => plan.tuneSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery))),
+  );
+  console.log(`tuning: ${tuneSpecs.length} runs, ${jobs} at a time`);
+  const tune = await runAll(tuneSpecs, dir, jobs, log);
+  if (values.phase === 'tune') return 0;
+
+  const finalSpecs = plan.arms.flatMap((arm) => {
+    const lr = bestLearningRate(tune, arm.label);
+    if (lr === null) throw new Error(`sweep: every learning rate of ${arm.label} diverged`);
+    return plan.finalSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery));
+  });
+  console.log(`final: ${finalSpecs.length} runs at each arm's best learning rate`);
+  const final = await runAll(finalSpecs, dir, jobs, log);
+
+  if (smoke) {
+    for (const s of sections(plan, tune, final, '(not drawn for a smoke run)'))
+      console.log(`\n${renderSection(s)}`);
+    rmSync(dir, { recursive: true, force: true });
+    return 0;
+  }
+  const figureRel = `bench/figures/sweep-${name}.svg`;
+  const figure = join(repoRoot(), figureRel);
+  mkdirSync(join(repoRoot(), 'bench', 'figures'), { recursive: true });
+  await writeFigure(
+    figure.replace(/\.svg$/, ''),
+    [
+      {
+        title: 'Validation loss',
+        xTitle: 'step',
+        yTitle: 'loss',
+        legendTitle: 'optimizer',
+        series: plan.arms.map((arm) => {
+          const runs = final.filter((r) => r.arm === arm.label && r.final !== null);
+          const steps = runs[0]?.curve.map((p) => p.step) ?? [];
+          return {
+            name: arm.label,
+            symbols: true,
+            points: steps.flatMap((step, i) => {
+              const y = meanOf(runs.map((r) => r.curve[i]?.loss ?? null)).mean;
+              return y === null ? [] : [{ x: step, y }];
+            }),
+          };
+        }),
+      },
+    ],
+    { title: plan.title },
+  );
+  const results: Results = {
+    schema: RESULTS_SCHEMA,
+    name: `sweep-${name}`,
+    suites: ['sweep'],
+    machine: describeMachine(load),
+    sections: sections(plan, tune, final, figureRel),
+  };
+  const bad = nonFinite(results);
+  if (bad.length > 0) {
+    console.error(`sweep: non-finite results, nothing written:\n  ${bad.join('\n  ')}`);
+    return 1;
+  }
+  const file = join(resultsDir(), `sweep-${name}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
+  console.log(`wrote ${file}`);
+  console.log(`wrote ${writeReport()}`);
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,70 @@
+/**
+ * From run curves to the sweep's answers: each arm's best learning rate (lowest mean final loss over the
+ * tuning seeds; a diverged run counts as worse than any finite loss), then, over the final seeds, the mean
+ * final loss, the step and CPU time at which the validation curve first reaches the reference arm's
+ * best mean final loss, and Sophia's win-rate. Pure functions, so they are tested on their own.
+ */
+
+export interface CurvePoint {
+  step: number;
+  loss: number;
+  cpuSeconds: number;
+  winRate?: number;
+}
+
+export interface RunOutcome {
+  arm: string;
+  lr: number;
+  seed: number;
+  curve: CurvePoint[];
+  /** Final validation loss, or null when the run diverged. */
+  final: number | null;
+  cpuSeconds: number;
+}
+
+/** Mean and sample standard deviation; null entries (diverged) make the mean null. */
+export function meanOf(values: readonly (number | null)[]): { mean: number | null; sd: number | null } {
+  if (values.length === 0 || values.some((v) => v === null)) return { mean: null, sd: null };
+  const xs = values as number[];
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length < 2 ? null : Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1));
+  return { mean, sd };
+}
+
+/** The learning rate with the lowest mean final loss; ties keep the smaller rate. Null if all diverged. */
+export function bestLearningRate(runs: readonly RunOutcome[], arm: string): number | null {
+  const byLr = new Map<number, (number | null)[]>();
+  for (const r of runs) if (r.arm === arm) byLr.set(r.lr, [...(byLr.get(r.lr) ?? []), r.final]);
+  let best: number | null = null;
+  let bestLoss = Infinity;
+  for (const [lr, finals] of [...byLr.entries()].sort((a, b) => a[0] - b[0])) {
+    const { mean } = meanOf(finals);
+    if (mean !== null && mean < bestLoss) {
+      best = lr;
+      bestLoss = mean;
+    }
+  }
+  return best;
+}
+
+/**
+ * Where a curve first reaches `target` (loss ≤ target), linearly interpolated between evaluations, as
+ * { step, cpuSeconds }; null if it never does.
+ */
+export function firstReach(
+  curve: readonly CurvePoint[],
+  target: number,
+): { step: number; cpuSeconds: number } | null {
+  for (let i = 0; i < curve.length; i++) {
+    const p = curve[i];
+    if (p.loss > target) continue;
+    if (i === 0) return { step: p.step, cpuSeconds: p.cpuSeconds };
+    const q = curve[i - 1];
+    const f = (q.loss - target) / (q.loss - p.loss);
+    return {
+      step: q.step + f * (p.step - q.step),
+      cpuSeconds: q.cpuSeconds + f * (p.cpuSeconds - q.cpuSeconds),
+    };
+  }
+  return null;
+}

@@ -1,0 +1,72 @@
+/** The sweep's summary arithmetic and its plan validation, on hand-made curves. */
+import t from 'tap';
+import { parsePlan } from '../../bench/sweep/plan.js';
+import { bestLearningRate, firstReach, meanOf, type RunOutcome } from '../../bench/sweep/summary.js';
+
+const run = (arm: string, lr: number, seed: number, final: number | null): RunOutcome => ({
+  arm,
+  lr,
+  seed,
+  curve: [],
+  final,
+  cpuSeconds: 1,
+});
+
+t.test('meanOf: mean and sample sd; a diverged run makes the mean unknown', async (t) => {
+  t.same(meanOf([1, 2, 3]), { mean: 2, sd: 1 });
+  t.same(meanOf([4]), { mean: 4, sd: null });
+  t.same(meanOf([1, null]), { mean: null, sd: null });
+  t.same(meanOf([]), { mean: null, sd: null });
+});
+
+t.test(
+  'bestLearningRate: lowest mean over seeds; diverged rates lose; ties keep the smaller rate',
+  async (t) => {
+    const runs = [
+      run('a', 0.1, 1, 2.0),
+      run('a', 0.1, 2, 2.4), // mean 2.2
+      run('a', 0.01, 1, 2.1),
+      run('a', 0.01, 2, 2.1), // mean 2.1: best
+      run('a', 1, 1, 1.0),
+      run('a', 1, 2, null), // diverged on one seed
+      run('b', 0.5, 1, 3),
+      run('b', 0.2, 1, 3),
+    ];
+    t.equal(bestLearningRate(runs, 'a'), 0.01);
+    t.equal(bestLearningRate(runs, 'b'), 0.2);
+    t.equal(bestLearningRate([run('c', 1, 1, null)], 'c'), null);
+  },
+);
+
+t.test('firstReach: interpolates step and CPU time between evaluations', async (t) => {
+  const curve = [
+    { step: 100, loss: 3, cpuSeconds: 10 },
+    { step: 200, loss: 2, cpuSeconds: 30 },
+    { step: 300, loss: 1.5, cpuSeconds: 50 },
+  ];
+  // 2.5 lies halfway from 3 (step 100, 10 s) to 2 (step 200, 30 s).
+  t.same(firstReach(curve, 2.5), { step: 150, cpuSeconds: 20 });
+  t.same(firstReach(curve, 3.5), { step: 100, cpuSeconds: 10 }, 'already below at the first evaluation');
+  t.same(firstReach(curve, 1.5), { step: 300, cpuSeconds: 50 });
+  t.equal(firstReach(curve, 1.4), null, 'never reached');
+});
+
+t.test('plans: equal budgets and one reference arm, or an error naming the key', async (t) => {
+  const arm = (label: string, lrs: number[], reference?: boolean) => ({
+    label,
+    config: 'config/gpt-reference-adamw.json',
+    lrs,
+    ...(reference ? { reference } : {}),
+  });
+  const plan = (arms: unknown[]) => ({ name: 'p', title: 'P', tuneSeeds: [1], finalSeeds: [1, 2], arms });
+  t.equal(parsePlan(plan([arm('A', [1, 2], true), arm('B', [3, 4])]), 'p.json').arms.length, 2);
+  t.throws(() => parsePlan(plan([arm('A', [1, 2], true), arm('B', [3])]), 'p.json'), {
+    message: /plan\.arms\.1\.lrs: every arm gets the same learning-rate budget: 2 values, got 1/,
+  });
+  t.throws(() => parsePlan(plan([arm('A', [1]), arm('B', [3])]), 'p.json'), {
+    message: /exactly one arm needs "reference": true, got 0/,
+  });
+  t.throws(() => parsePlan({ ...plan([arm('A', [1], true)]), budget: 3 }, 'p.json'), {
+    message: /p\.json: invalid sweep plan[\s\S]*budget/,
+  });
+});
