@@ -22,6 +22,7 @@ import { mlpSuite } from './suites/mlp.js';
 import { mnistSuite } from './suites/mnist.js';
 import { tfjsSuite } from './suites/tfjs.js';
 import { pipelineSuite } from './suites/pipeline.js';
+import { gptSuite } from './suites/gpt.js';
 
 export const SUITES: Record<string, Suite> = {
   matmul: matmulSuite,
@@ -29,9 +30,10 @@ export const SUITES: Record<string, Suite> = {
   mnist: mnistSuite,
   tfjs: tfjsSuite,
   pipeline: pipelineSuite,
+  gpt: gptSuite,
 };
 /** The quick default; `--suites mnist` (npm run bench:train) runs the convergence suite. */
-const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs', 'pipeline'];
+const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs', 'pipeline', 'gpt'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -1,0 +1,73 @@
+/**
+ * The reference char-GPT's training step (2 layers, 4 heads, n_embd 64, block 64, batch 32, tied
+ * embeddings; config/gpt-reference-*.json): time per Trainer step with AdamW, official Sophia-G and the
+ * win-rate preset (GNB probe every 10 steps, so a probe in one step of ten), interleaved rounds of 10
+ * steps each. PyTorch takes 90–100 ms per step on one core of this machine kind.
+ */
+import { readConfig } from '../../src/cli/config.js';
+import { buildOptimizer, modelSpecOf, setupData } from '../../src/cli/run-setup.js';
+import { buildModel } from '../../src/nn/models/registry.js';
+import { setFiniteChecks } from '../../src/tensor/index.js';
+import { Trainer } from '../../src/train/train.js';
+import { repoRoot } from '../lib/paths.js';
+import { interleave } from '../lib/timing.js';
+import type { Row, Section, SuiteContext } from '../lib/types.js';
+import { join } from 'node:path';
+
+const STEPS_PER_SAMPLE = 10;
+
+const CONFIGS: Record<string, string> = {
+  AdamW: 'config/gpt-reference-adamw.json',
+  'Sophia-G, official': 'config/gpt-reference-sophiag.json',
+  'Sophia-G, win-rate 0.9': 'config/gpt-reference-sophiag-wr.json',
+};
+
+export function gptSuite(ctx: SuiteContext): Section[] {
+  setFiniteChecks(false); // as in training: the Trainer checks loss, gradient and update itself
+  const steppers: Record<string, () => void> = {};
+  for (const [label, file] of Object.entries(CONFIGS)) {
+    const config = { ...readConfig(join(repoRoot(), file)), steps: 100_000 };
+    const data = setupData(config);
+    const model = buildModel(modelSpecOf(config, data));
+    const trainer = new Trainer({
+      model,
+      optimizer: buildOptimizer(config, model),
+      curvature: config.curvature,
+      batchAt: data.batchAt,
+      batchSpec: data.batchSpec,
+      steps: config.steps,
+      seed: config.seed,
+    });
+    steppers[label] = () => {
+      for (let i = 0; i < STEPS_PER_SAMPLE; i++) trainer.step();
+    };
+  }
+  const samples = interleave(steppers, { warmup: 1, rounds: ctx.quick ? 3 : 9 });
+  setFiniteChecks(true);
+  const rows: Row[] = Object.entries(samples).map(([label, s]) => {
+    ctx.log(`${label}: ${(s.median / STEPS_PER_SAMPLE).toFixed(1)} ms/step`);
+    return {
+      optimizer: label,
+      ms: s.median / STEPS_PER_SAMPLE,
+      cpuMs: s.cpuMedian / STEPS_PER_SAMPLE,
+      vsAdamW: s.median / samples.AdamW.median,
+    };
+  });
+  return [
+    {
+      id: 'gpt-step',
+      title: 'Reference char-GPT (2 layers, n_embd 64, block 64, batch 32): time per training step',
+      columns: [
+        { key: 'optimizer', label: 'optimizer' },
+        { key: 'ms', label: 'ms/step', digits: 1 },
+        { key: 'cpuMs', label: 'CPU ms/step', digits: 1 },
+        { key: 'vsAdamW', label: '÷ AdamW', digits: 2 },
+      ],
+      rows,
+      notes: [
+        `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; Sophia-G includes its GNB probe every 10 steps.`,
+        'PyTorch on one core of this machine kind: 90–100 ms per step (AdamW).',
+      ],
+    },
+  ];
+}
