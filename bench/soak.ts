@@ -11,9 +11,9 @@
  *                           [--name soak] [--keep]
  *
  * The socket producers together send --socket-share × the training rate (measured over the last 5 s;
- * 0 = unpaced). A socket paused on a full queue resumes only at the queue's low-water mark (¾ full), so
- * HTTP requests get the slots freed in between; without that (before it was added, and the result
- * recorded on 2026-11-28) unpaced sockets took every freed slot and left HTTP nothing but 429s.
+ * 0 = unpaced). A socket paused on a full queue is woken on every other freed slot, so HTTP requests
+ * get the slots in between; before that rule (the run recorded as soak.json) unpaced sockets took every
+ * freed slot and left HTTP nothing but 429s.
  * HTTP producers are not paced; together the producers offer more than the daemon trains.
  *   npx tsx bench/soak.ts --seconds 20     (from source; the daemon then runs through tsx too)
  */

@@ -176,7 +176,7 @@ export function soakSections(
 
   const notes = [
     `Daemon: ${setup.daemon}. Producers run in the bench process on the same machine; HTTP producers alternate JSON and msgpack bodies and retry a 429 after ${setup.retryMs} ms (the daemon says Retry-After: 1); they are not rate-limited, so together the producers offer more than the daemon trains.`,
-    'Socket producers are paced to a share of the training rate measured over the last 5 s (--socket-share; 0 = unpaced). A socket paused on a full queue resumes at the low-water mark (¾ of the queue), which leaves HTTP requests the slots freed in between.',
+    'Socket producers are paced to a share of the training rate measured over the last 5 s (--socket-share; 0 = unpaced). A socket paused on a full queue is woken on every other freed slot, which leaves HTTP requests the slots in between.',
     `Rates, latencies and queue depth cover the ${setup.seconds - setup.warmup} s after a ${setup.warmup} s warm-up; acknowledgement latency is request → 200 (HTTP) and frame written → ack read (socket, including time in TCP buffers while the daemon is not reading). Socket read pauses come from hessflow_socket_read_pauses_total.`,
     'No-loss check: after the producers stop and the queue drains, every acknowledged sequence number is ≤ the step (applied in order from 1), none twice, no failed steps; then SIGTERM must exit 0 with a final checkpoint at that step holding an empty queue.',
     'RSS is VmRSS of the daemon process sampled every second; growth compares the mean of the first and last 15 s after warm-up.',

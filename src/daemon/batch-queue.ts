@@ -14,7 +14,9 @@ export class BatchQueue {
   private items: QueuedBatch[] = [];
   private head = 0;
   private nextSeq: number;
-  private waiters: { depth: number; resolve: () => void }[] = [];
+  private waiters: (() => void)[] = [];
+  /** Whether the next freed slot is left to producers that do not wait (see whenRoom). */
+  private leaveNextSlot = false;
 
   constructor(
     readonly limit: number,
@@ -73,20 +75,25 @@ export class BatchQueue {
   }
 
   /**
-   * Resolves once the queue holds at most `depth` batches (default limit − 1: any room; immediately if it
-   * already does). A producer that waits (the socket) should ask for a low-water mark below the limit:
-   * HTTP producers are answered 429 at once rather than queued, so if a waiter took every slot the moment
-   * it freed, they would never get one.
+   * Resolves when there is room (immediately if there is). Waiting producers (the socket) are woken on
+   * every other freed slot only: HTTP producers are answered 429 at once rather than queued, so a waiter
+   * woken on every free slot would take them all and leave HTTP nothing; alternating leaves each side a
+   * share. With no HTTP traffic the skipped slot is simply taken at the next wake.
    */
-  whenRoom(depth = this.limit - 1): Promise<void> {
-    if (this.depth <= depth) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ depth, resolve }));
+  whenRoom(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   private wake(): void {
-    const ready = this.waiters.filter((w) => this.depth <= w.depth);
-    if (ready.length === 0) return;
-    this.waiters = this.waiters.filter((w) => this.depth > w.depth);
-    for (const w of ready) w.resolve();
+    if (this.waiters.length === 0) return;
+    if (this.leaveNextSlot) {
+      this.leaveNextSlot = false;
+      return;
+    }
+    this.leaveNextSlot = true;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
   }
 }

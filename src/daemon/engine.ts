@@ -59,8 +59,8 @@ export interface TrainingEngine {
   /** Accepts a validated batch: its sequence number, or null when the queue is full. */
   submit(batch: Batch): number | null;
   /** Resolves when the queue has room. */
-  /** Resolves once at most `depth` batches are queued (default: as soon as there is room). */
-  whenRoom(depth?: number): Promise<void>;
+  /** Resolves when the queue has room (a waiting producer gets every other freed slot). */
+  whenRoom(): Promise<void>;
   status(): EngineStatus;
   pause(): void;
   resume(): void;

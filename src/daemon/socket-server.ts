@@ -26,11 +26,6 @@ export interface SocketServerOptions {
 // Acks are plain msgpack maps (no records), readable by any msgpack client.
 const ackPackr = new Packr({ useRecords: false });
 
-/** The queue depth a paused socket waits for: three quarters of the limit (at least one slot free). */
-export function lowWaterMark(queueLimit: number): number {
-  return Math.min(queueLimit - 1, Math.floor((3 * queueLimit) / 4));
-}
-
 export function encodeFrame(value: unknown): Buffer {
   const payload = ackPackr.pack(value);
   const out = Buffer.allocUnsafe(4 + payload.length);
@@ -112,12 +107,12 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
         }
         const seq = engine.submit(batch);
         if (seq === null) {
-          // Full: keep the frame, stop reading, and retry once the queue is down to its low-water mark,
-          // which leaves the slots freed in between to HTTP producers (see BatchQueue.whenRoom).
+          // Full: keep the frame, stop reading, retry when a step frees room (BatchQueue.whenRoom shares
+          // freed slots with HTTP producers).
           waiting = true;
           metrics.socketReadPauses.inc({ cause: 'queue_full' });
           socket.pause();
-          void engine.whenRoom(lowWaterMark(engine.status().queueLimit)).then(() => {
+          void engine.whenRoom().then(() => {
             waiting = false;
             if (closed) return;
             socket.resume();

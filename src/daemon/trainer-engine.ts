@@ -119,8 +119,8 @@ export class TrainerEngine implements TrainingEngine {
     return seq;
   }
 
-  whenRoom(depth?: number): Promise<void> {
-    return this.queue.whenRoom(depth);
+  whenRoom(): Promise<void> {
+    return this.queue.whenRoom();
   }
 
   status(): EngineStatus {

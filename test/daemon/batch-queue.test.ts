@@ -1,32 +1,51 @@
-/** The ingest queue's waiting rule: a waiter asks for a depth, and only a queue that low wakes it. */
+/** The ingest queue's waiting rule: waiting producers get every other freed slot, so HTTP gets the rest. */
 import t from 'tap';
 import type { Batch } from '../../src/data/batch.js';
 import { BatchQueue } from '../../src/daemon/batch-queue.js';
-import { lowWaterMark } from '../../src/daemon/socket-server.js';
 
 const batch = {} as Batch;
+const settle = () => new Promise((r) => setImmediate(r));
 
-t.test('whenRoom(depth) resolves only once the queue is down to depth; whenRoom() on any room', async (t) => {
-  const q = new BatchQueue(4);
-  for (let i = 0; i < 4; i++) t.equal(q.offer(batch), i + 1);
+t.test('a waiter is woken on every other freed slot; the slot in between stays open', async (t) => {
+  const q = new BatchQueue(2);
+  t.equal(q.offer(batch), 1);
+  t.equal(q.offer(batch), 2);
   t.equal(q.offer(batch), null, 'full');
-  const woke: string[] = [];
-  void q.whenRoom(2).then(() => woke.push('low-water 2'));
-  void q.whenRoom().then(() => woke.push('any room'));
-  const settle = () => new Promise((r) => setImmediate(r));
-  q.take(); // depth 3
+  let woken = 0;
+  const wait = () => void q.whenRoom().then(() => woken++);
+
+  wait();
+  q.take();
   await settle();
-  t.same(woke, ['any room'], 'one free slot wakes the plain waiter only');
-  t.equal(q.offer(batch), 5, 'an HTTP offer gets the freed slot');
-  q.take(); // depth 3
-  q.take(); // depth 2
+  t.equal(woken, 1, 'the first freed slot wakes the waiter');
+  t.equal(q.offer(batch), 3, 'which refills it');
+
+  wait();
+  q.take();
   await settle();
-  t.same(woke, ['any room', 'low-water 2'], 'the low-water waiter wakes at depth 2');
-  await q.whenRoom(3); // already satisfied: resolves at once
+  t.equal(woken, 1, 'the next freed slot is left to a producer that does not wait');
+  t.equal(q.offer(batch), 4, 'an HTTP offer takes it');
+
+  q.take();
+  await settle();
+  t.equal(woken, 2, 'and the one after wakes the waiter again');
+  t.equal(q.depth, 1);
 });
 
-t.test('lowWaterMark leaves a quarter of the queue (at least one slot) to other producers', async (t) => {
-  t.equal(lowWaterMark(256), 192);
-  t.equal(lowWaterMark(4), 3);
-  t.equal(lowWaterMark(1), 0);
+t.test('with nobody taking the left slot, the waiter gets both at the next wake', async (t) => {
+  const q = new BatchQueue(2);
+  q.offer(batch);
+  q.offer(batch);
+  let woken = 0;
+  void q.whenRoom().then(() => woken++);
+  q.take();
+  await settle();
+  q.offer(batch); // the woken socket refills
+  void q.whenRoom().then(() => woken++);
+  q.take(); // left open, nobody takes it
+  q.take();
+  await settle();
+  t.equal(woken, 2);
+  t.equal(q.depth, 0, 'two free slots for the waiter');
+  await q.whenRoom(); // room: resolves at once
 });
