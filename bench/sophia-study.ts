@@ -11,12 +11,11 @@
  */
 import { parseArgs } from 'node:util';
 import { readConfig, validateConfig } from '../src/cli/config.js';
-import { buildOptimizer, modelSpecOf, setupData } from '../src/cli/run-setup.js';
+import { modelSpecOf, setupData, trainerFor } from '../src/cli/run-setup.js';
 import { buildModel } from '../src/nn/models/registry.js';
 import { findStats } from '../src/optim/index.js';
 import { setFiniteChecks } from '../src/tensor/index.js';
 import { evaluate } from '../src/train/evaluate.js';
-import { Trainer } from '../src/train/train.js';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -68,15 +67,7 @@ function main(): void {
   const o = config.optimizer;
   const rho = typeof o.rho === 'number' ? o.rho : 0.04;
   const b2 = typeof o.b2 === 'number' ? o.b2 : 0.99;
-  const trainer = new Trainer({
-    model,
-    optimizer: buildOptimizer(config, model),
-    curvature: config.curvature,
-    batchAt: data.batchAt,
-    batchSpec: data.batchSpec,
-    steps: config.steps,
-    seed: config.seed,
-  });
+  const trainer = trainerFor(config, data, model);
   let winSum = 0;
   let winCount = 0;
   while (!trainer.done()) {

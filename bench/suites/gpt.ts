@@ -5,10 +5,9 @@
  * steps each. PyTorch takes 90–100 ms per step on one core of this machine kind.
  */
 import { readConfig } from '../../src/cli/config.js';
-import { buildOptimizer, modelSpecOf, setupData } from '../../src/cli/run-setup.js';
+import { modelSpecOf, setupData, trainerFor } from '../../src/cli/run-setup.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { setFiniteChecks } from '../../src/tensor/index.js';
-import { Trainer } from '../../src/train/train.js';
 import { repoRoot } from '../lib/paths.js';
 import { interleave } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
@@ -29,15 +28,7 @@ export function gptSuite(ctx: SuiteContext): Section[] {
     const config = { ...readConfig(join(repoRoot(), file)), steps: 100_000 };
     const data = setupData(config);
     const model = buildModel(modelSpecOf(config, data));
-    const trainer = new Trainer({
-      model,
-      optimizer: buildOptimizer(config, model),
-      curvature: config.curvature,
-      batchAt: data.batchAt,
-      batchSpec: data.batchSpec,
-      steps: config.steps,
-      seed: config.seed,
-    });
+    const trainer = trainerFor(config, data, model);
     steppers[label] = () => {
       for (let i = 0; i < STEPS_PER_SAMPLE; i++) trainer.step();
     };

@@ -6,12 +6,11 @@
  * sharing a machine are still comparable.
  */
 import type { RunConfig } from '../../src/cli/config.js';
-import { buildOptimizer, modelSpecOf, setupData } from '../../src/cli/run-setup.js';
+import { modelSpecOf, setupData, trainerFor } from '../../src/cli/run-setup.js';
 import { findStats } from '../../src/optim/index.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { setFiniteChecks } from '../../src/tensor/index.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import { Trainer } from '../../src/train/train.js';
 
 export interface EvalLine {
   type: 'eval';
@@ -47,15 +46,7 @@ function main(): void {
   setFiniteChecks(false); // the Trainer checks loss, gradient and update itself
   const data = setupData(config);
   const model = buildModel(modelSpecOf(config, data));
-  const trainer = new Trainer({
-    model,
-    optimizer: buildOptimizer(config, model),
-    curvature: config.curvature,
-    batchAt: data.batchAt,
-    batchSpec: data.batchSpec,
-    steps: config.steps,
-    seed: config.seed,
-  });
+  const trainer = trainerFor(config, data, model);
   const write = (line: EvalLine | DivergedLine | FinalLine) =>
     process.stdout.write(JSON.stringify(line) + '\n');
   const started = performance.now();

@@ -22,6 +22,7 @@ import {
   type HessianBlock,
   type ScalarOrSchedule,
 } from '../optim/index.js';
+import { Trainer } from '../train/train.js';
 import type { RunConfig } from './config.js';
 
 /** Everything the data side of a run provides. */
@@ -130,4 +131,25 @@ export function buildOptimizer(config: RunConfig, model: Model): GradientTransfo
       break;
   }
   return config.clip === undefined ? opt : chain(clipByGlobalNorm(config.clip), opt);
+}
+
+/**
+ * The synchronous Trainer of a config, without evaluation inside (callers evaluate when they choose):
+ * the reference loop, used by `--engine trainer` runs and the benchmarks.
+ */
+export function trainerFor(
+  config: RunConfig,
+  data: RunData,
+  model: Model,
+  optimizer: GradientTransformation = buildOptimizer(config, model),
+): Trainer {
+  return new Trainer({
+    model,
+    optimizer,
+    curvature: config.curvature,
+    batchAt: data.batchAt,
+    batchSpec: data.batchSpec,
+    steps: config.steps,
+    seed: config.seed,
+  });
 }

@@ -29,9 +29,9 @@ import { setFiniteChecks } from '../tensor/index.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { EvalResult } from '../train/evaluate.js';
 import { evaluate } from '../train/evaluate.js';
-import { Trainer, type StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../train/train.js';
 import type { RunConfig } from './config.js';
-import { buildOptimizer, modelSpecOf, setupData, type RunData } from './run-setup.js';
+import { buildOptimizer, modelSpecOf, setupData, trainerFor, type RunData } from './run-setup.js';
 
 export interface TrainingResult {
   model: Model;
@@ -90,15 +90,7 @@ function trainerDriver(
   optimizer: GradientTransformation,
 ): Driver {
   // No evaluation inside: the evaluateEvery stage does it for both engines.
-  const trainer = new Trainer({
-    model,
-    optimizer,
-    curvature: config.curvature,
-    batchAt: data.batchAt,
-    batchSpec: data.batchSpec,
-    steps: config.steps,
-    seed: config.seed,
-  });
+  const trainer = trainerFor(config, data, model, optimizer);
   const stop$ = new Subject<void>();
   return {
     steps$: fromTrainer(trainer).pipe(takeUntil(stop$)),
