@@ -4,8 +4,9 @@
  */
 import { ShapeError, describeShape } from './errors.js';
 import { add, div, exp, log, mul, stopGradient, sub } from './ops/elementwise.js';
-import { gelu, logSoftmaxLast, normalize, softmaxLast } from './ops/fused.js';
+import { gelu, logSoftmaxLast, softmaxLast } from './ops/fused.js';
 import { gather } from './ops/indexing.js';
+import { fusedLayerNorm } from './ops/layer-norm.js';
 import { reshape } from './ops/layout.js';
 import { max, mean, sum } from './ops/reduce.js';
 import { expectTensor } from './ops/common.js';
@@ -37,17 +38,11 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   return div(e, sum(e, axis, true));
 }
 
-/** Layer normalisation over the last axis, with learned gain and bias of the last axis' size. */
-export function layerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5): Tensor {
-  const c = x.shape[x.rank - 1];
-  if (gain.rank !== 1 || gain.shape[0] !== c || bias.rank !== 1 || bias.shape[0] !== c) {
-    throw new ShapeError(
-      'layerNorm',
-      `gain ${describeShape(gain.shape)} and bias ${describeShape(bias.shape)} must be [${c}] for x ${describeShape(x.shape)}`,
-    );
-  }
-  return add(mul(normalize(x, eps), gain), bias);
-}
+/**
+ * Layer normalisation over the last axis, with learned gain and bias of the last axis' size: the fused
+ * kernel (one pass forward, one backward pass without a graph; differentiable again when one is built).
+ */
+export const layerNorm = fusedLayerNorm;
 
 /**
  * Mean cross-entropy of `logits` ([..., C]) against integer `targets` (one per prediction, in [0, C)).
