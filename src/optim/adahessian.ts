@@ -57,6 +57,7 @@ export function scaleByAdahessian(
   const k = checkNumber(owner, 'hessianPower', options.hessianPower ?? 1, { min: 0, max: 1 });
   const segments = compileBlocks(owner, options.blocks);
   return {
+    freshUpdates: true,
     init(params) {
       const d = params.length;
       checkBlocksFit(owner, segments, d);

@@ -37,6 +37,7 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
   const eps = checkNumber(owner, 'eps', options.eps ?? 1e-8, { min: 0 });
   const epsRoot = checkNumber(owner, 'epsRoot', options.epsRoot ?? 0, { min: 0 });
   return {
+    freshUpdates: true,
     init(params) {
       return { count: 0, mu: new Float32Array(params.length), nu: new Float32Array(params.length) };
     },

@@ -4,6 +4,22 @@ import type { GradientTransformation } from './transform.js';
 /** The state of a chain is the array of its members' states, in order. */
 export type ChainState = unknown[];
 
+/**
+ * Whether member i receives an array the chain owns: one a previous member created fresh (and members
+ * working in place since then kept). The caller's gradient is never owned, so it is never written.
+ */
+function ownedInputs(transforms: readonly GradientTransformation[]): boolean[] {
+  const owned: boolean[] = [];
+  let fresh = false;
+  for (const t of transforms) {
+    owned.push(fresh);
+    const inPlace: boolean = fresh && t.updateInPlace !== undefined;
+    fresh = inPlace || t.freshUpdates === true;
+  }
+  owned.push(fresh); // the chain's own output
+  return owned;
+}
+
 export function chain(...transforms: GradientTransformation[]): GradientTransformation<ChainState> {
   if (transforms.length === 0) throw new Error('chain: needs at least one transformation');
   for (let i = 0; i < transforms.length; i++) {
@@ -12,7 +28,9 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
       throw new Error(`chain: argument ${i} is not a GradientTransformation`);
     }
   }
+  const owned = ownedInputs(transforms);
   return {
+    freshUpdates: owned[transforms.length],
     init(params) {
       return transforms.map((t) => t.init(params));
     },
@@ -24,13 +42,19 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
           }`,
         );
       }
-      // Build the next state separately so a member that throws leaves the caller's state untouched.
+      // Build the next state separately so a member that throws leaves the caller's state untouched
+      // (an in-place member only ever overwrites an intermediate array of this call).
       const next: ChainState = new Array<unknown>(transforms.length);
       let updates = grads;
       for (let i = 0; i < transforms.length; i++) {
-        const [u, s] = transforms[i].update(updates, state[i], params, extra);
-        updates = u;
-        next[i] = s;
+        const t = transforms[i];
+        if (owned[i] && t.updateInPlace) {
+          next[i] = t.updateInPlace(updates, state[i], params, extra);
+        } else {
+          const [u, s] = t.update(updates, state[i], params, extra);
+          updates = u;
+          next[i] = s;
+        }
       }
       return [updates, next];
     },

@@ -11,10 +11,21 @@ export function globalNorm(v: Float32Array): number {
   return Math.sqrt(s);
 }
 
+/**
+ * ‖v‖ and whether every value is finite, in one pass. Σ v² in float64 is finite exactly when every value
+ * of a Float32Array is: a float32 square is below 1.2e77, so no sum of fewer than 1e231 of them overflows.
+ */
+export function normIfFinite(v: Float32Array): { norm: number; finite: boolean } {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  return { norm: Math.sqrt(s), finite: Number.isFinite(s) };
+}
+
 /** If ‖g‖ > maxNorm, scales g by maxNorm/‖g‖; otherwise returns a copy of g. */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   const limit = checkNumber('clipByGlobalNorm', 'maxNorm', maxNorm, { min: 0, minExclusive: true });
   return {
+    freshUpdates: true,
     init() {
       return {};
     },

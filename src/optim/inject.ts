@@ -76,10 +76,12 @@ export function injectHyperparams<O extends object>(
       return built;
     };
 
-    // Build once now so bad options fail at construction, as they do without the wrapper.
-    build(valuesAt(numeric, 0));
+    // Build once now so bad options fail at construction, as they do without the wrapper. Every build
+    // comes from the same factory, so the first one tells whether updates are fresh arrays.
+    const first = build(valuesAt(numeric, 0));
 
     return {
+      freshUpdates: first.freshUpdates === true,
       init(params) {
         const values = valuesAt(numeric, 0);
         return {

@@ -19,18 +19,28 @@ export function scaleByLearningRate(
   const owner = 'scaleByLearningRate';
   const rate = checkScalarOrSchedule(owner, 'lr', lr);
   const sign = checkBoolean(owner, 'flipSign', flipSign) ? -1 : 1;
+  // The factor of the step at `state.count`, and the next state.
+  const factorAt = (state: CountState): [number, CountState] => {
+    const count = checkStateCount(owner, checkStateObject(owner, state).count);
+    const value = evaluateSchedule(owner, 'lr', rate, count);
+    if (!(value >= 0)) throw new Error(`${owner}: lr must be >= 0, got ${value} at step ${count}`);
+    return [sign * value, { count: count + 1 }];
+  };
   return {
+    freshUpdates: true,
     init() {
       return { count: 0 };
     },
     update(grads, state) {
-      const count = checkStateCount(owner, checkStateObject(owner, state).count);
-      const value = evaluateSchedule(owner, 'lr', rate, count);
-      if (!(value >= 0)) throw new Error(`${owner}: lr must be >= 0, got ${value} at step ${count}`);
-      const factor = sign * value;
+      const [factor, next] = factorAt(state);
       const out = new Float32Array(grads.length);
       for (let i = 0; i < grads.length; i++) out[i] = factor * grads[i];
-      return [out, { count: count + 1 }];
+      return [out, next];
+    },
+    updateInPlace(updates, state) {
+      const [factor, next] = factorAt(state);
+      for (let i = 0; i < updates.length; i++) updates[i] = factor * updates[i];
+      return next;
     },
   };
 }

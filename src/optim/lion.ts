@@ -24,6 +24,7 @@ export function scaleByLion(options: { b1?: number; b2?: number } = {}): Gradien
   const b1 = checkNumber(owner, 'b1', options.b1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
   const b2 = checkNumber(owner, 'b2', options.b2 ?? 0.99, { min: 0, max: 1, maxExclusive: true });
   return {
+    freshUpdates: true,
     init(params) {
       return { mu: new Float32Array(params.length) };
     },

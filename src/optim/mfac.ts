@@ -151,6 +151,7 @@ export function scaleByMfac(options: ScaleByMfacOptions = {}): GradientTransform
   const damp = checkNumber(owner, 'damp', options.damp ?? 1e-5, { min: 0, minExclusive: true });
   const mu = checkNumber(owner, 'momentum', options.momentum ?? 0, { min: 0, max: 1, maxExclusive: true });
   return {
+    freshUpdates: true,
     init(params) {
       const gram = new Float64Array(m * m);
       return {

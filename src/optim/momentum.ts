@@ -17,6 +17,7 @@ export function trace(options: TraceOptions): GradientTransformation<TraceState>
   const mu = checkNumber(owner, 'decay', options.decay, { min: 0, max: 1, maxExclusive: true });
   const nesterov = checkBoolean(owner, 'nesterov', options.nesterov ?? false);
   return {
+    freshUpdates: true,
     init(params) {
       return { trace: new Float32Array(params.length) };
     },

@@ -84,6 +84,7 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
     throw new Error(`${owner}: option 'groups' only applies with 'winRateTarget'`);
   let scratch = new Float64Array(0);
   return {
+    freshUpdates: true,
     init(params) {
       const d = params.length;
       return { count: 0, m: new Float32Array(d), h: new Float32Array(d), stats: initialStats() };
@@ -145,7 +146,9 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
         }
         clipRange(covered, d, rho);
       }
-      const hs = vectorStats(h);
+      // h only changes when an estimate arrives; in between its mean/max/min are last step's.
+      const hs =
+        h === h0 ? { mean: prevStats.hMean, max: prevStats.hMax, min: prevStats.hMin } : vectorStats(h);
       const stats: CurvatureStats = {
         winRate: d === 0 ? 0 : unclipped / d,
         hMean: hs.mean,

@@ -48,6 +48,7 @@ export function scaleBySophiaH(options: ScaleBySophiaHOptions = {}): GradientTra
     minExclusive: true,
   });
   return {
+    freshUpdates: true,
     init(params) {
       const d = params.length;
       return { count: 0, m: new Float32Array(d), h: new Float32Array(d), stats: initialStats() };
@@ -78,7 +79,9 @@ export function scaleBySophiaH(options: ScaleBySophiaHOptions = {}): GradientTra
         if (Math.abs(u) < clip) unclipped++;
         out[i] = Math.min(Math.max(u, -clip), clip);
       }
-      const hs = vectorStats(h);
+      // h only changes when an estimate arrives; in between its mean/max/min are last step's.
+      const hs =
+        h === h0 ? { mean: prevStats.hMean, max: prevStats.hMax, min: prevStats.hMin } : vectorStats(h);
       const [hessianUpdates, stepsSinceHessian] = nextHessianCounters(prevStats, hHat !== undefined);
       const stats: CurvatureStats = {
         winRate: d === 0 ? 0 : unclipped / d,

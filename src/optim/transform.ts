@@ -25,6 +25,18 @@ export interface GradientTransformation<S = unknown> {
   init(params: Float32Array): S;
   /** Returns the updates (to be ADDED to params) and the next state. Pure. */
   update(grads: Float32Array, state: S, params?: Float32Array, extra?: UpdateExtra): [Float32Array, S];
+  /**
+   * True when `update` always returns a new array that neither its state nor anything else holds, so
+   * whoever receives it may overwrite it. `chain` uses this to hand that array on to `updateInPlace`.
+   */
+  readonly freshUpdates?: boolean;
+  /**
+   * Optional fast path with exactly the arithmetic of `update`, writing the result over `updates` (an
+   * array the caller owns and gives up) and returning the next state. Elementwise members (weight decay,
+   * the learning-rate scale) implement it: in a chain they then skip an allocation and a copy per step,
+   * while `update` stays pure for every other caller.
+   */
+  updateInPlace?(updates: Float32Array, state: S, params?: Float32Array, extra?: UpdateExtra): S;
 }
 
 /** A pure function of the step count (0 for the first update). */

@@ -26,20 +26,29 @@ export function addDecayedWeights(
   const owner = 'addDecayedWeights';
   const wd = checkNumber(owner, 'weightDecay', weightDecay, { min: 0 });
   const maskOption = checkMask(owner, 'mask', mask);
+  // u[i] + wd·θ[i] on the masked coordinates, written into `out` (which may be `grads` itself).
+  const decayInto = (out: Float32Array, grads: Float32Array, params: Float32Array | undefined) => {
+    // wd = 0 is the common "no decay" setting: skip it so params are not required and nothing is rounded.
+    if (wd === 0) return;
+    const p = requireParams(owner, params, grads.length);
+    const m = resolveMask(owner, maskOption, p);
+    for (let i = 0; i < out.length; i++) {
+      if (m === null || m[i] !== 0) out[i] = grads[i] + wd * p[i];
+    }
+  };
   return {
+    freshUpdates: true,
     init() {
       return {};
     },
     update(grads, state, params) {
       const out = new Float32Array(grads);
-      // wd = 0 is the common "no decay" setting: skip it so params are not required and nothing is rounded.
-      if (wd === 0) return [out, state];
-      const p = requireParams(owner, params, grads.length);
-      const m = resolveMask(owner, maskOption, p);
-      for (let i = 0; i < out.length; i++) {
-        if (m === null || m[i] !== 0) out[i] = grads[i] + wd * p[i];
-      }
+      decayInto(out, grads, params);
       return [out, state];
+    },
+    updateInPlace(updates, state, params) {
+      decayInto(updates, updates, params);
+      return state;
     },
   };
 }

@@ -55,9 +55,8 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
       try {
         estimate = estimateCurvature(curvature, model, state.params, batch, seed, t);
       } catch (e) {
-        // A probe that hits NaN/Inf loses its estimate. Unlike Trainer, the step itself is not skipped
-        // (unless the probe also carried its gradient): the pipeline's probe runs concurrently and may
-        // finish after the step was applied. Identical to Trainer whenever no op raises NonFiniteError.
+        // A probe that hits NaN/Inf loses its estimate, as in Trainer; the step itself is skipped only
+        // when the probe also carried its gradient (Hutchinson).
         if (!(e instanceof NonFiniteError)) throw e;
       }
     }

@@ -11,6 +11,7 @@
 import type { Batch } from '../data/batch.js';
 import type { Model, ModelInputs } from '../nn/model.js';
 import { applyUpdatesInPlace } from '../optim/apply.js';
+import { normIfFinite } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
@@ -178,29 +179,6 @@ export interface StepState<S> {
 }
 
 /**
- * Σ v² in float64, which is finite exactly when every value of a Float32Array is: a float32 square is
- * below 1.2e77, so no sum of fewer than 1e231 of them overflows. One pass then gives both the norm and
- * the finiteness check that would otherwise each read the whole vector.
- */
-function sumOfSquares(v: Float32Array): number {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
-  return s;
-}
-
-function allFinite(v: Float32Array): boolean {
-  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
-  return true;
-}
-
-/** Norm and finiteness of a vector; the single fused pass only where the argument above holds. */
-function normIfFinite(v: Float32Array): { norm: number; finite: boolean } {
-  const ss = sumOfSquares(v);
-  const finite = v instanceof Float32Array ? Number.isFinite(ss) : allFinite(v);
-  return { norm: Math.sqrt(ss), finite };
-}
-
-/**
  * One optimizer step, Trainer's rule: `due` (an estimate in `state.pending`, or null) is folded in; a
  * non-finite loss/gradient/estimate/update skips the step and drops `due`. Mutates `state` (params in
  * place, so the shared buffer workers read is the one updated) and returns the step's metrics.
@@ -230,7 +208,7 @@ export function applyStep<S>(
     Number.isFinite(loss) &&
     grad.length === state.params.length &&
     g.finite &&
-    (!due || allFinite(due.diag));
+    (!due || normIfFinite(due.diag).finite);
   const [updates, optState] = finite
     ? optimizer.update(grad, state.optState, state.params, extra)
     : [null, state.optState];

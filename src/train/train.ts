@@ -8,7 +8,7 @@ import type { Batch } from '../data/batch.js';
 import { validateBatch, type BatchSpec } from '../data/validate.js';
 import { initialParams, lossFunction, type Model } from '../nn/model.js';
 import { applyUpdates } from '../optim/apply.js';
-import { globalNorm } from '../optim/clip.js';
+import { normIfFinite } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
@@ -64,11 +64,6 @@ export interface StepMetrics {
   ms: number;
 }
 
-function allFinite(v: Float32Array): boolean {
-  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
-  return true;
-}
-
 /** Runs the loop lazily: each `next()` performs one step and yields its metrics; `state()` reads the current state. */
 export class Trainer<S = unknown> {
   private current: TrainState<S>;
@@ -120,12 +115,23 @@ export class Trainer<S = unknown> {
     let estimate: CurvatureEstimate | null = null;
     let loss = NaN;
     let grad: Float32Array = new Float32Array(0);
+    const launches = this.curvature !== null && launchesAt(this.curvature, t);
+    if (launches) {
+      try {
+        estimate = estimateCurvature(this.curvature!, model, s.params, batch, this.seed, t);
+      } catch (e) {
+        // A probe that hits NaN/Inf (per-op checks on) loses its estimate; the step goes on with its own
+        // gradient, as in the pipeline, where the probe runs beside the step and may finish after it.
+        if (!(e instanceof NonFiniteError)) throw e;
+      }
+    }
     try {
-      if (this.curvature && launchesAt(this.curvature, t))
-        estimate = estimateCurvature(this.curvature, model, s.params, batch, this.seed, t);
-      if (estimate?.grad && estimate.loss !== undefined) {
-        loss = estimate.loss;
-        grad = estimate.grad;
+      if (launches && this.curvature!.estimator === 'hutchinson') {
+        // Hutchinson's probe computes the loss and gradient with its HVP; without them the step is skipped.
+        if (estimate?.grad && estimate.loss !== undefined) {
+          loss = estimate.loss;
+          grad = estimate.grad;
+        }
       } else {
         const f = lossFunction(model, { data: batch.inputs, shape: batch.inputShape }, targets);
         const [y, g] = valueAndGrad(f)(new Tensor(s.params, [s.params.length]));
@@ -135,12 +141,14 @@ export class Trainer<S = unknown> {
     } catch (e) {
       // An op that produced NaN/Inf (per-op checks on) makes this a non-finite step: skipped below.
       if (!(e instanceof NonFiniteError)) throw e;
-      estimate = null;
     }
+    // A step whose gradient failed drops the estimate launched with it.
+    if (grad.length === 0) estimate = null;
     const pending = estimate ? [...s.pending, { diag: estimate.diag, launchedAt: t }] : s.pending;
     const stalenessOf = this.curvature?.staleness ?? 0;
     const due = pending.find((e) => e.launchedAt + stalenessOf === t);
-    const gradNorm = grad.length > 0 ? globalNorm(grad) : NaN;
+    const g = grad.length > 0 ? normIfFinite(grad) : { norm: NaN, finite: true };
+    const gradNorm = g.norm;
     const metrics: StepMetrics = {
       step: t,
       loss,
@@ -156,17 +164,18 @@ export class Trainer<S = unknown> {
     const finite =
       Number.isFinite(loss) &&
       grad.length === s.params.length &&
-      allFinite(grad) &&
-      (!due || allFinite(due.diag));
+      g.finite &&
+      (!due || normIfFinite(due.diag).finite);
     const [updates, optState] = finite
       ? optimizer.update(grad, s.optState, s.params, extra)
       : [null, s.optState];
-    if (!updates || !allFinite(updates)) {
+    const u = updates ? normIfFinite(updates) : null;
+    if (!updates || !u?.finite) {
       // Never apply a non-finite step; an estimate due now is dropped with it.
       metrics.skipped = true;
       next = { ...s, step: t + 1, pending: pending.filter((e) => e !== due), skipped: s.skipped + 1 };
     } else {
-      metrics.updateNorm = globalNorm(updates);
+      metrics.updateNorm = u!.norm;
       if (due) metrics.curvatureStaleness = t - due.launchedAt;
       const stats = findStats(optState);
       if (stats) {
