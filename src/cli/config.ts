@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { curvatureSchema, hyperparameter, int } from '../config/schemas.js';
+import { curvatureSchema, gpuSchema, hyperparameter, int } from '../config/schemas.js';
 import {
   type ConfigProblem,
   checkConfig,
@@ -188,6 +188,8 @@ const runConfigSchema = z.strictObject({
   /** Text sampled after training (language models only). */
   generate: generateSchema.optional(),
   diagnostics: diagnosticsSchema.optional(),
+  /** Where the pipeline's probe worker computes curvature estimates (default "cpu"). */
+  gpu: gpuSchema.optional(),
 });
 
 /** The data set decides the model: MNIST digits need an MLP from 784 pixels to 10 classes. */

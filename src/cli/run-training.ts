@@ -113,6 +113,7 @@ function pipelineDriver(
     seed: config.seed,
     batchSpec: data.batchSpec,
     ...(config.curvature ? { curvature: config.curvature } : {}),
+    ...(config.gpu ? { gpu: config.gpu } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.shards !== undefined ? { shards: options.shards } : {}),
   });

@@ -61,3 +61,9 @@ export const curvatureSchema = z.strictObject({
   staleness: int(0).optional(),
   probes: int(1).optional(),
 });
+
+/**
+ * Where curvature probes run (src/gpu/backend.ts): "cpu" (the default; results bit-identical to the
+ * reference loop), "webgpu", "webasm", or "auto" (the best that answers).
+ */
+export const gpuSchema = z.enum(['auto', 'webgpu', 'webasm', 'cpu']);

@@ -20,12 +20,15 @@ export interface MlpGnbProbeOptions {
   uniforms?: DeviceArray;
   /** Also read back the sampled labels. */
   returnLabels?: boolean;
+  /** Also read back the logits [rows, classes] (to check how close each draw was to a class boundary). */
+  returnLogits?: boolean;
 }
 
 export interface MlpGnbProbeResult {
   /** ĝ⊙ĝ in the flat parameter layout. */
   diag: Float32Array;
   labels?: Int32Array;
+  logits?: Float32Array;
 }
 
 /** Number of parameters of a tanh MLP with these widths (weights then bias, per layer). */
@@ -81,6 +84,7 @@ export async function mlpGnbProbe(dev: GpuDeviceCore, o: MlpGnbProbeOptions): Pr
     pieces.forEach((p, i) => diag.set(reads[i], p.offset));
     const result: MlpGnbProbeResult = { diag };
     if (o.returnLabels) result.labels = Int32Array.from(await dev.download(labels, rows));
+    if (o.returnLogits) result.logits = await dev.download(logits, rows * classes);
     return result;
   } finally {
     for (const t of temps) t.free();

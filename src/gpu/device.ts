@@ -19,6 +19,11 @@ import type { BinaryOp, UnaryOp } from '../kernels/registry.js';
 import { GpuDeviceCore, type DeviceArray, type GpuDeviceOptions } from './device-core.js';
 import * as ew from './device-elementwise.js';
 import { matmul, type DeviceMatmulOptions } from './device-matmul.js';
+import {
+  mlpHutchinsonProbe,
+  type MlpHutchinsonProbeOptions,
+  type MlpHutchinsonProbeResult,
+} from './device-hvp-probe.js';
 import { mlpGnbProbe, type MlpGnbProbeOptions, type MlpGnbProbeResult } from './device-probe.js';
 import * as up from './device-update.js';
 import type {
@@ -31,6 +36,7 @@ import type {
 export { DeviceArray, type GpuDeviceOptions, type MatmulImpl, checkSize, need } from './device-core.js';
 export type { DeviceMatmulOptions } from './device-matmul.js';
 export { mlpParamCount, type MlpGnbProbeOptions, type MlpGnbProbeResult } from './device-probe.js';
+export type { MlpHutchinsonProbeOptions, MlpHutchinsonProbeResult } from './device-hvp-probe.js';
 export type {
   AdahessianBuffers,
   AdahessianStepOptions,
@@ -222,5 +228,14 @@ export class GpuDevice extends GpuDeviceCore {
    */
   async mlpGnbProbe(o: MlpGnbProbeOptions): Promise<MlpGnbProbeResult> {
     return mlpGnbProbe(this, o);
+  }
+
+  /**
+   * Hutchinson's z ⊙ Hz for a tanh MLP, device-resident: the loss's gradient and, per direction, the
+   * exact Hessian-vector product by the R-operator (forward R-pass, differentiated backward pass);
+   * the directions' products averaged as src/curvature `hutchinsonDiag` does.
+   */
+  async mlpHutchinsonProbe(o: MlpHutchinsonProbeOptions): Promise<MlpHutchinsonProbeResult> {
+    return mlpHutchinsonProbe(this, o);
   }
 }

@@ -27,6 +27,8 @@ export {
   type MatmulImpl,
   type MlpGnbProbeOptions,
   type MlpGnbProbeResult,
+  type MlpHutchinsonProbeOptions,
+  type MlpHutchinsonProbeResult,
   type SophiaGBuffers,
   type SophiaGStepOptions,
 } from './device.js';
@@ -40,4 +42,10 @@ export {
   type MlpProbeRequest,
   type SophiaGFallbackOptions,
 } from './fallback.js';
+export {
+  GpuProbeHost,
+  deviceProbeProblem,
+  type HostedEstimate,
+  type ProbeHostOptions,
+} from './probe-host.js';
 export { SyncGpuJs, registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from './sync.js';

@@ -8,9 +8,10 @@
  */
 import os from 'node:os';
 import { z } from 'zod';
-import { curvatureSchema, int } from '../config/schemas.js';
+import { curvatureSchema, gpuSchema, int } from '../config/schemas.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { BatchSpec } from '../data/validate.js';
+import type { GpuPreference } from '../gpu/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import {
@@ -19,7 +20,7 @@ import {
   resolveCurvature,
 } from '../train/curvature-schedule.js';
 import { WorkerPools } from '../workers/pools.js';
-import type { FailureHook } from '../workers/protocol.js';
+import type { FailureHook, GpuFailureHook } from '../workers/protocol.js';
 
 export interface PipelineConfig<S = unknown> {
   /** Serializable model spec: every worker rebuilds the model from it. */
@@ -50,10 +51,20 @@ export interface PipelineConfig<S = unknown> {
   /** async mode: the most steps an estimate may wait (default curvature.every). */
   maxStaleness?: number;
   initialParams?: Float32Array;
-  /** Tests only: make workers fail on purpose. */
-  injectFailures?: { gradient?: FailureHook; probe?: FailureHook };
-  /** Warm pools to use instead of starting new ones (then `workers`, `probeWorkers`, `maxRetries` and
-   * `injectFailures` are the pools'); the pipeline holds them until close() and does not close them. */
+  /**
+   * Where the probe worker computes curvature estimates (default 'cpu'). Other than 'cpu', the probes
+   * the device supports (GNB and Hutchinson on a tanh MLP) run on it; everything else, and every
+   * probe after a device failure, on the CPU. Needs one probe worker. Steps applying an estimate
+   * report `probeBackend`.
+   */
+  gpu?: GpuPreference;
+  /** Where the probe worker's GPU lines go (backend chosen and why, fallback); default console.error. */
+  log?: (line: string) => void;
+  /** Tests only: make workers fail on purpose (`gpu`: the probe worker's device computation). */
+  injectFailures?: { gradient?: FailureHook; probe?: FailureHook; gpu?: GpuFailureHook };
+  /** Warm pools to use instead of starting new ones (then `workers`, `probeWorkers`, `maxRetries`,
+   * `gpu` and `injectFailures` are the pools'); the pipeline holds them until close() and does not
+   * close them. */
   pools?: WorkerPools;
 }
 
@@ -73,7 +84,9 @@ export interface ResolvedPipelineConfig<S> {
   mode: 'deterministic' | 'async';
   maxStaleness: number;
   initialParams?: Float32Array;
-  injectFailures: { gradient?: FailureHook; probe?: FailureHook };
+  gpu: GpuPreference;
+  log: (line: string) => void;
+  injectFailures: { gradient?: FailureHook; probe?: FailureHook; gpu?: GpuFailureHook };
   pools?: WorkerPools;
 }
 
@@ -94,8 +107,17 @@ const failureHook = z.strictObject({
   mode: z.enum(['throw', 'exit']),
 });
 
+const gpuFailureHook = z.strictObject({ step: int(0).optional(), mode: z.enum(['throw', 'lose']) });
+
 /** Keys the pools fix when warm pools are passed in. */
-const FIXED_BY_POOLS = ['workers', 'probeWorkers', 'maxRetries', 'injectFailures', 'modelModules'] as const;
+const FIXED_BY_POOLS = [
+  'workers',
+  'probeWorkers',
+  'maxRetries',
+  'injectFailures',
+  'modelModules',
+  'gpu',
+] as const;
 
 const schema = crossCheck(
   crossCheck(
@@ -123,18 +145,33 @@ const schema = crossCheck(
       mode: z.enum(['deterministic', 'async']).optional(),
       maxStaleness: int(0).optional(),
       initialParams: expecting(z.instanceof(Float32Array), 'a Float32Array').optional(),
+      gpu: gpuSchema.optional(),
+      log: expecting(
+        z.custom<(line: string) => void>((v) => typeof v === 'function'),
+        'a function (line: string) => void',
+      ).optional(),
       injectFailures: z
-        .strictObject({ gradient: failureHook.optional(), probe: failureHook.optional() })
+        .strictObject({
+          gradient: failureHook.optional(),
+          probe: failureHook.optional(),
+          gpu: gpuFailureHook.optional(),
+        })
         .optional(),
       pools: expecting(z.instanceof(WorkerPools), 'a WorkerPools').optional(),
     }),
-    ['mode', 'maxStaleness'],
+    ['mode', 'maxStaleness', 'gpu', 'probeWorkers'],
     (c, ctx) => {
       if (c.maxStaleness !== undefined && (c.mode ?? 'deterministic') === 'deterministic')
         problem(
           ctx,
           ['maxStaleness'],
           'applies to mode "async"; deterministic mode uses curvature.staleness',
+        );
+      if ((c.gpu ?? 'cpu') !== 'cpu' && (c.probeWorkers ?? 1) !== 1)
+        problem(
+          ctx,
+          ['probeWorkers'],
+          `must be 1 with gpu "${c.gpu}" (the probe worker holds the process's one GPU device), got ${c.probeWorkers}`,
         );
     },
   ),
@@ -176,6 +213,8 @@ export function resolvePipelineConfig<S>(input: PipelineConfig<S>): ResolvedPipe
     mode: c.mode ?? 'deterministic',
     maxStaleness: c.maxStaleness ?? curvature?.every ?? 10,
     ...(c.initialParams ? { initialParams: c.initialParams } : {}),
+    gpu: c.gpu ?? 'cpu',
+    log: c.log ?? ((line: string) => console.error(line)),
     injectFailures: c.injectFailures ?? {},
     ...(c.pools ? { pools: c.pools } : {}),
   };

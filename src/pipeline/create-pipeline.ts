@@ -10,6 +10,7 @@ import { BehaviorSubject, Observable, Subject, defer, filter, from, map, take, t
 import type { Batch } from '../data/batch.js';
 import { initialParams } from '../nn/model.js';
 import { buildModel } from '../nn/models/registry.js';
+import type { GpuBackendKind } from '../gpu/backend.js';
 import { launchesAt } from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
 import { deserializeError } from '../workers/errors.js';
@@ -80,6 +81,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       probeWorkers: c.curvature ? c.probeWorkers : 0,
       maxRetries: c.maxRetries,
       injectFailures: c.injectFailures,
+      gpu: c.gpu,
     });
   pools.acquire();
   const { gradients, probes } = pools;
@@ -114,6 +116,9 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       map((r): ShardGradient => ({ loss: r.lossSum, grad: r.grad, nonFinite: r.nonFinite })),
     );
 
+  // Which backend computed each estimate still to be applied (by launch step), for that step's metrics.
+  const computedBy = new Map<number, { backend: GpuBackendKind; notes?: string[] }>();
+
   const launch = (s: { step: number; batch: Batch }) => {
     const cv = c.curvature!;
     // A private copy of θ_t: the probe runs while later updates change the shared buffer.
@@ -128,6 +133,8 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     return from(probes!.probe(task)).pipe(
       map((r): ProbeOutcome => {
         if (r.error) throw deserializeError(r.error);
+        for (const line of r.notes ?? []) c.log(line);
+        if (r.backend) computedBy.set(s.step, { backend: r.backend, ...(r.notes ? { notes: r.notes } : {}) });
         return { diag: r.diag, nonFinite: r.nonFinite, ...(r.grad ? { grad: r.grad, loss: r.loss } : {}) };
       }),
     );
@@ -159,6 +166,15 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
             if (s.step !== state.step)
               throw new Error(`pipeline: step ${s.step} arrived, expected ${state.step}`);
             const m = applyStep(state, c.optimizer, s.gradient, s.batch.targets.length, due);
+            if (due) {
+              const by = computedBy.get(due.launchedAt);
+              if (by && m.curvatureStaleness !== undefined) {
+                m.probeBackend = by.backend;
+                if (by.notes) m.probeNotes = by.notes;
+              }
+              // Estimates launched up to this one are applied or dropped: forget them.
+              for (const k of computedBy.keys()) if (k <= due.launchedAt) computedBy.delete(k);
+            }
             // Publish θ_{t+1}: workers check this version before reading the shared buffer.
             Atomics.store(version, 0, state.step);
             const now = performance.now();

@@ -5,6 +5,7 @@
  * not finite is skipped and counted, never applied.
  */
 import type { Batch } from '../data/batch.js';
+import type { GpuBackendKind } from '../gpu/backend.js';
 import { validateBatch, type BatchSpec } from '../data/validate.js';
 import { initialParams, lossFunction, type Model } from '../nn/model.js';
 import { applyUpdates } from '../optim/apply.js';
@@ -58,6 +59,14 @@ export interface StepMetrics {
   skipped: boolean;
   /** Set on steps where a curvature estimate was applied: how many steps after its launch. */
   curvatureStaleness?: number;
+  /**
+   * Pipeline with gpu other than 'cpu', on steps where an estimate was applied: the backend that
+   * computed it ('cpu' also after a GPU failure).
+   */
+  probeBackend?: GpuBackendKind;
+  /** With `probeBackend`: what the probe worker logged while computing that estimate (backend chosen
+   * and why, why it fell back to the CPU). */
+  probeNotes?: string[];
   winRate?: number;
   hMean?: number;
   eval?: EvalResult;

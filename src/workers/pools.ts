@@ -5,11 +5,13 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/batch.js';
+import type { GpuPreference } from '../gpu/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import { workerEntry } from './entry-file.js';
 import { Errors } from './errors.js';
 import {
   type FailureHook,
+  type GpuFailureHook,
   type GradientHead,
   type GradientReplyHead,
   type GradientResponse,
@@ -36,6 +38,9 @@ export interface PoolOptions {
   modelModules?: string[];
   failOn?: FailureHook;
   onRetry?: (attempt: number, cause: Error) => void;
+  /** Probe pool only: the backend its worker computes estimates on. */
+  gpu?: GpuPreference;
+  gpuFailOn?: GpuFailureHook;
 }
 
 function makePool(name: 'gradient-worker' | 'probe-worker', o: PoolOptions, threads: number): Piscina {
@@ -47,6 +52,8 @@ function makePool(name: 'gradient-worker' | 'probe-worker', o: PoolOptions, thre
     versionBuffer: o.versionBuffer,
     ...(o.modelModules ? { modelModules: o.modelModules } : {}),
     ...(o.failOn ? { failOn: o.failOn } : {}),
+    ...(o.gpu ? { gpu: o.gpu } : {}),
+    ...(o.gpuFailOn ? { gpuFailOn: o.gpuFailOn } : {}),
   };
   // Threads stay up for the pool's life: the model is built once per thread.
   return new Piscina({
@@ -142,6 +149,14 @@ export class ProbePool {
   constructor(private readonly options: PoolOptions) {
     this.threads = options.threads ?? 1;
     this.maxRetries = options.maxRetries ?? 2;
+    if (options.gpu && options.gpu !== 'cpu' && this.threads !== 1)
+      throw new RangeError(
+        `ProbePool: gpu "${options.gpu}" needs exactly one probe thread (one GPU device per process), got ${this.threads}`,
+      );
+    // Software WebGPU (Mesa over EGL) reads EGL_PLATFORM from the real environment, which a worker
+    // thread cannot change (its process.env is a private copy): set it here, before the thread starts.
+    if (options.gpu && options.gpu !== 'cpu' && !process.env.EGL_PLATFORM)
+      process.env.EGL_PLATFORM = 'surfaceless';
     this.pool = makePool('probe-worker', options, this.threads);
   }
 
@@ -195,8 +210,13 @@ export interface WorkerPoolsOptions {
   maxRetries?: number;
   /** Module URLs every worker imports before building the model (user model kinds). */
   modelModules?: string[];
-  injectFailures?: { gradient?: FailureHook; probe?: FailureHook };
+  injectFailures?: { gradient?: FailureHook; probe?: FailureHook; gpu?: GpuFailureHook };
   onRetry?: (attempt: number, cause: Error) => void;
+  /**
+   * Where the probe worker computes the estimates a device supports (default 'cpu'); other than 'cpu'
+   * it needs exactly one probe thread, which holds the process's one GPU device.
+   */
+  gpu?: GpuPreference;
 }
 
 /**
@@ -231,7 +251,13 @@ export class WorkerPools {
     const probeThreads = options.probeWorkers ?? 1;
     this.probes =
       probeThreads > 0
-        ? new ProbePool({ ...shared, threads: probeThreads, ...(f.probe ? { failOn: f.probe } : {}) })
+        ? new ProbePool({
+            ...shared,
+            threads: probeThreads,
+            ...(f.probe ? { failOn: f.probe } : {}),
+            ...(options.gpu ? { gpu: options.gpu } : {}),
+            ...(f.gpu ? { gpuFailOn: f.gpu } : {}),
+          })
         : null;
   }
 

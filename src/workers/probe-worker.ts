@@ -1,13 +1,17 @@
 /**
  * piscina entry point of the probe worker: one curvature estimate (GNB or Hutchinson) on the private
  * θ snapshot it was sent and the whole batch, exactly `estimateCurvature` of the synchronous loop.
- * The task's fields arrive as a msgpack head beside its transferred arrays; the reply likewise.
+ * With `gpu` other than 'cpu' the worker holds the process's one GPU device (src/gpu/probe-host.ts):
+ * the probes it supports run there, the rest (and all after a device failure) on the CPU, and the
+ * reply says which backend computed the estimate. The task's fields arrive as a msgpack head beside
+ * its transferred arrays; the reply likewise.
  */
 import { workerData } from 'piscina';
+import { GpuProbeHost } from '../gpu/probe-host.js';
 import type { Model } from '../nn/model.js';
 import { buildModel } from '../nn/models/registry.js';
 import { NonFiniteError } from '../tensor/errors.js';
-import { estimateCurvature, resolveCurvature } from '../train/curvature-schedule.js';
+import { type CurvatureEstimate, estimateCurvature, resolveCurvature } from '../train/curvature-schedule.js';
 import { loadModelModule } from './entry-file.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
@@ -34,6 +38,17 @@ async function getModel(): Promise<Model> {
   return model;
 }
 
+// One device per process, opened lazily by the first probe; null keeps the CPU path exactly as it was.
+const gpu =
+  init.gpu !== undefined && init.gpu !== 'cpu'
+    ? new GpuProbeHost({ preference: init.gpu, ...(init.gpuFailOn ? { failOn: init.gpuFailOn } : {}) })
+    : null;
+
+function allFinite(v: Float32Array): boolean {
+  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
+  return true;
+}
+
 function reply(head: ProbeReplyHead, diag: Float32Array, grad?: Float32Array): ProbeReply {
   const r: ProbeReply = { head: encodeHead(head), diag };
   if (grad) r.grad = grad;
@@ -56,10 +71,20 @@ export default async function probeTask(wire: ProbeWire): Promise<ProbeReply> {
       targets: wire.targets,
       targetShape: req.targetShape,
     };
-    const e = estimateCurvature(c, model, wire.params, batch, req.seed, req.step);
-    if (e.grad && e.loss !== undefined)
-      return reply({ step: req.step, loss: e.loss, nonFinite: false, error: null }, e.diag, e.grad);
-    return reply({ step: req.step, nonFinite: false, error: null }, e.diag);
+    let e: CurvatureEstimate;
+    let head: ProbeReplyHead = { step: req.step, nonFinite: false, error: null };
+    if (gpu) {
+      const h = await gpu.estimate(c, model, wire.params, batch, req.seed, req.step);
+      e = h.estimate;
+      head = { ...head, backend: h.backend, ...(h.notes.length > 0 ? { notes: h.notes } : {}) };
+      // The CPU ops raise NonFiniteError on NaN/Inf; a device estimate is checked here instead, so the
+      // coordinator drops it exactly as it drops a non-finite CPU estimate.
+      if (!allFinite(e.diag)) return reply({ ...head, nonFinite: true }, new Float32Array(0));
+    } else {
+      e = estimateCurvature(c, model, wire.params, batch, req.seed, req.step);
+    }
+    if (e.grad && e.loss !== undefined) return reply({ ...head, loss: e.loss }, e.diag, e.grad);
+    return reply(head, e.diag);
   } catch (e) {
     if (e instanceof NonFiniteError) return reply({ step: req.step, nonFinite: true, error: null }, empty);
     return reply({ step: req.step, nonFinite: false, error: serializeError(e) }, empty);

@@ -9,6 +9,7 @@
  * to retry. Callers of the pools only see the decoded interfaces below.
  */
 import { Packr } from 'msgpackr';
+import type { GpuBackendKind, GpuPreference } from '../gpu/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 
 /** An Error flattened for postMessage; `name` lets the receiver rebuild the right class. */
@@ -29,6 +30,15 @@ export interface FailureHook {
   mode: 'throw' | 'exit';
 }
 
+/**
+ * Injected GPU failures, for tests only: the probe worker's device computation of the matching step
+ * (every step when absent) throws ('throw') or first destroys the device, as a device loss ('lose').
+ */
+export interface GpuFailureHook {
+  step?: number;
+  mode: 'throw' | 'lose';
+}
+
 /** What every worker is started with (piscina `workerData`). */
 export interface WorkerInit {
   modelSpec: ModelSpec;
@@ -40,6 +50,9 @@ export interface WorkerInit {
   /** Module URLs imported before the model is built: user code that calls `registerModel`. */
   modelModules?: string[];
   failOn?: FailureHook;
+  /** Where the probe worker computes the estimates it can run on a device (absent: 'cpu'). */
+  gpu?: GpuPreference;
+  gpuFailOn?: GpuFailureHook;
 }
 
 /** Element type of a batch array on the wire (both are 4 bytes wide, so one slot holds either). */
@@ -124,6 +137,13 @@ export interface ProbeResponse {
   grad?: Float32Array;
   nonFinite: boolean;
   error: SerializedError | null;
+  /** Which backend computed `diag`; absent when the worker runs with gpu 'cpu'. */
+  backend?: GpuBackendKind;
+  /**
+   * Lines the worker logged while computing this estimate: which backend it selected and why (with
+   * its first estimate), and why it gave up the GPU (with the first estimate computed after that).
+   */
+  notes?: string[];
 }
 
 /** The head of a probe task: the request without its arrays, which are transferred beside it. */

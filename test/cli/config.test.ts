@@ -149,7 +149,7 @@ t.test('several problems are reported at once, one line each', async (t) => {
       'c.json: curvature.every: must be >= 1, got 0',
       'c.json: batchSize: must be an integer, got number 12.5',
       'c.json: schedule.decaySteps: must be greater than schedule.warmupSteps (10), got 5',
-      'c.json: stepz: unknown key; allowed: name, model, optimizer, curvature, data, batchSize, steps, evalEvery, seed, schedule, clip, generate, diagnostics',
+      'c.json: stepz: unknown key; allowed: name, model, optimizer, curvature, data, batchSize, steps, evalEvery, seed, schedule, clip, generate, diagnostics, gpu',
     ].join('\n'),
   );
   // A cross-field rule is checked as soon as the keys it reads are valid, even when others are not.

@@ -1,0 +1,244 @@
+/**
+ * The probe worker's GPU: at most one device per process, opened on the first estimate (the backend is
+ * selected once, and why is noted once). Estimates the device supports — Gauss-Newton-Bartlett
+ * (`mlpGnbProbe`) and Hutchinson (`mlpHutchinsonProbe`, with the CPU's Rademacher directions) on a tanh
+ * MLP — are computed there; every other model or estimator, and every
+ * estimate after the device failed (a kernel error, a WebGPU error scope, a lost device; see
+ * GpuFallback), is `estimateCurvature` on the CPU. Training never stops for the GPU.
+ *
+ * The device draws the same labels as the CPU's GNB: it is given the very uniforms `sampleLabels`
+ * draws from (seed, 'gnb-labels', step), one per row in row order, and a draw that lies too close to
+ * a class boundary for float32 logits to be trusted is redrawn from the CPU's logits (probe-labels.ts).
+ */
+import type { Batch } from '../data/batch.js';
+import { sampleLabels } from '../curvature/gnb-diag.js';
+import type { MlpSpec, Model } from '../nn/model.js';
+import { rng } from '../random/counter-rng.js';
+import { Tensor } from '../tensor/tensor.js';
+import {
+  type CurvatureEstimate,
+  type ResolvedCurvature,
+  estimateCurvature,
+} from '../train/curvature-schedule.js';
+import type { GpuFailureHook } from '../workers/protocol.js';
+import { type GpuBackendKind, type GpuPreference, selectGpuBackend } from './backend.js';
+import { type DeviceArray, GpuDevice } from './device.js';
+import { GpuFallback } from './fallback.js';
+import { uncertainDraws } from './probe-labels.js';
+
+export interface ProbeHostOptions {
+  preference: GpuPreference;
+  /** Tests only: make the device computation fail. */
+  failOn?: GpuFailureHook;
+  /**
+   * A device draw closer than this fraction of its row's softmax mass to a class boundary sends the
+   * batch's labels back to the CPU's logits (default 1e-4, well above float32 forward error).
+   */
+  labelMargin?: number;
+}
+
+export interface HostedEstimate {
+  estimate: CurvatureEstimate;
+  /** Where `estimate` was computed. */
+  backend: GpuBackendKind;
+  /** Lines logged since the previous estimate (backend selection, unsupported probes, fallback). */
+  notes: string[];
+}
+
+/** Why this probe cannot run on the device, or null when it can. */
+export function deviceProbeProblem(c: ResolvedCurvature, model: Model, batch: Batch): string | null {
+  const spec = model.spec as Partial<MlpSpec>;
+  if (spec.kind !== 'mlp' || (spec.activation ?? 'tanh') !== 'tanh')
+    return `hessflow: the device probe covers tanh MLPs; model "${spec.kind}"${spec.kind === 'mlp' ? ` with activation "${spec.activation}"` : ''} runs its probes on the CPU`;
+  if (!(batch.inputs instanceof Float32Array) || batch.inputShape.length !== 2)
+    return 'hessflow: the device probe takes float32 features [rows, inputs]; this batch runs on the CPU';
+  if (
+    c.estimator === 'hutchinson' &&
+    !(batch.targets instanceof Int32Array && batch.targets.length === batch.inputShape[0])
+  )
+    return 'hessflow: the device Hutchinson probe takes one class id per row (Int32Array targets); this batch runs on the CPU';
+  return null;
+}
+
+export class GpuProbeHost {
+  private opened: Promise<void> | null = null;
+  private fallback: GpuFallback | null = null;
+  private openedDevice: GpuDevice | null = null;
+  private readonly notes: string[] = [];
+  private readonly noted = new Set<string>();
+  /** Estimates whose labels were redrawn from the CPU's logits (for tests and diagnostics). */
+  labelRedraws = 0;
+
+  constructor(private readonly o: ProbeHostOptions) {}
+
+  /** The device while it is usable (null before the first estimate, on the CPU, or after a failure). */
+  get device(): GpuDevice | null {
+    return this.fallback?.device ?? null;
+  }
+
+  /** The estimate launched at `step`, on the device when it can be, else by `estimateCurvature`. */
+  async estimate(
+    c: ResolvedCurvature,
+    model: Model,
+    params: Float32Array,
+    batch: Batch,
+    seed: number,
+    step: number,
+  ): Promise<HostedEstimate> {
+    await (this.opened ??= this.open());
+    type Computed = { estimate: CurvatureEstimate; backend: GpuBackendKind };
+    const cpu = (): Computed => ({
+      estimate: estimateCurvature(c, model, params, batch, seed, step),
+      backend: 'cpu',
+    });
+    let out: Computed | null = null;
+    const fb = this.fallback;
+    if (fb?.usable) {
+      const problem = deviceProbeProblem(c, model, batch);
+      if (problem === null) {
+        const what = c.estimator === 'gnb' ? 'GNB' : 'Hutchinson';
+        out = await fb.run<Computed>(
+          `${what} probe of step ${step}`,
+          async (dev) => {
+            this.injectedFailure(dev, step);
+            const estimate =
+              c.estimator === 'gnb'
+                ? await this.deviceGnb(dev, model, params, batch, seed, step)
+                : await deviceHutchinson(dev, c, model, params, batch, seed, step);
+            return { estimate, backend: 'webgpu' };
+          },
+          cpu,
+        );
+      } else {
+        this.note(problem);
+      }
+    }
+    out ??= cpu();
+    return { ...out, notes: this.notes.splice(0) };
+  }
+
+  /** Releases the device (the process can exit). */
+  async close(): Promise<void> {
+    this.fallback?.disable('the probe host was closed');
+    this.notes.length = 0;
+    await this.openedDevice?.destroy();
+  }
+
+  private note(line: string): void {
+    if (this.noted.has(line)) return;
+    this.noted.add(line);
+    this.notes.push(line);
+  }
+
+  private async open(): Promise<void> {
+    const pref = this.o.preference;
+    if (pref === 'cpu') return;
+    let kind: GpuBackendKind;
+    try {
+      const sel = await selectGpuBackend(pref);
+      kind = sel.kind;
+      this.note(`hessflow: probe worker backend ${sel.kind}: ${sel.reason}`);
+    } catch (e) {
+      this.note(`hessflow: probe worker continues on the CPU — ${(e as Error).message}`);
+      return;
+    }
+    if (kind === 'webasm') {
+      this.note('hessflow: the device probe needs WebGPU; with the webasm backend estimates run on the CPU');
+      return;
+    }
+    if (kind !== 'webgpu') return;
+    try {
+      this.openedDevice = await GpuDevice.open();
+      this.fallback = new GpuFallback(this.openedDevice, (m) => this.note(m));
+    } catch (e) {
+      this.note(`hessflow: probe worker continues on the CPU — WebGPU device: ${(e as Error).message}`);
+    }
+  }
+
+  private injectedFailure(dev: GpuDevice, step: number): void {
+    const hook = this.o.failOn;
+    if (!hook || (hook.step !== undefined && hook.step !== step)) return;
+    if (hook.mode === 'throw') throw new Error(`injected GPU failure at step ${step}`);
+    dev.device.destroy(); // as a device loss: the kernels that follow fail
+  }
+
+  private async deviceGnb(
+    dev: GpuDevice,
+    model: Model,
+    params: Float32Array,
+    batch: Batch,
+    seed: number,
+    step: number,
+  ): Promise<CurvatureEstimate> {
+    const sizes = (model.spec as MlpSpec).sizes;
+    const rows = batch.inputShape[0];
+    const classes = model.numClasses;
+    // sampleLabels draws one uniform per row, in row order, from this stream.
+    const r = rng(seed, 'gnb-labels', step);
+    const u = Float64Array.from({ length: rows }, () => r.uniform());
+    const arrays: DeviceArray[] = [];
+    const up = (x: ArrayLike<number>) => (arrays.push(dev.upload(x)), arrays[arrays.length - 1]);
+    try {
+      const common = { sizes, params: up(params), inputs: up(batch.inputs), rows };
+      const first = await dev.mlpGnbProbe({
+        ...common,
+        uniforms: up(u),
+        returnLabels: true,
+        returnLogits: true,
+      });
+      const margin = this.o.labelMargin ?? 1e-4;
+      if (uncertainDraws(first.logits!, u, first.labels!, classes, margin).length === 0)
+        return { diag: first.diag, launchedAt: step };
+      this.labelRedraws++;
+      const labels = cpuLabels(model, params, batch, seed, step);
+      const again = await dev.mlpGnbProbe({ ...common, labels: up(labels) });
+      return { diag: again.diag, launchedAt: step };
+    } finally {
+      for (const a of arrays) a.free();
+    }
+  }
+}
+
+/** The CPU GNB's labels: its forward pass and its `sampleLabels`, as gnbDiag computes them. */
+function cpuLabels(model: Model, params: Float32Array, batch: Batch, seed: number, step: number): Int32Array {
+  const flat = new Tensor(params, [params.length]);
+  const logits = model.logits(model.layout.unflatten(flat), {
+    data: batch.inputs,
+    shape: batch.inputShape,
+  });
+  return sampleLabels(logits, model.numClasses, seed, step);
+}
+
+/**
+ * Hutchinson on the device with the CPU estimator's directions: probe k's Rademacher vector is
+ * rng(seed, 'hutchinson', step, k), as in src/curvature/hutchinson-diag.ts.
+ */
+async function deviceHutchinson(
+  dev: GpuDevice,
+  c: ResolvedCurvature,
+  model: Model,
+  params: Float32Array,
+  batch: Batch,
+  seed: number,
+  step: number,
+): Promise<CurvatureEstimate> {
+  const n = params.length;
+  const arrays: DeviceArray[] = [];
+  const up = (x: ArrayLike<number>) => (arrays.push(dev.upload(x)), arrays[arrays.length - 1]);
+  try {
+    const directions = Array.from({ length: c.probes }, (_, k) =>
+      up(rng(seed, 'hutchinson', step, k).fillRademacher(new Float32Array(n))),
+    );
+    const r = await dev.mlpHutchinsonProbe({
+      sizes: (model.spec as MlpSpec).sizes,
+      params: up(params),
+      inputs: up(batch.inputs),
+      labels: up(batch.targets),
+      rows: batch.inputShape[0],
+      directions,
+    });
+    return { diag: r.diag, launchedAt: step, loss: r.loss, grad: r.grad };
+  } finally {
+    for (const a of arrays) a.free();
+  }
+}
