@@ -1,6 +1,6 @@
 /**
- * The training progress bar (cli-progress) on stderr: step, loss, held-out accuracy, samples/s and
- * Sophia's win-rate. Off when stderr is not a TTY or with --no-progress; then `log` prints a line at each
+ * The training progress bar (cli-progress) on stderr: step, loss, held-out accuracy, samples/s,
+ * Sophia's win-rate and, when the run computes Hessian diagnostics, the latest λmax. Off when stderr is not a TTY or with --no-progress; then `log` prints a line at each
  * evaluation instead (unless quiet). Also the Ctrl-C policy of the training commands (`stopOnSigint`).
  */
 import cliProgress from 'cli-progress';
@@ -14,6 +14,8 @@ export interface ProgressOptions {
   bar: boolean;
   /** No evaluation lines either (e.g. --json). */
   quiet?: boolean;
+  /** The run computes periodic Hessian diagnostics: the bar shows the latest λmax (or trace). */
+  diagnostics?: boolean;
 }
 
 export class TrainingProgress {
@@ -21,13 +23,14 @@ export class TrainingProgress {
   private readonly started = performance.now();
   private lossEma = NaN;
   private accuracy = NaN;
+  private curvature = '-';
   private stopped = false;
 
   constructor(private readonly o: ProgressOptions) {
     this.bar = o.bar
       ? new cliProgress.SingleBar(
           {
-            format: `${o.label} {bar} {value}/{total} | loss {loss} | acc {acc} | {sps} samples/s | win-rate {win} | {eta_formatted}`,
+            format: `${o.label} {bar} {value}/{total} | loss {loss} | acc {acc} | {sps} samples/s | win-rate {win}${o.diagnostics ? ' | {curv}' : ''} | {eta_formatted}`,
             barsize: 24,
             hideCursor: true,
             stream: process.stderr,
@@ -36,7 +39,7 @@ export class TrainingProgress {
           cliProgress.Presets.shades_classic,
         )
       : null;
-    this.bar?.start(o.total, 0, { loss: '-', acc: '-', sps: '-', win: '-' });
+    this.bar?.start(o.total, 0, { loss: '-', acc: '-', sps: '-', win: '-', curv: 'λmax -' });
   }
 
   update(m: StepMetrics): void {
@@ -46,6 +49,14 @@ export class TrainingProgress {
     const seconds = (performance.now() - this.started) / 1000;
     const sps = ((m.step + 1) * this.o.samplesPerStep) / Math.max(seconds, 1e-9);
     const acc = Number.isNaN(this.accuracy) ? '-' : `${(100 * this.accuracy).toFixed(1)}%`;
+    const d = (m as DiagnosedMetrics).diagnostics;
+    const parts = d
+      ? [
+          ...(d.lambdaMax === undefined ? [] : [`λmax ${d.lambdaMax.toPrecision(4)}`]),
+          ...(d.trace === undefined ? [] : [`Hessian trace ${d.trace.toPrecision(4)}`]),
+        ]
+      : [];
+    if (parts.length > 0) this.curvature = parts[0];
     if (this.stopped) return;
     if (this.bar) {
       this.bar.update(m.step + 1, {
@@ -53,6 +64,7 @@ export class TrainingProgress {
         acc,
         sps: sps.toFixed(0),
         win: m.winRate === undefined ? '-' : m.winRate.toFixed(3),
+        curv: this.curvature,
       });
     } else if (m.eval && !this.o.quiet) {
       process.stderr.write(
@@ -61,12 +73,7 @@ export class TrainingProgress {
           `${m.winRate === undefined ? '' : `  win-rate ${m.winRate.toFixed(3)}`}\n`,
       );
     }
-    const d = (m as DiagnosedMetrics).diagnostics;
     if (d && !this.bar && !this.o.quiet) {
-      const parts = [
-        ...(d.lambdaMax === undefined ? [] : [`λmax ${d.lambdaMax.toPrecision(4)}`]),
-        ...(d.trace === undefined ? [] : [`Hessian trace ${d.trace.toPrecision(4)}`]),
-      ];
       process.stderr.write(
         `${this.o.label} step ${String(m.step + 1).padStart(5)}/${this.o.total}  ${parts.join('  ')}  (${(d.ms / 1000).toFixed(1)} s)\n`,
       );

@@ -70,6 +70,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     samplesPerStep: config.batchSize,
     bar: o.progress && !o.json && process.stderr.isTTY === true,
     quiet: o.json,
+    diagnostics: config.diagnostics !== undefined,
   });
   const loss: Point[] = [];
   const evalLoss: Point[] = [];
