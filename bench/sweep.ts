@@ -8,6 +8,7 @@
  *
  *   node dist/bench/sweep.js --plan bench/plans/gpt-reference.json [--jobs 2] [--phase tune|final|all]
  *   npx tsx bench/sweep.ts --plan ... --steps 20     (a smoke run: tables printed, nothing recorded)
+ *   node dist/bench/sweep.js --plan ... --arms adamw,sophia-h   (only these arms, in this order; no record)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -109,7 +110,34 @@ async function runAll(
   return results;
 }
 
+/** The plan's arms named in a comma-separated list (labels or their slugs), in the list's order. */
+function pickArms(plan: Plan, list: string): Plan['arms'] {
+  return list.split(',').map((name) => {
+    const arm = plan.arms.find((a) => a.label === name.trim() || slug(a.label) === name.trim());
+    if (!arm)
+      throw new Error(
+        `sweep: --arms: no arm ${JSON.stringify(name)} in the plan; arms: ${plan.arms.map((a) => slug(a.label)).join(', ')}`,
+      );
+    return arm;
+  });
+}
+
+/**
+ * Wall time per Trainer step of each optimizer, by label, from the gpt suite of `npm run bench`
+ * (bench/results/cpu.json), where all were timed interleaved in one run. The sweep's own CPU seconds
+ * come from runs made at different times and loads (two at a time, beside other work), which moves
+ * them by up to 3×; steps × this step cost compares optimizers at equal load.
+ */
+function stepCosts(): Map<string, number> {
+  const file = join(resultsDir(), 'cpu.json');
+  if (!existsSync(file)) return new Map();
+  const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
+  const section = results.sections.find((s) => s.id === 'gpt-step');
+  return new Map((section?.rows ?? []).map((r) => [String(r.optimizer), Number(r.ms)]));
+}
+
 function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: string): Section[] {
+  const cost = stepCosts();
   const fmt = (x: number | null) => (x === null ? 'diverged' : x.toFixed(3));
   const tuning: Row[] = plan.arms.flatMap((arm) =>
     arm.lrs.map((lr) => {
@@ -128,6 +156,7 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
   const refReach = final.filter((r) => r.arm === reference).map((r) => firstReach(r.curve, target));
   const refSteps = meanOf(refReach.map((x) => x?.step ?? null)).mean;
   const refCpu = meanOf(refReach.map((x) => x?.cpuSeconds ?? null)).mean;
+  const refTime = refSteps !== null && cost.has(reference) ? (refSteps * cost.get(reference)!) / 1000 : null;
   const rows: Row[] = plan.arms.map((arm) => {
     const runs = final.filter((r) => r.arm === arm.label);
     const { mean, sd } = meanOf(runs.map((r) => r.final));
@@ -136,6 +165,7 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
     const allReached = reached.length === runs.length;
     const steps = allReached ? meanOf(reached.map((x) => x.step)).mean : null;
     const cpu = allReached ? meanOf(reached.map((x) => x.cpuSeconds)).mean : null;
+    const time = steps !== null && cost.has(arm.label) ? (steps * cost.get(arm.label)!) / 1000 : null;
     const lastWin = runs.map((r) => r.curve.at(-1)?.winRate).filter((w) => w !== undefined);
     return {
       arm: arm.label,
@@ -147,6 +177,8 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
       steps,
       stepRatio: steps !== null && refSteps ? steps / refSteps : null,
       cpuRatio: cpu !== null && refCpu ? cpu / refCpu : null,
+      time,
+      timeRatio: time !== null && refTime ? time / refTime : null,
       winRate: lastWin.length ? lastWin.reduce((a, b) => a + b, 0) / lastWin.length : null,
       cpuPerStepMs: meanOf(
         runs.map((r) => (r.curve.at(-1) ? (1000 * r.cpuSeconds) / r.curve.at(-1)!.step : null)),
@@ -180,14 +212,17 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
         { key: 'reached', label: `reached ${target.toFixed(3)}` },
         { key: 'steps', label: 'steps to it', digits: 0 },
         { key: 'stepRatio', label: `steps ÷ ${reference}'s`, digits: 2 },
-        { key: 'cpuRatio', label: `CPU time ÷ ${reference}'s`, digits: 2 },
+        { key: 'time', label: 'time to it (s)', digits: 0 },
+        { key: 'timeRatio', label: `time ÷ ${reference}'s`, digits: 2 },
+        { key: 'cpuRatio', label: `run CPU time ÷ ${reference}'s`, digits: 2 },
         { key: 'winRate', label: 'final win-rate', digits: 3 },
         { key: 'cpuPerStepMs', label: 'CPU ms/step', digits: 0 },
       ],
       rows,
       notes: [
         `Target: ${reference}'s mean final validation loss, ${target.toFixed(4)}. Steps and CPU time to it are interpolated between evaluations and averaged over seeds; blank when some seed never reaches it.`,
-        'CPU time counts training steps only (not evaluation), per process; runs shared the machine, so wall-clock is not comparable but CPU time is.',
+        `Time to it: steps to it × each optimizer's wall time per step from the gpt suite of \`npm run bench\` (bench/results/cpu.json), where all optimizers were timed interleaved in one run${cost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
+        "Run CPU time: each run's own process CPU time for its training steps. Runs shared the machine at different loads (two at a time, beside other work), and contention inflates CPU time too (by up to 3× on this VM), so read it as a rough check only.",
         `Validation curves (mean over the final seeds): ![curves](${figure})`,
       ],
     },
@@ -201,6 +236,7 @@ async function main(): Promise<number> {
       jobs: { type: 'string', default: String(availableParallelism()) },
       phase: { type: 'string', default: 'all' },
       steps: { type: 'string' },
+      arms: { type: 'string' },
     },
   });
   if (!values.plan) throw new Error('sweep: --plan <file> is required (e.g. bench/plans/gpt-reference.json)');
@@ -223,14 +259,19 @@ async function main(): Promise<number> {
   const log = (s: string) => console.log(`  ${s}`);
   const load = loadAverage();
 
-  const tuneSpecs = plan.arms.flatMap((arm) =>
+  // --arms: run only these arms (tuning and final seeds), in the order given, and record nothing, so
+  // the arms that matter most can finish first on a busy machine; a run without it then records all.
+  const arms = values.arms === undefined ? plan.arms : pickArms(plan, values.arms);
+  const partial = arms !== plan.arms;
+
+  const tuneSpecs = arms.flatMap((arm) =>
     arm.lrs.flatMap((lr) => plan.tuneSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery))),
   );
   console.log(`tuning: ${tuneSpecs.length} runs, ${jobs} at a time`);
   const tune = await runAll(tuneSpecs, dir, jobs, log);
   if (values.phase === 'tune') return 0;
 
-  const finalSpecs = plan.arms.flatMap((arm) => {
+  const finalSpecs = arms.flatMap((arm) => {
     const lr = bestLearningRate(tune, arm.label);
     if (lr === null) throw new Error(`sweep: every learning rate of ${arm.label} diverged`);
     return plan.finalSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery));
@@ -238,6 +279,10 @@ async function main(): Promise<number> {
   console.log(`final: ${finalSpecs.length} runs at each arm's best learning rate`);
   const final = await runAll(finalSpecs, dir, jobs, log);
 
+  if (partial) {
+    console.log(`done: ${arms.map((a) => a.label).join(', ')}; run without --arms to record the sweep`);
+    return 0;
+  }
   if (smoke) {
     for (const s of sections(plan, tune, final, '(not drawn for a smoke run)'))
       console.log(`\n${renderSection(s)}`);

@@ -1,8 +1,8 @@
 /**
  * The reference char-GPT's training step (2 layers, 4 heads, n_embd 64, block 64, batch 32, tied
- * embeddings; config/gpt-reference-*.json): time per Trainer step with AdamW, official Sophia-G and the
- * win-rate preset (GNB probe every 10 steps, so a probe in one step of ten), interleaved rounds of 10
- * steps each. PyTorch takes 90–100 ms per step on one core of this machine kind.
+ * embeddings; config/gpt-reference-*.json): time per Trainer step of every optimizer of the reference
+ * sweep (Sophia-G: a GNB probe every 10 steps; Sophia-H: Hutchinson every 10; AdaHessian: Hutchinson every
+ * step), interleaved rounds of 10 steps each. PyTorch takes 90–100 ms per step on one core of this machine kind.
  */
 import { readConfig } from '../../src/cli/config.js';
 import { modelSpecOf, setupData, trainerFor } from '../../src/cli/run-setup.js';
@@ -15,10 +15,14 @@ import { join } from 'node:path';
 
 const STEPS_PER_SAMPLE = 10;
 
+/** Labelled as the arms of bench/plans/gpt-reference.json: the sweep reads these step costs by label. */
 const CONFIGS: Record<string, string> = {
   AdamW: 'config/gpt-reference-adamw.json',
+  Lion: 'config/gpt-reference-lion.json',
   'Sophia-G, official': 'config/gpt-reference-sophiag.json',
   'Sophia-G, win-rate 0.9': 'config/gpt-reference-sophiag-wr.json',
+  'Sophia-H': 'config/gpt-reference-sophiah.json',
+  AdaHessian: 'config/gpt-reference-adahessian.json',
 };
 
 export function gptSuite(ctx: SuiteContext): Section[] {
@@ -56,7 +60,7 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       ],
       rows,
       notes: [
-        `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; Sophia-G includes its GNB probe every 10 steps.`,
+        `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; the Sophia rows include their probes (one step in ten), AdaHessian its Hutchinson probe every step.`,
         'PyTorch on one core of this machine kind: 90–100 ms per step (AdamW).',
       ],
     },
