@@ -191,6 +191,43 @@ t.test('train with periodic diagnostics and one worker writes them into the metr
   }
 });
 
+t.test('train --shards fixes the result; --workers never changes it', async (t) => {
+  const quickstart = JSON.parse(readFileSync(join(root, 'config/quickstart.json'), 'utf8'));
+  const file = join(tmp, 'sharded.json');
+  writeFileSync(
+    file,
+    JSON.stringify({ ...quickstart, model: { ...quickstart.model, sizes: [784, 16, 10] }, batchSize: 24 }),
+  );
+  const losses = (shards: string, workers: string): number[] => {
+    const out = join(tmp, `sharded-${shards}-${workers}`);
+    const r = hessflow(
+      'train',
+      '-c',
+      file,
+      '-s',
+      '4',
+      '--shards',
+      shards,
+      '-w',
+      workers,
+      '-o',
+      out,
+      '--json',
+    );
+    t.equal(r.code, 0, r.stderr);
+    return readFileSync(join(out, 'metrics.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { loss?: number })
+      .filter((m) => m.loss !== undefined)
+      .map((m) => m.loss!);
+  };
+  const one = losses('1', '1');
+  t.equal(one.length, 4);
+  t.same(losses('1', '2'), one, 'one shard: the same losses on 1 and 2 workers, bit for bit');
+  t.notSame(losses('3', '1'), one, 'three shards sum the gradient in another order');
+});
+
 t.test('Ctrl-C stops train after the step in progress and writes what it reached', async (t) => {
   const quickstart = JSON.parse(readFileSync(join(root, 'config/quickstart.json'), 'utf8'));
   const file = join(tmp, 'long.json');
@@ -285,6 +322,10 @@ t.test('usage errors exit with 2 and name the key or flag', async (t) => {
   r = hessflow('train', '--workers', '0');
   t.equal(r.code, 2);
   t.match(r.stderr, /--workers.*must be a positive integer/);
+
+  r = hessflow('train', '--shards', '1.5');
+  t.equal(r.code, 2);
+  t.match(r.stderr, /--shards.*must be a positive integer/);
 
   r = hessflow('train', '--stepz', '3');
   t.equal(r.code, 2);

@@ -22,6 +22,8 @@ export interface TrainOptions {
   progress: boolean;
   /** Gradient worker threads (default: the available cores). */
   workers?: number;
+  /** Gradient shards per batch (default 4); results depend on it, never on `workers`. */
+  shards?: number;
 }
 
 export interface TrainSummary {
@@ -86,6 +88,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     result = await runTraining(config, {
       signal: interrupt.signal,
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
+      ...(o.shards !== undefined ? { shards: o.shards } : {}),
       sinks: (run) => (steps$) =>
         steps$.pipe(
           writeMetrics(join(dir, RUN_FILES.metrics)),
@@ -223,6 +226,11 @@ export function trainCommandSpec(): Command {
     .option('--json', 'print the summary as one JSON object on stdout (no progress output)')
     .option('--no-progress', 'no progress bar (also off when stderr is not a terminal)')
     .option('-w, --workers <n>', 'gradient worker threads (default: the available cores)', positiveInt)
+    .option(
+      '--shards <n>',
+      'gradient shards per batch (default 4); the result depends on it, never on --workers',
+      positiveInt,
+    )
     .addHelpText('after', '\nEnvironment: CONFIG=<file> and STEPS=<n> stand in for --config and --steps.')
     .action(async (opts: TrainOptions) => {
       const summary = await trainCommand(opts);
