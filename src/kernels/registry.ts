@@ -118,8 +118,18 @@ export type SoftmaxVjpKernel = (
   out: FloatArray,
 ) => void;
 
-/** The GELU backward: out = g ⊙ GELU′(x) (tanh form), elementwise over equal-length arrays. */
-export type GeluVjpKernel = (x: FloatArray, g: FloatArray, out: FloatArray) => void;
+/**
+ * The GELU backward: out = g ⊙ GELU′(x) (tanh form), elementwise over equal-length arrays. `e`, when
+ * given, holds the exponentials `geluExp` saved for this x; a backend may use them instead of
+ * recomputing, and must produce the same result either way.
+ */
+export type GeluVjpKernel = (x: FloatArray, g: FloatArray, out: FloatArray, e?: Float64Array) => void;
+
+/**
+ * GELU (tanh form) of x into out, saving e = exp(−2u), u = √(2/π)(x + 0.044715x³), per element in
+ * float64 for a later `geluVjp` on the same x.
+ */
+export type GeluExpKernel = (x: FloatArray, out: FloatArray, e: Float64Array) => void;
 
 /**
  * Row-wise normalisation of x viewed as [rows, cols]: xhat = (x − mean)·rstd with
@@ -181,6 +191,7 @@ export interface KernelSignatures {
   causalSoftmax: CausalSoftmaxKernel;
   softmaxVjp: SoftmaxVjpKernel;
   geluVjp: GeluVjpKernel;
+  geluExp: GeluExpKernel;
   /** GELU″(x) elementwise (tanh form); the unary signature, `param` unused. */
   geluSecond: UnaryKernel;
   normalize: NormalizeKernel;

@@ -117,7 +117,8 @@ export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOp
         } else {
           const into = ownedGrad(x);
           const src = g.data;
-          for (let j = 0; j < src.length; j++) into[offset + j] += src[j];
+          const part = into.subarray(offset, offset + src.length);
+          kernel('binary')('add')(part, [1], src, [1], part, [src.length]);
         }
         continue;
       }

@@ -118,6 +118,60 @@ for (const backend of backends) {
   });
 }
 
+t.test(
+  'wasm: a row bias added while copying out equals the kernel plus a bias pass, bit for bit',
+  async (t) => {
+    const w = new WasmMatmul();
+    for (const Ctor of DTYPES) {
+      // n = 10 and 13 leave padded columns (tile width 8 / 4); k = 0 is the empty product (C = bias).
+      for (const [m, n, k, tA, tB, batch] of [
+        [7, 10, 6, false, true, 1],
+        [9, 13, 5, true, false, 3],
+        [4, 8, 16, false, false, 2],
+        [3, 5, 0, false, true, 1],
+      ] as const) {
+        const a = values(Ctor, batch * m * k, 7 + m);
+        const b = values(Ctor, k * n, 8 + n);
+        const bias = values(Ctor, n, 9 + k);
+        const s = spec(
+          m,
+          n,
+          k,
+          tA,
+          tB,
+          Array.from({ length: batch }, (_, i) => i * m * k),
+          new Array<number>(batch).fill(0),
+        );
+        const got = new Ctor(batch * m * n).fill(NaN);
+        w.run(a, b, got, s, bias);
+        const want = new Ctor(batch * m * n).fill(NaN);
+        w.kernel(a, b, want, s);
+        for (let i = 0; i < want.length; i++) want[i] += bias[i % n];
+        let same = 0;
+        let worst = 0;
+        for (let i = 0; i < want.length; i++) {
+          if (Object.is(got[i], want[i])) same++;
+          // Against a float64 naive product plus bias, relative to the terms' scale.
+          const [tt, r, c] = [Math.floor(i / (m * n)), Math.floor(i / n) % m, i % n];
+          let sum = bias[c];
+          let scale = Math.abs(bias[c]);
+          for (let p = 0; p < k; p++) {
+            const av = tA ? a[tt * m * k + p * m + r] : a[tt * m * k + r * k + p];
+            const bv = tB ? b[c * k + p] : b[p * n + c];
+            sum += av * bv;
+            scale += Math.abs(av * bv);
+          }
+          const e = Math.abs(got[i] - sum) / Math.max(scale, 1e-30);
+          worst = Number.isNaN(e) ? Infinity : Math.max(worst, e);
+        }
+        const label = `${Ctor.name} ${batch}×${m}×${n}×${k} transA=${tA} transB=${tB}`;
+        t.equal(same, want.length, `${label}: every element equals kernel + bias`);
+        t.ok(worst <= TOL[Ctor.name], `${label}: error ${worst.toExponential(2)} against float64`);
+      }
+    }
+  },
+);
+
 t.test('wasm: correct even when its whole linear memory is poisoned with NaN beforehand', async (t) => {
   const w = new WasmMatmul();
   // Grow memory with a big product, then poison all of it: every value the kernel reads must have

@@ -4,9 +4,12 @@
  * float64 loops, on every layout kind: leading axes reduced ([R, K]), trailing ([K, R]), alternating
  * ([R, K, R], [K, R, K]), everything, nothing, size-1 dims anywhere, rank 0 and empty tensors. Row
  * lengths are not multiples of the 4-way unroll. Outputs start as NaN so an unwritten slot fails.
+ * The WebAssembly column sums (the 'sum' kernel's wasm backend) must equal the CPU reference exactly.
  */
 import t from 'tap';
 import { collapseReduce, cpuMax, cpuSum } from '../../src/kernels/cpu/reduce.js';
+import { WasmColumnSum } from '../../src/kernels/wasm/column-sum.js';
+import { sumSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
 import { normals } from '../helpers/random.js';
 
 /** Naive reduction: every multi-index of x, its output slot from the kept-dims strides. */
@@ -116,4 +119,73 @@ t.test('the layout collapses to alternating reduced and kept runs', async (t) =>
   t.same(collapseReduce([32, 1, 64, 64], [0, 0, 1, 0]), { shape: [32, 64, 64], outStrides: [0, 1, 0] });
   t.same(collapseReduce([1, 1], [0, 1]), { shape: [], outStrides: [] });
   t.same(collapseReduce([3, 4, 5], [0, 0, 0]), { shape: [60], outStrides: [0] });
+});
+
+t.test(
+  'wasm column sums equal the CPU reference bit for bit, and naive float64 sums rounded once',
+  async (t) => {
+    const w = new WasmColumnSum();
+    // Even K in the wasm loop; odd K, other layouts and float64 fall back to the CPU reference.
+    const cases: [number[], number[]][] = [
+      [[2048, 192], [0]],
+      [[3, 2], [0]],
+      [[1, 4], [0]],
+      [[17, 9], [0]],
+      [
+        [4, 5, 6],
+        [0, 1],
+      ],
+      [[6, 8], [1]],
+      [
+        [3, 4, 5],
+        [0, 2],
+      ],
+    ];
+    for (const [shape, axes] of cases) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Large and small magnitudes mixed, so float32 accumulation would visibly differ from float64.
+      const raw = normals(n, 11, 'colsum', shape.join('x')).map((v, i) => (i % 7 === 0 ? v * 1e4 : v));
+      for (const Ctor of [Float32Array, Float64Array]) {
+        const x = Ctor.from(raw);
+        const want = naive(x, shape, axes, 'sum');
+        const magnitude = naive(
+          x.map((v) => Math.abs(v)),
+          shape,
+          axes,
+          'sum',
+        );
+        const os = outStrides(shape, axes);
+        const got = new Ctor(want.length).fill(NaN);
+        w.kernel(x, shape, got, os);
+        const ref = new Ctor(want.length).fill(NaN);
+        cpuSum(x, shape, ref, os);
+        const label = `${Ctor.name} [${shape}] over [${axes}]`;
+        t.ok(
+          [...got].every((v, i) => Object.is(v, ref[i])),
+          `${label}: equals the CPU reference bit for bit`,
+        );
+        // Rounded once to the array's type; float64 sums in another order differ by a few ulps of Σ|x|.
+        const ulp = Ctor === Float32Array ? 6e-8 : 0;
+        t.ok(
+          [...got].every((v, i) => Math.abs(v - want[i]) <= ulp * Math.abs(want[i]) + 1e-14 * magnitude[i]),
+          `${label}: equals the naive float64 sum`,
+        );
+      }
+    }
+  },
+);
+
+t.test('the column-sum self-check rejects a kernel that accumulates in float32', async (t) => {
+  t.ok(sumSelfCheck(new WasmColumnSum().kernel), 'the wasm kernel passes');
+  const float32Accumulation = (
+    x: Float32Array | Float64Array,
+    shape: readonly number[],
+    out: Float32Array | Float64Array,
+  ) => {
+    const [rows, cols] = shape;
+    const acc = new Float32Array(cols);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) acc[j] += x[r * cols + j];
+    out.set(acc);
+  };
+  t.notOk(sumSelfCheck(float32Accumulation), 'float32 accumulation fails');
 });

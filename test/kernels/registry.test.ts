@@ -27,7 +27,23 @@ t.test('matmul defaults to the wasm backend; useKernelBackend overrides; reset r
   resetKernelBackend('matmul');
   t.equal(activeKernelBackend('matmul'), 'wasm');
   // Kernels without another backend keep the CPU reference.
-  t.equal(activeKernelBackend('binary'), 'cpu');
+  t.same(kernelBackends('where'), ['cpu']);
+  t.equal(activeKernelBackend('where'), 'cpu');
+  // The exact wasm backends (bit for bit the reference) are preferred once their self-checks pass.
+  for (const name of [
+    'binary',
+    'sum',
+    'permute',
+    'layerNorm',
+    'layerNormVjp',
+    'softmax',
+    'causalSoftmax',
+    'softmaxVjp',
+    'geluVjp',
+  ] as const) {
+    t.same(kernelBackends(name), ['cpu', 'wasm'], `${name}: CPU reference first`);
+    t.equal(activeKernelBackend(name), 'wasm', `${name}: wasm preferred`);
+  }
 });
 
 t.test('unknown backends are errors, not silent fallbacks', async (t) => {

@@ -477,6 +477,55 @@ const CASES: Cases = {
         want: Float64Array.from(x, (v, i) => g[i] * UNARY.geluGrad.f(v, 0)),
         exact: false,
       },
+      {
+        // With the exponentials the forward saved (here from Math.exp, independently of the kernels).
+        label: `geluVjp with saved exponentials n=${n}`,
+        run: (impl: KernelSignatures['geluVjp']) => {
+          const o = poisoned(dtype, n);
+          const e = Float64Array.from(x, (v) => Math.exp(-2 * GELU_C * (v + 0.044715 * v ** 3)));
+          impl(x, g, o, e);
+          return o;
+        },
+        want: Float64Array.from(x, (v, i) => g[i] * UNARY.geluGrad.f(v, 0)),
+        exact: false,
+      },
+    ];
+  },
+  geluExp: (dtype, seed) => {
+    const n = 1 + ints(1, 40, seed, 'n')[0];
+    const x = inputs(
+      dtype,
+      normals(n, seed, 'gelue-x').map((v) => 3 * v),
+    );
+    // Output and exponentials side by side: [GELU(x)..., e...].
+    const want = new Float64Array(2 * n);
+    const scale = new Float64Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      const v = x[i];
+      const u = GELU_C * (v + 0.044715 * v ** 3);
+      want[i] = 0.5 * v * (1 + Math.tanh(u));
+      want[n + i] = Math.exp(-2 * u);
+      scale[i] = Math.max(1, Math.abs(want[i]));
+      // e is float64 in both dtypes: held to its own magnitude (relative error), down to 1e-30, where
+      // 1 + e is 1 in float64 and only e's being tiny matters (float32's exponential clamps far out).
+      scale[n + i] = Math.max(Math.abs(want[n + i]), 1e-30);
+    }
+    return [
+      {
+        label: `geluExp n=${n}`,
+        run: (impl: KernelSignatures['geluExp']) => {
+          const o = poisoned(dtype, n);
+          const e = new Float64Array(n).fill(NaN);
+          impl(x, o, e);
+          const both = new Float64Array(2 * n);
+          both.set(o);
+          both.set(e, n);
+          return both;
+        },
+        want,
+        scale,
+        exact: false,
+      },
     ];
   },
   binary: (dtype, seed) => {
@@ -775,6 +824,7 @@ const EXPECTED: KernelName[] = [
   'causalSoftmax',
   'softmaxVjp',
   'geluVjp',
+  'geluExp',
   'geluSecond',
   'normalize',
   'layerNorm',

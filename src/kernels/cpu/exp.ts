@@ -23,6 +23,16 @@ const TABLE = Float64Array.from({ length: 2 * BIAS + 1 }, (_, i) => 2 ** ((i - B
 const TO_K = 16 * Math.LOG2E;
 const K_TO_R = Math.LN2 / 16;
 
+/** The constants of `expForFloat32`, for other backends that must reproduce it bit for bit. */
+export const EXP_FOR_FLOAT32 = {
+  low: EXP_LOW,
+  high: EXP_HIGH,
+  bias: BIAS,
+  table: TABLE,
+  toK: TO_K,
+  kToR: K_TO_R,
+} as const;
+
 /** exp(y) to ≈4e-11 relative error, meant for results stored as float32. */
 export function expForFloat32(y: number): number {
   const z = y > EXP_HIGH ? EXP_HIGH : y < EXP_LOW ? EXP_LOW : y;

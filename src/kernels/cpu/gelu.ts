@@ -9,7 +9,7 @@
  * rounding (6e-8), so float32 results match the Math.tanh formulas to float32 precision.
  */
 import type { FloatArray } from '../../tensor/tensor.js';
-import type { GeluVjpKernel, UnaryKernel } from '../registry.js';
+import type { GeluExpKernel, GeluVjpKernel, UnaryKernel } from '../registry.js';
 import { expForFloat32 } from './exp.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -82,8 +82,41 @@ export const cpuGeluSecond: UnaryKernel = (x, out) => {
   else for (let i = 0; i < out.length; i++) out[i] = geluSecond32(x[i]);
 };
 
-/** g ⊙ GELU′(x): the whole GELU backward in one pass, without a GELU′ tensor in between. */
-export const cpuGeluVjp: GeluVjpKernel = (x, g, out) => {
+/** GELU′ from x and its saved e = exp(−2u): geluPrime32 without the exponential. */
+function geluPrimeFromExp(v: number, e: number): number {
+  const s = 1 / (1 + e);
+  return s * (1 + 2 * v * e * s * GELU_C * (1 + 3 * GELU_A * v * v));
+}
+
+/**
+ * g ⊙ GELU′(x): the whole GELU backward in one pass, without a GELU′ tensor in between. With `e` (the
+ * exponentials `cpuGeluExp` saved for this x), float32 skips recomputing them: the same float64
+ * operations on the same values, so the result is bit for bit the one without `e`.
+ */
+export const cpuGeluVjp: GeluVjpKernel = (x, g, out, e) => {
   if (out instanceof Float64Array) for (let i = 0; i < out.length; i++) out[i] = g[i] * geluPrime64(x[i]);
+  else if (e) for (let i = 0; i < out.length; i++) out[i] = g[i] * geluPrimeFromExp(x[i], e[i]);
   else for (let i = 0; i < out.length; i++) out[i] = g[i] * geluPrime32(x[i]);
+};
+
+/**
+ * GELU forward that also keeps, per element, the float64 exponential e = exp(−2u) the backward needs
+ * (`cpuGeluVjp` with `e`): float32 computes each e once instead of twice, and `out` is bit for bit
+ * `cpuGelu`'s. Float64 arrays use the Math.tanh forward, with e = Math.exp(−2u) alongside.
+ */
+export const cpuGeluExp: GeluExpKernel = (x, out, e) => {
+  if (out instanceof Float64Array) {
+    gelu64(x, out);
+    for (let i = 0; i < out.length; i++) {
+      const v = x[i];
+      e[i] = Math.exp(-2 * GELU_C * (v + GELU_A * v * v * v));
+    }
+    return;
+  }
+  for (let i = 0; i < out.length; i++) {
+    const v = x[i];
+    const ei = expForFloat32(-2 * GELU_C * (v + GELU_A * v * v * v));
+    e[i] = ei;
+    out[i] = v / (1 + ei);
+  }
 };

@@ -7,7 +7,7 @@ import { stridesOf } from '../../tensor/shape.js';
  * them contiguously (stride[d] = stride[d + 1]·size[d + 1]): e.g. a head split [B, T, 3, H, hd] →
  * [3, B, H, T, hd] stays rank 5, but a transpose of the last two axes of [B, H, T, hd] is rank 3.
  */
-function collapsePermute(xShape: readonly number[], perm: readonly number[]): [number[], number[]] {
+export function collapsePermute(xShape: readonly number[], perm: readonly number[]): [number[], number[]] {
   const xs = stridesOf(xShape);
   const dims: number[] = [];
   const strides: number[] = [];

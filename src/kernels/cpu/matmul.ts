@@ -176,3 +176,8 @@ export const cpuMatmul: MatmulKernel = (a, b, out, spec) => {
     gemmNT(A, aOff, B, bOff, out, t * m * n, m, n, k);
   }
 };
+
+/** out[i·n + j] += bias[j] for each of `rows` rows: a Linear layer's bias on its product. */
+export function addRowBias(out: FloatArray, rows: number, n: number, bias: FloatArray): void {
+  for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < n; j++, o++) out[o] += bias[j];
+}

@@ -1,7 +1,7 @@
 /** Registers the CPU reference of every kernel (before any other backend of the same kernels). */
 import { registerKernel } from '../registry.js';
 import { cpuBinary, cpuNormalize, cpuUnary, cpuWhere } from './elementwise.js';
-import { cpuGeluSecond, cpuGeluVjp } from './gelu.js';
+import { cpuGeluExp, cpuGeluSecond, cpuGeluVjp } from './gelu.js';
 import { cpuLayerNorm, cpuLayerNormVjp } from './layer-norm.js';
 import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from './softmax.js';
 import { cpuMax, cpuSum } from './reduce.js';
@@ -22,6 +22,7 @@ registerKernel('softmax', 'cpu', cpuSoftmax);
 registerKernel('causalSoftmax', 'cpu', cpuCausalSoftmax);
 registerKernel('softmaxVjp', 'cpu', cpuSoftmaxVjp);
 registerKernel('geluVjp', 'cpu', cpuGeluVjp);
+registerKernel('geluExp', 'cpu', cpuGeluExp);
 registerKernel('geluSecond', 'cpu', cpuGeluSecond);
 registerKernel('normalize', 'cpu', cpuNormalize);
 registerKernel('layerNorm', 'cpu', cpuLayerNorm);

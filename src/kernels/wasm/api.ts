@@ -34,3 +34,17 @@ export function validates(bytes: Uint8Array): boolean {
     return false;
   }
 }
+
+const PAGE = 65536;
+
+/** Grows `memory` to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
+export function growTo(memory: WasmMemory, bytes: number): boolean {
+  const have = memory.buffer.byteLength;
+  if (bytes <= have) return true;
+  try {
+    memory.grow(Math.ceil((bytes - have) / PAGE));
+    return true;
+  } catch {
+    return false;
+  }
+}

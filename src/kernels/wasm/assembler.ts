@@ -6,8 +6,30 @@
  * fixed-width SIMD proposal (opcode prefix 0xFD, LEB128 sub-opcodes).
  */
 
-export type ValType = 'i32' | 'v128';
-const VALTYPE: Record<ValType, number> = { i32: 0x7f, v128: 0x7b };
+export type ValType = 'i32' | 'f64' | 'v128';
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f64: 0x7c, v128: 0x7b };
+
+/** Scalar memory and float opcodes used by the kernels (no prefix). */
+export const SCALAR = {
+  'f32.load': 0x2a,
+  'f64.load': 0x2b,
+  'f32.store': 0x38,
+  'f64.store': 0x39,
+  select: 0x1b,
+  'f64.lt': 0x63,
+  'f64.gt': 0x64,
+  'i32.rem_u': 0x70,
+  'f64.sqrt': 0x9f,
+  'f64.add': 0xa0,
+  'f64.sub': 0xa1,
+  'f64.mul': 0xa2,
+  'f64.div': 0xa3,
+  'f32.demote_f64': 0xb6,
+  'f64.convert_i32_s': 0xb7,
+  'f64.promote_f32': 0xbb,
+} as const;
+export type ScalarOp = keyof typeof SCALAR;
+const SCALAR_MEMORY = new Set<ScalarOp>(['f32.load', 'f64.load', 'f32.store', 'f64.store']);
 
 /** Appends the unsigned LEB128 encoding of `value` to `out`. */
 function pushUleb(out: number[], value: number): void {
@@ -72,9 +94,14 @@ export const SIMD = {
   'v128.load64_splat': 0x0a,
   'v128.store': 0x0b,
   'v128.const': 0x0c,
+  /** Loads 8 bytes into the low half, zeroing the high half. */
+  'v128.load64_zero': 0x5d,
+  /** The low two f32 lanes, each widened exactly to f64. */
+  'f64x2.promote_low_f32x4': 0x5f,
   'f32x4.splat': 0x13,
   'f64x2.splat': 0x14,
   'f32x4.add': 0xe4,
+  'f32x4.sub': 0xe5,
   'f32x4.mul': 0xe6,
   'f64x2.add': 0xf0,
   'f64x2.mul': 0xf2,
@@ -156,6 +183,41 @@ export class FunctionBuilder {
       pushUleb(this.code, memarg.align);
       pushUleb(this.code, memarg.offset);
     }
+    return this;
+  }
+
+  /** A scalar instruction; loads and stores take a log2 alignment and a constant byte offset. */
+  scalar(op: ScalarOp, memarg?: { align: number; offset: number }): this {
+    if (SCALAR_MEMORY.has(op) !== (memarg !== undefined))
+      throw new Error(`FunctionBuilder: ${op} ${memarg ? 'takes no' : 'needs a'} memory argument`);
+    this.code.push(SCALAR[op]);
+    if (memarg) {
+      pushUleb(this.code, memarg.align);
+      pushUleb(this.code, memarg.offset);
+    }
+    return this;
+  }
+
+  /** i32.trunc_sat_f64_s: toward zero, saturating, NaN → 0 (JavaScript's `| 0` on in-range values). */
+  truncSatF64(): this {
+    return this.op(0xfc, 0x02);
+  }
+
+  /** `if` with no result around `body` (the condition is popped from the stack). */
+  ifThen(body: () => void): this {
+    this.op(0x04, 0x40);
+    this.depth++;
+    body();
+    this.depth--;
+    return this.op(0x0b);
+  }
+
+  /** A float64 constant (8 little-endian bytes). */
+  f64(value: number): this {
+    this.code.push(0x44);
+    const bytes = new DataView(new ArrayBuffer(8));
+    bytes.setFloat64(0, value, true);
+    for (let i = 0; i < 8; i++) this.code.push(bytes.getUint8(i));
     return this;
   }
 

@@ -131,17 +131,54 @@ export function buildGemm(shape: GemmShape, aMode: AMode): FunctionBuilder {
   return f;
 }
 
+/** Parameter order of the generated row-bias functions (all i32, addresses and strides in bytes). */
+export const ADD_ROWS_PARAMS = ['c', 'ldc', 'rows', 'bias', 'rowBytes'] as const;
+
+/**
+ * C[r][j] += bias[j] for `rows` rows of `rowBytes` bytes (a multiple of 16) at stride ldc: a Linear
+ * layer's bias on its product while the product is still in linear memory. One f32x4/f64x2 add per
+ * vector, the same IEEE sum per element as a scalar add. Preconditions: rows ≥ 1, rowBytes ≥ 16.
+ */
+export function buildAddRows(type: WasmFloat): FunctionBuilder {
+  const f = new FunctionBuilder(ADD_ROWS_PARAMS.map(() => 'i32'));
+  const [c, ldc, rows, bias, rowBytes] = ADD_ROWS_PARAMS.map((_, i) => i);
+  const r = f.local('i32');
+  const j = f.local('i32');
+  const at = f.local('i32');
+  const vadd = type === 'f32' ? 'f32x4.add' : 'f64x2.add';
+  f.i32(0).set(r);
+  f.loop(() => {
+    f.i32(0).set(j);
+    f.loop(() => {
+      f.get(c).get(j).add().tee(at); // store address, under the sum
+      f.get(at).simd('v128.load', { align: 4, offset: 0 });
+      f.get(bias).get(j).add().simd('v128.load', { align: 4, offset: 0 });
+      f.simd(vadd).simd('v128.store', { align: 4, offset: 0 });
+      f.get(j).i32(16).add().tee(j).get(rowBytes).ltU().brIf(0);
+    });
+    f.addLocal(c, ldc);
+    f.get(r).i32(1).add().tee(r).get(rows).ltU().brIf(0);
+  });
+  return f;
+}
+
+/** Export name of the row-bias function of a type. */
+export function addRowsName(type: WasmFloat): string {
+  return `addrows_${type}`;
+}
+
 /** Export names of the generated functions. */
 export function gemmName(type: WasmFloat, aMode: AMode): string {
   return `gemm_${type}_${aMode}`;
 }
 
-/** The module: gemm_{f32,f64}_{cols,rows} and its memory. */
+/** The module: gemm_{f32,f64}_{cols,rows}, addrows_{f32,f64} and its memory. */
 export function buildGemmModule(f32: GemmShape, f64: GemmShape): Uint8Array {
   const fns: ExportedFunction[] = [];
   for (const shape of [f32, f64]) {
     for (const mode of ['cols', 'rows'] as const)
       fns.push({ name: gemmName(shape.type, mode), fn: buildGemm(shape, mode) });
+    fns.push({ name: addRowsName(shape.type), fn: buildAddRows(shape.type) });
   }
   return assembleModule(fns);
 }

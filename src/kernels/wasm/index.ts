@@ -1,12 +1,36 @@
 /**
- * Registers the WebAssembly SIMD matmul as backend 'wasm' of the 'matmul' kernel when the engine
- * supports fixed-width SIMD, and makes it the default when it reproduces the CPU reference on a small
- * self-check (float32 within 1e-5 relative, float64 within 1e-12). Select explicitly with
- * `useKernelBackend('matmul', 'cpu' | 'wasm')`.
+ * Registers the WebAssembly SIMD backends when the engine supports fixed-width SIMD. The matmul
+ * ('matmul', backend 'wasm') becomes the default when it reproduces the CPU reference on a small
+ * self-check (float32 within 1e-5 relative, float64 within 1e-12). The others promise the CPU
+ * reference's results bit for bit — column sums ('sum'), flat float32 add/sub/mul ('binary'), row
+ * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax ('softmax',
+ * 'causalSoftmax', 'softmaxVjp') and the GELU backward from saved exponentials ('geluVjp') — and become the default only when their exact self-checks
+ * (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
  */
 import '../cpu/register.js';
 import { cpuMatmul } from '../cpu/matmul.js';
-import { type MatmulKernel, type MatmulSpec, preferKernelBackend, registerKernel } from '../registry.js';
+import {
+  type BinaryKernel,
+  type BinaryOp,
+  type MatmulKernel,
+  type MatmulSpec,
+  preferKernelBackend,
+  registerKernel,
+} from '../registry.js';
+import {
+  binarySelfCheck,
+  geluVjpSelfCheck,
+  layerNormSelfCheck,
+  permuteSelfCheck,
+  softmaxSelfCheck,
+  sumSelfCheck,
+} from './exact-checks.js';
+import { WasmColumnSum } from './column-sum.js';
+import { WasmElementwise } from './elementwise.js';
+import { WasmPermute } from './permute.js';
+import { WasmLayerNorm } from './layer-norm.js';
+import { WasmSoftmax } from './softmax.js';
+import { WasmGelu } from './gelu.js';
 import { WasmMatmul, wasmSimdSupported } from './matmul.js';
 
 /** The instance behind the registered kernel (undefined where WebAssembly SIMD is unavailable). */
@@ -58,4 +82,65 @@ if (wasmMatmul) {
   registerKernel('matmul', 'wasm', wasmMatmul.kernel);
   const check = selfCheck(wasmMatmul.kernel);
   if (check.f32 <= 1e-5 && check.f64 <= 1e-12) preferKernelBackend('matmul', 'wasm');
+}
+
+/** The instance behind the 'sum' kernel's wasm backend (undefined without WebAssembly SIMD). */
+export const wasmColumnSum: WasmColumnSum | undefined = wasmSimdSupported() ? new WasmColumnSum() : undefined;
+
+if (wasmColumnSum) {
+  registerKernel('sum', 'wasm', wasmColumnSum.kernel);
+  if (sumSelfCheck(wasmColumnSum.kernel)) preferKernelBackend('sum', 'wasm');
+}
+
+/** The instance behind the 'binary' kernel's wasm backend (undefined without WebAssembly SIMD). */
+export const wasmElementwise: WasmElementwise | undefined = wasmSimdSupported()
+  ? new WasmElementwise()
+  : undefined;
+
+if (wasmElementwise) {
+  const binary = (op: BinaryOp): BinaryKernel => wasmElementwise.kernel(op);
+  registerKernel('binary', 'wasm', binary);
+  if (binarySelfCheck(binary)) preferKernelBackend('binary', 'wasm');
+}
+
+/** The instance behind the 'permute' kernel's wasm backend (undefined without WebAssembly SIMD). */
+export const wasmPermute: WasmPermute | undefined = wasmSimdSupported() ? new WasmPermute() : undefined;
+
+if (wasmPermute) {
+  registerKernel('permute', 'wasm', wasmPermute.kernel);
+  if (permuteSelfCheck(wasmPermute.kernel)) preferKernelBackend('permute', 'wasm');
+}
+
+/** The instance behind the LayerNorm kernels' wasm backends (undefined without WebAssembly SIMD). */
+export const wasmLayerNorm: WasmLayerNorm | undefined = wasmSimdSupported() ? new WasmLayerNorm() : undefined;
+
+if (wasmLayerNorm) {
+  registerKernel('layerNorm', 'wasm', wasmLayerNorm.forward);
+  registerKernel('layerNormVjp', 'wasm', wasmLayerNorm.backward);
+  if (layerNormSelfCheck(wasmLayerNorm.forward, wasmLayerNorm.backward)) {
+    preferKernelBackend('layerNorm', 'wasm');
+    preferKernelBackend('layerNormVjp', 'wasm');
+  }
+}
+
+/** The instance behind the softmax kernels' wasm backends (undefined without WebAssembly SIMD). */
+export const wasmSoftmax: WasmSoftmax | undefined = wasmSimdSupported() ? new WasmSoftmax() : undefined;
+
+if (wasmSoftmax) {
+  registerKernel('softmax', 'wasm', wasmSoftmax.softmax);
+  registerKernel('causalSoftmax', 'wasm', wasmSoftmax.causalSoftmax);
+  registerKernel('softmaxVjp', 'wasm', wasmSoftmax.softmaxVjp);
+  if (softmaxSelfCheck(wasmSoftmax.softmax, wasmSoftmax.causalSoftmax, wasmSoftmax.softmaxVjp)) {
+    preferKernelBackend('softmax', 'wasm');
+    preferKernelBackend('causalSoftmax', 'wasm');
+    preferKernelBackend('softmaxVjp', 'wasm');
+  }
+}
+
+/** The instance behind the 'geluVjp' kernel's wasm backend (undefined without WebAssembly SIMD). */
+export const wasmGelu: WasmGelu | undefined = wasmSimdSupported() ? new WasmGelu() : undefined;
+
+if (wasmGelu) {
+  registerKernel('geluVjp', 'wasm', wasmGelu.geluVjp);
+  if (geluVjpSelfCheck(wasmGelu.geluVjp)) preferKernelBackend('geluVjp', 'wasm');
 }

@@ -15,19 +15,22 @@
  * 6×8, 8×4, 4×12, 3×16, 2×16 and 5×8 for f32, and 4×4 was as good as 4×6, 6×4 and 2×8 for f64.
  */
 import type { FloatArray } from '../../tensor/tensor.js';
-import { cpuMatmul } from '../cpu/matmul.js';
+import { addRowBias, cpuMatmul } from '../cpu/matmul.js';
 import type { MatmulKernel, MatmulSpec } from '../registry.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
 import {
   type AMode,
   type GemmShape,
   type WasmFloat,
+  addRowsName,
   buildGemmModule,
   elementBytes,
   gemmName,
   relaxedSimdProbe,
   simdProbe,
 } from './gemm-module.js';
+
+type AddRowsFn = (c: number, ldc: number, rows: number, bias: number, rowBytes: number) => void;
 
 type GemmFn = (
   a: number,
@@ -160,11 +163,18 @@ export class WasmMatmul {
   /** The MatmulKernel: same contract as the CPU reference. */
   readonly kernel: MatmulKernel = (a, b, out, spec) => this.run(a, b, out, spec);
 
-  run(a: FloatArray, b: FloatArray, out: FloatArray, spec: MatmulSpec): void {
+  /**
+   * The product of `spec` into out; with `bias` (length n), C = A·op(B) + bias per row, each product
+   * element rounded to out's type before its bias is added — the same values as the kernel followed
+   * by `addRowBias`, with the bias added by vector adds in linear memory before C is copied out,
+   * rather than in a second, scalar pass over out.
+   */
+  run(a: FloatArray, b: FloatArray, out: FloatArray, spec: MatmulSpec, bias?: FloatArray): void {
     const { batch, m, n, k, transA, transB, aOffsets, bOffsets } = spec;
     if (batch === 0 || m === 0 || n === 0) return;
     if (k === 0) {
       out.fill(0, 0, batch * m * n);
+      if (bias) addRowBias(out, batch * m, n, bias);
       return;
     }
     const type: WasmFloat = a instanceof Float64Array ? 'f64' : 'f32';
@@ -181,8 +191,15 @@ export class WasmMatmul {
     const aAt = 64;
     const bAt = aAt + aBytes;
     const cAt = bAt + bBytes;
+    // The bias, zero-padded to nPad, after C.
+    const biasAt = cAt + cBytes;
+    const end = bias ? biasAt + align64(nPad * es) : biasAt;
     // One batch item too large for 32-bit wasm memory: the CPU reference does it instead.
-    if (!this.ensure(cAt + cBytes)) return cpuMatmul(a, b, out, spec);
+    if (!this.ensure(end)) {
+      cpuMatmul(a, b, out, spec);
+      if (bias) addRowBias(out, batch * m, n, bias);
+      return;
+    }
     const view: FloatArray = type === 'f32' ? this.f32 : this.f64;
     const aI = aAt / es;
     const bI = bAt / es;
@@ -201,6 +218,12 @@ export class WasmMatmul {
       aStride = k * es;
     }
     const gemm = this.fns[gemmName(type, mode)];
+    const addRows = this.fns[addRowsName(type)] as unknown as AddRowsFn;
+    if (bias) {
+      const at = biasAt / es;
+      view.set(bias.subarray(0, n), at);
+      view.fill(0, at + n, at + nPad);
+    }
     let lastA = -1;
     let lastB = -1;
     for (let t = 0; t < batch; t++) {
@@ -224,6 +247,8 @@ export class WasmMatmul {
       }
       gemm(aAt, aPanel, aStride, bAt, nr * es, nPad * es, cAt, nPad * es, mPanels, nPanels, k);
       const o = t * m * n;
+      // The bias is added in linear memory (vector adds), then C is copied out as it is.
+      if (bias) addRows(cAt, nPad * es, m, biasAt, nPad * es);
       if (n === nPad) out.set(view.subarray(cI, cI + m * n), o);
       else for (let i = 0; i < m; i++) out.set(view.subarray(cI + i * nPad, cI + i * nPad + n), o + i * n);
     }

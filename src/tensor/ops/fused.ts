@@ -6,7 +6,7 @@
  * backward — exact Hessian-vector products — works through them exactly as through the composites
  * they replace.
  */
-import { kernel } from '../../kernels/registry.js';
+import { activeKernelBackend, kernel } from '../../kernels/registry.js';
 import { isGradEnabled, record } from '../graph.js';
 import { Tensor, arrayFor } from '../tensor.js';
 import { ShapeError, describeShape } from '../errors.js';
@@ -41,23 +41,36 @@ function geluSecondConstant(x: Tensor): Tensor {
  * g ⊙ GELU′(x) as one kernel: GELU's VJP. It is linear in g, so its VJP for g is itself (with the
  * upstream gradient in g's place); its VJP for x is h ⊙ g ⊙ GELU″(x), with GELU″ from one kernel
  * unless that backward pass builds a graph (third derivatives), which needs it in primitives.
+ * `e` is what the forward saved for x (see `gelu`); it only saves the kernel recomputing it.
  */
-function geluVjp(x: Tensor, g: Tensor): Tensor {
+function geluVjp(x: Tensor, g: Tensor, e?: Float64Array): Tensor {
   const out = arrayFor(x.dtype, x.size);
-  kernel('geluVjp')(x.data, g.data, out);
+  kernel('geluVjp')(x.data, g.data, out, e);
   const y = output('geluVjp', out, x.shape, [x, g]);
   return record(y, 'geluVjp', [x, g], (h, needs) => [
     needs[0] ? mul(mul(h, g), isGradEnabled() ? geluSecond(x) : geluSecondConstant(x)) : null,
-    needs[1] ? geluVjp(x, h) : null,
+    needs[1] ? geluVjp(x, h, e) : null,
   ]);
 }
 
-/** GELU, tanh approximation (GPT-2; PyTorch's approximate='tanh'), as one kernel. */
+/**
+ * GELU, tanh approximation (GPT-2; PyTorch's approximate='tanh'), as one kernel. When a gradient will
+ * be taken of a float32 GELU, the forward keeps its exponentials (float64, 8 bytes per element until
+ * the graph is dropped) so the backward does not compute them again; results are the same bits.
+ */
 export function gelu(x: Tensor): Tensor {
   expectTensor('gelu', 'x', x);
   const out = arrayFor(x.dtype, x.size);
-  kernel('unary')('gelu')(x.data, out, 0);
-  return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g)]);
+  // Only where the CPU reference computes GELU: the saved exponentials are that kernel's.
+  const save =
+    isGradEnabled() && x.requiresGrad && x.dtype === 'float32' && activeKernelBackend('unary') === 'cpu';
+  if (!save) {
+    kernel('unary')('gelu')(x.data, out, 0);
+    return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g)]);
+  }
+  const e = new Float64Array(x.size);
+  kernel('geluExp')(x.data, out, e);
+  return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g, e)]);
 }
 
 function softmaxRaw(x: Tensor, log: boolean): Tensor {

@@ -18,8 +18,36 @@ export interface MatmulOptions {
   transB?: boolean;
 }
 
+/**
+ * Offsets already computed, by operand batch dims, broadcast batch dims and matrix size: a model calls
+ * matmul with the same few shapes every step, and a batched product (128 attention heads) would
+ * otherwise rebuild its table each call. Kernels only read the tables, so sharing them is safe.
+ */
+const offsetTables = new Map<string, Int32Array>();
+const MAX_OFFSET_TABLES = 256;
+/** The one offset of an unbatched operand. */
+const ZERO_OFFSET = new Int32Array(1);
+
 /** Element offsets of each broadcast batch item's matrix in an operand with batch dims `own`. */
 function batchOffsets(own: readonly number[], batch: readonly number[], matrixSize: number): Int32Array {
+  if (batch.length === 0) return ZERO_OFFSET;
+  const key = `${own.join(',')}|${batch.join(',')}|${matrixSize}`;
+  let table = offsetTables.get(key);
+  if (!table) {
+    table = computeBatchOffsets(own, batch, matrixSize);
+    // Bounded: a program sweeping many shapes recomputes instead of growing this without limit.
+    if (offsetTables.size >= MAX_OFFSET_TABLES) offsetTables.clear();
+    offsetTables.set(key, table);
+  }
+  return table;
+}
+
+/** The offset table itself (see `batchOffsets`). */
+function computeBatchOffsets(
+  own: readonly number[],
+  batch: readonly number[],
+  matrixSize: number,
+): Int32Array {
   const count = sizeOf(batch);
   const out = new Int32Array(count);
   const ownStrides = stridesOf(own);

@@ -1,0 +1,249 @@
+/**
+ * WebAssembly softmax kernels over float32 rows: the 'wasm' backends of 'softmax' (not log-softmax),
+ * 'causalSoftmax' and 'softmaxVjp'. They transcribe the CPU reference's loops operation for
+ * operation into scalar float64 WebAssembly, including `expForFloat32` (its clamp, table and
+ * polynomial, with the table copied into linear memory), so every result is the reference's bit for
+ * bit. Log-softmax (which needs Math.log) and float64 arrays go to the CPU reference.
+ */
+import { EXP_FOR_FLOAT32 } from '../cpu/exp.js';
+import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
+import type { CausalSoftmaxKernel, SoftmaxKernel, SoftmaxVjpKernel } from '../registry.js';
+import { FunctionBuilder, assembleModule } from './assembler.js';
+import { type WasmMemory, growTo, instantiate } from './api.js';
+
+const F32 = { align: 2, offset: 0 };
+const F64 = { align: 3, offset: 0 };
+
+type SoftmaxFn = (
+  x: number,
+  rows: number,
+  cols: number,
+  out: number,
+  row: number,
+  causal: number,
+  table: number,
+) => void;
+type VjpFn = (y: number, g: number, rows: number, cols: number, out: number) => void;
+
+/** Locals the exponential needs. */
+interface ExpLocals {
+  z: number;
+  i: number;
+  r: number;
+}
+
+/** Pushes expForFloat32(local y), table at local `table`: the same float64 operations in the same order. */
+function emitExp(f: FunctionBuilder, y: number, table: number, l: ExpLocals): void {
+  const { low, high, bias, toK, kToR } = EXP_FOR_FLOAT32;
+  // z = y > high ? high : y < low ? low : y
+  f.f64(high).f64(low).get(y).get(y).f64(low).scalar('f64.lt').scalar('select');
+  f.get(y).f64(high).scalar('f64.gt').scalar('select').set(l.z);
+  // i = (z·toK + (bias + 0.5)) | 0
+  f.get(l.z)
+    .f64(toK)
+    .scalar('f64.mul')
+    .f64(bias + 0.5)
+    .scalar('f64.add')
+    .truncSatF64()
+    .set(l.i);
+  // r = z − (i − bias)·kToR
+  f.get(l.z).get(l.i).i32(bias).sub().scalar('f64.convert_i32_s').f64(kToR).scalar('f64.mul');
+  f.scalar('f64.sub').set(l.r);
+  // (1 + r(1 + r(0.5 + r(1/6 + r/24))))·table[i]
+  f.f64(1)
+    .get(l.r)
+    .f64(1)
+    .get(l.r)
+    .f64(0.5)
+    .get(l.r)
+    .f64(1 / 6)
+    .get(l.r)
+    .f64(1 / 24);
+  for (let k = 0; k < 4; k++) f.scalar('f64.mul').scalar('f64.add');
+  f.get(table).get(l.i).i32(8).mul().add().scalar('f64.load', F64).scalar('f64.mul');
+}
+
+/** Pushes the float32 at base + off, widened. */
+function loadF32(f: FunctionBuilder, base: number, off: number): void {
+  f.get(base).get(off).add().scalar('f32.load', F32).scalar('f64.promote_f32');
+}
+
+/** Softmax rows (causal: row r of each block of `cols` rows covers columns 0..r); rows, cols ≥ 1. */
+function buildSoftmax(): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32', 'i32', 'i32']);
+  const [x, rows, cols, out, row, causal, table] = [0, 1, 2, 3, 4, 5, 6];
+  const r = f.local('i32');
+  const ri = f.local('i32');
+  const j4 = f.local('i32');
+  const wb = f.local('i32');
+  const colBytes = f.local('i32');
+  const i = f.local('i32');
+  const m = f.local('f64');
+  const v = f.local('f64');
+  const s = f.local('f64');
+  const e = f.local('f64');
+  const inv = f.local('f64');
+  const z = f.local('f64');
+  const rr = f.local('f64');
+  const ex: ExpLocals = { z, i, r: rr };
+  f.get(cols).i32(4).mul().set(colBytes);
+  f.i32(0).set(r).i32(0).set(ri);
+  f.loop(() => {
+    // Width in bytes: (ri + 1)·4 when causal, else the whole row.
+    f.get(ri).i32(1).add().i32(4).mul().get(colBytes).get(causal).scalar('select').set(wb);
+    // m = max (a NaN never compares greater)
+    f.f64(-Infinity).set(m).i32(0).set(j4);
+    f.loop(() => {
+      loadF32(f, x, j4);
+      f.set(v);
+      f.get(v).get(m).get(v).get(m).scalar('f64.gt').scalar('select').set(m);
+      f.get(j4).i32(4).add().tee(j4).get(wb).ltU().brIf(0);
+    });
+    // row[j] = exp(x − m); s = Σ row
+    f.f64(0).set(s).i32(0).set(j4);
+    f.loop(() => {
+      loadF32(f, x, j4);
+      f.get(m).scalar('f64.sub').set(v);
+      emitExp(f, v, table, ex);
+      f.set(e);
+      f.get(row).get(j4).get(j4).add().add().get(e).scalar('f64.store', F64);
+      f.get(s).get(e).scalar('f64.add').set(s);
+      f.get(j4).i32(4).add().tee(j4).get(wb).ltU().brIf(0);
+    });
+    // out = row·(1/s), then zeros past the width
+    f.f64(1).get(s).scalar('f64.div').set(inv).i32(0).set(j4);
+    f.loop(() => {
+      f.get(out).get(j4).add();
+      f.get(row).get(j4).get(j4).add().add().scalar('f64.load', F64);
+      f.get(inv).scalar('f64.mul').scalar('f32.demote_f64').scalar('f32.store', F32);
+      f.get(j4).i32(4).add().tee(j4).get(wb).ltU().brIf(0);
+    });
+    f.get(wb).get(colBytes).ltU();
+    f.ifThen(() => {
+      f.get(wb).set(j4);
+      f.loop(() => {
+        f.get(out).get(j4).add().f64(0).scalar('f32.demote_f64').scalar('f32.store', F32);
+        f.get(j4).i32(4).add().tee(j4).get(colBytes).ltU().brIf(0);
+      });
+    });
+    f.addLocal(x, colBytes).addLocal(out, colBytes);
+    f.get(ri).i32(1).add().get(cols).scalar('i32.rem_u').set(ri);
+    f.get(r).i32(1).add().tee(r).get(rows).ltU().brIf(0);
+  });
+  return f;
+}
+
+/** out = y ⊙ (g − Σ g⊙y) per row; rows, cols ≥ 1. */
+function buildVjp(): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
+  const [y, g, rows, cols, out] = [0, 1, 2, 3, 4];
+  const r = f.local('i32');
+  const j4 = f.local('i32');
+  const colBytes = f.local('i32');
+  const dot = f.local('f64');
+  f.get(cols).i32(4).mul().set(colBytes);
+  f.i32(0).set(r);
+  f.loop(() => {
+    f.f64(0).set(dot).i32(0).set(j4);
+    f.loop(() => {
+      f.get(dot);
+      loadF32(f, g, j4);
+      loadF32(f, y, j4);
+      f.scalar('f64.mul').scalar('f64.add').set(dot);
+      f.get(j4).i32(4).add().tee(j4).get(colBytes).ltU().brIf(0);
+    });
+    f.i32(0).set(j4);
+    f.loop(() => {
+      f.get(out).get(j4).add();
+      loadF32(f, y, j4);
+      loadF32(f, g, j4);
+      f.get(dot).scalar('f64.sub').scalar('f64.mul').scalar('f32.demote_f64').scalar('f32.store', F32);
+      f.get(j4).i32(4).add().tee(j4).get(colBytes).ltU().brIf(0);
+    });
+    f.addLocal(y, colBytes).addLocal(g, colBytes).addLocal(out, colBytes);
+    f.get(r).i32(1).add().tee(r).get(rows).ltU().brIf(0);
+  });
+  return f;
+}
+
+const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+/** The exponential's table lives at the start of memory (after 64 bytes of slack), copied once. */
+const TABLE_AT = 64;
+const DATA_AT = TABLE_AT + align64(EXP_FOR_FLOAT32.table.length * 8);
+
+export class WasmSoftmax {
+  readonly memory: WasmMemory;
+  private readonly softmaxFn: SoftmaxFn;
+  private readonly vjpFn: VjpFn;
+  private f32 = new Float32Array(0);
+
+  constructor() {
+    const instance = instantiate(
+      assembleModule([
+        { name: 'softmax', fn: buildSoftmax() },
+        { name: 'vjp', fn: buildVjp() },
+      ]),
+    );
+    this.memory = instance.exports.memory as WasmMemory;
+    this.softmaxFn = instance.exports.softmax as SoftmaxFn;
+    this.vjpFn = instance.exports.vjp as VjpFn;
+    if (!this.ensure(DATA_AT)) throw new Error('WasmSoftmax: cannot allocate the exponential table');
+    new Float64Array(this.memory.buffer).set(EXP_FOR_FLOAT32.table, TABLE_AT / 8);
+  }
+
+  /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
+  private ensure(bytes: number): boolean {
+    if (!growTo(this.memory, bytes)) return false;
+    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
+    return true;
+  }
+
+  private rows(x: Float32Array, rows: number, cols: number, out: Float32Array, causal: boolean): boolean {
+    const n = rows * cols;
+    const rowAt = DATA_AT;
+    const xAt = rowAt + align64(cols * 8);
+    const oAt = xAt + align64(n * 4);
+    if (!this.ensure(oAt + n * 4)) return false;
+    const v = this.f32;
+    v.set(x.subarray(0, n), xAt / 4);
+    this.softmaxFn(xAt, rows, cols, oAt, rowAt, causal ? 1 : 0, TABLE_AT);
+    out.set(v.subarray(oAt / 4, oAt / 4 + n));
+    return true;
+  }
+
+  readonly softmax: SoftmaxKernel = (x, rows, cols, out, log) => {
+    if (!log && x instanceof Float32Array && out instanceof Float32Array && rows > 0 && cols > 0)
+      if (this.rows(x, rows, cols, out, false)) return;
+    cpuSoftmax(x, rows, cols, out, log);
+  };
+
+  readonly causalSoftmax: CausalSoftmaxKernel = (x, rows, cols, out) => {
+    if (x instanceof Float32Array && out instanceof Float32Array && rows > 0 && cols > 0)
+      if (this.rows(x, rows, cols, out, true)) return;
+    cpuCausalSoftmax(x, rows, cols, out);
+  };
+
+  readonly softmaxVjp: SoftmaxVjpKernel = (y, g, rows, cols, out) => {
+    if (
+      y instanceof Float32Array &&
+      g instanceof Float32Array &&
+      out instanceof Float32Array &&
+      rows > 0 &&
+      cols > 0
+    ) {
+      const n = rows * cols;
+      const yAt = DATA_AT;
+      const gAt = yAt + align64(n * 4);
+      const oAt = gAt + align64(n * 4);
+      if (this.ensure(oAt + n * 4)) {
+        const v = this.f32;
+        v.set(y.subarray(0, n), yAt / 4);
+        v.set(g.subarray(0, n), gAt / 4);
+        this.vjpFn(yAt, gAt, rows, cols, oAt);
+        out.set(v.subarray(oAt / 4, oAt / 4 + n));
+        return;
+      }
+    }
+    cpuSoftmaxVjp(y, g, rows, cols, out);
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The WebAssembly softmax kernels (the wasm backends of 'softmax', 'causalSoftmax' and 'softmaxVjp'):
+ * bit for bit the CPU reference on float32 rows — plain, causal (blocks of T rows, zeros past the
+ * diagonal) and the VJP — and within float32 rounding of naive float64 formulas with Math.exp written
+ * here; outputs poisoned with NaN. Log-softmax and float64 go to the CPU reference. The registration
+ * self-check must reject a kernel that is off in one element.
+ */
+import t from 'tap';
+import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from '../../src/kernels/cpu/softmax.js';
+import type { SoftmaxVjpKernel } from '../../src/kernels/registry.js';
+import { softmaxSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
+import { WasmSoftmax } from '../../src/kernels/wasm/softmax.js';
+import { normals } from '../helpers/random.js';
+
+/** Naive softmax of row r's first `width` entries, zeros after; the VJP y(g − Σ g·y). */
+function naive(x: ArrayLike<number>, g: ArrayLike<number>, rows: number, cols: number, causal: boolean) {
+  const y = new Float64Array(rows * cols);
+  const dx = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const width = causal ? (r % cols) + 1 : cols;
+    const row = Array.from({ length: width }, (_, j) => x[r * cols + j]);
+    const m = Math.max(...row);
+    const e = row.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    for (let j = 0; j < width; j++) y[r * cols + j] = e[j] / s;
+    let dot = 0;
+    for (let j = 0; j < cols; j++) dot += g[r * cols + j] * y[r * cols + j];
+    for (let j = 0; j < cols; j++) dx[r * cols + j] = y[r * cols + j] * (g[r * cols + j] - dot);
+  }
+  return { y, dx };
+}
+
+const sameBits = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  let bad = 0;
+  for (let i = 0; i < b.length; i++) if (!Object.is(a[i], b[i])) bad++;
+  return bad;
+};
+
+t.test('float32 rows: bit for bit the CPU reference, close to naive float64', async (t) => {
+  const w = new WasmSoftmax();
+  for (const [rows, cols] of [
+    [1, 1],
+    [5, 3],
+    [128, 64],
+    [6, 80],
+  ]) {
+    const n = rows * cols;
+    const x = Float32Array.from(normals(n, rows, 'sm-x', cols), (v, i) => v * (i % 3 === 0 ? 40 : 2));
+    const g = Float32Array.from(normals(n, rows, 'sm-g', cols));
+    for (const causal of [false, true]) {
+      if (causal && rows % cols !== 0) continue;
+      const got = new Float32Array(n).fill(NaN);
+      const want = new Float32Array(n).fill(NaN);
+      if (causal) {
+        w.causalSoftmax(x, rows, cols, got);
+        cpuCausalSoftmax(x, rows, cols, want);
+      } else {
+        w.softmax(x, rows, cols, got, false);
+        cpuSoftmax(x, rows, cols, want, false);
+      }
+      const label = `${causal ? 'causal ' : ''}${rows}×${cols}`;
+      t.equal(sameBits(got, want), 0, `${label}: softmax equals the CPU reference bit for bit`);
+      const dGot = new Float32Array(n).fill(NaN);
+      const dWant = new Float32Array(n).fill(NaN);
+      w.softmaxVjp(got, g, rows, cols, dGot);
+      cpuSoftmaxVjp(want, g, rows, cols, dWant);
+      t.equal(sameBits(dGot, dWant), 0, `${label}: VJP equals the CPU reference bit for bit`);
+      const ref = naive(x, g, rows, cols, causal);
+      let e = 0;
+      for (let i = 0; i < n; i++) {
+        e = Math.max(
+          e,
+          Math.abs(got[i] - ref.y[i]),
+          Math.abs(dGot[i] - ref.dx[i]) / Math.max(1, Math.abs(ref.dx[i])),
+        );
+      }
+      t.ok(e < 1e-6, `${label}: within float32 rounding of float64 (${e.toExponential(2)})`);
+    }
+  }
+});
+
+t.test('log-softmax and float64 go to the CPU reference', async (t) => {
+  const w = new WasmSoftmax();
+  const x = Float32Array.from(normals(24, 1, 'sm-log'));
+  const got = new Float32Array(24).fill(NaN);
+  const want = new Float32Array(24).fill(NaN);
+  w.softmax(x, 4, 6, got, true);
+  cpuSoftmax(x, 4, 6, want, true);
+  t.equal(sameBits(got, want), 0, 'log-softmax');
+  const x64 = Float64Array.from(x);
+  const got64 = new Float64Array(24).fill(NaN);
+  const want64 = new Float64Array(24).fill(NaN);
+  w.causalSoftmax(x64, 24, 6, got64);
+  cpuCausalSoftmax(x64, 24, 6, want64);
+  t.equal(sameBits(got64, want64), 0, 'float64 causal');
+});
+
+t.test('the self-check passes the wasm kernels and rejects one off in a single element', async (t) => {
+  const w = new WasmSoftmax();
+  t.ok(softmaxSelfCheck(w.softmax, w.causalSoftmax, w.softmaxVjp));
+  const wrong: SoftmaxVjpKernel = (y, g, rows, cols, out) => {
+    w.softmaxVjp(y, g, rows, cols, out);
+    if (out.length > 5) out[5] = Math.fround(out[5] * (1 + 2 ** -20) + 2 ** -40);
+  };
+  t.notOk(softmaxSelfCheck(w.softmax, w.causalSoftmax, wrong));
+});
