@@ -98,7 +98,12 @@ export const SIMD = {
   'v128.load64_zero': 0x5d,
   /** The low two f32 lanes, each widened exactly to f64. */
   'f64x2.promote_low_f32x4': 0x5f,
+  'i32x4.splat': 0x11,
   'f32x4.splat': 0x13,
+  'i32x4.ne': 0x38,
+  'v128.and': 0x4e,
+  /** bitselect(a, b, c) = (a & c) | (b & ~c). */
+  'v128.bitselect': 0x52,
   'f64x2.splat': 0x14,
   'f32x4.add': 0xe4,
   'f32x4.sub': 0xe5,

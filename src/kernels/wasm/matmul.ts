@@ -22,6 +22,7 @@ import {
   type AMode,
   type GemmShape,
   type WasmFloat,
+  FLUSH_SUBNORMALS,
   addRowsName,
   buildGemmModule,
   elementBytes,
@@ -31,6 +32,7 @@ import {
 } from './gemm-module.js';
 
 type AddRowsFn = (c: number, ldc: number, rows: number, bias: number, rowBytes: number) => void;
+type FlushFn = (at: number, bytes: number) => void;
 
 type GemmFn = (
   a: number,
@@ -219,6 +221,12 @@ export class WasmMatmul {
     }
     const gemm = this.fns[gemmName(type, mode)];
     const addRows = this.fns[addRowsName(type)] as unknown as AddRowsFn;
+    // float32 operands lose their subnormals on the way in (see buildFlushSubnormals: they made the
+    // arithmetic several times slower and are below anything a float32 result can hold).
+    const flush =
+      type === 'f32'
+        ? (this.fns[FLUSH_SUBNORMALS] as unknown as FlushFn)
+        : (_at: number, _bytes: number) => {};
     if (bias) {
       const at = biasAt / es;
       view.set(bias.subarray(0, n), at);
@@ -235,6 +243,7 @@ export class WasmMatmul {
           view.set(a.subarray(aOff, aOff + m * k), aI);
           view.fill(0, aI + m * k, aI + mPad * k);
         }
+        flush(aAt, mPad * k * es);
         lastA = aOff;
       }
       const bOff = bOffsets[t];
@@ -243,6 +252,7 @@ export class WasmMatmul {
           transposeInto(b, bOff, n, k, view, bI, nPad);
           if (nPad > n) for (let p = 0; p < k; p++) view.fill(0, bI + p * nPad + n, bI + (p + 1) * nPad);
         } else copyRowsPadded(b, bOff, k, n, view, bI, nPad);
+        flush(bAt, k * nPad * es);
         lastB = bOff;
       }
       gemm(aAt, aPanel, aStride, bAt, nr * es, nPad * es, cAt, nPad * es, mPanels, nPanels, k);
