@@ -1,14 +1,15 @@
 /**
- * The WebAssembly GELU backward (the 'geluVjp' kernel's wasm backend, used when the forward saved its
- * exponentials): bit for bit the CPU reference over a sweep of inputs out to both tails, within
- * float32 rounding of GELU′ written here with tanh and cosh, and handing a call without saved
- * exponentials (or float64) to the CPU reference; outputs poisoned with NaN. The registration
- * self-check must reject a kernel that is off in one element.
+ * The WebAssembly GELU kernels: the forward that saves its exponentials ('geluExp') and the backward
+ * from them ('geluVjp'). Each is bit for bit the CPU reference over a sweep of inputs out to both
+ * tails (odd and even lengths, NaN and ±Infinity), within float32 rounding of GELU and GELU′ written
+ * here with tanh, cosh and Math.exp, and hands float64 (and a VJP without saved exponentials) to the
+ * CPU reference; outputs poisoned with NaN. The registration self-checks must reject a kernel that is
+ * off in one element.
  */
 import t from 'tap';
 import { cpuGeluExp, cpuGeluVjp } from '../../src/kernels/cpu/gelu.js';
-import type { GeluVjpKernel } from '../../src/kernels/registry.js';
-import { geluVjpSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
+import type { GeluExpKernel, GeluVjpKernel } from '../../src/kernels/registry.js';
+import { geluExpSelfCheck, geluVjpSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
 import { WasmGelu } from '../../src/kernels/wasm/gelu.js';
 import { normals } from '../helpers/random.js';
 
@@ -77,4 +78,65 @@ t.test('the self-check passes the wasm kernel and rejects one off in a single el
     if (out.length > 3) out[3] = Math.fround(out[3] * (1 + 2 ** -20) + 2 ** -40);
   };
   t.notOk(geluVjpSelfCheck(wrong));
+});
+
+t.test('forward: outputs and saved exponentials are the CPU reference bit for bit', async (t) => {
+  const w = new WasmGelu();
+  for (const n of [1, 2, 5, 4096, 20001]) {
+    // A sweep over [−150, 150] (past both clamps of the exponential) plus random values.
+    const sweep = Math.min(n, 2001);
+    const x = Float32Array.from({ length: n }, (_, i) => (i < sweep ? -150 + (300 * i) / sweep : 0));
+    if (n > sweep)
+      x.set(
+        Float32Array.from(normals(n - sweep, 7, `gelu-fwd-${n}`), (v) => 3 * v),
+        sweep,
+      );
+    if (n > 8) x.set([NaN, Infinity, -Infinity, -0, 2 ** -140], 3);
+    const got = new Float32Array(n).fill(NaN);
+    const gotE = new Float64Array(n).fill(NaN);
+    const want = new Float32Array(n).fill(NaN);
+    const wantE = new Float64Array(n).fill(NaN);
+    w.geluExp(x, got, gotE);
+    cpuGeluExp(x, want, wantE);
+    let bad = 0;
+    let worst = 0;
+    let worstE = 0;
+    for (let i = 0; i < n; i++) {
+      if (!Object.is(got[i], want[i]) || !Object.is(gotE[i], wantE[i])) bad++;
+      if (!Number.isFinite(x[i])) continue;
+      const u = C * (x[i] + 0.044715 * x[i] ** 3);
+      const ref = 0.5 * x[i] * (1 + Math.tanh(u));
+      worst = Math.max(worst, Math.abs(got[i] - ref) / Math.max(1, Math.abs(ref)));
+      const refE = Math.exp(Math.min(89, Math.max(-104, -2 * u)));
+      worstE = Math.max(worstE, Math.abs(gotE[i] - refE) / refE);
+    }
+    t.equal(bad, 0, `n = ${n}: every element and exponential equals the CPU reference`);
+    t.ok(worst < 2e-7, `n = ${n}: within float32 rounding of GELU (${worst.toExponential(2)})`);
+    t.ok(worstE < 1e-10, `n = ${n}: e within 1e-10 of Math.exp (${worstE.toExponential(2)})`);
+  }
+  const x64 = Float64Array.from(normals(33, 8, 'gelu-fwd-64'));
+  const got64 = new Float64Array(33).fill(NaN);
+  const want64 = new Float64Array(33).fill(NaN);
+  const [e1, e2] = [new Float64Array(33), new Float64Array(33)];
+  w.geluExp(x64, got64, e1);
+  cpuGeluExp(x64, want64, e2);
+  t.ok(
+    got64.every((v, i) => Object.is(v, want64[i]) && Object.is(e1[i], e2[i])),
+    'float64 goes to the CPU reference',
+  );
+});
+
+t.test('the forward self-check passes the wasm kernel and rejects one off in a single element', async (t) => {
+  const w = new WasmGelu();
+  t.ok(geluExpSelfCheck(w.geluExp));
+  const wrongOut: GeluExpKernel = (x, out, e) => {
+    w.geluExp(x, out, e);
+    if (out.length > 5) out[5] = Math.fround(out[5] * (1 + 2 ** -20) + 2 ** -40);
+  };
+  t.notOk(geluExpSelfCheck(wrongOut));
+  const wrongE: GeluExpKernel = (x, out, e) => {
+    w.geluExp(x, out, e);
+    if (e.length > 5) e[5] *= 1 + 2 ** -50;
+  };
+  t.notOk(geluExpSelfCheck(wrongE));
 });

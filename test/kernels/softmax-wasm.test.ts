@@ -2,12 +2,13 @@
  * The WebAssembly softmax kernels (the wasm backends of 'softmax', 'causalSoftmax' and 'softmaxVjp'):
  * bit for bit the CPU reference on float32 rows — plain, causal (blocks of T rows, zeros past the
  * diagonal) and the VJP — and within float32 rounding of naive float64 formulas with Math.exp written
- * here; outputs poisoned with NaN. Log-softmax and float64 go to the CPU reference. The registration
- * self-check must reject a kernel that is off in one element.
+ * here; log-softmax likewise, against x − m − log Σ exp(x − m) with Math.exp; outputs poisoned with
+ * NaN. Float64 goes to the CPU reference. The registration self-check must reject a kernel that is
+ * off in one element.
  */
 import t from 'tap';
 import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from '../../src/kernels/cpu/softmax.js';
-import type { SoftmaxVjpKernel } from '../../src/kernels/registry.js';
+import type { SoftmaxKernel, SoftmaxVjpKernel } from '../../src/kernels/registry.js';
 import { softmaxSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
 import { WasmSoftmax } from '../../src/kernels/wasm/softmax.js';
 import { normals } from '../helpers/random.js';
@@ -79,15 +80,46 @@ t.test('float32 rows: bit for bit the CPU reference, close to naive float64', as
   }
 });
 
-t.test('log-softmax and float64 go to the CPU reference', async (t) => {
+t.test('float32 log-softmax: bit for bit the CPU reference, close to naive float64', async (t) => {
   const w = new WasmSoftmax();
-  const x = Float32Array.from(normals(24, 1, 'sm-log'));
-  const got = new Float32Array(24).fill(NaN);
-  const want = new Float32Array(24).fill(NaN);
-  w.softmax(x, 4, 6, got, true);
-  cpuSoftmax(x, 4, 6, want, true);
-  t.equal(sameBits(got, want), 0, 'log-softmax');
-  const x64 = Float64Array.from(x);
+  for (const [rows, cols] of [
+    [1, 1],
+    [7, 3],
+    [2048, 65],
+    [3, 130],
+  ]) {
+    const n = rows * cols;
+    // Spreads out to ±120 reach the exponential's lower clamp.
+    const x = Float32Array.from(normals(n, rows, 'lsm-x', cols), (v, i) => v * (i % 5 === 0 ? 40 : 3));
+    const got = new Float32Array(n).fill(NaN);
+    const want = new Float32Array(n).fill(NaN);
+    w.softmax(x, rows, cols, got, true);
+    cpuSoftmax(x, rows, cols, want, true);
+    t.equal(sameBits(got, want), 0, `${rows}×${cols}: equals the CPU reference bit for bit`);
+    let e = 0;
+    for (let r = 0; r < rows; r++) {
+      const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
+      const m = Math.max(...row);
+      const lse = m + Math.log(row.reduce((a, v) => a + Math.exp(v - m), 0));
+      for (let j = 0; j < cols; j++) {
+        const ref = row[j] - lse;
+        e = Math.max(e, Math.abs(got[r * cols + j] - ref) / Math.max(1, Math.abs(ref)));
+      }
+    }
+    t.ok(e < 2e-7, `${rows}×${cols}: within float32 rounding of float64 (${e.toExponential(2)})`);
+  }
+});
+
+t.test('float64 goes to the CPU reference', async (t) => {
+  const w = new WasmSoftmax();
+  const x64 = Float64Array.from(normals(24, 1, 'sm-log'));
+  for (const log of [false, true]) {
+    const got64 = new Float64Array(24).fill(NaN);
+    const want64 = new Float64Array(24).fill(NaN);
+    w.softmax(x64, 4, 6, got64, log);
+    cpuSoftmax(x64, 4, 6, want64, log);
+    t.equal(sameBits(got64, want64), 0, `float64 ${log ? 'log-' : ''}softmax`);
+  }
   const got64 = new Float64Array(24).fill(NaN);
   const want64 = new Float64Array(24).fill(NaN);
   w.causalSoftmax(x64, 24, 6, got64);
@@ -103,4 +135,12 @@ t.test('the self-check passes the wasm kernels and rejects one off in a single e
     if (out.length > 5) out[5] = Math.fround(out[5] * (1 + 2 ** -20) + 2 ** -40);
   };
   t.notOk(softmaxSelfCheck(w.softmax, w.causalSoftmax, wrong));
+  const wrongLog: SoftmaxKernel = (x, rows, cols, out, log) => {
+    w.softmax(x, rows, cols, out, log);
+    if (log && out.length > 5) out[5] = Math.fround(out[5] * (1 + 2 ** -20) + 2 ** -40);
+  };
+  t.notOk(
+    softmaxSelfCheck(wrongLog, w.causalSoftmax, w.softmaxVjp),
+    'rejects a log-softmax off in one element',
+  );
 });

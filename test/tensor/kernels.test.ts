@@ -508,7 +508,9 @@ const CASES: Cases = {
       scale[i] = Math.max(1, Math.abs(want[i]));
       // e is float64 in both dtypes: held to its own magnitude (relative error), down to 1e-30, where
       // 1 + e is 1 in float64 and only e's being tiny matters (float32's exponential clamps far out).
-      scale[n + i] = Math.max(Math.abs(want[n + i]), 1e-30);
+      // exp(−2u) turns an absolute error δ in u (rounding of u's own, differently ordered,
+      // arithmetic) into a relative error 2δ: the tolerance grows with exp's condition number 1 + 2|u|.
+      scale[n + i] = Math.max(Math.abs(want[n + i]), 1e-30) * (1 + 2 * Math.abs(u));
     }
     return [
       {

@@ -19,6 +19,7 @@ export const SCALAR = {
   'f64.lt': 0x63,
   'f64.gt': 0x64,
   'i32.rem_u': 0x70,
+  'i32.shr_u': 0x76,
   'f64.sqrt': 0x9f,
   'f64.add': 0xa0,
   'f64.sub': 0xa1,
@@ -98,9 +99,24 @@ export const SIMD = {
   'v128.load64_zero': 0x5d,
   /** The low two f32 lanes, each widened exactly to f64. */
   'f64x2.promote_low_f32x4': 0x5f,
+  /** Each f64 lane rounded to f32 into the low two lanes; the high two are zero. */
+  'f32x4.demote_f64x2_zero': 0x5e,
+  /** Lane-indexed: replaces one f64 lane with 8 bytes from memory (see `FunctionBuilder.lane`). */
+  'v128.load64_lane': 0x57,
+  /** Lane-indexed: stores one 8-byte lane. */
+  'v128.store64_lane': 0x5b,
+  /** Lane-indexed: one i32 lane as a scalar. */
+  'i32x4.extract_lane': 0x1b,
   'i32x4.splat': 0x11,
   'f32x4.splat': 0x13,
   'i32x4.ne': 0x38,
+  'i32x4.shl': 0xab,
+  'i32x4.add': 0xae,
+  'i32x4.sub': 0xb1,
+  /** Toward zero, saturating, NaN → 0, into the low two lanes (JavaScript's `| 0` on in-range values). */
+  'i32x4.trunc_sat_f64x2_s_zero': 0xfc,
+  /** The low two i32 lanes, each converted exactly to f64. */
+  'f64x2.convert_low_i32x4_s': 0xfe,
   'v128.and': 0x4e,
   /** bitselect(a, b, c) = (a & c) | (b & ~c). */
   'v128.bitselect': 0x52,
@@ -109,7 +125,13 @@ export const SIMD = {
   'f32x4.sub': 0xe5,
   'f32x4.mul': 0xe6,
   'f64x2.add': 0xf0,
+  'f64x2.sub': 0xf1,
   'f64x2.mul': 0xf2,
+  'f64x2.div': 0xf3,
+  /** pmin(a, b) = b < a ? b : a, lane-wise (JavaScript's `b < a ? b : a`, NaN a kept). */
+  'f64x2.pmin': 0xf6,
+  /** pmax(a, b) = a < b ? b : a, lane-wise. */
+  'f64x2.pmax': 0xf7,
   /** Relaxed SIMD (fused or unfused multiply-add, the engine's choice): a·b + c. */
   'f32x4.relaxed_madd': 0x105,
   'f64x2.relaxed_madd': 0x107,
@@ -188,6 +210,13 @@ export class FunctionBuilder {
       pushUleb(this.code, memarg.align);
       pushUleb(this.code, memarg.offset);
     }
+    return this;
+  }
+
+  /** A lane-indexed SIMD instruction: memory ones take a memarg, then the lane index byte. */
+  lane(op: SimdOp, lane: number, memarg?: { align: number; offset: number }): this {
+    this.simd(op, memarg);
+    this.code.push(lane);
     return this;
   }
 

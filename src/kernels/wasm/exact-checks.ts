@@ -1,6 +1,6 @@
 /**
  * Self-checks of the WebAssembly backends that promise the CPU reference's results bit for bit
- * (column sums, flat add/sub/mul, permute, LayerNorm, softmax, GELU backward): each runs a backend and the reference
+ * (column sums, flat add/sub/mul, permute, LayerNorm, softmax, GELU forward and backward): each runs a backend and the reference
  * on a few deterministic inputs and compares every element with Object.is. A backend becomes the
  * default only when its check passes (see index.ts).
  */
@@ -14,6 +14,7 @@ import type {
   BinaryKernel,
   BinaryOp,
   CausalSoftmaxKernel,
+  GeluExpKernel,
   GeluVjpKernel,
   LayerNormKernel,
   LayerNormVjpKernel,
@@ -131,7 +132,7 @@ export function layerNormSelfCheck(forward: LayerNormKernel, backward: LayerNorm
   return true;
 }
 
-/** True when the three kernels reproduce the CPU reference exactly on float32 rows. */
+/** True when the three kernels (softmax also as log-softmax) reproduce the CPU reference exactly on float32 rows. */
 export function softmaxSelfCheck(
   softmax: SoftmaxKernel,
   causal: CausalSoftmaxKernel,
@@ -149,10 +150,11 @@ export function softmaxSelfCheck(
     const x = new Float32Array(n).map(() => next() * 60);
     const g = new Float32Array(n).map(() => next());
     const run = (sm: SoftmaxKernel, cs: CausalSoftmaxKernel, vj: SoftmaxVjpKernel): Float32Array[] => {
-      const out = [n, n, n].map((k) => new Float32Array(k).fill(NaN));
+      const out = [n, n, n, n].map((k) => new Float32Array(k).fill(NaN));
       sm(x, rows, cols, out[0], false);
       cs(x, rows, cols, out[1]);
       vj(out[1], g, rows, cols, out[2]);
+      sm(x, rows, cols, out[3], true);
       return out;
     };
     const want = run(cpuSoftmax, cpuCausalSoftmax, cpuSoftmaxVjp);
@@ -178,6 +180,27 @@ export function geluVjpSelfCheck(geluVjp: GeluVjpKernel): boolean {
     cpuGeluVjp(x, g, want, e);
     geluVjp(x, g, got, e);
     for (let i = 0; i < n; i++) if (!Object.is(got[i], want[i])) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `geluExp` reproduces `cpuGeluExp` exactly — outputs and saved exponentials — on odd and
+ * even lengths, out to both clamps of the exponential, and on NaN and ±Infinity.
+ */
+export function geluExpSelfCheck(geluExp: GeluExpKernel): boolean {
+  let seed = 31415;
+  const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (const n of [1, 8, 301]) {
+    // Out to ±120: past both clamps (|y| up to ≈ 1.6·120³ ≫ 104).
+    const x = new Float32Array(n).map(() => next() * (next() > 0 ? 4 : 120));
+    if (n > 4) x.set([NaN, Infinity, -Infinity, -0], n - 4);
+    const [want, wantE] = [new Float32Array(n), new Float64Array(n)];
+    const [got, gotE] = [new Float32Array(n).fill(NaN), new Float64Array(n).fill(NaN)];
+    cpuGeluExp(x, want, wantE);
+    geluExp(x, got, gotE);
+    for (let i = 0; i < n; i++)
+      if (!Object.is(got[i], want[i]) || !Object.is(gotE[i], wantE[i])) return false;
   }
   return true;
 }

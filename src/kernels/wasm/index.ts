@@ -3,9 +3,10 @@
  * ('matmul', backend 'wasm') becomes the default when it reproduces the CPU reference on a small
  * self-check (float32 within 1e-5 relative, float64 within 1e-12). The others promise the CPU
  * reference's results bit for bit — column sums ('sum'), flat float32 add/sub/mul ('binary'), row
- * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax ('softmax',
- * 'causalSoftmax', 'softmaxVjp') and the GELU backward from saved exponentials ('geluVjp') — and become the default only when their exact self-checks
- * (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
+ * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax and log-softmax
+ * ('softmax', 'causalSoftmax', 'softmaxVjp'), the GELU forward that saves its exponentials
+ * ('geluExp') and the backward from them ('geluVjp') — and become the default only when their exact
+ * self-checks (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
  */
 import '../cpu/register.js';
 import { cpuMatmul } from '../cpu/matmul.js';
@@ -19,6 +20,7 @@ import {
 } from '../registry.js';
 import {
   binarySelfCheck,
+  geluExpSelfCheck,
   geluVjpSelfCheck,
   layerNormSelfCheck,
   permuteSelfCheck,
@@ -137,10 +139,12 @@ if (wasmSoftmax) {
   }
 }
 
-/** The instance behind the 'geluVjp' kernel's wasm backend (undefined without WebAssembly SIMD). */
+/** The instance behind the GELU kernels' wasm backends (undefined without WebAssembly SIMD). */
 export const wasmGelu: WasmGelu | undefined = wasmSimdSupported() ? new WasmGelu() : undefined;
 
 if (wasmGelu) {
   registerKernel('geluVjp', 'wasm', wasmGelu.geluVjp);
+  registerKernel('geluExp', 'wasm', wasmGelu.geluExp);
   if (geluVjpSelfCheck(wasmGelu.geluVjp)) preferKernelBackend('geluVjp', 'wasm');
+  if (geluExpSelfCheck(wasmGelu.geluExp)) preferKernelBackend('geluExp', 'wasm');
 }

@@ -1,14 +1,17 @@
 /**
- * WebAssembly softmax kernels over float32 rows: the 'wasm' backends of 'softmax' (not log-softmax),
+ * WebAssembly softmax kernels over float32 rows: the 'wasm' backends of 'softmax' (and log-softmax),
  * 'causalSoftmax' and 'softmaxVjp'. They transcribe the CPU reference's loops operation for
- * operation into scalar float64 WebAssembly, including `expForFloat32` (its clamp, table and
- * polynomial, with the table copied into linear memory), so every result is the reference's bit for
- * bit. Log-softmax (which needs Math.log) and float64 arrays go to the CPU reference.
+ * operation into scalar float64 WebAssembly, including `expForFloat32` (exp.ts, with the table
+ * copied into linear memory), so every result is the reference's bit for bit. Log-softmax takes its
+ * one logarithm per row from Math.log between two wasm passes (log-softmax.ts). Float64 arrays go to
+ * the CPU reference.
  */
 import { EXP_FOR_FLOAT32 } from '../cpu/exp.js';
 import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
 import type { CausalSoftmaxKernel, SoftmaxKernel, SoftmaxVjpKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
+import { type ExpLocals, emitExp, loadF32 } from './exp.js';
+import { buildLogOut, buildLogStats } from './log-softmax.js';
 import { type WasmMemory, growTo, instantiate } from './api.js';
 
 const F32 = { align: 2, offset: 0 };
@@ -24,49 +27,7 @@ type SoftmaxFn = (
   table: number,
 ) => void;
 type VjpFn = (y: number, g: number, rows: number, cols: number, out: number) => void;
-
-/** Locals the exponential needs. */
-interface ExpLocals {
-  z: number;
-  i: number;
-  r: number;
-}
-
-/** Pushes expForFloat32(local y), table at local `table`: the same float64 operations in the same order. */
-function emitExp(f: FunctionBuilder, y: number, table: number, l: ExpLocals): void {
-  const { low, high, bias, toK, kToR } = EXP_FOR_FLOAT32;
-  // z = y > high ? high : y < low ? low : y
-  f.f64(high).f64(low).get(y).get(y).f64(low).scalar('f64.lt').scalar('select');
-  f.get(y).f64(high).scalar('f64.gt').scalar('select').set(l.z);
-  // i = (z·toK + (bias + 0.5)) | 0
-  f.get(l.z)
-    .f64(toK)
-    .scalar('f64.mul')
-    .f64(bias + 0.5)
-    .scalar('f64.add')
-    .truncSatF64()
-    .set(l.i);
-  // r = z − (i − bias)·kToR
-  f.get(l.z).get(l.i).i32(bias).sub().scalar('f64.convert_i32_s').f64(kToR).scalar('f64.mul');
-  f.scalar('f64.sub').set(l.r);
-  // (1 + r(1 + r(0.5 + r(1/6 + r/24))))·table[i]
-  f.f64(1)
-    .get(l.r)
-    .f64(1)
-    .get(l.r)
-    .f64(0.5)
-    .get(l.r)
-    .f64(1 / 6)
-    .get(l.r)
-    .f64(1 / 24);
-  for (let k = 0; k < 4; k++) f.scalar('f64.mul').scalar('f64.add');
-  f.get(table).get(l.i).i32(8).mul().add().scalar('f64.load', F64).scalar('f64.mul');
-}
-
-/** Pushes the float32 at base + off, widened. */
-function loadF32(f: FunctionBuilder, base: number, off: number): void {
-  f.get(base).get(off).add().scalar('f32.load', F32).scalar('f64.promote_f32');
-}
+type LogFn = (x: number, rows: number, cols: number, stats: number, last: number) => void;
 
 /** Softmax rows (causal: row r of each block of `cols` rows covers columns 0..r); rows, cols ≥ 1. */
 function buildSoftmax(): FunctionBuilder {
@@ -175,18 +136,25 @@ export class WasmSoftmax {
   readonly memory: WasmMemory;
   private readonly softmaxFn: SoftmaxFn;
   private readonly vjpFn: VjpFn;
+  private readonly logStatsFn: LogFn;
+  private readonly logOutFn: LogFn;
   private f32 = new Float32Array(0);
+  private f64 = new Float64Array(0);
 
   constructor() {
     const instance = instantiate(
       assembleModule([
         { name: 'softmax', fn: buildSoftmax() },
         { name: 'vjp', fn: buildVjp() },
+        { name: 'logStats', fn: buildLogStats() },
+        { name: 'logOut', fn: buildLogOut() },
       ]),
     );
     this.memory = instance.exports.memory as WasmMemory;
     this.softmaxFn = instance.exports.softmax as SoftmaxFn;
     this.vjpFn = instance.exports.vjp as VjpFn;
+    this.logStatsFn = instance.exports.logStats as LogFn;
+    this.logOutFn = instance.exports.logOut as LogFn;
     if (!this.ensure(DATA_AT)) throw new Error('WasmSoftmax: cannot allocate the exponential table');
     new Float64Array(this.memory.buffer).set(EXP_FOR_FLOAT32.table, TABLE_AT / 8);
   }
@@ -194,7 +162,10 @@ export class WasmSoftmax {
   /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
   private ensure(bytes: number): boolean {
     if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
+    if (this.f32.buffer !== this.memory.buffer) {
+      this.f32 = new Float32Array(this.memory.buffer);
+      this.f64 = new Float64Array(this.memory.buffer);
+    }
     return true;
   }
 
@@ -211,9 +182,25 @@ export class WasmSoftmax {
     return true;
   }
 
+  /** Log-softmax rows: max and Σ exp in wasm, m + Math.log(s) per row here, x − lse in wasm. */
+  private logRows(x: Float32Array, rows: number, cols: number, out: Float32Array): boolean {
+    const n = rows * cols;
+    const statsAt = DATA_AT;
+    const xAt = statsAt + align64(rows * 16);
+    const oAt = xAt + align64(n * 4);
+    if (!this.ensure(oAt + n * 4)) return false;
+    this.f32.set(x.subarray(0, n), xAt / 4);
+    this.logStatsFn(xAt, rows, cols, statsAt, TABLE_AT);
+    const st = this.f64;
+    for (let r = 0, i = statsAt / 8; r < rows; r++, i += 2) st[i] = st[i] + Math.log(st[i + 1]);
+    this.logOutFn(xAt, rows, cols, statsAt, oAt);
+    out.set(this.f32.subarray(oAt / 4, oAt / 4 + n));
+    return true;
+  }
+
   readonly softmax: SoftmaxKernel = (x, rows, cols, out, log) => {
-    if (!log && x instanceof Float32Array && out instanceof Float32Array && rows > 0 && cols > 0)
-      if (this.rows(x, rows, cols, out, false)) return;
+    if (x instanceof Float32Array && out instanceof Float32Array && rows > 0 && cols > 0)
+      if (log ? this.logRows(x, rows, cols, out) : this.rows(x, rows, cols, out, false)) return;
     cpuSoftmax(x, rows, cols, out, log);
   };
 
