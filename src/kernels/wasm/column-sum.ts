@@ -12,7 +12,8 @@ import type { FloatArray } from '../../tensor/tensor.js';
 import { collapseReduce, cpuSum } from '../cpu/reduce.js';
 import type { ReduceKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
-import { type WasmMemory, growTo, instantiate } from './api.js';
+import { type WasmMemory, instantiate } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
 
 type ColumnSumFn = (x: number, rows: number, pairs: number, acc: number) => void;
 
@@ -48,26 +49,13 @@ function buildColumnSum(): FunctionBuilder {
 /** Float64 accumulators start here (64 bytes of slack keep address 0 unused); x follows them. */
 const ACC_AT = 64;
 
-export class WasmColumnSum {
-  readonly memory: WasmMemory;
+export class WasmColumnSum extends WasmKernelHost {
   private readonly fn: ColumnSumFn;
-  private f32 = new Float32Array(0);
-  private f64 = new Float64Array(0);
 
   constructor() {
     const instance = instantiate(assembleModule([{ name: 'colsum_f32', fn: buildColumnSum() }]));
-    this.memory = instance.exports.memory as WasmMemory;
+    super(instance.exports.memory as WasmMemory);
     this.fn = instance.exports.colsum_f32 as ColumnSumFn;
-  }
-
-  /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
-  private ensure(bytes: number): boolean {
-    if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.f64 = new Float64Array(this.memory.buffer);
-    }
-    return true;
   }
 
   /**

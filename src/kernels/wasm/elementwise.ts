@@ -12,7 +12,8 @@ import type { FloatArray } from '../../tensor/tensor.js';
 import { cpuBinary } from '../cpu/elementwise.js';
 import type { BinaryKernel, BinaryOp } from '../registry.js';
 import { FunctionBuilder, type SimdOp, assembleModule } from './assembler.js';
-import { type WasmMemory, growTo, instantiate } from './api.js';
+import { type WasmMemory, instantiate } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
 
 type FlatFn = (a: number, b: number, out: number, bytes: number) => void;
 
@@ -75,11 +76,9 @@ function rowMajor(shape: readonly number[], strides: readonly number[]): boolean
 const MIN_WASM = 64;
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
-export class WasmElementwise {
-  readonly memory: WasmMemory;
+export class WasmElementwise extends WasmKernelHost {
   private readonly fns: Record<FlatOp, FlatFn>;
   private readonly scalarFns: Record<FlatOp, FlatFn>;
-  private f32 = new Float32Array(0);
   private readonly kernels = new Map<BinaryOp, BinaryKernel>();
 
   constructor() {
@@ -90,7 +89,7 @@ export class WasmElementwise {
         ...ops.map((op) => ({ name: scalarName(op), fn: buildScalar(FLAT_OPS[op]) })),
       ]),
     );
-    this.memory = instance.exports.memory as WasmMemory;
+    super(instance.exports.memory as WasmMemory);
     const pick = (name: (op: FlatOp) => string): Record<FlatOp, FlatFn> =>
       Object.fromEntries(ops.map((op) => [op, instance.exports[name(op)] as FlatFn])) as Record<
         FlatOp,
@@ -98,13 +97,6 @@ export class WasmElementwise {
       >;
     this.fns = pick((op) => op);
     this.scalarFns = pick(scalarName);
-  }
-
-  /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
-  private ensure(bytes: number): boolean {
-    if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) this.f32 = new Float32Array(this.memory.buffer);
-    return true;
   }
 
   /**

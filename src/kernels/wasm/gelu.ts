@@ -11,7 +11,8 @@ import { EXP_FOR_FLOAT32 } from '../cpu/exp.js';
 import { cpuGeluExp, cpuGeluVjp } from '../cpu/gelu.js';
 import type { GeluExpKernel, GeluVjpKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
-import { type WasmMemory, growTo, instantiate } from './api.js';
+import { type WasmMemory, instantiate } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -137,12 +138,9 @@ const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 const TABLE_AT = 64;
 const DATA_AT = TABLE_AT + align64(EXP_FOR_FLOAT32.table.length * 8);
 
-export class WasmGelu {
-  readonly memory: WasmMemory;
+export class WasmGelu extends WasmKernelHost {
   private readonly expFn: ExpFn;
   private readonly vjpFn: VjpFn;
-  private f32 = new Float32Array(0);
-  private f64 = new Float64Array(0);
 
   constructor() {
     const instance = instantiate(
@@ -151,20 +149,11 @@ export class WasmGelu {
         { name: 'vjp', fn: buildVjp() },
       ]),
     );
-    this.memory = instance.exports.memory as WasmMemory;
+    super(instance.exports.memory as WasmMemory);
     this.expFn = instance.exports.exp as ExpFn;
     this.vjpFn = instance.exports.vjp as VjpFn;
     if (!this.ensure(DATA_AT)) throw new Error('WasmGelu: cannot allocate the exponential table');
     this.f64.set(EXP_FOR_FLOAT32.table, TABLE_AT / 8);
-  }
-
-  private ensure(bytes: number): boolean {
-    if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.f64 = new Float64Array(this.memory.buffer);
-    }
-    return true;
   }
 
   readonly geluExp: GeluExpKernel = (x, out, e) => {

@@ -9,7 +9,8 @@
 import { cpuLayerNorm, cpuLayerNormVjp } from '../cpu/layer-norm.js';
 import type { LayerNormKernel, LayerNormVjpKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
-import { type WasmMemory, growTo, instantiate } from './api.js';
+import { type WasmMemory, instantiate } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
 
 const F32 = { align: 2, offset: 0 };
 const F64 = { align: 3, offset: 0 };
@@ -167,12 +168,9 @@ function buildBackward(): FunctionBuilder {
 
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
-export class WasmLayerNorm {
-  readonly memory: WasmMemory;
+export class WasmLayerNorm extends WasmKernelHost {
   private readonly forwardFn: ForwardFn;
   private readonly backwardFn: BackwardFn;
-  private f32 = new Float32Array(0);
-  private f64 = new Float64Array(0);
 
   constructor() {
     const instance = instantiate(
@@ -181,19 +179,9 @@ export class WasmLayerNorm {
         { name: 'backward', fn: buildBackward() },
       ]),
     );
-    this.memory = instance.exports.memory as WasmMemory;
+    super(instance.exports.memory as WasmMemory);
     this.forwardFn = instance.exports.forward as ForwardFn;
     this.backwardFn = instance.exports.backward as BackwardFn;
-  }
-
-  /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
-  private ensure(bytes: number): boolean {
-    if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.f64 = new Float64Array(this.memory.buffer);
-    }
-    return true;
   }
 
   /** Byte offsets of consecutive 64-byte-aligned regions of the given byte sizes, after 64 bytes of slack. */

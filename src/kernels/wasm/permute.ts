@@ -10,7 +10,8 @@ import type { FloatArray } from '../../tensor/tensor.js';
 import { collapsePermute, cpuPermute } from '../cpu/layout.js';
 import type { PermuteKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
-import { type WasmMemory, growTo, instantiate } from './api.js';
+import { type WasmMemory, instantiate } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
 
 type Copy3Fn = (
   src: number,
@@ -57,26 +58,13 @@ const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 /** Below this many elements the copies and calls cost more than the scalar loop saves. */
 const MIN_WASM = 256;
 
-export class WasmPermute {
-  readonly memory: WasmMemory;
+export class WasmPermute extends WasmKernelHost {
   private readonly copy3: Copy3Fn;
-  private f32 = new Float32Array(0);
-  private f64 = new Float64Array(0);
 
   constructor() {
     const instance = instantiate(assembleModule([{ name: 'copy3', fn: buildCopy3() }]));
-    this.memory = instance.exports.memory as WasmMemory;
+    super(instance.exports.memory as WasmMemory);
     this.copy3 = instance.exports.copy3 as Copy3Fn;
-  }
-
-  /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
-  private ensure(bytes: number): boolean {
-    if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.f64 = new Float64Array(this.memory.buffer);
-    }
-    return true;
   }
 
   /**

@@ -12,7 +12,8 @@ import type { CausalSoftmaxKernel, SoftmaxKernel, SoftmaxVjpKernel } from '../re
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type ExpLocals, emitExp, loadF32 } from './exp.js';
 import { buildLogOut, buildLogStats } from './log-softmax.js';
-import { type WasmMemory, growTo, instantiate } from './api.js';
+import { type WasmMemory, instantiate } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
 
 const F32 = { align: 2, offset: 0 };
 const F64 = { align: 3, offset: 0 };
@@ -132,14 +133,11 @@ const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 const TABLE_AT = 64;
 const DATA_AT = TABLE_AT + align64(EXP_FOR_FLOAT32.table.length * 8);
 
-export class WasmSoftmax {
-  readonly memory: WasmMemory;
+export class WasmSoftmax extends WasmKernelHost {
   private readonly softmaxFn: SoftmaxFn;
   private readonly vjpFn: VjpFn;
   private readonly logStatsFn: LogFn;
   private readonly logOutFn: LogFn;
-  private f32 = new Float32Array(0);
-  private f64 = new Float64Array(0);
 
   constructor() {
     const instance = instantiate(
@@ -150,23 +148,13 @@ export class WasmSoftmax {
         { name: 'logOut', fn: buildLogOut() },
       ]),
     );
-    this.memory = instance.exports.memory as WasmMemory;
+    super(instance.exports.memory as WasmMemory);
     this.softmaxFn = instance.exports.softmax as SoftmaxFn;
     this.vjpFn = instance.exports.vjp as VjpFn;
     this.logStatsFn = instance.exports.logStats as LogFn;
     this.logOutFn = instance.exports.logOut as LogFn;
     if (!this.ensure(DATA_AT)) throw new Error('WasmSoftmax: cannot allocate the exponential table');
     new Float64Array(this.memory.buffer).set(EXP_FOR_FLOAT32.table, TABLE_AT / 8);
-  }
-
-  /** Grows memory to at least `bytes`; false when the engine refuses (beyond wasm32's 4 GiB). */
-  private ensure(bytes: number): boolean {
-    if (!growTo(this.memory, bytes)) return false;
-    if (this.f32.buffer !== this.memory.buffer) {
-      this.f32 = new Float32Array(this.memory.buffer);
-      this.f64 = new Float64Array(this.memory.buffer);
-    }
-    return true;
   }
 
   private rows(x: Float32Array, rows: number, cols: number, out: Float32Array, causal: boolean): boolean {
