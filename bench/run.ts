@@ -9,14 +9,10 @@
  * --full takes about 3× the repetitions of the default quick run (~1–2 minutes on 2 vCPUs).
  * A new suite is a function in bench/suites/ returning sections (bench/lib/types.ts); add it to SUITES.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine, loadAverage } from './lib/machine.js';
-import { nonFinite } from './lib/validate.js';
-import { resultsDir } from './lib/paths.js';
+import { recordResults } from './lib/record.js';
 import { RESULTS_SCHEMA, type Results, type Section, type Suite } from './lib/types.js';
-import { writeReport } from './report.js';
 import { matmulSuite } from './suites/matmul.js';
 import { mlpSuite } from './suites/mlp.js';
 import { mnistSuite } from './suites/mnist.js';
@@ -65,16 +61,7 @@ async function main(): Promise<number> {
     sections,
   };
 
-  const bad = nonFinite(results);
-  if (bad.length > 0) {
-    console.error(`bench: non-finite results, nothing written:\n  ${bad.join('\n  ')}`);
-    return 1;
-  }
-  mkdirSync(resultsDir(), { recursive: true });
-  const file = join(resultsDir(), `${name}.json`);
-  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  console.log(`wrote ${file}`);
-  console.log(`wrote ${writeReport()}`);
+  if (!recordResults('bench', results)) return 1;
   console.log(`total ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return 0;
 }

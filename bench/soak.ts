@@ -17,16 +17,14 @@
  * HTTP producers are not paced; together the producers offer more than the daemon trains.
  *   npx tsx bench/soak.ts --seconds 20     (from source; the daemon then runs through tsx too)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeMachine, loadAverage } from './lib/machine.js';
-import { resultsDir } from './lib/paths.js';
+import { recordResults } from './lib/record.js';
 import { RESULTS_SCHEMA, type Results } from './lib/types.js';
-import { nonFinite } from './lib/validate.js';
-import { renderSection, writeReport } from './report.js';
+import { renderSection } from './report.js';
 import { startDaemonProcess } from './soak/daemon-process.js';
 import { type Producer, batchBodies, httpProducer, newTally, socketProducer } from './soak/producers.js';
 import { startSampler } from './soak/sampler.js';
@@ -192,18 +190,7 @@ async function main(): Promise<number> {
     console.log(
       `http ack p50/p99 ${percentile(tallies.http.latencyMs, 50).toFixed(2)}/${percentile(tallies.http.latencyMs, 99).toFixed(2)} ms (whole run)`,
     );
-    const bad = nonFinite(results);
-    if (v.problems.length > 0 || bad.length > 0) {
-      console.error(
-        `soak FAILED, nothing written:\n  ${[...v.problems, ...bad.map((b) => `not finite: ${b}`)].join('\n  ')}`,
-      );
-      return 1;
-    }
-    mkdirSync(resultsDir(), { recursive: true });
-    const file = join(resultsDir(), `${name}.json`);
-    writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-    console.log(`wrote ${file}`);
-    console.log(`wrote ${writeReport()}`);
+    if (!recordResults('soak', results, v.problems)) return 1;
     if (summary.rssGrowth >= 0.05)
       console.warn(`RSS grew ${(summary.rssGrowth * 100).toFixed(2)} % after warm-up (target < 5 %)`);
     return 0;

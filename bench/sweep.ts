@@ -20,8 +20,8 @@ import { writeFigure } from '../src/report/plots.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
 import { repoRoot, resultsDir } from './lib/paths.js';
 import { RESULTS_SCHEMA, type Results, type Row, type Section } from './lib/types.js';
-import { nonFinite } from './lib/validate.js';
-import { renderSection, writeReport } from './report.js';
+import { recordResults } from './lib/record.js';
+import { renderSection } from './report.js';
 import { type Plan, type RunSpec, readPlan, runSpec } from './sweep/plan.js';
 import type { DivergedLine, EvalLine, FinalLine } from './sweep/run-one.js';
 import { type RunOutcome, bestLearningRate, firstReach, meanOf } from './sweep/summary.js';
@@ -323,15 +323,7 @@ async function main(): Promise<number> {
     machine: describeMachine(load),
     sections: sections(plan, tune, final, figureRel),
   };
-  const bad = nonFinite(results);
-  if (bad.length > 0) {
-    console.error(`sweep: non-finite results, nothing written:\n  ${bad.join('\n  ')}`);
-    return 1;
-  }
-  const file = join(resultsDir(), `sweep-${name}.json`);
-  writeFileSync(file, JSON.stringify(results, null, 2) + '\n');
-  console.log(`wrote ${file}`);
-  console.log(`wrote ${writeReport()}`);
+  if (!recordResults('sweep', results)) return 1;
   return 0;
 }
 
