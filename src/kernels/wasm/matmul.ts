@@ -2,17 +2,42 @@
  * WebAssembly SIMD matmul: the 'wasm' backend of the 'matmul' kernel (float32 with f32x4, float64
  * with f64x2). One WebAssembly.Memory, grown as needed, holds A, B and C of one batch item at a time;
  * operands are copied in already laid out for the kernel (O(n²) copies against O(n³) arithmetic):
- *   A: stored [m, k] → copied as is (kernel mode 'rows'); stored [k, m] (transA) → copied as is
- *      (mode 'cols'); both zero-padded to whole MR-row tiles.
- *   B: stored [k, n] → copied as is; stored [n, k] (transB) → transposed while copying (tiled);
- *      both zero-padded to whole NR-column tiles.
- * The kernel writes every element of the padded C, and the m×n corner is copied out. Memory is kept
- * between calls (it never shrinks: about 4·(mk + kn + mn) bytes of the largest product seen).
+ *   A: stored [m, k] → copied as is (kernel mode 'rows'); stored [k, m] (transA) → packed into
+ *      k-major panels of MR rows (mode 'cols' with panel strides) when larger than 32 KiB, else
+ *      copied as is (mode 'cols'); zero-padded to whole MR-row tiles.
+ *   B: stored [k, n] → packed into k-major panels of NR columns when larger than 32 KiB, else copied
+ *      as is; stored [n, k] (transB) → always transposed into panels (in wasm, by 4×4 shuffles);
+ *      zero-padded to whole NR-column tiles.
+ * Packing copies a block of rows (≤ 16 KiB) into a raw buffer with TypedArray.set, then a wasm pass
+ * moves it into the panels (flushing float32 subnormals on the way), block after block, so the raw
+ * copy stays in L1 and the footprint is the packed operand alone. The kernel writes every element of
+ * the padded C (adding the bias, if any, as it stores a tile); rows padded to whole tiles are moved
+ * together in memory and the m×n block is copied out. Memory is kept between calls (it never shrinks:
+ * about 4·(mk + kn + mn) bytes of the largest product seen, plus the raw buffer: 16 KiB, or one
+ * panel of a B stored [n, k] where that is larger).
  *
- * Measured alternatives (bench/, 2-vCPU Xeon, Node 20): packing A and/or B into contiguous k-major
- * panels, row-blocking A (mc = 32/64/128) and padding power-of-two leading dimensions were all within
- * noise of, or slower than, this direct layout at n = 128…512 and the MLP shapes; tile 4×8 beat
- * 6×8, 8×4, 4×12, 3×16, 2×16 and 5×8 for f32, and 4×4 was as good as 4×6, 6×4 and 2×8 for f64.
+ * Every output element is the same float32/float64 operations in the same order as a plain loop
+ * (0 + a₀b₀ + a₁b₁ + … in order over k, product and sum each rounded, bias added after): layout,
+ * packing and tile order change, the arithmetic does not (test/kernels/matmul-order.test.ts).
+ *
+ * Measured (2-vCPU Xeon, Node 20, CPU time interleaved in one process with the previous, unpacked
+ * version; medians of 9 rounds, loaded machine): the kernel alone runs ~33 GFLOP/s on packed panels
+ * at every char-GPT shape but only 13–16 on transA with k = 2048 read in place (a new cache line of A
+ * and of B per step, a new page every four steps of A). Per call: m256 n64 and m64 n256 k2048 transA
+ * 0.55–0.57× the time (11–14 → 20–25 GFLOP/s), m192 n64 k2048 transA 0.74×; batched attention scores
+ * b128 m64 n64 k16 transB 0.68× (the JavaScript transpose was a third of the call); forward products
+ * with bias (added in the kernel's store; B packed) 0.85–0.97×; m2048 n89 k64 transB (padded rows
+ * compacted in memory) 0.91×; the other shapes within noise. An AdamW char-GPT Trainer step: 0.916×
+ * (median of 24 rounds of 3 steps; rounds 0.78–0.97×).
+ * Tried and dropped: packing from JavaScript straight out of the source arrays (scalar loops: 1.4–4.5×
+ * slower per call than the unpacked kernel); packing operands of ≤ 32 KiB (attention products:
+ * 1.1–1.3× slower, they sit in L1 either way); one whole-operand pack pass (0.43 ms on 2 MiB against
+ * 0.26 ms by 16-row blocks). Not needed: blocking over k (packed long-k panels already run at the
+ * square-matrix rate) and batching the attention items' copies (per item, copies and subnormal
+ * flushing are ~2 µs of ~6–8 µs, JavaScript call overhead little of it). Earlier (n = 128…512 and MLP
+ * shapes, in-place layout): row-blocking A (mc = 32/64/128) and padding power-of-two leading
+ * dimensions were within noise; tile 4×8 beat 6×8, 8×4, 4×12, 3×16, 2×16 and 5×8 for f32, and 4×4
+ * was as good as 4×6, 6×4 and 2×8 for f64.
  */
 import type { FloatArray } from '../../tensor/tensor.js';
 import { addRowBias, cpuMatmul } from '../cpu/matmul.js';
@@ -22,17 +47,35 @@ import {
   type AMode,
   type GemmShape,
   type WasmFloat,
+  COMPACT_ROWS,
   FLUSH_SUBNORMALS,
-  addRowsName,
   buildGemmModule,
   elementBytes,
   gemmName,
+  packName,
+  packTransposedName,
   relaxedSimdProbe,
   simdProbe,
 } from './gemm-module.js';
 
-type AddRowsFn = (c: number, ldc: number, rows: number, bias: number, rowBytes: number) => void;
 type FlushFn = (at: number, bytes: number) => void;
+type CompactFn = (c: number, from: number, to: number, rows: number) => void;
+type PackFn = (
+  src: number,
+  srcRow: number,
+  dst: number,
+  rows: number,
+  panels: number,
+  dstPanel: number,
+) => void;
+type PackTFn = (
+  src: number,
+  srcRow: number,
+  dst: number,
+  panelStride: number,
+  panels: number,
+  kBlocks: number,
+) => void;
 
 type GemmFn = (
   a: number,
@@ -46,6 +89,7 @@ type GemmFn = (
   mPanels: number,
   nPanels: number,
   k: number,
+  bias: number,
 ) => void;
 
 export interface WasmMatmulOptions {
@@ -72,30 +116,8 @@ function shape(type: WasmFloat, tile: readonly [number, number], fused: boolean)
 
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 const PAGE = 65536;
-
-/** Writes the transpose of the [rows, cols] matrix at src[off…] into dst[dOff…] as [cols, rows] with row stride ld. */
-function transposeInto(
-  src: FloatArray,
-  off: number,
-  rows: number,
-  cols: number,
-  dst: FloatArray,
-  dOff: number,
-  ld: number,
-): void {
-  const T = 32;
-  for (let r0 = 0; r0 < rows; r0 += T) {
-    const r1 = Math.min(r0 + T, rows);
-    for (let c0 = 0; c0 < cols; c0 += T) {
-      const c1 = Math.min(c0 + T, cols);
-      for (let r = r0; r < r1; r++) {
-        const s = off + r * cols;
-        let d = dOff + c0 * ld + r;
-        for (let c = c0; c < c1; c++, d += ld) dst[d] = src[s + c];
-      }
-    }
-  }
-}
+/** Operands up to this size are used as copied (they stay in L1 anyway); larger ones are packed. */
+const PACK_MIN_BYTES = 32768;
 
 /** Copies `rows` rows of `cols` elements (source row stride `cols`) to stride `ld`, zeroing columns cols..ld. */
 function copyRowsPadded(
@@ -119,6 +141,12 @@ function copyRowsPadded(
     for (let c = cols; c < ld; c++) dst[d + c] = 0;
   }
 }
+
+/** Bytes of an operand copied in (raw) per block before that block is packed: stays in L1. */
+const RAW_BLOCK = 16384;
+
+/** Rows of `rowBytes` per raw block (at least one). */
+const blockRows = (rowBytes: number): number => Math.max(1, Math.floor(RAW_BLOCK / rowBytes));
 
 export class WasmMatmul {
   readonly memory: WasmMemory;
@@ -168,8 +196,8 @@ export class WasmMatmul {
   /**
    * The product of `spec` into out; with `bias` (length n), C = A·op(B) + bias per row, each product
    * element rounded to out's type before its bias is added — the same values as the kernel followed
-   * by `addRowBias`, with the bias added by vector adds in linear memory before C is copied out,
-   * rather than in a second, scalar pass over out.
+   * by `addRowBias`, with the bias added by the gemm as it stores each tile (vector adds) rather than
+   * in a second, scalar pass over out.
    */
   run(a: FloatArray, b: FloatArray, out: FloatArray, spec: MatmulSpec, bias?: FloatArray): void {
     const { batch, m, n, k, transA, transB, aOffsets, bOffsets } = spec;
@@ -186,15 +214,32 @@ export class WasmMatmul {
     const nPanels = Math.ceil(n / nr);
     const mPad = mPanels * mr;
     const nPad = nPanels * nr;
+    // Operands beyond L1 whose tile width is whole 16-byte vectors are packed into contiguous panels.
+    const packA = transA && (mr * es) % 16 === 0 && mPad * k * es > PACK_MIN_BYTES;
+    const packB = (nr * es) % 16 === 0 && k * nPad * es > PACK_MIN_BYTES;
+    // B stored [n, k] is always transposed into panels, by lanes×lanes blocks of k rounded up (kq).
+    const lanes = 16 / es;
+    const kq = Math.ceil(k / lanes) * lanes;
     const aBytes = align64(mPad * k * es);
-    const bBytes = align64(k * nPad * es);
+    const bBytes = align64((transB ? kq : k) * nPad * es);
     const cBytes = align64(mPad * nPad * es);
+    // The raw buffer a packed operand is copied into, a block of rows at a time, before each block is
+    // packed (A stored [k, m], B stored [k, n]: rows of k; B stored [n, k]: whole panels of nr rows).
+    const tPanels = Math.max(1, Math.floor(RAW_BLOCK / (nr * kq * es))); // transB: panels per block
+    const rawBytes = align64(
+      Math.max(
+        packA ? Math.min(k, blockRows(mPad * es)) * mPad * es : 0,
+        packB && !transB ? Math.min(k, blockRows(nPad * es)) * nPad * es : 0,
+        transB ? Math.min(nPanels, tPanels) * nr * kq * es : 0,
+      ),
+    );
     // Region starts in bytes; 64 bytes of slack at 0 keep address 0 unused.
     const aAt = 64;
     const bAt = aAt + aBytes;
     const cAt = bAt + bBytes;
-    // The bias, zero-padded to nPad, after C.
-    const biasAt = cAt + cBytes;
+    const rawAt = cAt + cBytes;
+    // The bias, zero-padded to nPad, after the rest.
+    const biasAt = rawAt + rawBytes;
     const end = bias ? biasAt + align64(nPad * es) : biasAt;
     // One batch item too large for 32-bit wasm memory: the CPU reference does it instead.
     if (!this.ensure(end)) {
@@ -206,11 +251,16 @@ export class WasmMatmul {
     const aI = aAt / es;
     const bI = bAt / es;
     const cI = cAt / es;
+    const rawI = rawAt / es;
 
     let mode: AMode;
     let aPanel: number;
     let aStride: number;
-    if (transA) {
+    if (packA) {
+      mode = 'cols';
+      aPanel = mr * k * es;
+      aStride = mr * es;
+    } else if (transA) {
       mode = 'cols';
       aPanel = mr * es;
       aStride = mPad * es;
@@ -219,14 +269,19 @@ export class WasmMatmul {
       aPanel = mr * k * es;
       aStride = k * es;
     }
+    const bPanel = transB ? kq * nr * es : packB ? k * nr * es : nr * es;
+    const bStep = transB || packB ? nr * es : nPad * es;
     const gemm = this.fns[gemmName(type, mode)];
-    const addRows = this.fns[addRowsName(type)] as unknown as AddRowsFn;
     // float32 operands lose their subnormals on the way in (see buildFlushSubnormals: they made the
     // arithmetic several times slower and are below anything a float32 result can hold).
     const flush =
       type === 'f32'
         ? (this.fns[FLUSH_SUBNORMALS] as unknown as FlushFn)
         : (_at: number, _bytes: number) => {};
+    const packAFn = this.fns[packName((mr * es) / 16, type === 'f32')] as unknown as PackFn;
+    const packBFn = this.fns[packName((nr * es) / 16, type === 'f32')] as unknown as PackFn;
+    const packT = this.fns[packTransposedName(type)] as unknown as PackTFn;
+    const compact = this.fns[COMPACT_ROWS] as unknown as CompactFn;
     if (bias) {
       const at = biasAt / es;
       view.set(bias.subarray(0, n), at);
@@ -238,28 +293,53 @@ export class WasmMatmul {
       const aOff = aOffsets[t];
       if (aOff !== lastA) {
         // Broadcast batch items share an operand: copy it once.
-        if (transA) copyRowsPadded(a, aOff, k, m, view, aI, mPad);
-        else {
-          view.set(a.subarray(aOff, aOff + m * k), aI);
-          view.fill(0, aI + m * k, aI + mPad * k);
+        if (packA) {
+          const rows = blockRows(mPad * es);
+          for (let p = 0; p < k; p += rows) {
+            const r = Math.min(rows, k - p);
+            copyRowsPadded(a, aOff + p * m, r, m, view, rawI, mPad);
+            packAFn(rawAt, mPad * es, aAt + p * mr * es, r, mPanels, aPanel);
+          }
+        } else {
+          if (transA) copyRowsPadded(a, aOff, k, m, view, aI, mPad);
+          else {
+            view.set(a.subarray(aOff, aOff + m * k), aI);
+            view.fill(0, aI + m * k, aI + mPad * k);
+          }
+          flush(aAt, mPad * k * es);
         }
-        flush(aAt, mPad * k * es);
         lastA = aOff;
       }
       const bOff = bOffsets[t];
       if (bOff !== lastB) {
         if (transB) {
-          transposeInto(b, bOff, n, k, view, bI, nPad);
-          if (nPad > n) for (let p = 0; p < k; p++) view.fill(0, bI + p * nPad + n, bI + (p + 1) * nPad);
-        } else copyRowsPadded(b, bOff, k, n, view, bI, nPad);
-        flush(bAt, k * nPad * es);
+          for (let q = 0; q < nPanels; q += tPanels) {
+            const panels = Math.min(tPanels, nPanels - q);
+            const rows = Math.min(panels * nr, n - q * nr);
+            copyRowsPadded(b, bOff + q * nr * k, rows, k, view, rawI, kq);
+            view.fill(0, rawI + rows * kq, rawI + panels * nr * kq);
+            packT(rawAt, kq * es, bAt + q * bPanel, bPanel, panels, kq / lanes);
+          }
+        } else if (packB) {
+          const rows = blockRows(nPad * es);
+          for (let p = 0; p < k; p += rows) {
+            const r = Math.min(rows, k - p);
+            copyRowsPadded(b, bOff + p * n, r, n, view, rawI, nPad);
+            packBFn(rawAt, nPad * es, bAt + p * nr * es, r, nPanels, bPanel);
+          }
+        } else {
+          copyRowsPadded(b, bOff, k, n, view, bI, nPad);
+          flush(bAt, k * nPad * es);
+        }
         lastB = bOff;
       }
-      gemm(aAt, aPanel, aStride, bAt, nr * es, nPad * es, cAt, nPad * es, mPanels, nPanels, k);
+      // The bias is added by the kernel as it stores each tile (vector adds), then C is copied out.
+      gemm(aAt, aPanel, aStride, bAt, bPanel, bStep, cAt, nPad * es, mPanels, nPanels, k, bias ? biasAt : 0);
       const o = t * m * n;
-      // The bias is added in linear memory (vector adds), then C is copied out as it is.
-      if (bias) addRows(cAt, nPad * es, m, biasAt, nPad * es);
-      if (n === nPad) out.set(view.subarray(cI, cI + m * n), o);
+      // Rows of C padded to whole tiles are first moved together in linear memory (one pass there
+      // rather than one copy call per row).
+      if (n !== nPad && m > 1 && n * es >= 16) compact(cAt, nPad * es, n * es, m);
+      if (n === nPad || m === 1 || n * es >= 16) out.set(view.subarray(cI, cI + m * n), o);
       else for (let i = 0; i < m; i++) out.set(view.subarray(cI + i * nPad, cI + i * nPad + n), o + i * n);
     }
   }
