@@ -189,6 +189,7 @@ export type {
 // The streaming pipeline
 export { createPipeline } from './pipeline/create-pipeline.js';
 export type { Pipeline, PipelineSnapshot } from './pipeline/create-pipeline.js';
+export type { PipelineCheckpoint } from './pipeline/checkpoint.js';
 export { PipelineConfigError } from './pipeline/config.js';
 export type { PipelineConfig } from './pipeline/config.js';
 export { referenceLoop } from './pipeline/reference.js';

@@ -14,6 +14,7 @@ import type { BatchSpec } from '../data/validate.js';
 import type { GpuPreference } from '../gpu/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { GradientTransformation } from '../optim/transform.js';
+import type { PipelineCheckpoint } from './checkpoint.js';
 import {
   type CurvatureConfig,
   type ResolvedCurvature,
@@ -52,6 +53,11 @@ export interface PipelineConfig<S = unknown> {
   maxStaleness?: number;
   initialParams?: Float32Array;
   /**
+   * Continue a run from `Pipeline.checkpoint()` (θ, optimizer state, step and pending estimates) instead
+   * of starting at step 0; give it a source that starts at the checkpoint's step. Not with initialParams.
+   */
+  resumeFrom?: PipelineCheckpoint<S>;
+  /**
    * Where the probe worker computes curvature estimates (default 'cpu'). Other than 'cpu', the probes
    * the device supports (GNB and Hutchinson on a tanh MLP) run on it; everything else, and every
    * probe after a device failure, on the CPU. Needs one probe worker. Steps applying an estimate
@@ -84,6 +90,7 @@ export interface ResolvedPipelineConfig<S> {
   mode: 'deterministic' | 'async';
   maxStaleness: number;
   initialParams?: Float32Array;
+  resumeFrom?: PipelineCheckpoint<S>;
   gpu: GpuPreference;
   log: (line: string) => void;
   injectFailures: { gradient?: FailureHook; probe?: FailureHook; gpu?: GpuFailureHook };
@@ -145,6 +152,11 @@ const schema = crossCheck(
       mode: z.enum(['deterministic', 'async']).optional(),
       maxStaleness: int(0).optional(),
       initialParams: expecting(z.instanceof(Float32Array), 'a Float32Array').optional(),
+      // Its fields are checked by createPipeline, which knows the model's size (checkpoint.ts).
+      resumeFrom: expecting(
+        z.custom<PipelineCheckpoint<unknown>>(isObject),
+        'a checkpoint object from Pipeline.checkpoint()',
+      ).optional(),
       gpu: gpuSchema.optional(),
       log: expecting(
         z.custom<(line: string) => void>((v) => typeof v === 'function'),
@@ -177,9 +189,11 @@ const schema = crossCheck(
   ),
   ['pools'],
   (c, ctx) => {
-    if (c.pools === undefined) return;
-    // Only the presence of the fixed keys matters, valid or not.
+    // Only the presence of these keys matters, valid or not.
     const given = ctx.value as Record<string, unknown>;
+    if (given.resumeFrom !== undefined && given.initialParams !== undefined)
+      problem(ctx, ['initialParams'], 'cannot be set together with resumeFrom (the checkpoint holds θ)');
+    if (c.pools === undefined) return;
     for (const k of FIXED_BY_POOLS)
       if (given[k] !== undefined) problem(ctx, [k], 'cannot be set together with pools (the pools fix it)');
   },
@@ -213,6 +227,7 @@ export function resolvePipelineConfig<S>(input: PipelineConfig<S>): ResolvedPipe
     mode: c.mode ?? 'deterministic',
     maxStaleness: c.maxStaleness ?? curvature?.every ?? 10,
     ...(c.initialParams ? { initialParams: c.initialParams } : {}),
+    ...(c.resumeFrom ? { resumeFrom: c.resumeFrom as PipelineCheckpoint<S> } : {}),
     gpu: c.gpu ?? 'cpu',
     log: c.log ?? ((line: string) => console.error(line)),
     injectFailures: c.injectFailures ?? {},

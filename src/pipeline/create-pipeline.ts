@@ -24,7 +24,8 @@ import { probeCurvature } from '../streams/probe-curvature.js';
 import { shard } from '../streams/shard.js';
 import type { BatchError, ProbeOutcome } from '../streams/step.js';
 import { validate } from '../streams/validate.js';
-import { type PipelineConfig, resolvePipelineConfig } from './config.js';
+import { type PipelineCheckpoint, checkpointProblems } from './checkpoint.js';
+import { type PipelineConfig, PipelineConfigError, resolvePipelineConfig } from './config.js';
 import { type ShardGradient, type StepState, applyStep } from './step-math.js';
 
 export interface PipelineSnapshot<S> {
@@ -47,6 +48,12 @@ export interface Pipeline<S> {
   /** A copy of θ. */
   params(): Float32Array;
   snapshot(): PipelineSnapshot<S>;
+  /**
+   * Everything `createPipeline({ ..., resumeFrom })` needs to continue from this moment: the state now,
+   * with the estimates still in flight once they arrive (rejects if one of those probes failed). Callable
+   * while running: the state is the last applied step's.
+   */
+  checkpoint(): Promise<PipelineCheckpoint<S>>;
   /** Batches refused by validation. */
   readonly errors$: Observable<BatchError>;
   /** Terminates the worker pools. */
@@ -57,7 +64,12 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
   const c = resolvePipelineConfig(config);
   const model = buildModel(c.model);
   // Checks that can fail come before any thread is started or any pool is held.
-  const init = c.initialParams ?? (initialParams(model, c.seed) as Float32Array);
+  const resumed = c.resumeFrom;
+  if (resumed) {
+    const problems = checkpointProblems(resumed, model.layout.size, c.optimizer);
+    if (problems.length > 0) throw new PipelineConfigError(problems);
+  }
+  const init = resumed?.params ?? c.initialParams ?? (initialParams(model, c.seed) as Float32Array);
   if (init.length !== model.layout.size)
     throw new RangeError(
       `createPipeline: initialParams has ${init.length} values, the model has ${model.layout.size}`,
@@ -88,20 +100,22 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
   const version = new Int32Array(pools.versionBuffer);
   const params = new Float32Array(pools.paramsBuffer);
   params.set(init);
-  Atomics.store(version, 0, 0);
   const state: StepState<S> = {
     params,
-    optState: c.optimizer.init(params.slice()),
-    step: 0,
+    optState: resumed ? resumed.optState : c.optimizer.init(params.slice()),
+    step: resumed?.step ?? 0,
     pending: [],
-    skipped: 0,
+    skipped: resumed?.skipped ?? 0,
   };
+  // Workers read θ only at the version of the step they compute.
+  Atomics.store(version, 0, state.step);
 
   const errors$ = new Subject<BatchError>();
   const paused$ = new BehaviorSubject(false);
   const stop$ = new Subject<void>();
   const applied$ = new BehaviorSubject(state.step);
   const inFlight = new InFlightEstimates();
+  if (resumed) inFlight.restore(resumed.pending);
   // θ_t is in place once step t − 1 is applied; while paused, no new step starts computing.
   const ready = (t: number) =>
     applied$.pipe(
@@ -220,6 +234,17 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       pending: inFlight.summary(),
       skipped: state.skipped,
     }),
+    checkpoint: async () => {
+      // This moment's state (no step is half-applied: the coordinator applies a step synchronously);
+      // only the values of estimates still in flight are awaited.
+      const at = {
+        params: params.slice(),
+        optState: state.optState,
+        step: state.step,
+        skipped: state.skipped,
+      };
+      return { ...at, pending: await inFlight.settled(at.step) };
+    },
     errors$: errors$.asObservable(),
     close: async () => {
       stop$.next();

@@ -9,7 +9,16 @@
  * At most one estimate is folded per step. An estimate whose launch step was non-finite, or that came back
  * non-finite, is dropped (the synchronous loop never queues such an estimate).
  */
-import { type Observable, type OperatorFunction, concatMap, defer, map, of, take } from 'rxjs';
+import {
+  type Observable,
+  type OperatorFunction,
+  concatMap,
+  defer,
+  firstValueFrom,
+  map,
+  of,
+  take,
+} from 'rxjs';
 import type { PendingEstimate } from '../pipeline/step-math.js';
 import type { GradientStep, ProbeOutcome } from './step.js';
 
@@ -51,12 +60,38 @@ export class InFlightEstimates {
   summary(): { launchedAt: number; arrived: boolean }[] {
     return this.entries.map((e) => ({ launchedAt: e.launchedAt, arrived: e.outcome !== null }));
   }
+
+  /** Estimates that had arrived before a pipeline stopped, to be applied by the one resuming it. */
+  restore(pending: readonly PendingEstimate[]): void {
+    for (const p of pending) this.add(p.launchedAt, of({ diag: p.diag, nonFinite: false }));
+  }
+
+  /**
+   * The values of the estimates launched before step `before` and not yet applied, once all have
+   * arrived; a non-finite one is left out (it would be dropped), a failed probe rejects with its error.
+   * The list of estimates is taken now, so the result belongs with the state of this moment.
+   */
+  async settled(before: number): Promise<PendingEstimate[]> {
+    const out: PendingEstimate[] = [];
+    for (const e of this.entries.filter((x) => x.launchedAt < before)) {
+      const o = await firstValueFrom(e.result$);
+      if (!o.nonFinite) out.push({ diag: o.diag.slice(), launchedAt: e.launchedAt });
+    }
+    return out;
+  }
 }
 
-function await1(e: Entry): Observable<PendingEstimate | null> {
+/**
+ * The estimate of `e` when it arrives. It leaves the book only then, so a checkpoint taken while the
+ * coordinator waits for it still holds it (its step has not been applied yet).
+ */
+function await1(book: InFlightEstimates, e: Entry): Observable<PendingEstimate | null> {
   return e.result$.pipe(
     take(1),
-    map((o) => (o.nonFinite ? null : { diag: o.diag, launchedAt: e.launchedAt })),
+    map((o) => {
+      book.remove(e);
+      return o.nonFinite ? null : { diag: o.diag, launchedAt: e.launchedAt };
+    }),
   );
 }
 
@@ -67,23 +102,16 @@ export function coordinate<M>(o: CoordinateOptions<M>): OperatorFunction<Gradien
       const due = (t: number): Observable<PendingEstimate | null> => {
         if (o.mode === 'deterministic') {
           const e = book.entries.find((x) => x.launchedAt + o.staleness === t);
-          if (!e) return of(null);
-          book.remove(e);
-          return await1(e);
+          return e ? await1(book, e) : of(null);
         }
         for (const e of [...book.entries]) {
-          if (e.error !== null) return await1(e); // rethrows the probe's failure here
+          if (e.error !== null) return await1(book, e); // rethrows the probe's failure here
           if (e.outcome?.nonFinite) book.remove(e);
         }
         const arrived = book.entries.find((x) => x.outcome !== null);
-        if (arrived) {
-          book.remove(arrived);
-          return await1(arrived);
-        }
+        if (arrived) return await1(book, arrived);
         const overdue = book.entries.find((x) => t - x.launchedAt >= o.maxStaleness);
-        if (!overdue) return of(null);
-        book.remove(overdue);
-        return await1(overdue);
+        return overdue ? await1(book, overdue) : of(null);
       };
       return source.pipe(
         concatMap((s) => {
