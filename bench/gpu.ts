@@ -1,12 +1,13 @@
 /**
  * GPU benchmark: device-resident matmul (GFLOP/s), the fused optimizer updates (GB/s: the WGSL
  * Sophia-G step — the default path — beside the earlier gpu.js kernel, the EMA, the WGSL AdaHessian
- * step) and the MLP Gauss-Newton-Bartlett probe (ms) on the WebGPU device, each beside the CPU path
+ * step), the MLP Gauss-Newton-Bartlett probe and the full GNB probe of the reference char-GPT
+ * (config/gpt-reference-sophiag.json's model and batch; ms) on the WebGPU device, each beside the CPU path
  * at a small size, with correctness spot checks. Writes <out>/gpu.json; exits 1 when a check fails or a result is not
  * finite, 2 when the benchmark itself cannot run.
  *
  *   node dist/bench/gpu.js --out DIR [--sizes 1024,2048,4096] [--ew 16777216] [--impls …]
- *                          [--probe 784,256,256,10] [--batch 128] [--cpu-n 512] [--quick]
+ *                          [--probe 784,256,256,10] [--batch 128] [--cpu-n 512] [--gpt-config FILE] [--quick]
  *
  * Timing: every timed loop ends with a one-element readback, which waits for all queued GPU work,
  * so per-call times include the kernels, not just their submission. Data stays on the device.
@@ -16,6 +17,7 @@ import { join } from 'node:path';
 import { GpuDevice, type DeviceArray, type MatmulImpl } from '../src/gpu/device.js';
 import { selectGpuBackend } from '../src/gpu/backend.js';
 import { describeAdapter } from '../src/gpu/webgpu-shim.js';
+import type { GptSpec } from '../src/nn/model.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
 import { RESULTS_SCHEMA, type Results, type Row, type Section } from './lib/types.js';
 import { nonFinite } from './lib/validate.js';
@@ -569,6 +571,9 @@ async function main(): Promise<number> {
     }
   }
 
+  // ---- GPT GNB probe: the reference char-GPT's model and batch ----
+  report.gptProbe = await benchGptProbe(dev, args['gpt-config'], quick ? 1 : 5, check);
+
   report.checks = checks;
   report.ok = checks.every((c) => c.ok);
   write();
@@ -585,6 +590,103 @@ async function main(): Promise<number> {
   await dev.destroy();
   console.log(`wrote ${join(outDir, 'gpu.json')}: ${report.ok ? 'all checks passed' : 'CHECKS FAILED'}`);
   return report.ok ? 0 : 1;
+}
+
+/**
+ * The full GNB probe of the reference char-GPT (config/gpt-reference-sophiag.json unless `configPath`
+ * says otherwise: its model, with the corpus's vocabulary, its batch size and seed, the batch of the
+ * first curvature launch) on the device, beside the CPU's gnbDiag on the same inputs. Each timed
+ * probe uploads nothing (θ, tokens and uniforms stay on the device) and ends with its diagonal's
+ * readback. The check compares the diagonal computed with the CPU's labels.
+ */
+async function benchGptProbe(
+  dev: GpuDevice,
+  configPath: string | undefined,
+  reps: number,
+  check: (name: string, ok: boolean, detail: string) => void,
+): Promise<Record<string, unknown>> {
+  try {
+    const { readConfig } = await import('../src/cli/config.js');
+    const { setupData, modelSpecOf } = await import('../src/cli/run-setup.js');
+    const { buildModel } = await import('../src/nn/models/registry.js');
+    const { initialParams } = await import('../src/nn/model.js');
+    const { gnbDiag } = await import('../src/curvature/gnb-diag.js');
+    const { rng } = await import('../src/random/counter-rng.js');
+    const { Tensor } = await import('../src/tensor/tensor.js');
+    const { gptGnbProbe } = await import('../src/gpu/device-gpt-probe.js');
+    const { repoRoot } = await import('./lib/paths.js');
+    const path = configPath ?? join(repoRoot(), 'config', 'gpt-reference-sophiag.json');
+    const config = readConfig(path);
+    const data = setupData(config);
+    const spec = modelSpecOf(config, data) as GptSpec;
+    if (spec.kind !== 'gpt') throw new Error(`${path}: model kind ${spec.kind}, expected gpt`);
+    const model = buildModel(spec);
+    const params = initialParams(model, config.seed) as Float32Array;
+    const step = config.curvature?.every ?? 10; // the first launch
+    const batch = data.batchAt(step);
+    const [B, T] = batch.inputShape;
+    const rows = B * T;
+    const r = rng(config.seed, 'gnb-labels', step);
+    const u = Float64Array.from({ length: rows }, () => r.uniform());
+    const common = { spec, params: dev.upload(params), tokens: dev.upload(batch.inputs), batch: B, T };
+    const U = dev.upload(u);
+    const probe = () => gptGnbProbe(dev, { ...common, uniforms: U, returnLabels: true });
+    let last = await probe(); // warm-up: builds the kernels
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) last = await probe();
+    const ms = (performance.now() - t0) / reps;
+    const inputs = { data: batch.inputs, shape: batch.inputShape };
+    const c0 = performance.now();
+    const cpu = gnbDiag(model, new Tensor(params, [params.length]), inputs, { seed: config.seed, step });
+    const cpuMs = performance.now() - c0;
+    let mismatches = 0;
+    for (let i = 0; i < rows; i++) if (last.labels![i] !== cpu.sampled[i]) mismatches++;
+    const L = dev.upload(cpu.sampled);
+    const fixed = await gptGnbProbe(dev, { ...common, labels: L });
+    let scale = 0;
+    for (const v of cpu.diag) scale = Math.max(scale, Math.abs(v));
+    let worst = 0;
+    let worstRel = 0;
+    let finite = true;
+    for (let i = 0; i < cpu.diag.length; i++) {
+      if (!Number.isFinite(fixed.diag[i])) finite = false;
+      const err = Math.abs(fixed.diag[i] - cpu.diag[i]);
+      worstRel = Math.max(worstRel, err / scale);
+      // float32 on both sides, and ĝ sums over batch·T token rows: a floor relative to the largest
+      worst = Math.max(worst, err / (1e-5 * Math.abs(cpu.diag[i]) + 2e-6 * scale));
+    }
+    for (const a of [common.params, common.tokens, U, L]) a.free();
+    const row = {
+      model: `reference char-GPT, full probe: L${spec.nLayer} H${spec.nHead} C${spec.nEmbd} T${spec.blockSize} V${spec.vocabSize}${(spec.tied ?? true) ? ' tied' : ''}`,
+      config: path,
+      batch: B,
+      tokens: rows,
+      params: params.length,
+      ms: round(ms),
+      cpuMs: round(cpuMs),
+      reps,
+      labelMismatches: mismatches,
+      errOverTol: round(worst, 4),
+      maxErrOverMaxDiag: worstRel,
+    };
+    console.log(
+      `GNB probe ${row.model} × ${B}: GPU ${ms.toFixed(1)} ms, CPU ${cpuMs.toFixed(1)} ms (err/tol ${worst.toFixed(3)}, max err / max diag ${worstRel.toExponential(2)}, label mismatches ${mismatches})`,
+    );
+    check(
+      'GPT GNB probe diag vs CPU gnbDiag',
+      finite && worst <= 1,
+      `err/tol ${worst.toFixed(3)}${finite ? '' : ', non-finite'}`,
+    );
+    check(
+      'GPT GNB probe labels vs CPU',
+      mismatches <= Math.max(1, rows / 100),
+      `${mismatches} of ${rows} sampled labels differ`,
+    );
+    return row;
+  } catch (e) {
+    check('GPT GNB probe', false, (e as Error).message.split('\n')[0]);
+    return { error: (e as Error).message.split('\n')[0] };
+  }
 }
 
 /** The benchmark's numbers as a `hessflow-bench/1` results file (rows with errors are left out). */
@@ -667,10 +769,20 @@ function toResults(report: Record<string, unknown>, accelerator: string, load: n
     ],
   });
   const pr = report.probe as Record<string, unknown> | undefined;
-  if (pr && !('error' in pr)) {
+  const gp = report.gptProbe as Record<string, unknown> | undefined;
+  const probeRows: Row[] = [pr, gp]
+    .filter((p): p is Record<string, unknown> => p !== undefined && !('error' in p))
+    .map((p) => ({
+      model: cell(p.model),
+      batch: cell(p.batch),
+      gpuMs: cell(p.ms),
+      cpuMs: cell(p.cpuMs),
+      errOverTol: cell(p.errOverTol),
+    }));
+  if (probeRows.length > 0) {
     sections.push({
       id: 'gpu-probe',
-      title: 'MLP Gauss-Newton-Bartlett probe',
+      title: 'Gauss-Newton-Bartlett probe (MLP; reference char-GPT)',
       columns: [
         { key: 'model', label: 'model' },
         { key: 'batch', label: 'batch', digits: 0 },
@@ -678,17 +790,10 @@ function toResults(report: Record<string, unknown>, accelerator: string, load: n
         { key: 'cpuMs', label: 'CPU gnbDiag ms', digits: 1 },
         { key: 'errOverTol', label: 'err/tol', digits: 3 },
       ],
-      rows: [
-        {
-          model: cell(pr.model),
-          batch: cell(pr.batch),
-          gpuMs: cell(pr.ms),
-          cpuMs: cell(pr.cpuMs),
-          errOverTol: cell(pr.errOverTol),
-        },
-      ],
+      rows: probeRows,
       notes: [
         'Forward, label sampling, backward and ĝ⊙ĝ on the device; only the diagonal is read back (included in the time).',
+        'char-GPT: config/gpt-reference-sophiag.json (model, batch, seed; vocabulary from the corpus), the batch of the first curvature launch; batch counts sequences (batch·blockSize token rows). err/tol: tolerance 1e-5·|want| + 2e-6·max|diag| (MLP: 1e-5·|want| + 1e-7·max|diag|).',
       ],
     });
   }

@@ -1,7 +1,7 @@
 /**
  * GPU path: WebGPU in Node through Dawn (webgpu-shim), backend selection, the asynchronous device API
- * with gpu.js and WGSL kernels (device), the GPU → CPU fallback (fallback), and synchronous gpu.js
- * registry kernels (sync).
+ * with gpu.js and WGSL kernels (device), the GPT's device-resident GNB probe (device-gpt-probe), the
+ * GPU → CPU fallback (fallback), and synchronous gpu.js registry kernels (sync).
  */
 export {
   installWebGpu,
@@ -32,6 +32,7 @@ export {
   type SophiaGBuffers,
   type SophiaGStepOptions,
 } from './device.js';
+export { gptGnbProbe, type GptGnbProbeOptions, type GptGnbProbeResult } from './device-gpt-probe.js';
 export {
   GpuFallback,
   mlpGnbDiag,

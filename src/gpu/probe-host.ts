@@ -2,17 +2,19 @@
  * The probe worker's GPU: at most one device per process, opened on the first estimate (the backend is
  * selected once, and why is noted once). Estimates the device supports — Gauss-Newton-Bartlett
  * (`mlpGnbProbe`) and Hutchinson (`mlpHutchinsonProbe`, with the CPU's Rademacher directions) on a tanh
- * MLP — are computed there; every other model or estimator, and every
+ * MLP, and Gauss-Newton-Bartlett on the GPT (`gptGnbProbe`) — are computed there; every other model
+ * or estimator (the GPT's Hutchinson among them), and every
  * estimate after the device failed (a kernel error, a WebGPU error scope, a lost device; see
  * GpuFallback), is `estimateCurvature` on the CPU. Training never stops for the GPU.
  *
  * The device draws the same labels as the CPU's GNB: it is given the very uniforms `sampleLabels`
- * draws from (seed, 'gnb-labels', step), one per row in row order, and a draw that lies too close to
- * a class boundary for float32 logits to be trusted is redrawn from the CPU's logits (probe-labels.ts).
+ * draws from (seed, 'gnb-labels', step), one per prediction row in row order (for the GPT a row is a
+ * token position, b·T + t), and a draw that lies too close to a class boundary for float32 logits to
+ * be trusted is redrawn from the CPU's logits (probe-labels.ts).
  */
 import type { Batch } from '../data/batch.js';
 import { sampleLabels } from '../curvature/gnb-diag.js';
-import type { MlpSpec, Model } from '../nn/model.js';
+import type { GptSpec, MlpSpec, Model } from '../nn/model.js';
 import { rng } from '../random/counter-rng.js';
 import { Tensor } from '../tensor/tensor.js';
 import {
@@ -23,6 +25,7 @@ import {
 import type { GpuFailureHook } from '../workers/protocol.js';
 import { type GpuBackendKind, type GpuPreference, selectGpuBackend } from './backend.js';
 import { type DeviceArray, GpuDevice } from './device.js';
+import { gptGnbProbe } from './device-gpt-probe.js';
 import { GpuFallback } from './fallback.js';
 import { uncertainDraws } from './probe-labels.js';
 
@@ -47,9 +50,10 @@ export interface HostedEstimate {
 
 /** Why this probe cannot run on the device, or null when it can. */
 export function deviceProbeProblem(c: ResolvedCurvature, model: Model, batch: Batch): string | null {
+  if (model.spec.kind === 'gpt') return gptProbeProblem(c, model.spec as GptSpec, batch);
   const spec = model.spec as Partial<MlpSpec>;
   if (spec.kind !== 'mlp' || (spec.activation ?? 'tanh') !== 'tanh')
-    return `hessflow: the device probe covers tanh MLPs; model "${spec.kind}"${spec.kind === 'mlp' ? ` with activation "${spec.activation}"` : ''} runs its probes on the CPU`;
+    return `hessflow: the device probe covers tanh MLPs; model "${spec.kind}"${spec.kind === 'mlp' ? ` with activation "${spec.activation}"` : ''} runs its probes on the CPU (of other models, only the GPT's GNB probe runs on the device)`;
   if (!(batch.inputs instanceof Float32Array) || batch.inputShape.length !== 2)
     return 'hessflow: the device probe takes float32 features [rows, inputs]; this batch runs on the CPU';
   if (
@@ -57,6 +61,22 @@ export function deviceProbeProblem(c: ResolvedCurvature, model: Model, batch: Ba
     !(batch.targets instanceof Int32Array && batch.targets.length === batch.inputShape[0])
   )
     return 'hessflow: the device Hutchinson probe takes one class id per row (Int32Array targets); this batch runs on the CPU';
+  return null;
+}
+
+/** The GPT: GNB on the device (gptGnbProbe) for token windows [batch, T ≤ blockSize]; Hutchinson on the CPU. */
+function gptProbeProblem(c: ResolvedCurvature, spec: GptSpec, batch: Batch): string | null {
+  if (c.estimator !== 'gnb')
+    return 'hessflow: for model "gpt" the device runs the GNB probe only; its Hutchinson probes run on the CPU';
+  const [b, t] = batch.inputShape;
+  if (
+    !(batch.inputs instanceof Int32Array) ||
+    batch.inputShape.length !== 2 ||
+    !(t >= 1 && t <= spec.blockSize)
+  )
+    return `hessflow: the device GPT probe takes Int32Array token ids [batch, T ≤ ${spec.blockSize}]; this batch runs on the CPU`;
+  if (batch.inputs.length !== b * t || batch.inputs.some((id) => !(id >= 0 && id < spec.vocabSize)))
+    return `hessflow: the device GPT probe needs token ids in [0, ${spec.vocabSize}); this batch runs on the CPU`;
   return null;
 }
 
@@ -170,8 +190,9 @@ export class GpuProbeHost {
     seed: number,
     step: number,
   ): Promise<CurvatureEstimate> {
-    const sizes = (model.spec as MlpSpec).sizes;
-    const rows = batch.inputShape[0];
+    const isGpt = model.spec.kind === 'gpt';
+    // prediction rows: one per example for the MLP, one per token position (b·T + t) for the GPT
+    const rows = isGpt ? batch.inputShape[0] * batch.inputShape[1] : batch.inputShape[0];
     const classes = model.numClasses;
     // sampleLabels draws one uniform per row, in row order, from this stream.
     const r = rng(seed, 'gnb-labels', step);
@@ -179,19 +200,28 @@ export class GpuProbeHost {
     const arrays: DeviceArray[] = [];
     const up = (x: ArrayLike<number>) => (arrays.push(dev.upload(x)), arrays[arrays.length - 1]);
     try {
-      const common = { sizes, params: up(params), inputs: up(batch.inputs), rows };
-      const first = await dev.mlpGnbProbe({
-        ...common,
-        uniforms: up(u),
-        returnLabels: true,
-        returnLogits: true,
-      });
+      const P = up(params);
+      const X = up(batch.inputs);
+      const probe = (labels: { uniforms: DeviceArray } | { labels: DeviceArray }, check: boolean) => {
+        const extra = { ...labels, returnLabels: check, returnLogits: check };
+        return isGpt
+          ? gptGnbProbe(dev, {
+              spec: model.spec as GptSpec,
+              params: P,
+              tokens: X,
+              batch: batch.inputShape[0],
+              T: batch.inputShape[1],
+              ...extra,
+            })
+          : dev.mlpGnbProbe({ sizes: (model.spec as MlpSpec).sizes, params: P, inputs: X, rows, ...extra });
+      };
+      const first = await probe({ uniforms: up(u) }, true);
       const margin = this.o.labelMargin ?? 1e-4;
       if (uncertainDraws(first.logits!, u, first.labels!, classes, margin).length === 0)
         return { diag: first.diag, launchedAt: step };
       this.labelRedraws++;
       const labels = cpuLabels(model, params, batch, seed, step);
-      const again = await dev.mlpGnbProbe({ ...common, labels: up(labels) });
+      const again = await probe({ labels: up(labels) }, false);
       return { diag: again.diag, launchedAt: step };
     } finally {
       for (const a of arrays) a.free();
