@@ -24,7 +24,7 @@ import { recordResults } from './lib/record.js';
 import { renderSection } from './report.js';
 import { type Plan, type RunSpec, readPlan, runSpec } from './sweep/plan.js';
 import type { DivergedLine, EvalLine, FinalLine } from './sweep/run-one.js';
-import { type RunOutcome, bestLearningRate, firstReach, meanOf } from './sweep/summary.js';
+import { type RunOutcome, bestLearningRate, firstReach, meanOf, nextEdgeRate } from './sweep/summary.js';
 
 type Line = EvalLine | DivergedLine | FinalLine;
 
@@ -139,8 +139,14 @@ function stepCosts(): Map<string, number> {
 function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: string): Section[] {
   const cost = stepCosts();
   const fmt = (x: number | null) => (x === null ? 'diverged' : x.toFixed(3));
+  const tried = (arm: string) =>
+    [...new Set(tune.filter((r) => r.arm === arm).map((r) => r.lr))].sort((x, y) => x - y);
+  const extended = plan.arms.flatMap((arm) => {
+    const extra = tried(arm.label).filter((lr) => !arm.lrs.includes(lr));
+    return extra.length ? [`${arm.label} (${extra.join(', ')})`] : [];
+  });
   const tuning: Row[] = plan.arms.flatMap((arm) =>
-    arm.lrs.map((lr) => {
+    tried(arm.label).map((lr) => {
       const runs = tune.filter((r) => r.arm === arm.label && r.lr === lr);
       return {
         arm: arm.label,
@@ -197,7 +203,11 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
       ],
       rows: tuning,
       notes: [
-        `Every optimizer gets the same budget: ${plan.arms[0].lrs.length} learning rates × ${plan.tuneSeeds.length} seed(s).`,
+        `Every optimizer gets the same budget: ${plan.arms[0].lrs.length} learning rates × ${plan.tuneSeeds.length} seed(s)${
+          plan.extendEdges
+            ? `, and the same edge rule: an optimizer whose best rate is the smallest or largest it tried gets the next rate beyond it (same ratio), up to ${plan.extendEdges} more. Extended: ${extended.length ? extended.join('; ') : 'none'}`
+            : ''
+        }.`,
       ],
     },
     {
@@ -269,6 +279,16 @@ async function main(): Promise<number> {
   );
   console.log(`tuning: ${tuneSpecs.length} runs, ${jobs} at a time`);
   const tune = await runAll(tuneSpecs, dir, jobs, log);
+  // The edge rule, in rounds over all arms at once (so each round runs `jobs` at a time).
+  for (let round = 0; ; round++) {
+    const more = arms.flatMap((arm) => {
+      const lr = nextEdgeRate(tune, arm.label, round, plan.extendEdges ?? 0);
+      return lr === null ? [] : plan.tuneSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery));
+    });
+    if (more.length === 0) break;
+    console.log(`tuning, edge rule round ${round + 1}: ${more.map((x) => `${x.arm} lr ${x.lr}`).join(', ')}`);
+    tune.push(...(await runAll(more, dir, jobs, log)));
+  }
   if (values.phase === 'tune') return 0;
 
   const finalSpecs = arms.flatMap((arm) => {

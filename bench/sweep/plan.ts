@@ -30,6 +30,12 @@ const planSchema = z
     finalSeeds: z.array(z.number().int().min(0)).min(1),
     /** Evaluation interval of every run (default: each config's own). */
     evalEvery: z.number().int().min(1).optional(),
+    /**
+     * The edge rule (summary.ts nextEdgeRate), applied alike to every arm after tuning: an arm whose
+     * best rate is at the edge of what it tried gets the next rate beyond it, at most this many times
+     * (default 0: the grid as listed).
+     */
+    extendEdges: z.number().int().min(0).optional(),
     arms: z.array(armSchema).min(1),
   })
   .superRefine((p, ctx) => {

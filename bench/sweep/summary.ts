@@ -48,6 +48,28 @@ export function bestLearningRate(runs: readonly RunOutcome[], arm: string): numb
 }
 
 /**
+ * The edge rule, the same for every arm: when an arm's best learning rate is the smallest or the largest
+ * it has tried, its optimum may lie beyond the grid, so it gets the next rate in that direction, at the
+ * ratio between the two outermost rates on that side (rounded to 3 significant digits). Null when the
+ * best rate is inside the tried ones, when none converged, or when `extensions` already reached `max`.
+ */
+export function nextEdgeRate(
+  runs: readonly RunOutcome[],
+  arm: string,
+  extensions: number,
+  max: number,
+): number | null {
+  if (extensions >= max) return null;
+  const best = bestLearningRate(runs, arm);
+  const lrs = [...new Set(runs.filter((r) => r.arm === arm).map((r) => r.lr))].sort((a, b) => a - b);
+  if (best === null || lrs.length < 2) return null;
+  const round = (x: number) => Number(x.toPrecision(3));
+  if (best === lrs[lrs.length - 1]) return round(best * (best / lrs[lrs.length - 2]));
+  if (best === lrs[0]) return round(best * (best / lrs[1]));
+  return null;
+}
+
+/**
  * Where a curve first reaches `target` (loss ≤ target), linearly interpolated between evaluations, as
  * { step, cpuSeconds }; null if it never does.
  */

@@ -1,7 +1,13 @@
 /** The sweep's summary arithmetic and its plan validation, on hand-made curves. */
 import t from 'tap';
 import { parsePlan } from '../../bench/sweep/plan.js';
-import { bestLearningRate, firstReach, meanOf, type RunOutcome } from '../../bench/sweep/summary.js';
+import {
+  bestLearningRate,
+  firstReach,
+  meanOf,
+  nextEdgeRate,
+  type RunOutcome,
+} from '../../bench/sweep/summary.js';
 
 const run = (arm: string, lr: number, seed: number, final: number | null): RunOutcome => ({
   arm,
@@ -69,4 +75,117 @@ t.test('plans: equal budgets and one reference arm, or an error naming the key',
   t.throws(() => parsePlan({ ...plan([arm('A', [1], true)]), budget: 3 }, 'p.json'), {
     message: /p\.json: invalid sweep plan[\s\S]*budget/,
   });
+});
+
+t.test('nextEdgeRate: the next rate beyond an edge best, at the grid ratio, at most max times', async (t) => {
+  const grid = (finals: [number, number | null][]) => finals.map(([lr, f]) => run('a', lr, 1, f));
+  // Best at the top edge: next = 0.06 · (0.06 / 0.03).
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.015, 2.5],
+        [0.03, 2.4],
+        [0.06, 2.3],
+      ]),
+      'a',
+      0,
+      2,
+    ),
+    0.12,
+  );
+  // Best at the bottom edge: next = 2e-3 · (2e-3 / 4e-3); the ratio is the grid's own (here ×3.33).
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.002, 2.3],
+        [0.004, 2.5],
+        [0.008, 2.7],
+      ]),
+      'a',
+      0,
+      2,
+    ),
+    0.001,
+  );
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.0006, 2.1],
+        [0.002, 2.2],
+        [0.006, 2.4],
+      ]),
+      'a',
+      0,
+      2,
+    ),
+    0.00018,
+  );
+  // Interior best, budget used, no converged rate, one rate: nothing more.
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.008, 1.76],
+        [0.016, 1.75],
+        [0.032, 2.1],
+      ]),
+      'a',
+      0,
+      2,
+    ),
+    null,
+  );
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.015, 2.5],
+        [0.03, 2.4],
+        [0.06, 2.3],
+      ]),
+      'a',
+      2,
+      2,
+    ),
+    null,
+  );
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.015, 2.5],
+        [0.03, 2.4],
+        [0.06, 2.3],
+      ]),
+      'a',
+      0,
+      0,
+    ),
+    null,
+  );
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.1, null],
+        [0.2, null],
+      ]),
+      'a',
+      0,
+      2,
+    ),
+    null,
+  );
+  t.equal(nextEdgeRate(grid([[0.1, 2]]), 'a', 0, 2), null);
+  // After one extension the edge moves with it.
+  t.equal(
+    nextEdgeRate(
+      grid([
+        [0.015, 2.5],
+        [0.03, 2.4],
+        [0.06, 2.3],
+        [0.12, 2.2],
+      ]),
+      'a',
+      1,
+      2,
+    ),
+    0.24,
+  );
 });
