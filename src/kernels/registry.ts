@@ -119,6 +119,20 @@ export type SoftmaxVjpKernel = (
 ) => void;
 
 /**
+ * The log-softmax VJP over rows of [rows, cols]: out = g − exp(y)·Σ_row g, for y a log-softmax
+ * output. It must equal the elementwise ops it replaces bit for bit: Σ_row g as the 'sum' kernel's
+ * CPU reference sums a row (four float64 accumulators, see cpu/reduce.ts), rounded to the dtype; then
+ * exp(y), the product and the difference, each rounded to the dtype.
+ */
+export type LogSoftmaxVjpKernel = (
+  y: FloatArray,
+  g: FloatArray,
+  rows: number,
+  cols: number,
+  out: FloatArray,
+) => void;
+
+/**
  * The GELU backward: out = g ⊙ GELU′(x) (tanh form), elementwise over equal-length arrays. `e`, when
  * given, holds the exponentials `geluExp` saved for this x; a backend may use them instead of
  * recomputing, and must produce the same result either way.
@@ -190,6 +204,7 @@ export interface KernelSignatures {
   softmax: SoftmaxKernel;
   causalSoftmax: CausalSoftmaxKernel;
   softmaxVjp: SoftmaxVjpKernel;
+  logSoftmaxVjp: LogSoftmaxVjpKernel;
   geluVjp: GeluVjpKernel;
   geluExp: GeluExpKernel;
   /** GELU″(x) elementwise (tanh form); the unary signature, `param` unused. */

@@ -1,15 +1,22 @@
 /**
- * The WebAssembly softmax kernels (the wasm backends of 'softmax', 'causalSoftmax' and 'softmaxVjp'):
+ * The WebAssembly softmax kernels (the wasm backends of 'softmax', 'causalSoftmax', 'softmaxVjp' and
+ * 'logSoftmaxVjp'):
  * bit for bit the CPU reference on float32 rows — plain, causal (blocks of T rows, zeros past the
  * diagonal) and the VJP — and within float32 rounding of naive float64 formulas with Math.exp written
- * here; log-softmax likewise, against x − m − log Σ exp(x − m) with Math.exp; outputs poisoned with
+ * here (the exponentials two lanes at a time, odd row widths included); log-softmax likewise, and its
+ * VJP bit for bit the CPU reference; against x − m − log Σ exp(x − m) with Math.exp; outputs poisoned with
  * NaN. Float64 goes to the CPU reference. The registration self-check must reject a kernel that is
  * off in one element.
  */
 import t from 'tap';
-import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from '../../src/kernels/cpu/softmax.js';
-import type { SoftmaxKernel, SoftmaxVjpKernel } from '../../src/kernels/registry.js';
-import { softmaxSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
+import {
+  cpuCausalSoftmax,
+  cpuLogSoftmaxVjp,
+  cpuSoftmax,
+  cpuSoftmaxVjp,
+} from '../../src/kernels/cpu/softmax.js';
+import type { LogSoftmaxVjpKernel, SoftmaxKernel, SoftmaxVjpKernel } from '../../src/kernels/registry.js';
+import { logSoftmaxVjpSelfCheck, softmaxSelfCheck } from '../../src/kernels/wasm/exact-checks.js';
 import { WasmSoftmax } from '../../src/kernels/wasm/softmax.js';
 import { normals } from '../helpers/random.js';
 
@@ -109,6 +116,58 @@ t.test('float32 log-softmax: bit for bit the CPU reference, close to naive float
     t.ok(e < 2e-7, `${rows}×${cols}: within float32 rounding of float64 (${e.toExponential(2)})`);
   }
 });
+
+t.test(
+  'float32 log-softmax VJP: bit for bit the CPU reference; its self-check rejects an error',
+  async (t) => {
+    const w = new WasmSoftmax();
+    for (const [rows, cols] of [
+      [1, 1],
+      [7, 3],
+      [5, 4],
+      [2048, 89],
+      [3, 130],
+    ]) {
+      const n = rows * cols;
+      const x = Float32Array.from(normals(n, rows, 'lsv-x', cols), (v, i) => v * (i % 5 === 0 ? 40 : 3));
+      const y = new Float32Array(n);
+      cpuSoftmax(x, rows, cols, y, true);
+      // A cross-entropy-like g (one −1/rows per row) on odd rows, dense normals on even ones.
+      const g = Float32Array.from(normals(n, rows, 'lsv-g', cols), (v, i) =>
+        Math.floor(i / cols) % 2 === 0 ? v : i % cols === (7 * Math.floor(i / cols)) % cols ? -1 / rows : 0,
+      );
+      const got = new Float32Array(n).fill(NaN);
+      const want = new Float32Array(n).fill(NaN);
+      w.logSoftmaxVjp(y, g, rows, cols, got);
+      cpuLogSoftmaxVjp(y, g, rows, cols, want);
+      t.equal(sameBits(got, want), 0, `${rows}×${cols}: equals the CPU reference bit for bit`);
+    }
+    const g64 = Float64Array.from(normals(12, 1, 'lsv-64'));
+    const got64 = new Float64Array(12).fill(NaN);
+    const want64 = new Float64Array(12).fill(NaN);
+    w.logSoftmaxVjp(
+      g64.map((v) => -Math.abs(v)),
+      g64,
+      3,
+      4,
+      got64,
+    );
+    cpuLogSoftmaxVjp(
+      g64.map((v) => -Math.abs(v)),
+      g64,
+      3,
+      4,
+      want64,
+    );
+    t.equal(sameBits(got64, want64), 0, 'float64 goes to the CPU reference');
+    t.ok(logSoftmaxVjpSelfCheck(w.logSoftmaxVjp));
+    const wrong: LogSoftmaxVjpKernel = (y, g, rows, cols, out) => {
+      w.logSoftmaxVjp(y, g, rows, cols, out);
+      if (out.length > 5) out[5] = Math.fround(out[5] * (1 + 2 ** -20) + 2 ** -40);
+    };
+    t.notOk(logSoftmaxVjpSelfCheck(wrong), 'rejects a VJP off in one element');
+  },
+);
 
 t.test('float64 goes to the CPU reference', async (t) => {
   const w = new WasmSoftmax();

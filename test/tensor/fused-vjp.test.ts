@@ -12,8 +12,10 @@ import {
   type Tensor,
   add,
   causalSoftmax,
+  exp,
   gelu,
   grad,
+  logSoftmax,
   matmul,
   mul,
   noGrad,
@@ -21,6 +23,7 @@ import {
   reshape,
   slice,
   softmax,
+  sub,
   sum,
   tanh,
   tensor,
@@ -210,6 +213,32 @@ t.test(
     t.ok(worstS <= 1.2e-7, `softmax float32 vs Math.exp: worst absolute error ${worstS.toExponential(2)}`);
   },
 );
+
+t.test("logSoftmax's one-kernel VJP is the primitives' g − exp(y)·Σg bit for bit", async (t) => {
+  // Odd shapes, logits wide enough that some exponentials underflow; float32 and float64.
+  for (const [rows, cols, seed] of [
+    [1, 1, 1],
+    [3, 5, 2],
+    [7, 89, 3],
+    [33, 17, 4],
+  ]) {
+    for (const f32 of [true, false]) {
+      const xs = normals(rows * cols, seed, 'lsx').map((v, k) => v * (1 + (k % 7) * 8));
+      const gs = normals(rows * cols, seed, 'lsg');
+      const mk = (v: ArrayLike<number>): Tensor =>
+        f32 ? tensor(Float32Array.from(v), [rows, cols]) : f64(Array.from(v), [rows, cols]);
+      const g = mk(gs);
+      const got = grad((x) => sum(mul(logSoftmax(x), g)))(mk(xs)).data;
+      const want = noGrad(() => {
+        const y = logSoftmax(mk(xs));
+        return sub(g, mul(exp(y), sum(g, -1, true)));
+      }).data;
+      let same = got.length === want.length;
+      for (let k = 0; k < want.length && same; k++) same = Object.is(got[k], want[k]);
+      t.ok(same, `${rows}×${cols} ${f32 ? 'float32' : 'float64'}: same bits`);
+    }
+  }
+});
 
 t.test('summary', async (t) => {
   t.comment(log_.summary());

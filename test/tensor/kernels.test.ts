@@ -427,6 +427,37 @@ const CASES: Cases = {
       },
     ];
   },
+  logSoftmaxVjp: (dtype, seed) => {
+    const [rows, cols] = Array.from(ints(2, 9, seed, 'lsvjp-shape'), (d) => d + 1);
+    const y = inputs(dtype, uniforms(rows * cols, -8, 0, seed, 'lsvjp-y'));
+    const g = inputs(dtype, normals(rows * cols, seed, 'lsvjp-g'));
+    const s = new Float64Array(rows);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) s[r] += g[r * cols + j];
+    const want = new Float64Array(rows * cols);
+    // float32 rounds four times (row sum, exp, product, difference), each ≤ ½ ulp of a magnitude
+    // within |g| + exp(y)·Σ|g|: twice that bound as the scale keeps 2 ulp of it inside the tolerance.
+    const scale = new Float64Array(rows * cols);
+    for (let k = 0; k < rows * cols; k++) {
+      const r = Math.floor(k / cols);
+      let abs = 0;
+      for (let j = 0; j < cols; j++) abs += Math.abs(g[r * cols + j]);
+      want[k] = g[k] - Math.exp(y[k]) * s[r];
+      scale[k] = Math.max(1, 2 * (Math.abs(g[k]) + Math.exp(y[k]) * abs));
+    }
+    return [
+      {
+        label: `logSoftmaxVjp ${rows}×${cols}`,
+        run: (impl: KernelSignatures['logSoftmaxVjp']) => {
+          const o = poisoned(dtype, rows * cols);
+          impl(y, g, rows, cols, o);
+          return o;
+        },
+        want,
+        scale,
+        exact: false,
+      },
+    ];
+  },
   geluSecond: (dtype, seed) => {
     const n = 1 + ints(1, 40, seed, 'n')[0];
     const x = inputs(
@@ -825,6 +856,7 @@ const EXPECTED: KernelName[] = [
   'softmax',
   'causalSoftmax',
   'softmaxVjp',
+  'logSoftmaxVjp',
   'geluVjp',
   'geluExp',
   'geluSecond',

@@ -4,7 +4,12 @@
  * Row statistics are float64. Float32 arrays take their exponentials from `expForFloat32` (see
  * exp.ts: ≈4e-11 relative error, well inside float32 rounding); float64 arrays use Math.exp.
  */
-import type { CausalSoftmaxKernel, SoftmaxKernel, SoftmaxVjpKernel } from '../registry.js';
+import type {
+  CausalSoftmaxKernel,
+  LogSoftmaxVjpKernel,
+  SoftmaxKernel,
+  SoftmaxVjpKernel,
+} from '../registry.js';
 import type { FloatArray } from '../../tensor/tensor.js';
 import { expForFloat32 } from './exp.js';
 
@@ -79,5 +84,52 @@ export const cpuSoftmaxVjp: SoftmaxVjpKernel = (y, g, rows, cols, out) => {
     let dot = 0;
     for (let j = 0; j < cols; j++) dot += g[o + j] * y[o + j];
     for (let j = 0; j < cols; j++) out[o + j] = y[o + j] * (g[o + j] - dot);
+  }
+};
+
+/**
+ * Σ g[o..o+cols) in `cpuSum`'s order for a row (cpu/reduce.ts): four float64 accumulators over
+ * strides of four, the tail into the first, then (a0 + a1) + (a2 + a3) added to a zero slot.
+ */
+function rowSum(g: FloatArray, o: number, cols: number): number {
+  let a0 = 0;
+  let a1 = 0;
+  let a2 = 0;
+  let a3 = 0;
+  let j = 0;
+  for (; j + 4 <= cols; j += 4) {
+    a0 = a0 + g[o + j];
+    a1 = a1 + g[o + j + 1];
+    a2 = a2 + g[o + j + 2];
+    a3 = a3 + g[o + j + 3];
+  }
+  for (; j < cols; j++) a0 = a0 + g[o + j];
+  a0 = a0 + a1;
+  a2 = a2 + a3;
+  a0 = a0 + a2;
+  return 0 + a0;
+}
+
+/**
+ * out = g − exp(y)·Σ_row g, the log-softmax VJP, in one pass per row in place of a row sum, exp, a
+ * broadcast product and a difference (four arrays and passes). Float32 rounds exactly where those
+ * ops store: the row sum (summed as `cpuSum` sums a row), exp(y) (`expForFloat32`, as `cpuExp`), the
+ * product and the difference; so the result is theirs bit for bit. Float64 uses Math.exp, as
+ * `cpuExp` does.
+ */
+export const cpuLogSoftmaxVjp: LogSoftmaxVjpKernel = (y, g, rows, cols, out) => {
+  if (out instanceof Float64Array) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const s = rowSum(g, o, cols);
+      for (let j = 0; j < cols; j++) out[o + j] = g[o + j] - Math.exp(y[o + j]) * s;
+    }
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    const s = Math.fround(rowSum(g, o, cols));
+    for (let j = 0; j < cols; j++)
+      out[o + j] = g[o + j] - Math.fround(Math.fround(expForFloat32(y[o + j])) * s);
   }
 };

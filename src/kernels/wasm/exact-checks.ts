@@ -9,7 +9,7 @@ import { cpuGeluExp, cpuGeluVjp } from '../cpu/gelu.js';
 import { cpuLayerNorm, cpuLayerNormVjp } from '../cpu/layer-norm.js';
 import { cpuPermute } from '../cpu/layout.js';
 import { cpuSum } from '../cpu/reduce.js';
-import { cpuCausalSoftmax, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
+import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
 import type {
   BinaryKernel,
   BinaryOp,
@@ -22,6 +22,7 @@ import type {
   ReduceKernel,
   SoftmaxKernel,
   SoftmaxVjpKernel,
+  LogSoftmaxVjpKernel,
 } from '../registry.js';
 
 /** True when `kernel` sums float32 [R, K] tensors over R exactly as the CPU reference does. */
@@ -161,6 +162,31 @@ export function softmaxSelfCheck(
     const got = run(softmax, causal, vjp);
     for (let k = 0; k < want.length; k++)
       for (let i = 0; i < n; i++) if (!Object.is(got[k][i], want[k][i])) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `vjp` reproduces `cpuLogSoftmaxVjp` exactly on float32 rows of log-probabilities, with
+ * some reaching the exponential's clamp, and row lengths below, at and above multiples of four.
+ */
+export function logSoftmaxVjpSelfCheck(vjp: LogSoftmaxVjpKernel): boolean {
+  let seed = 31415;
+  const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (const [rows, cols] of [
+    [1, 1],
+    [5, 7],
+    [3, 8],
+    [9, 89],
+  ]) {
+    const n = rows * cols;
+    const y = new Float32Array(n).map(() => (next() - 1) * 60);
+    const g = new Float32Array(n).map(() => next());
+    const want = new Float32Array(n);
+    const got = new Float32Array(n).fill(NaN);
+    cpuLogSoftmaxVjp(y, g, rows, cols, want);
+    vjp(y, g, rows, cols, got);
+    for (let i = 0; i < n; i++) if (!Object.is(got[i], want[i])) return false;
   }
   return true;
 }

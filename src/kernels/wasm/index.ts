@@ -4,7 +4,7 @@
  * self-check (float32 within 1e-5 relative, float64 within 1e-12). The others promise the CPU
  * reference's results bit for bit — column sums ('sum'), flat float32 add/sub/mul ('binary'), row
  * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax and log-softmax
- * ('softmax', 'causalSoftmax', 'softmaxVjp'), the GELU forward that saves its exponentials
+ * ('softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'), the GELU forward that saves its exponentials
  * ('geluExp') and the backward from them ('geluVjp') — and become the default only when their exact
  * self-checks (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
  */
@@ -21,6 +21,7 @@ import {
 import {
   binarySelfCheck,
   geluExpSelfCheck,
+  logSoftmaxVjpSelfCheck,
   geluVjpSelfCheck,
   layerNormSelfCheck,
   permuteSelfCheck,
@@ -137,6 +138,8 @@ if (wasmSoftmax) {
     preferKernelBackend('causalSoftmax', 'wasm');
     preferKernelBackend('softmaxVjp', 'wasm');
   }
+  registerKernel('logSoftmaxVjp', 'wasm', wasmSoftmax.logSoftmaxVjp);
+  if (logSoftmaxVjpSelfCheck(wasmSoftmax.logSoftmaxVjp)) preferKernelBackend('logSoftmaxVjp', 'wasm');
 }
 
 /** The instance behind the GELU kernels' wasm backends (undefined without WebAssembly SIMD). */

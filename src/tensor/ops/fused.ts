@@ -122,10 +122,26 @@ export function causalSoftmax(x: Tensor): Tensor {
   return record(y, 'causalSoftmax', [x], (g) => [softmaxVjp(y, g)]);
 }
 
-/** log-softmax over the last axis as one kernel; VJP g − softmax(x)·Σg = g − exp(y)·Σg. */
+/**
+ * g − exp(y)·Σg from one kernel: a constant, for a backward pass that builds no graph — bit for bit
+ * the primitives' result, without their three intermediate arrays and passes.
+ */
+function logSoftmaxVjpConstant(y: Tensor, g: Tensor): Tensor {
+  const cols = y.shape[y.rank - 1];
+  const out = arrayFor(y.dtype, y.size);
+  if (y.size > 0) kernel('logSoftmaxVjp')(y.data, g.data, y.size / cols, cols, out);
+  return output('logSoftmaxVjp', out, y.shape, [y, g]);
+}
+
+/**
+ * log-softmax over the last axis as one kernel; VJP g − softmax(x)·Σg = g − exp(y)·Σg, in primitives
+ * when the backward pass builds a graph (double backward), else from one kernel.
+ */
 export function logSoftmaxLast(x: Tensor): Tensor {
   const y = softmaxRaw(x, true);
-  return record(y, 'logSoftmax', [x], (g) => [sub(g, mul(exp(y), sum(g, -1, true)))]);
+  return record(y, 'logSoftmax', [x], (g) => [
+    isGradEnabled() ? sub(g, mul(exp(y), sum(g, -1, true))) : logSoftmaxVjpConstant(y, g),
+  ]);
 }
 
 /**
