@@ -56,6 +56,11 @@ export class BatchQueue {
     return this.items[this.head];
   }
 
+  /** The batch `offset` places behind the head (0 = peek()): what a streaming engine feeds ahead. */
+  peekAt(offset: number): QueuedBatch | undefined {
+    return offset < this.depth ? this.items[this.head + offset] : undefined;
+  }
+
   take(): QueuedBatch | undefined {
     const it = this.items[this.head];
     if (!it) return undefined;

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { curvatureSchema, hyperparameter, int } from '../config/schemas.js';
-import { type ConfigProblem, checkConfig, expecting } from '../config/zod-errors.js';
+import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { ModelSpec } from '../nn/model.js';
 import { DaemonConfigError } from './errors.js';
 
@@ -60,7 +60,10 @@ const port = (dflt: number) => expecting(int(0, 65535), 'an integer in [0, 65535
 const count = (min: number, max: number, dflt: number) =>
   expecting(int(min, max), `an integer in [${min}, ${max}]`).default(dflt);
 
-const schema = z.strictObject({
+export const DAEMON_ENGINES = ['trainer', 'pipeline'] as const;
+export type DaemonEngineName = (typeof DAEMON_ENGINES)[number];
+
+const fields = z.strictObject({
   model: expecting(
     z.custom<ModelSpec>((v) => isObject(v) && typeof v.kind === 'string'),
     'a model spec object like {"kind": "mlp", "sizes": [8, 6, 3]}',
@@ -93,6 +96,23 @@ const schema = z.strictObject({
   /** Largest HTTP request body in bytes. */
   maxBodyBytes: count(16, 1 << 30, 1 << 20),
   seed: count(0, 2 ** 32 - 1, 0),
+  /**
+   * What trains: "trainer" (default) runs each step in the daemon's thread; "pipeline" streams the
+   * queue through createPipeline (gradient shards on worker threads, probes on their own worker).
+   */
+  engine: expecting(z.enum(DAEMON_ENGINES), 'one of "trainer", "pipeline"').default('trainer'),
+  /** engine "pipeline": gradient worker threads (default: the machine's available parallelism). */
+  workers: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
+  /** engine "pipeline": fixed gradient shards per batch (default 4); results never depend on workers. */
+  shards: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
+});
+
+// workers and shards configure the pipeline's pools: given to the trainer engine they would be ignored.
+const schema = crossCheck(fields, ['engine', 'workers', 'shards'], (c, ctx) => {
+  if (c.engine === 'pipeline') return;
+  for (const k of ['workers', 'shards'] as const)
+    if (c[k] !== undefined)
+      problem(ctx, [k], `applies to engine "pipeline" only, but engine is "${c.engine}"`);
 });
 
 export type DaemonConfig = Omit<z.output<typeof schema>, 'optimizer'> & { optimizer: DaemonOptimizerConfig };

@@ -18,6 +18,7 @@ import { CheckpointStore } from './checkpoint-store.js';
 import type { DaemonConfig } from './config.js';
 import { type DirLock, acquireDirLock } from './dir-lock.js';
 import type { TrainingEngine } from './engine.js';
+import { PipelineEngine } from './pipeline-engine.js';
 import { TrainerEngine } from './trainer-engine.js';
 import { createHttpServer } from './http-server.js';
 import { DaemonMetrics } from './metrics.js';
@@ -97,20 +98,29 @@ async function startLocked(
     );
   }
 
-  const engine = new TrainerEngine({
+  const common = {
     model,
     optimizer: config.optimizer,
     seed: config.seed,
     queueLimit: config.queueLimit,
     ...(config.curvature ? { curvature: config.curvature } : {}),
     ...(found ? { resume: found.snapshot } : {}),
-  });
+  };
+  const engine: TrainingEngine =
+    config.engine === 'pipeline'
+      ? new PipelineEngine({
+          ...common,
+          modelSpec: config.model,
+          ...(config.workers !== undefined ? { workers: config.workers } : {}),
+          ...(config.shards !== undefined ? { shards: config.shards } : {}),
+        })
+      : new TrainerEngine(common);
   const metrics = new DaemonMetrics();
   metrics.step.set(engine.status().step);
 
   let accepting = true;
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
-    const r = await store.save(engine.snapshot());
+    const r = await store.save(await engine.snapshot());
     metrics.checkpoints.inc();
     logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
     return { path: r.path, step: r.step };
@@ -148,7 +158,13 @@ async function startLocked(
     checkpoint,
     accepting: () => accepting,
   });
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (e) {
+    // The pipeline engine holds worker threads from construction: let them go.
+    await engine.stop();
+    throw e;
+  }
   const httpPort = (app.server.address() as AddressInfo).port;
 
   let socketPort: number | null = null;
@@ -170,6 +186,7 @@ async function startLocked(
       });
     } catch (e) {
       await app.close();
+      await engine.stop();
       throw e;
     }
     socketPort = (sock.server.address() as AddressInfo).port;

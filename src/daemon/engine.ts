@@ -1,6 +1,7 @@
 /**
  * The training engine behind the daemon: `TrainingEngine` is what the servers and the checkpoint store
- * talk to (`TrainerEngine` in trainer-engine.ts implements it over the synchronous `Trainer`). Batches
+ * talk to (`TrainerEngine` in trainer-engine.ts implements it over the synchronous `Trainer`,
+ * `PipelineEngine` in pipeline-engine.ts over the streaming `createPipeline`). Batches
  * are validated before they are accepted, so an engine's queue only ever holds batches it can use.
  */
 import type { Batch } from '../data/batch.js';
@@ -66,13 +67,17 @@ export interface TrainingEngine {
   resume(): void;
   /** Sets hyperparameters for the following steps; throws an IngestError on an unknown name or bad value. */
   setHyperparams(values: Record<string, unknown>): Record<string, number>;
-  snapshot(): EngineSnapshot;
+  /**
+   * The state now (taken synchronously between steps). A streaming engine may resolve it later, once the
+   * curvature estimates still in flight have arrived; successive snapshots resolve in call order.
+   */
+  snapshot(): EngineSnapshot | Promise<EngineSnapshot>;
   /** The current parameters as safetensors bytes. */
   weights(): Uint8Array;
   evaluate(batch: Batch): EvalResult;
   /** Starts taking queued batches. */
   start(): void;
-  /** Stops after the step in progress (steps are synchronous, so there is at most one). */
+  /** Stops after the step in progress (there is at most one) and releases any worker threads. */
   stop(): Promise<void>;
   onStep(listener: (s: AppliedStep) => void): void;
   onError(listener: (e: Error, seq: number) => void): void;

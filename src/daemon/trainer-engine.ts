@@ -7,10 +7,7 @@ import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model } from '../nn/model.js';
-import { adamw } from '../optim/adam.js';
-import { type InjectedState, injectHyperparams, setHyperparam } from '../optim/inject.js';
-import { sgd } from '../optim/sgd.js';
-import { sophiaG } from '../optim/sophia-g.js';
+import { type InjectedState, setHyperparam } from '../optim/inject.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import {
   type CurvatureConfig,
@@ -31,15 +28,8 @@ import {
   batchSpecOfModel,
 } from './engine.js';
 import { IngestError } from './errors.js';
+import { optimizerOf } from './optimizers.js';
 import { ProbeClock } from './probe-clock.js';
-
-type Factory = (o: Record<string, unknown>) => GradientTransformation;
-
-const FACTORIES: Record<string, Factory> = {
-  sophiaG: sophiaG as Factory,
-  adamw: adamw as Factory,
-  sgd: sgd as Factory,
-};
 
 export interface TrainerEngineOptions {
   model: Model;
@@ -55,8 +45,7 @@ export class TrainerEngine implements TrainingEngine {
   readonly batchSpec: BatchSpec;
   private readonly queue: BatchQueue;
   private readonly optimizer: GradientTransformation<InjectedState>;
-  private readonly factory: Factory;
-  private readonly baseHyper: Record<string, unknown>;
+  private readonly check: (hyper: Record<string, number>) => void;
   private trainer: Trainer<InjectedState>;
   private current: Batch | null = null;
   private running = false;
@@ -72,12 +61,9 @@ export class TrainerEngine implements TrainingEngine {
 
   constructor(private readonly opts: TrainerEngineOptions) {
     this.batchSpec = batchSpecOfModel(opts.model);
-    const { name, ...hyper } = opts.optimizer;
-    const factory = FACTORIES[name];
-    if (!factory) throw new RangeError(`daemon: unknown optimizer "${name}"`);
-    this.factory = factory;
-    this.baseHyper = hyper;
-    this.optimizer = injectHyperparams(factory)(hyper);
+    const { optimizer, check } = optimizerOf(opts.optimizer);
+    this.optimizer = optimizer;
+    this.check = check;
     this.curvature = opts.curvature ? resolveCurvature(opts.curvature) : null;
     this.timedModel = this.clock.wrapModel(opts.model);
     this.queue = new BatchQueue(opts.queueLimit, opts.resume?.nextSeq ?? 1);
@@ -167,7 +153,7 @@ export class TrainerEngine implements TrainingEngine {
     // Range checks live in the factory: build it with the new values so a bad value fails here, not mid-step.
     // A dry-run update (optimizers are pure) also catches values the current state cannot take.
     try {
-      this.factory({ ...this.baseHyper, ...opt.hyperparams });
+      this.check(opt.hyperparams);
       this.optimizer.update(new Float32Array(s.params.length), opt, s.params, { batchSize: 1, loss: 0 });
     } catch (e) {
       throw new IngestError('bad_value', (e as Error).message);

@@ -38,7 +38,11 @@ export interface PipelineSnapshot<S> {
 }
 
 export interface Pipeline<S> {
-  /** Trains on the batches of `source$` (one step per valid batch); completes when the source does. */
+  /**
+   * Trains on the batches of `source$` (one step per valid batch); completes when the source does. May be
+   * called again once a run has ended, continuing from the last applied step; an estimate whose probe
+   * failed (erroring the run that waited for it) is dropped then.
+   */
   run(source$: Observable<Batch> | PullSource<Batch>): Observable<StepMetrics>;
   /** The step in progress finishes; the next one waits for resume(). */
   pause(): void;
@@ -154,10 +158,18 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     );
   };
 
+  // A probe that failed past the retry bound has errored the run that needed it; its estimate can never
+  // arrive, so once that run has ended it leaves the book: the next run goes on without it (as without a
+  // non-finite one), and checkpoints no longer wait on it.
+  const dropFailedEstimates = () => {
+    for (const e of [...inFlight.entries]) if (e.error !== null) inFlight.remove(e);
+  };
+
   function run(source$: Observable<Batch> | PullSource<Batch>): Observable<StepMetrics> {
     return defer(() => {
       if (running) throw new Error('pipeline: run() while another run is active; stop() it or wait for it');
       running = true;
+      dropFailedEstimates();
       const credits$ = new BehaviorSubject(c.maxInFlight);
       const refused = errors$.subscribe(() => credits$.next(1));
       let last = performance.now();
@@ -209,7 +221,10 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
             applied$.next(state.step);
             if (!subscriber.closed) credits$.next(1);
           },
-          error: (e) => subscriber.error(e),
+          error: (e) => {
+            dropFailedEstimates();
+            subscriber.error(e);
+          },
           complete: () => subscriber.complete(),
         });
         return () => {

@@ -75,7 +75,7 @@ t.test('nested unknown keys, impossible values and several problems at once', as
       'daemon config: "port" must be an integer in [0, 65535], got number 1.5',
       'daemon config: "token" must be a string of at least 8 characters, got number 12345678',
       'daemon config: "keepLast" must be an integer in [1, 10000], got 0',
-      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, seed)',
+      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, seed, engine, workers, shards)',
     ].join('\n'),
   );
 });
@@ -94,4 +94,21 @@ t.test('explicit values are kept; checkpointDir is made absolute', async (t) => 
   t.same(c.optimizer, { name: 'adamw', lr: 0.01, b2: 0.99 });
   t.equal(c.curvature, undefined, 'no default curvature for adamw');
   t.same(OPTIMIZER_HYPERPARAMS.sophiaG, ['lr', 'b1', 'b2', 'rho', 'weightDecay']);
+});
+
+t.test('engine: "trainer" by default; "pipeline" takes workers and shards', async (t) => {
+  t.equal(validateDaemonConfig(base).engine, 'trainer');
+  const c = validateDaemonConfig({ ...base, engine: 'pipeline', workers: 2, shards: 3 });
+  t.equal(c.engine, 'pipeline');
+  t.equal(c.workers, 2);
+  t.equal(c.shards, 3);
+  const bad: [unknown, RegExp][] = [
+    [{ ...base, engine: 'gpu' }, /"engine" must be one of "trainer", "pipeline"/],
+    [{ ...base, workers: 2 }, /"workers" applies to engine "pipeline" only, but engine is "trainer"/],
+    [{ ...base, engine: 'trainer', shards: 2 }, /"shards" applies to engine "pipeline" only/],
+    [{ ...base, engine: 'pipeline', shards: 0 }, /"shards" must be an integer in \[1, 1024\]/],
+    [{ ...base, engine: 'pipeline', workers: 1.5 }, /"workers" must be an integer in \[1, 1024\]/],
+  ];
+  for (const [cfg, re] of bad)
+    t.throws(() => validateDaemonConfig(cfg), { name: 'DaemonConfigError', message: re });
 });

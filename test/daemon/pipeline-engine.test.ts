@@ -1,0 +1,281 @@
+/**
+ * PipelineEngine in process, against the trainer engine and the pipeline's reference loop bit for bit:
+ * one shard equals the Trainer, several shards equal `referenceLoop`; a hyperparameter change applies
+ * from the next step; a snapshot through the checkpoint store (msgpackr) resumes exactly; a worker
+ * failure past the retry bound drops its batch with onError and training goes on; stop() ends every
+ * worker thread (the test would not exit otherwise).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import type { Batch } from '../../src/data/batch.js';
+import { CheckpointStore } from '../../src/daemon/checkpoint-store.js';
+import type { AppliedStep, EngineSnapshot, TrainingEngine } from '../../src/daemon/engine.js';
+import { type PipelineEngineOptions, PipelineEngine } from '../../src/daemon/pipeline-engine.js';
+import { TrainerEngine } from '../../src/daemon/trainer-engine.js';
+import { buildModel } from '../../src/nn/models/registry.js';
+import { injectHyperparams } from '../../src/optim/inject.js';
+import { sophiaG } from '../../src/optim/sophia-g.js';
+import { referenceLoop } from '../../src/pipeline/reference.js';
+import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
+import { validBatch } from './fixtures/daemon.js';
+
+const SPEC = { kind: 'mlp', sizes: [8, 6, 3] } as const;
+const HYPER = { lr: 0.01, rho: 0.04 };
+const SEED = 3;
+const CURVATURE: CurvatureConfig = { estimator: 'gnb', every: 3 };
+
+function batch(k: number): Batch {
+  const b = validBatch(4, k);
+  return {
+    inputs: Float32Array.from(b.inputs),
+    inputShape: b.inputShape,
+    targets: Int32Array.from(b.targets),
+    targetShape: b.targetShape,
+  };
+}
+
+function pipelineEngine(extra: Partial<PipelineEngineOptions> = {}): PipelineEngine {
+  return new PipelineEngine({
+    model: buildModel({ ...SPEC }),
+    modelSpec: { ...SPEC },
+    optimizer: { name: 'sophiaG', ...HYPER },
+    curvature: CURVATURE,
+    seed: SEED,
+    queueLimit: 64,
+    workers: 1,
+    shards: 1,
+    ...extra,
+  });
+}
+
+function trainerEngine(): TrainerEngine {
+  return new TrainerEngine({
+    model: buildModel({ ...SPEC }),
+    optimizer: { name: 'sophiaG', ...HYPER },
+    curvature: CURVATURE,
+    seed: SEED,
+    queueLimit: 64,
+  });
+}
+
+/** Submits batches ks and resolves with the steps once `n` more have been applied. */
+function feed(engine: TrainingEngine, ks: number[], steps: AppliedStep[], n = ks.length): Promise<void> {
+  const target = steps.length + n;
+  const done = new Promise<void>((resolve) => {
+    if (steps.length >= target) resolve();
+    engine.onStep(() => steps.length >= target && resolve());
+  });
+  for (const k of ks) if (engine.submit(batch(k)) === null) throw new Error(`batch ${k} refused`);
+  return done;
+}
+
+function record(engine: TrainingEngine): AppliedStep[] {
+  const steps: AppliedStep[] = [];
+  engine.onStep((s) => steps.push(s));
+  return steps;
+}
+
+const range = (a: number, b: number) => Array.from({ length: b - a }, (_, i) => a + i);
+
+async function params(engine: TrainingEngine): Promise<Float32Array> {
+  return (await engine.snapshot()).params;
+}
+
+function sameBits(
+  t: { equal(a: unknown, b: unknown, m: string): void; ok(v: boolean, m: string): void },
+  got: Float32Array,
+  want: Float32Array,
+  what: string,
+): void {
+  t.equal(got.length, want.length, `${what}: length`);
+  t.ok(
+    got.every((v, i) => Object.is(v, want[i])),
+    what,
+  );
+}
+
+t.test('one shard: every step and the final θ equal the trainer engine, bit for bit', async (t) => {
+  const n = 8;
+  const [p, r] = [pipelineEngine(), trainerEngine()];
+  const [ps, rs] = [record(p), record(r)];
+  p.start();
+  r.start();
+  await Promise.all([feed(p, range(0, n), ps), feed(r, range(0, n), rs)]);
+  t.same(
+    ps.map((s) => s.seq),
+    range(1, n + 1),
+    'one step per batch, in sequence order',
+  );
+  t.same(
+    ps.map((s) => s.metrics.loss),
+    rs.map((s) => s.metrics.loss),
+    'losses equal',
+  );
+  t.same(
+    ps.map((s) => s.metrics.winRate),
+    rs.map((s) => s.metrics.winRate),
+    'win rates equal',
+  );
+  sameBits(t, await params(p), await params(r), 'θ equals the trainer engine after 8 steps');
+  t.equal(p.status().step, n);
+  t.equal(p.status().queueDepth, 0);
+  await Promise.all([p.stop(), r.stop()]);
+});
+
+t.test('three shards: equals referenceLoop with three shards', async (t) => {
+  const n = 7;
+  const p = pipelineEngine({ shards: 3, workers: 2 });
+  const ps = record(p);
+  p.start();
+  await feed(p, range(0, n), ps);
+  const model = buildModel({ ...SPEC });
+  const ref = referenceLoop({
+    model,
+    optimizer: injectHyperparams(sophiaG)(HYPER),
+    batchAt: batch,
+    steps: n,
+    seed: SEED,
+    shards: 3,
+    curvature: CURVATURE,
+  });
+  t.same(
+    ps.map((s) => s.metrics.loss),
+    ref.history.map((m) => m.loss),
+  );
+  sameBits(t, await params(p), ref.state.params, 'θ equals referenceLoop');
+  await p.stop();
+});
+
+t.test('setHyperparams applies from the next step, as in the trainer engine', async (t) => {
+  const [p, r] = [pipelineEngine(), trainerEngine()];
+  const [ps, rs] = [record(p), record(r)];
+  p.start();
+  r.start();
+  await Promise.all([feed(p, range(0, 4), ps), feed(r, range(0, 4), rs)]);
+  t.throws(() => p.setHyperparams({ lr: -1 }), /lr/, 'a bad value is refused');
+  t.throws(() => p.setHyperparams({ nope: 1 }), {
+    name: 'IngestError',
+    message: /unknown hyperparameter "nope"/,
+  });
+  t.same(p.setHyperparams({ lr: 0.05 }), r.setHyperparams({ lr: 0.05 }));
+  t.equal(p.status().optimizer.hyperparams.lr, 0.05, 'status shows the new value');
+  t.equal(((await p.snapshot()).optState as { hyperparams: { lr: number } }).hyperparams.lr, 0.05);
+  await Promise.all([feed(p, range(4, 8), ps), feed(r, range(4, 8), rs)]);
+  sameBits(t, await params(p), await params(r), 'θ equals the trainer engine with the same change');
+  await Promise.all([p.stop(), r.stop()]);
+});
+
+t.test('a snapshot saved and loaded by the checkpoint store resumes bit for bit', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'hessflow-pengine-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const n = 10;
+  // Launched at 3, applied at 5: the checkpoint at step 5 must carry the estimate's value.
+  const late = { shards: 2, curvature: { ...CURVATURE, staleness: 2 } };
+  const whole = pipelineEngine(late);
+  const ws = record(whole);
+  whole.start();
+  await feed(whole, range(0, n), ws);
+
+  // a: 5 applied, 2 more queued behind a pause, then stopped; b resumes with the queue and the rest
+  const a = pipelineEngine(late);
+  const as = record(a);
+  a.start();
+  await feed(a, range(0, 5), as);
+  a.pause();
+  a.submit(batch(5));
+  a.submit(batch(6));
+  await a.stop();
+  const store = new CheckpointStore(dir, 2, false);
+  await store.save(await a.snapshot());
+  const { found } = await store.loadNewestValid();
+  const snap = found!.snapshot as EngineSnapshot;
+  t.equal(snap.step, 5);
+  t.same(
+    snap.queue.map((q) => q.seq),
+    [6, 7],
+    'the unapplied queue is in the checkpoint',
+  );
+  t.equal(snap.paused, true);
+  t.same(
+    snap.pending.map((e) => e.launchedAt),
+    [3],
+    'the estimate launched at step 3, due at 5, is kept',
+  );
+
+  const b = pipelineEngine({ ...late, resume: snap });
+  const bs = record(b);
+  b.start();
+  t.equal(b.status().paused, true, 'restored paused');
+  const done = feed(b, range(7, n), bs, n - 5);
+  b.resume();
+  await done;
+  t.same(
+    bs.map((s) => s.seq),
+    range(6, n + 1),
+  );
+  t.same(
+    [...as, ...bs].map((s) => s.metrics.loss),
+    ws.map((s) => s.metrics.loss),
+  );
+  sameBits(t, await params(b), await params(whole), 'θ equals the uninterrupted engine');
+  await Promise.all([whole.stop(), b.stop()]);
+});
+
+t.test('a gradient failing past the retry bound: onError with its seq, training goes on', async (t) => {
+  // Every task of step 2 fails, so each batch reaching step 2 is dropped in turn.
+  const p = pipelineEngine({ injectFailures: { gradient: { step: 2, times: 100, mode: 'throw' } } });
+  const ps = record(p);
+  const errors: number[] = [];
+  const twoErrors = new Promise<void>((resolve) =>
+    p.onError((e, seq) => {
+      t.match(e.message, /shard 0 of step 2/, 'the original cause');
+      errors.push(seq);
+      if (errors.length === 2) resolve();
+    }),
+  );
+  p.start();
+  await feed(p, range(0, 4), ps, 2);
+  await twoErrors;
+  t.same(errors, [3, 4], 'the batches at step 2 are dropped, in order');
+  t.equal(p.status().step, 2);
+  t.equal(p.status().queueDepth, 0);
+  t.equal(p.submit(batch(9)), 5, 'still accepting');
+
+  const r = trainerEngine();
+  const rs = record(r);
+  r.start();
+  await feed(r, range(0, 2), rs);
+  sameBits(t, await params(p), await params(r), 'θ is the last applied step (2 steps)');
+  await Promise.all([p.stop(), r.stop()]);
+});
+
+t.test(
+  'a probe failing past the retry bound: the step waiting for it is dropped, training goes on',
+  async (t) => {
+    // Launched at 3 and due at 4: step 3 applies, step 4 (seq 5) errors waiting for the estimate.
+    const p = pipelineEngine({
+      curvature: { ...CURVATURE, staleness: 1 },
+      injectFailures: { probe: { step: 3, times: 3, mode: 'throw' } },
+    });
+    const ps = record(p);
+    const errors: [string, number][] = [];
+    p.onError((e, seq) => errors.push([e.message, seq]));
+    p.start();
+    await feed(p, range(0, 8), ps, 7);
+    t.same(errors, [['injected failure in probe step 3 (attempt 0)', 5]], 'one batch dropped, with its seq');
+    t.same(
+      ps.map((s) => s.seq),
+      [1, 2, 3, 4, 6, 7, 8],
+    );
+    const snap = await p.snapshot();
+    t.equal(snap.step, 7, 'checkpoints go on: the failed estimate left the book');
+    t.same(
+      snap.pending.map((e) => e.launchedAt),
+      [6],
+      'only the estimate launched at 6 (due at 7) is pending',
+    );
+    await p.stop();
+  },
+);
