@@ -39,29 +39,44 @@ export class HyperparamOverlay {
    * `TrainerEngine.setHyperparams`. Returns every hyperparameter's value from the next step on.
    */
   set(values: Record<string, unknown>, state: InjectedState, params: Float32Array): Record<string, number> {
-    let opt = this.apply(state);
-    const entries = Object.entries(values);
-    if (entries.length === 0) throw new IngestError('empty_update', 'no hyperparameters given');
-    for (const [name, value] of entries) {
-      if (!Object.prototype.hasOwnProperty.call(opt.hyperparams, name)) {
-        throw new IngestError(
-          'unknown_hyperparameter',
-          `unknown hyperparameter "${name}" (settable: ${Object.keys(opt.hyperparams).join(', ')})`,
-        );
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value))
-        throw new IngestError('bad_value', `hyperparameter "${name}" must be a finite number`);
-      opt = setHyperparam(opt, name, value);
-    }
-    // A bad value fails here rather than mid-step on the coordinator: the factory checks ranges, and a
-    // dry-run update (optimizers are pure) catches values the current state cannot take.
-    try {
-      this.check(opt.hyperparams);
-      this.inner.update(new Float32Array(params.length), opt, params, { batchSize: 1, loss: 0 });
-    } catch (e) {
-      throw new IngestError('bad_value', (e as Error).message);
-    }
-    for (const [name] of entries) this.values[name] = opt.hyperparams[name];
+    const opt = withHyperparams(this.inner, this.check, this.apply(state), params, values);
+    for (const name of Object.keys(values)) this.values[name] = opt.hyperparams[name];
     return { ...opt.hyperparams };
   }
+}
+
+/**
+ * `state` with `values` set (every engine's `setHyperparams` check): an IngestError for no values, an
+ * unknown name or a non-number; a value out of range fails here, not mid-step — `check` builds the
+ * optimizer from the new values (the factory checks ranges) and a dry-run update (optimizers are pure)
+ * catches values the current state cannot take.
+ */
+export function withHyperparams(
+  optimizer: GradientTransformation<InjectedState>,
+  check: (hyper: Record<string, number>) => void,
+  state: InjectedState,
+  params: Float32Array,
+  values: Record<string, unknown>,
+): InjectedState {
+  let opt = state;
+  const entries = Object.entries(values);
+  if (entries.length === 0) throw new IngestError('empty_update', 'no hyperparameters given');
+  for (const [name, value] of entries) {
+    if (!Object.prototype.hasOwnProperty.call(opt.hyperparams, name)) {
+      throw new IngestError(
+        'unknown_hyperparameter',
+        `unknown hyperparameter "${name}" (settable: ${Object.keys(opt.hyperparams).join(', ')})`,
+      );
+    }
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw new IngestError('bad_value', `hyperparameter "${name}" must be a finite number`);
+    opt = setHyperparam(opt, name, value);
+  }
+  try {
+    check(opt.hyperparams);
+    optimizer.update(new Float32Array(params.length), opt, params, { batchSize: 1, loss: 0 });
+  } catch (e) {
+    throw new IngestError('bad_value', (e as Error).message);
+  }
+  return opt;
 }

@@ -7,7 +7,7 @@ import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model } from '../nn/model.js';
-import { type InjectedState, setHyperparam } from '../optim/inject.js';
+import type { InjectedState } from '../optim/inject.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import {
   type CurvatureConfig,
@@ -27,7 +27,7 @@ import {
   type TrainingEngine,
   batchSpecOfModel,
 } from './engine.js';
-import { IngestError } from './errors.js';
+import { withHyperparams } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
 import { ProbeClock } from './probe-clock.js';
 
@@ -136,28 +136,7 @@ export class TrainerEngine implements TrainingEngine {
 
   setHyperparams(values: Record<string, unknown>): Record<string, number> {
     const s = this.trainer.state();
-    let opt = s.optState;
-    const entries = Object.entries(values);
-    if (entries.length === 0) throw new IngestError('empty_update', 'no hyperparameters given');
-    for (const [name, value] of entries) {
-      if (!Object.prototype.hasOwnProperty.call(opt.hyperparams, name)) {
-        throw new IngestError(
-          'unknown_hyperparameter',
-          `unknown hyperparameter "${name}" (settable: ${Object.keys(opt.hyperparams).join(', ')})`,
-        );
-      }
-      if (typeof value !== 'number' || !Number.isFinite(value))
-        throw new IngestError('bad_value', `hyperparameter "${name}" must be a finite number`);
-      opt = setHyperparam(opt, name, value);
-    }
-    // Range checks live in the factory: build it with the new values so a bad value fails here, not mid-step.
-    // A dry-run update (optimizers are pure) also catches values the current state cannot take.
-    try {
-      this.check(opt.hyperparams);
-      this.optimizer.update(new Float32Array(s.params.length), opt, s.params, { batchSize: 1, loss: 0 });
-    } catch (e) {
-      throw new IngestError('bad_value', (e as Error).message);
-    }
+    const opt = withHyperparams(this.optimizer, this.check, s.optState, s.params, values);
     this.trainer = this.makeTrainer({ ...s, optState: opt });
     return { ...opt.hyperparams };
   }
