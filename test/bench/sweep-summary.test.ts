@@ -78,114 +78,25 @@ t.test('plans: equal budgets and one reference arm, or an error naming the key',
 });
 
 t.test('nextEdgeRate: the next rate beyond an edge best, at the grid ratio, at most max times', async (t) => {
-  const grid = (finals: [number, number | null][]) => finals.map(([lr, f]) => run('a', lr, 1, f));
-  // Best at the top edge: next = 0.06 · (0.06 / 0.03).
-  t.equal(
+  // One tuning seed per rate: [lr, final loss] pairs.
+  const next = (finals: [number, number | null][], used = 0, max = 2) =>
     nextEdgeRate(
-      grid([
-        [0.015, 2.5],
-        [0.03, 2.4],
-        [0.06, 2.3],
-      ]),
+      finals.map(([lr, f]) => run('a', lr, 1, f)),
       'a',
-      0,
-      2,
-    ),
-    0.12,
-  );
-  // Best at the bottom edge: next = 2e-3 · (2e-3 / 4e-3); the ratio is the grid's own (here ×3.33).
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.002, 2.3],
-        [0.004, 2.5],
-        [0.008, 2.7],
-      ]),
-      'a',
-      0,
-      2,
-    ),
-    0.001,
-  );
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.0006, 2.1],
-        [0.002, 2.2],
-        [0.006, 2.4],
-      ]),
-      'a',
-      0,
-      2,
-    ),
-    0.00018,
-  );
-  // Interior best, budget used, no converged rate, one rate: nothing more.
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.008, 1.76],
-        [0.016, 1.75],
-        [0.032, 2.1],
-      ]),
-      'a',
-      0,
-      2,
-    ),
-    null,
-  );
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.015, 2.5],
-        [0.03, 2.4],
-        [0.06, 2.3],
-      ]),
-      'a',
-      2,
-      2,
-    ),
-    null,
-  );
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.015, 2.5],
-        [0.03, 2.4],
-        [0.06, 2.3],
-      ]),
-      'a',
-      0,
-      0,
-    ),
-    null,
-  );
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.1, null],
-        [0.2, null],
-      ]),
-      'a',
-      0,
-      2,
-    ),
-    null,
-  );
-  t.equal(nextEdgeRate(grid([[0.1, 2]]), 'a', 0, 2), null);
-  // After one extension the edge moves with it.
-  t.equal(
-    nextEdgeRate(
-      grid([
-        [0.015, 2.5],
-        [0.03, 2.4],
-        [0.06, 2.3],
-        [0.12, 2.2],
-      ]),
-      'a',
-      1,
-      2,
-    ),
-    0.24,
-  );
+      used,
+      max,
+    );
+  const topBest: [number, number][] = [[0.015, 2.5], [0.03, 2.4], [0.06, 2.3]]; // prettier-ignore
+  // Best at the top edge: next = 0.06 · (0.06 / 0.03); after one extension the edge moves with it.
+  t.equal(next(topBest), 0.12);
+  t.equal(next([...topBest, [0.12, 2.2]], 1), 0.24);
+  // Best at the bottom edge: the ratio is the grid's own (×2 here, ×3.33 below).
+  t.equal(next([[0.002, 2.3], [0.004, 2.5], [0.008, 2.7]]), 0.001); // prettier-ignore
+  t.equal(next([[0.0006, 2.1], [0.002, 2.2], [0.006, 2.4]]), 0.00018); // prettier-ignore
+  // Interior best, budget used up, no budget, nothing converged, a single rate: nothing more.
+  t.equal(next([[0.008, 1.76], [0.016, 1.75], [0.032, 2.1]]), null); // prettier-ignore
+  t.equal(next(topBest, 2), null);
+  t.equal(next(topBest, 0, 0), null);
+  t.equal(next([[0.1, null], [0.2, null]]), null); // prettier-ignore
+  t.equal(next([[0.1, 2]]), null);
 });
