@@ -57,6 +57,7 @@ export {
   valueAndGrad,
   hvp,
   valueGradHvp,
+  withScratch,
 } from './tensor/index.js';
 export type {
   DType,

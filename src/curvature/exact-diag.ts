@@ -3,12 +3,12 @@
  * models, not for training.
  */
 import { hvp } from '../tensor/autodiff.js';
-import { Tensor, arrayFor } from '../tensor/tensor.js';
+import { Tensor, freshArray } from '../tensor/tensor.js';
 
 export function exactDiag(f: (flat: Tensor) => Tensor, params: Tensor): Float32Array | Float64Array {
   const n = params.size;
-  const diag = arrayFor(params.dtype, n);
-  const e = arrayFor(params.dtype, n);
+  const diag = freshArray(params.dtype, n);
+  const e = freshArray(params.dtype, n);
   for (let i = 0; i < n; i++) {
     e[i] = 1;
     diag[i] = hvp(f, params, new Tensor(e.slice(), params.shape)).data[i];
@@ -21,7 +21,7 @@ export function exactDiag(f: (flat: Tensor) => Tensor, params: Tensor): Float32A
 export function denseHessian(f: (flat: Tensor) => Tensor, params: Tensor): Float64Array {
   const n = params.size;
   const out = new Float64Array(n * n);
-  const e = arrayFor(params.dtype, n);
+  const e = freshArray(params.dtype, n);
   for (let i = 0; i < n; i++) {
     e[i] = 1;
     out.set(hvp(f, params, new Tensor(e.slice(), params.shape)).data, i * n);

@@ -8,6 +8,7 @@
 import { crossEntropy } from '../tensor/functional.js';
 import { gradients } from '../tensor/autodiff.js';
 import { withGradMode } from '../tensor/graph.js';
+import { withScratch } from '../tensor/scratch.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { rng } from '../random/counter-rng.js';
 import type { Model, ModelInputs } from '../nn/model.js';
@@ -46,12 +47,15 @@ export function gnbDiag(
   options: GnbOptions = {},
 ): GnbEstimate {
   const leaf = params.requireGrad();
-  return withGradMode(true, () => {
-    const logits = model.logits(model.layout.unflatten(leaf), inputs);
-    const sampled = sampleLabels(logits, model.numClasses, options.seed ?? 0, options.step ?? 0);
-    const [g] = gradients(crossEntropy(logits, sampled), [leaf]);
-    const diag = g.data.slice();
-    for (let i = 0; i < diag.length; i++) diag[i] *= diag[i];
-    return { diag, sampled };
-  });
+  // The passes' intermediates live in scratch memory; the diagonal is a fresh array.
+  return withScratch(() =>
+    withGradMode(true, () => {
+      const logits = model.logits(model.layout.unflatten(leaf), inputs);
+      const sampled = sampleLabels(logits, model.numClasses, options.seed ?? 0, options.step ?? 0);
+      const [g] = gradients(crossEntropy(logits, sampled), [leaf]);
+      const diag = g.data.slice();
+      for (let i = 0; i < diag.length; i++) diag[i] *= diag[i];
+      return { diag, sampled };
+    }),
+  );
 }

@@ -4,7 +4,8 @@
  * (seed, 'hutchinson', step, probe), so an estimate never depends on scheduling.
  */
 import { valueGradHvp } from '../tensor/autodiff.js';
-import { Tensor, arrayFor } from '../tensor/tensor.js';
+import { withScratch } from '../tensor/scratch.js';
+import { Tensor, freshArray } from '../tensor/tensor.js';
 import { rng } from '../random/counter-rng.js';
 
 export interface HutchinsonOptions {
@@ -32,17 +33,18 @@ export function hutchinsonDiag(
   if (!Number.isInteger(probes) || probes < 1)
     throw new RangeError(`hutchinsonDiag: probes must be a positive integer, got ${probes}`);
   const n = params.size;
-  const diag = arrayFor(params.dtype, n);
+  const diag = freshArray(params.dtype, n);
   let loss = 0;
-  let grad: Float32Array | Float64Array = arrayFor(params.dtype, n);
+  let grad: Float32Array | Float64Array = freshArray(params.dtype, n);
+  const z = freshArray(params.dtype, n);
   for (let k = 0; k < probes; k++) {
-    const z = rng(options.seed ?? 0, 'hutchinson', options.step ?? 0, k).fillRademacher(
-      arrayFor(params.dtype, n),
-    );
-    const [y, g, hz] = valueGradHvp(f, params, new Tensor(z, params.shape));
-    for (let i = 0; i < n; i++) diag[i] += (z[i] * hz.data[i]) / probes;
-    loss = y.item();
-    grad = g.data;
+    rng(options.seed ?? 0, 'hutchinson', options.step ?? 0, k).fillRademacher(z);
+    // Each HVP's intermediates live in scratch memory; only the loss and a copy of the gradient leave.
+    [loss, grad] = withScratch(() => {
+      const [y, g, hz] = valueGradHvp(f, params, new Tensor(z, params.shape));
+      for (let i = 0; i < n; i++) diag[i] += (z[i] * hz.data[i]) / probes;
+      return [y.item(), g.data.slice()] as const;
+    });
   }
   return { diag, loss, grad };
 }

@@ -4,7 +4,7 @@
  */
 import { crossEntropy } from '../tensor/functional.js';
 import { ShapeError, describeShape } from '../tensor/errors.js';
-import { type DType, Tensor, arrayFor } from '../tensor/tensor.js';
+import { type DType, Tensor, freshArray } from '../tensor/tensor.js';
 import { type ParamLayout, type ParamSpec, Params } from './param-layout.js';
 import { initParams } from './param-store.js';
 
@@ -50,7 +50,7 @@ export function initialParams(
   seed: number,
   dtype: DType = 'float32',
 ): Float32Array | Float64Array {
-  const out = arrayFor(dtype, model.layout.size);
+  const out = freshArray(dtype, model.layout.size);
   initParams(model.paramSpecs, model.layout, seed, out);
   return out;
 }

@@ -15,6 +15,7 @@ import { normIfFinite } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
+import { withScratch } from '../tensor/scratch.js';
 import { NonFiniteError, ShapeError, describeShape } from '../tensor/errors.js';
 import { logSoftmax } from '../tensor/functional.js';
 import { mul } from '../tensor/ops/elementwise.js';
@@ -119,8 +120,11 @@ export function shardGradient(
     totalPredictions,
   );
   try {
-    const [y, g] = valueAndGrad(f)(new Tensor(params, [params.length]));
-    return { loss: y.item(), grad: g.data as Float32Array, nonFinite: false };
+    // The passes' intermediates live in scratch memory; the gradient leaves as a copy.
+    return withScratch(() => {
+      const [y, g] = valueAndGrad(f)(new Tensor(params, [params.length]));
+      return { loss: y.item(), grad: (g.data as Float32Array).slice(), nonFinite: false };
+    });
   } catch (e) {
     if (!(e instanceof NonFiniteError)) throw e;
     return { loss: NaN, grad: new Float32Array(0), nonFinite: true };

@@ -77,7 +77,8 @@ export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOp
   const ownedGrad = (x: Tensor): FloatArray => {
     const prev = grads.get(x);
     if (prev && owned.has(x)) return prev.data;
-    const buf = prev ? prev.data.slice() : arrayFor(x.dtype, x.size);
+    const buf = arrayFor(x.dtype, x.size);
+    if (prev) buf.set(prev.data);
     grads.set(x, new Tensor(buf, x.shape));
     owned.add(x);
     return buf;

@@ -46,3 +46,4 @@ export { causalSoftmax } from './ops/fused.js';
 export { fusedLayerNorm } from './ops/layer-norm.js';
 export { affine } from './ops/affine.js';
 export { gradients, grad, valueAndGrad, hvp, valueGradHvp, type GradientsOptions } from './autodiff.js';
+export { withScratch } from './scratch.js';

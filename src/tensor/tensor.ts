@@ -4,6 +4,7 @@
  * slices of a flat parameter vector) safe and double backward simple: a saved tensor never changes.
  */
 import { DTypeError, NonFiniteError, ShapeError, describeShape } from './errors.js';
+import { activeScratch } from './scratch.js';
 import { type Shape, checkShape, sizeOf } from './shape.js';
 
 export type DType = 'float32' | 'float64';
@@ -85,7 +86,29 @@ export class Tensor {
   }
 }
 
+/**
+ * The array for an op's output: zeroed, and inside `withScratch` drawn from scratch memory. An array
+ * that a function hands back to its caller is allocated with `freshArray` instead.
+ */
 export function arrayFor(dtype: DType, size: number): FloatArray {
+  const scratch = activeScratch();
+  if (scratch) return scratch.take(dtype, size, true);
+  return freshArray(dtype, size);
+}
+
+/**
+ * `arrayFor` for an output that a kernel overwrites in full, element by element (every registered
+ * kernel does; kernels.test.ts checks each against NaN-poisoned outputs). In scratch memory it is
+ * not zeroed first. Not for a kernel that may skip its work (an empty inner dimension, say).
+ */
+export function kernelOutput(dtype: DType, size: number): FloatArray {
+  const scratch = activeScratch();
+  if (scratch) return scratch.take(dtype, size, false);
+  return freshArray(dtype, size);
+}
+
+/** A new zeroed array that no scratch scope will reuse. */
+export function freshArray(dtype: DType, size: number): FloatArray {
   return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
 }
 

@@ -13,6 +13,7 @@ import { normIfFinite } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
+import { withScratch } from '../tensor/scratch.js';
 import { NonFiniteError } from '../tensor/errors.js';
 import { Tensor } from '../tensor/tensor.js';
 import {
@@ -143,9 +144,11 @@ export class Trainer<S = unknown> {
         }
       } else {
         const f = lossFunction(model, { data: batch.inputs, shape: batch.inputShape }, targets);
-        const [y, g] = valueAndGrad(f)(new Tensor(s.params, [s.params.length]));
-        loss = y.item();
-        grad = g.data as Float32Array;
+        // The passes' intermediates live in scratch memory; the gradient leaves as a copy.
+        [loss, grad] = withScratch(() => {
+          const [y, g] = valueAndGrad(f)(new Tensor(s.params, [s.params.length]));
+          return [y.item(), (g.data as Float32Array).slice()] as const;
+        });
       }
     } catch (e) {
       // An op that produced NaN/Inf (per-op checks on) makes this a non-finite step: skipped below.

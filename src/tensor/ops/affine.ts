@@ -10,7 +10,7 @@ import { type MatmulSpec, activeKernelBackend, kernel } from '../../kernels/regi
 import { wasmMatmul } from '../../kernels/wasm/index.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { record } from '../graph.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { commonDType, expectTensor, output } from './common.js';
 import { sumTo } from './elementwise.js';
 import { matmul } from './matmul.js';
@@ -37,7 +37,7 @@ export function affine(x: Tensor, w: Tensor, b: Tensor): Tensor {
   }
   const [rows, k] = x.shape;
   const n = w.shape[0];
-  const out = arrayFor(x.dtype, rows * n);
+  const out = k > 0 ? kernelOutput(x.dtype, rows * n) : arrayFor(x.dtype, rows * n);
   const spec: MatmulSpec = {
     batch: 1,
     m: rows,

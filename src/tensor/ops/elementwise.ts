@@ -6,14 +6,14 @@ import { kernel, type BinaryOp, type UnaryOp } from '../../kernels/registry.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { record } from '../graph.js';
 import { type Shape, broadcastShapes, broadcastStrides, sameShape, sizeOf } from '../shape.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { type TensorLike, commonDType, lift, output } from './common.js';
 import { reshape } from './layout.js';
 import { sum } from './reduce.js';
 
 function binaryRaw(op: BinaryOp, name: string, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes(name, a.shape, b.shape);
-  const out = arrayFor(a.dtype, sizeOf(shape));
+  const out = kernelOutput(a.dtype, sizeOf(shape));
   if (sameShape(a.shape, b.shape)) {
     // Same shape: one flat loop.
     kernel('binary')(op)(a.data, [1], b.data, [1], out, [out.length]);
@@ -31,7 +31,7 @@ function binaryRaw(op: BinaryOp, name: string, a: Tensor, b: Tensor): Tensor {
 }
 
 function unaryRaw(op: UnaryOp, x: Tensor, param = 0): Tensor {
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   kernel('unary')(op)(x.data, out, param);
   return output(op, out, x.shape, [x]);
 }

@@ -8,7 +8,7 @@
  */
 import { activeKernelBackend, kernel } from '../../kernels/registry.js';
 import { isGradEnabled, record } from '../graph.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { expectTensor, output } from './common.js';
 import { add, exp, mul, pow, sub, tanh } from './elementwise.js';
@@ -32,7 +32,7 @@ function geluSecond(x: Tensor): Tensor {
 
 /** GELU″(x) from one kernel: a constant, for a backward pass that builds no graph. */
 function geluSecondConstant(x: Tensor): Tensor {
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   kernel('geluSecond')(x.data, out, 0);
   return output('geluSecond', out, x.shape, [x]);
 }
@@ -44,7 +44,7 @@ function geluSecondConstant(x: Tensor): Tensor {
  * `e` is what the forward saved for x (see `gelu`); it only saves the kernel recomputing it.
  */
 function geluVjp(x: Tensor, g: Tensor, e?: Float64Array): Tensor {
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   kernel('geluVjp')(x.data, g.data, out, e);
   const y = output('geluVjp', out, x.shape, [x, g]);
   return record(y, 'geluVjp', [x, g], (h, needs) => [
@@ -60,7 +60,7 @@ function geluVjp(x: Tensor, g: Tensor, e?: Float64Array): Tensor {
  */
 export function gelu(x: Tensor): Tensor {
   expectTensor('gelu', 'x', x);
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   // Only where the CPU reference computes GELU: the saved exponentials are that kernel's.
   const save =
     isGradEnabled() && x.requiresGrad && x.dtype === 'float32' && activeKernelBackend('unary') === 'cpu';
@@ -68,14 +68,14 @@ export function gelu(x: Tensor): Tensor {
     kernel('unary')('gelu')(x.data, out, 0);
     return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g)]);
   }
-  const e = new Float64Array(x.size);
+  const e = kernelOutput('float64', x.size) as Float64Array;
   kernel('geluExp')(x.data, out, e);
   return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g, e)]);
 }
 
 function softmaxRaw(x: Tensor, log: boolean): Tensor {
   const cols = x.shape[x.rank - 1];
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   if (x.size > 0) kernel('softmax')(x.data, x.size / cols, cols, out, log);
   return output(log ? 'logSoftmax' : 'softmax', out, x.shape, [x]);
 }
@@ -93,7 +93,7 @@ export function softmaxLast(x: Tensor): Tensor {
  */
 export function softmaxVjp(y: Tensor, g: Tensor): Tensor {
   const cols = y.shape[y.rank - 1];
-  const out = arrayFor(y.dtype, y.size);
+  const out = kernelOutput(y.dtype, y.size);
   if (y.size > 0) kernel('softmaxVjp')(y.data, g.data, y.size / cols, cols, out);
   return record(output('softmaxVjp', out, y.shape, [y, g]), 'softmaxVjp', [y, g], (h, needs) => [
     needs[0] ? sub(mul(h, sub(g, sum(mul(g, y), -1, true))), mul(g, sum(mul(h, y), -1, true))) : null,
@@ -116,7 +116,7 @@ export function causalSoftmax(x: Tensor): Tensor {
       `x must be [..., T, T] (square attention scores), got ${describeShape(x.shape)}`,
     );
   }
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   if (x.size > 0) kernel('causalSoftmax')(x.data, x.size / t, t, out);
   const y = output('causalSoftmax', out, x.shape, [x]);
   return record(y, 'causalSoftmax', [x], (g) => [softmaxVjp(y, g)]);
@@ -128,7 +128,7 @@ export function causalSoftmax(x: Tensor): Tensor {
  */
 function logSoftmaxVjpConstant(y: Tensor, g: Tensor): Tensor {
   const cols = y.shape[y.rank - 1];
-  const out = arrayFor(y.dtype, y.size);
+  const out = kernelOutput(y.dtype, y.size);
   if (y.size > 0) kernel('logSoftmaxVjp')(y.data, g.data, y.size / cols, cols, out);
   return output('logSoftmaxVjp', out, y.shape, [y, g]);
 }
@@ -153,7 +153,7 @@ export function normalize(x: Tensor, eps: number): Tensor {
   expectTensor('normalize', 'x', x);
   const cols = x.shape[x.rank - 1];
   const rows = cols > 0 ? x.size / cols : 0;
-  const xhat = arrayFor(x.dtype, x.size);
+  const xhat = kernelOutput(x.dtype, x.size);
   const rstdData = arrayFor(x.dtype, rows);
   if (x.size > 0) kernel('normalize')(x.data, rows, cols, eps, xhat, rstdData);
   const y = output('normalize', xhat, x.shape, [x]);

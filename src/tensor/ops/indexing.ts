@@ -6,7 +6,7 @@ import { kernel } from '../../kernels/registry.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { record } from '../graph.js';
 import { type Shape, sizeOf } from '../shape.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { expectTensor, output } from './common.js';
 import { reshape } from './layout.js';
 
@@ -37,7 +37,7 @@ export function gather(table: Tensor, indices: Int32Array, indexShape: Shape = [
   checkIndices('gather', indices, rows);
   const rest = table.shape.slice(1);
   const width = sizeOf(rest);
-  const out = arrayFor(table.dtype, indices.length * width);
+  const out = kernelOutput(table.dtype, indices.length * width);
   kernel('gather')(table.data, width, indices, out);
   const y = output('gather', out, [...indexShape, ...rest], [table]);
   return record(y, 'gather', [table], (g) => [

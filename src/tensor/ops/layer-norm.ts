@@ -8,7 +8,7 @@
 import { kernel } from '../../kernels/registry.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { isGradEnabled, record } from '../graph.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { commonDType, expectTensor, output } from './common.js';
 import { mul, sumTo } from './elementwise.js';
 import { normalize, normalizeVjpInPrimitives } from './fused.js';
@@ -27,8 +27,8 @@ export function fusedLayerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5
     );
   }
   const rows = cols > 0 ? x.size / cols : 0;
-  const y = arrayFor(x.dtype, x.size);
-  const xhat = arrayFor(x.dtype, x.size);
+  const y = kernelOutput(x.dtype, x.size);
+  const xhat = kernelOutput(x.dtype, x.size);
   const rstd = arrayFor(x.dtype, rows);
   if (x.size > 0) kernel('layerNorm')(x.data, rows, cols, eps, gain.data, bias.data, y, xhat, rstd);
   const out = output('layerNorm', y, x.shape, [x, gain, bias]);
@@ -41,7 +41,7 @@ export function fusedLayerNorm(x: Tensor, gain: Tensor, bias: Tensor, eps = 1e-5
         needs[2] ? sumTo(g, bias.shape) : null,
       ];
     }
-    const dx = arrayFor(x.dtype, x.size);
+    const dx = kernelOutput(x.dtype, x.size);
     const dgain = arrayFor(x.dtype, cols);
     const dbias = arrayFor(x.dtype, cols);
     if (x.size > 0) kernel('layerNormVjp')(g.data, xhat, rstd, gain.data, rows, cols, dx, dgain, dbias);

@@ -7,7 +7,7 @@ import { kernel } from '../../kernels/registry.js';
 import { DTypeError, ShapeError, describeShape } from '../errors.js';
 import { record } from '../graph.js';
 import { type Shape, checkShape, sizeOf } from '../shape.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { expectTensor } from './common.js';
 
 /** Same data, new shape; one dimension may be −1 (inferred). */
@@ -49,7 +49,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     );
   }
   const shape = perm.map((p) => x.shape[p]);
-  const out = arrayFor(x.dtype, x.size);
+  const out = kernelOutput(x.dtype, x.size);
   kernel('permute')(x.data, x.shape, perm, out);
   const inverse = new Array<number>(rank);
   perm.forEach((p, i) => (inverse[p] = i));

@@ -7,7 +7,7 @@ import { kernel } from '../../kernels/registry.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { record } from '../graph.js';
 import { broadcastShapes, sizeOf, stridesOf } from '../shape.js';
-import { Tensor, arrayFor } from '../tensor.js';
+import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { commonDType, expectTensor, output } from './common.js';
 import { sumTo } from './elementwise.js';
 
@@ -95,7 +95,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   const bBatch = b.shape.slice(0, -2);
   const batch = broadcastShapes('matmul', aBatch, bBatch);
   const count = sizeOf(batch);
-  const out = arrayFor(a.dtype, count * m * n);
+  // The kernel writes every element, except with an empty inner dimension (all zeros then).
+  const out = k > 0 ? kernelOutput(a.dtype, count * m * n) : arrayFor(a.dtype, count * m * n);
   kernel('matmul')(a.data, b.data, out, {
     batch: count,
     m,
