@@ -1,4 +1,5 @@
 /** Adam moments (optax.scale_by_adam) and the AdamW alias (torch.optim.AdamW defaults). */
+import { type AdamConstants, type AdamMomentsKernel, WasmAdam, adamSelfCheck } from '../kernels/wasm/adam.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
@@ -28,6 +29,61 @@ export interface AdamState {
   nu: Float32Array;
 }
 
+/**
+ * The moments and update of one Adam step in JavaScript, per element in float64 with mu and nu rounded
+ * to float32 on store: the reference (and fallback) of the WebAssembly kernel, which matches it bit for bit.
+ */
+export function adamMomentsLoop(
+  g: Float32Array,
+  mu0: Float32Array,
+  nu0: Float32Array,
+  mu: Float32Array,
+  nu: Float32Array,
+  out: Float32Array,
+  { b1, b2, bc1, bc2, eps, epsRoot }: AdamConstants,
+): void {
+  for (let i = 0; i < g.length; i++) {
+    const gi = g[i];
+    mu[i] = b1 * mu0[i] + (1 - b1) * gi;
+    nu[i] = b2 * nu0[i] + (1 - b2) * gi * gi;
+    // The stored (float32) moments are what the next step sees, so the update uses them too.
+    out[i] = mu[i] / bc1 / (Math.sqrt(nu[i] / bc2 + epsRoot) + eps);
+  }
+}
+
+/** Below this many elements the copies into and out of wasm memory cost more than the loop saves. */
+const MIN_WASM = 64;
+
+let adamKernelChoice: AdamMomentsKernel | null | undefined;
+
+/**
+ * The WebAssembly SIMD kernel (src/kernels/wasm/adam.ts), built on first use and used only when the
+ * engine has WebAssembly SIMD and the kernel passes its exact self-check against `adamMomentsLoop`;
+ * otherwise undefined and the loop runs. A request memory cannot hold falls back to the loop too.
+ */
+function adamKernel(): AdamMomentsKernel | undefined {
+  if (adamKernelChoice === undefined) {
+    adamKernelChoice = null;
+    try {
+      if (WasmAdam.supported()) {
+        const w = new WasmAdam();
+        const kernel: AdamMomentsKernel = (g, mu0, nu0, c) => {
+          const r = w.moments(g, mu0, nu0, c);
+          if (r) return r;
+          const n = g.length;
+          const [mu, nu, out] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+          adamMomentsLoop(g, mu0, nu0, mu, nu, out, c);
+          return { mu, nu, out };
+        };
+        if (adamSelfCheck(kernel, adamMomentsLoop)) adamKernelChoice = kernel;
+      }
+    } catch {
+      adamKernelChoice = null;
+    }
+  }
+  return adamKernelChoice ?? undefined;
+}
+
 /** m ← b1·m + (1−b1)·g; v ← b2·v + (1−b2)·g²; u = m̂/(√(v̂ + epsRoot) + eps) with bias-corrected m̂, v̂. */
 export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransformation<AdamState> {
   const owner = 'scaleByAdam';
@@ -49,16 +105,16 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       checkLength(owner, 'gradient', grads, mu0.length);
       const bc1 = 1 - b1 ** count;
       const bc2 = 1 - b2 ** count;
+      const c: AdamConstants = { b1, b2, bc1, bc2, eps, epsRoot };
+      const wasm = grads.length >= MIN_WASM ? adamKernel() : undefined;
+      if (wasm) {
+        const { mu, nu, out } = wasm(grads, mu0, nu0, c);
+        return [out, { count, mu, nu }];
+      }
       const mu = new Float32Array(grads.length);
       const nu = new Float32Array(grads.length);
       const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) {
-        const g = grads[i];
-        mu[i] = b1 * mu0[i] + (1 - b1) * g;
-        nu[i] = b2 * nu0[i] + (1 - b2) * g * g;
-        // The stored (float32) moments are what the next step sees, so the update uses them too.
-        out[i] = mu[i] / bc1 / (Math.sqrt(nu[i] / bc2 + epsRoot) + eps);
-      }
+      adamMomentsLoop(grads, mu0, nu0, mu, nu, out, c);
       return [out, { count, mu, nu }];
     },
   };
