@@ -1,8 +1,8 @@
 /**
  * From run curves to the sweep's answers: each arm's best learning rate (lowest mean final loss over the
  * tuning seeds; a diverged run counts as worse than any finite loss), then, over the final seeds, the mean
- * final loss, the step and CPU time at which the validation curve first reaches the reference arm's
- * best mean final loss, and Sophia's win-rate. Pure functions, so they are tested on their own.
+ * final loss, the step and CPU time at which the mean validation curve over the seeds first reaches the
+ * reference arm's best mean final loss, and Sophia's win-rate. Pure functions, so they are tested on their own.
  */
 
 export interface CurvePoint {
@@ -89,4 +89,24 @@ export function firstReach(
     };
   }
   return null;
+}
+
+/**
+ * The mean curve of runs evaluated at the same steps: loss and CPU seconds averaged over the runs at
+ * each step all of them have (in run order, so the last point's loss is the mean final loss exactly as
+ * `meanOf` computes it). Empty when there are no runs.
+ */
+export function meanCurve(runs: readonly RunOutcome[]): CurvePoint[] {
+  if (runs.length === 0) return [];
+  const at = runs.map((r) => new Map(r.curve.map((p) => [p.step, p])));
+  return runs[0].curve
+    .filter((p) => at.every((m) => m.has(p.step)))
+    .map((p) => {
+      const points = at.map((m) => m.get(p.step)!);
+      return {
+        step: p.step,
+        loss: meanOf(points.map((q) => q.loss)).mean!,
+        cpuSeconds: meanOf(points.map((q) => q.cpuSeconds)).mean!,
+      };
+    });
 }

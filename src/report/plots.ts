@@ -122,7 +122,15 @@ export function figureSpec(panels: readonly Panel[], options: FigureOptions = {}
         },
       ],
       legends: several
-        ? [{ stroke: 'color', fill: 'color', orient: 'right', title: panel.legendTitle ?? '' }]
+        ? [
+            {
+              stroke: 'color',
+              fill: 'color',
+              orient: 'right',
+              title: panel.legendTitle ?? '',
+              labelLimit: 320,
+            },
+          ]
         : [],
       marks: [
         {

@@ -4,6 +4,7 @@ import { parsePlan } from '../../bench/sweep/plan.js';
 import {
   bestLearningRate,
   firstReach,
+  meanCurve,
   meanOf,
   nextEdgeRate,
   type RunOutcome,
@@ -55,6 +56,40 @@ t.test('firstReach: interpolates step and CPU time between evaluations', async (
   t.same(firstReach(curve, 3.5), { step: 100, cpuSeconds: 10 }, 'already below at the first evaluation');
   t.same(firstReach(curve, 1.5), { step: 300, cpuSeconds: 50 });
   t.equal(firstReach(curve, 1.4), null, 'never reached');
+});
+
+t.test('meanCurve: the seeds averaged per evaluation; its end is the mean final loss', async (t) => {
+  const withCurve = (seed: number, losses: number[]): RunOutcome => ({
+    ...run('a', 0.1, seed, losses.at(-1)!),
+    curve: losses.map((loss, i) => ({ step: 100 * (i + 1), loss, cpuSeconds: 10 * (i + 1) * seed })),
+  });
+  // One seed ends above the mean (1.765 > 1.748), so it never reaches the target on its own.
+  const runs = [
+    withCurve(1, [3, 2, 1.747]),
+    withCurve(2, [3.2, 2.2, 1.765]),
+    withCurve(3, [2.8, 1.9, 1.733]),
+  ];
+  const mean = meanCurve(runs);
+  t.same(
+    mean.map((p) => p.step),
+    [100, 200, 300],
+  );
+  t.equal(mean[0].loss, 3);
+  t.equal(mean[1].loss, (2 + 2.2 + 1.9) / 3);
+  t.equal(mean[1].cpuSeconds, 40, '(20 + 40 + 60) / 3');
+  const target = meanOf(runs.map((r) => r.final)).mean!;
+  t.equal(mean[2].loss, target, 'the last point is the mean final loss, bit for bit');
+  t.equal(firstReach(runs[1].curve, target), null, 'seed 2 alone never reaches the mean');
+  t.equal(firstReach(mean, target)!.step, 300, 'the mean curve reaches it at the end of the budget');
+  t.same(
+    meanCurve([
+      withCurve(1, [3, 2]),
+      { ...withCurve(2, [3, 2]), curve: [{ step: 200, loss: 2, cpuSeconds: 1 }] },
+    ]).map((p) => p.step),
+    [200],
+    'only steps every run has',
+  );
+  t.same(meanCurve([]), []);
 });
 
 t.test('plans: equal budgets and one reference arm, or an error naming the key', async (t) => {
