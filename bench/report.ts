@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { reportPath, resultsDir } from './lib/paths.js';
+import { readingsDir, reportPath, resultsDir } from './lib/paths.js';
 import { type Cell, type Column, RESULTS_SCHEMA, type Results, type Section } from './lib/types.js';
 
 export function loadResults(dir = resultsDir()): Results[] {
@@ -47,7 +47,24 @@ export function renderSection(s: Section): string {
   return lines.join('\n');
 }
 
-export function renderReport(all: readonly Results[]): string {
+/**
+ * Our reading of each results file, by results name: bench/readings/<name>.md, written by hand after a
+ * run (what the numbers mean, what fell short and why we believe it did). Rendered after its tables.
+ */
+export function loadReadings(dir = readingsDir()): Map<string, string> {
+  let files: string[];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.md'));
+  } catch {
+    return new Map();
+  }
+  return new Map(files.map((f) => [f.slice(0, -'.md'.length), readFileSync(join(dir, f), 'utf8').trim()]));
+}
+
+export function renderReport(
+  all: readonly Results[],
+  readings: ReadonlyMap<string, string> = new Map(),
+): string {
   const parts = [
     '# Benchmarks',
     '',
@@ -57,6 +74,7 @@ export function renderReport(all: readonly Results[]): string {
     'the machines are shared, so expect ±10–20 % between runs (the load average is recorded).',
     'The daemon soak (`npm run bench:soak`, bench/soak.ts) is one long run against a live daemon instead:',
     'its rates and latencies are over the run after warm-up.',
+    'A section may end with our reading of its numbers, kept by hand in bench/readings/<name>.md.',
   ];
   for (const r of all) {
     const m = r.machine;
@@ -70,13 +88,15 @@ export function renderReport(all: readonly Results[]): string {
       `- Suites: ${r.suites.join(', ')}`,
     );
     for (const s of r.sections) parts.push('', renderSection(s));
+    const reading = readings.get(r.name);
+    if (reading) parts.push('', reading);
   }
   return parts.join('\n') + '\n';
 }
 
 export function writeReport(): string {
   const path = reportPath();
-  writeFileSync(path, renderReport(loadResults()));
+  writeFileSync(path, renderReport(loadResults(), loadReadings()));
   return path;
 }
 

@@ -19,3 +19,4 @@ export function repoRoot(): string {
 
 export const resultsDir = (): string => join(repoRoot(), 'bench', 'results');
 export const reportPath = (): string => join(repoRoot(), 'BENCHMARKS.md');
+export const readingsDir = (): string => join(repoRoot(), 'bench', 'readings');
