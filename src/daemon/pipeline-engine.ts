@@ -22,16 +22,12 @@ import type { StepMetrics } from '../train/train.js';
 import type { FailureHook } from '../workers/protocol.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
-import {
-  type AppliedStep,
-  type EngineSnapshot,
-  type EngineStatus,
-  type ProbeTiming,
-  type TrainingEngine,
-  batchSpecOfModel,
-} from './engine.js';
+import type { AppliedStep, EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
+import { batchSpecOfModel } from './engine.js';
+import { engineStatus } from './engine-status.js';
 import { HyperparamOverlay } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
+import { snapshotLayout } from './snapshot-layout.js';
 
 export interface PipelineEngineOptions {
   model: Model;
@@ -114,21 +110,11 @@ export class PipelineEngine implements TrainingEngine {
 
   status(): EngineStatus {
     const s = this.pipeline.snapshot();
-    return {
-      step: s.step,
-      paramsVersion: s.step - s.skipped,
-      skipped: s.skipped,
-      paused: this.paused,
-      optimizer: {
-        name: this.opts.optimizer.name,
-        hyperparams: { ...this.overlay.apply(s.optState).hyperparams },
-      },
-      queueDepth: this.queue.depth,
-      queueLimit: this.queue.limit,
-      nextSeq: this.queue.seqCounter,
-      backend: 'cpu',
-      lastLoss: this.lastLoss,
+    const optimizer = {
+      name: this.opts.optimizer.name,
+      hyperparams: this.overlay.apply(s.optState).hyperparams,
     };
+    return engineStatus(s, optimizer, this.queue, { paused: this.paused, lastLoss: this.lastLoss });
   }
 
   pause(): void {
@@ -161,12 +147,7 @@ export class PipelineEngine implements TrainingEngine {
       const c = await cp;
       return {
         params: c.params,
-        layout: this.opts.model.layout.entries.map((e) => ({
-          name: e.name,
-          shape: [...e.shape],
-          offset: e.offset,
-          tags: [...e.tags],
-        })),
+        layout: snapshotLayout(this.opts.model),
         optState: this.overlay.apply(c.optState),
         step: c.step,
         pending: c.pending,
@@ -181,13 +162,7 @@ export class PipelineEngine implements TrainingEngine {
   }
 
   weights(): Uint8Array {
-    const layout = this.opts.model.layout.entries.map((e) => ({
-      name: e.name,
-      shape: [...e.shape],
-      offset: e.offset,
-      tags: [...e.tags],
-    }));
-    return paramsToSafetensors(this.pipeline.params(), layout, {
+    return paramsToSafetensors(this.pipeline.params(), snapshotLayout(this.opts.model), {
       step: String(this.pipeline.snapshot().step),
     });
   }

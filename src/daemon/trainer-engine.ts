@@ -19,17 +19,13 @@ import { type EvalResult, evaluate } from '../train/evaluate.js';
 import { type StepMetrics, Trainer } from '../train/train.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
-import {
-  type AppliedStep,
-  type EngineSnapshot,
-  type EngineStatus,
-  type ProbeTiming,
-  type TrainingEngine,
-  batchSpecOfModel,
-} from './engine.js';
+import type { AppliedStep, EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
+import { batchSpecOfModel } from './engine.js';
+import { engineStatus } from './engine-status.js';
 import { withHyperparams } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
 import { ProbeClock } from './probe-clock.js';
+import { snapshotLayout } from './snapshot-layout.js';
 
 export interface TrainerEngineOptions {
   model: Model;
@@ -111,18 +107,8 @@ export class TrainerEngine implements TrainingEngine {
 
   status(): EngineStatus {
     const s = this.trainer.state();
-    return {
-      step: s.step,
-      paramsVersion: s.step - s.skipped,
-      skipped: s.skipped,
-      paused: this.paused,
-      optimizer: { name: this.opts.optimizer.name, hyperparams: { ...s.optState.hyperparams } },
-      queueDepth: this.queue.depth,
-      queueLimit: this.queue.limit,
-      nextSeq: this.queue.seqCounter,
-      backend: 'cpu',
-      lastLoss: this.lastLoss,
-    };
+    const optimizer = { name: this.opts.optimizer.name, hyperparams: s.optState.hyperparams };
+    return engineStatus(s, optimizer, this.queue, { paused: this.paused, lastLoss: this.lastLoss });
   }
 
   pause(): void {
@@ -145,12 +131,7 @@ export class TrainerEngine implements TrainingEngine {
     const s = this.trainer.state();
     return {
       params: s.params,
-      layout: this.opts.model.layout.entries.map((e) => ({
-        name: e.name,
-        shape: [...e.shape],
-        offset: e.offset,
-        tags: [...e.tags],
-      })),
+      layout: snapshotLayout(this.opts.model),
       optState: s.optState,
       step: s.step,
       pending: s.pending,

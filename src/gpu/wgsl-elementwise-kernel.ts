@@ -8,6 +8,7 @@
  * one 1-D dispatch within the device's workgroup limit.
  */
 import { checkSize, type DeviceArray, type GpuDeviceCore } from './device-core.js';
+import { gridStrideSource } from './wgsl-grid-stride.js';
 
 export const ELEMENTWISE_WORKGROUP = 64;
 
@@ -39,24 +40,15 @@ function fieldsOf(k: WgslElementKernel): string[] {
 }
 
 export function elementKernelSource(k: WgslElementKernel): string {
-  const lines = [`struct P { ${fieldsOf(k).join(', ')} }`, '@group(0) @binding(0) var<uniform> p : P;'];
-  let b = 1;
-  for (const name of k.rw)
-    lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${name} : array<f32>;`);
-  for (const name of k.ro) lines.push(`@group(0) @binding(${b++}) var<storage, read> ${name} : array<f32>;`);
-  lines.push(
-    `@compute @workgroup_size(${ELEMENTWISE_WORKGROUP})`,
-    'fn main(@builtin(global_invocation_id) gid : vec3<u32>) {',
-    '  for (var i = gid.x; i < p.n; i = i + p.stride) {',
-    k.body
-      .trim()
-      .split('\n')
-      .map((l) => `    ${l.trim()}`)
-      .join('\n'),
-    '  }',
-    '}',
-  );
-  return lines.join('\n');
+  return gridStrideSource({
+    preamble: [`struct P { ${fieldsOf(k).join(', ')} }`],
+    element: 'f32',
+    rw: k.rw,
+    ro: k.ro,
+    workgroup: ELEMENTWISE_WORKGROUP,
+    start: 'gid.x',
+    body: k.body,
+  });
 }
 
 /**

@@ -9,6 +9,8 @@
  * (n, stride, base, pad: u32) and then the kernel's f32 parameters, padded to 16 bytes.
  */
 
+import { gridStrideSource } from './wgsl-grid-stride.js';
+
 export const STREAM_WORKGROUP = 256;
 
 export interface StreamKernel {
@@ -49,28 +51,18 @@ export function streamSource(k: StreamKernel, vec4: boolean): string {
   const T = vec4 ? 'vec4<f32>' : 'f32';
   const fields = k.params.map((p) => `${p} : f32`);
   while (fields.length % 4 !== 0) fields.push(`pad${fields.length} : f32`);
-  const lines = [
-    `alias T = ${T};`,
-    `struct P { n : u32, stride : u32, base : u32, hpad : u32, ${fields.join(', ')} }`,
-    '@group(0) @binding(0) var<uniform> p : P;',
-  ];
-  let b = 1;
-  for (const name of k.rw)
-    lines.push(`@group(0) @binding(${b++}) var<storage, read_write> ${name} : array<T>;`);
-  for (const name of k.ro) lines.push(`@group(0) @binding(${b++}) var<storage, read> ${name} : array<T>;`);
-  lines.push(
-    `@compute @workgroup_size(${STREAM_WORKGROUP})`,
-    'fn main(@builtin(global_invocation_id) gid : vec3<u32>) {',
-    '  for (var i = p.base + gid.x; i < p.n; i = i + p.stride) {',
-    k.body
-      .trim()
-      .split('\n')
-      .map((l) => `    ${l.trim()}`)
-      .join('\n'),
-    '  }',
-    '}',
-  );
-  return lines.join('\n');
+  return gridStrideSource({
+    preamble: [
+      `alias T = ${T};`,
+      `struct P { n : u32, stride : u32, base : u32, hpad : u32, ${fields.join(', ')} }`,
+    ],
+    element: 'T',
+    rw: k.rw,
+    ro: k.ro,
+    workgroup: STREAM_WORKGROUP,
+    start: 'p.base + gid.x',
+    body: k.body,
+  });
 }
 
 /**

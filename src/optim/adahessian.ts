@@ -12,21 +12,18 @@
  * recent D. We do the same — the state keeps the last D — and require an estimate on the first step,
  * where the official code always has one.
  */
-import { chain, type ChainState } from './chain.js';
+import type { ChainState } from './chain.js';
+import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { blockAveragedAbs, checkBlocksFit, compileBlocks, type HessianBlock } from './hessian-blocks.js';
-import { scaleByLearningRate } from './learning-rate.js';
-import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
+import type { GradientTransformation } from './transform.js';
 import {
   checkKnownOptions,
   checkLength,
-  checkMask,
   checkNumber,
-  checkScalarOrSchedule,
   checkStateCount,
   checkStateObject,
   checkStateVector,
 } from './validate.js';
-import { addDecayedWeights } from './weight-decay.js';
 
 export interface AdahessianState {
   count: number;
@@ -104,33 +101,16 @@ export function scaleByAdahessian(
   };
 }
 
-export interface AdahessianOptions extends ScaleByAdahessianOptions {
-  lr?: ScalarOrSchedule;
-  weightDecay?: number;
-  mask?: CoordinateMask;
-}
+export interface AdahessianOptions extends ScaleByAdahessianOptions, DecoupledDecayOptions {}
 
 /** Official defaults: lr 0.15, β (0.9, 0.999), ε 1e-4, Hessian power 1, weight decay 0. */
 export function adahessian(options: AdahessianOptions = {}): GradientTransformation<ChainState> {
-  const owner = 'adahessian';
-  checkKnownOptions(owner, options, [
-    'lr',
-    'b1',
-    'b2',
-    'eps',
-    'hessianPower',
-    'blocks',
-    'weightDecay',
-    'mask',
-  ]);
-  const lr = checkScalarOrSchedule(owner, 'lr', options.lr ?? 0.15);
-  const wd = checkNumber(owner, 'weightDecay', options.weightDecay ?? 0, { min: 0 });
-  const mask = checkMask(owner, 'mask', options.mask);
-  const { b1, b2, eps, hessianPower, blocks } = options;
   // lr·(u + wd·θ): the official update p − lr·(m̂/denom + wd·p), with the decay outside the moments.
-  return chain(
-    scaleByAdahessian({ b1, b2, eps, hessianPower, blocks }),
-    addDecayedWeights(wd, mask),
-    scaleByLearningRate(lr),
+  return decoupledDecayAlias(
+    'adahessian',
+    options,
+    ['b1', 'b2', 'eps', 'hessianPower', 'blocks'],
+    { lr: 0.15, weightDecay: 0 },
+    scaleByAdahessian,
   );
 }

@@ -11,32 +11,16 @@
  * and the next step then uses it; here the estimate comes with the step that uses it, which is the same
  * sequence of arithmetic. Until the first estimate h = 0 and each step is lr·sign(m).
  */
-import { chain, type ChainState } from './chain.js';
+import type { ChainState } from './chain.js';
+import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { checkGroups, type CoordinateGroups, quantileSelect } from './group-quantile.js';
-import { scaleByLearningRate } from './learning-rate.js';
-import { checkStats, initialStats, nextHessianCounters, vectorStats, type CurvatureStats } from './stats.js';
-import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
-import {
-  checkBoolean,
-  checkKnownOptions,
-  checkLength,
-  checkMask,
-  checkNumber,
-  checkScalarOrSchedule,
-  checkStateCount,
-  checkStateObject,
-  checkStateVector,
-} from './validate.js';
-import { addDecayedWeights } from './weight-decay.js';
+import { initSophiaState, readSophiaState, sophiaMoments, sophiaStats } from './sophia-state.js';
+import type { SophiaState } from './sophia-state.js';
+import { nextHessianCounters } from './stats.js';
+import type { GradientTransformation } from './transform.js';
+import { checkBoolean, checkKnownOptions, checkNumber } from './validate.js';
 
-export interface SophiaState {
-  count: number;
-  /** Gradient EMA (exp_avg). */
-  m: Float32Array;
-  /** Curvature EMA (hessian). */
-  h: Float32Array;
-  stats: CurvatureStats;
-}
+export type { SophiaState } from './sophia-state.js';
 
 export interface ScaleBySophiaGOptions {
   b1?: number;
@@ -86,16 +70,10 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
   return {
     freshUpdates: true,
     init(params) {
-      const d = params.length;
-      return { count: 0, m: new Float32Array(d), h: new Float32Array(d), stats: initialStats() };
+      return initSophiaState(params.length);
     },
     update(grads, state, _params, extra) {
-      const s = checkStateObject(owner, state);
-      const count = checkStateCount(owner, s.count);
-      const m0 = checkStateVector(owner, 'm', s.m);
-      const h0 = checkStateVector(owner, 'h', s.h, m0.length);
-      const prevStats = checkStats(owner, s.stats);
-      checkLength(owner, 'gradient', grads, m0.length);
+      const { count, m0, h0, prevStats } = readSophiaState(owner, state, grads);
       const bs = extra?.batchSize;
       if (typeof bs !== 'number' || !Number.isFinite(bs) || bs <= 0) {
         throw new Error(
@@ -103,17 +81,10 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
         );
       }
       const hHat = extra?.hessianDiag;
-      if (hHat !== undefined) checkLength(owner, 'extra.hessianDiag', hHat, m0.length);
-
+      const { m, h } = sophiaMoments(owner, b1, b2, grads, m0, h0, hHat);
       const d = grads.length;
-      const m = new Float32Array(d);
-      for (let i = 0; i < d; i++) m[i] = b1 * m0[i] + (1 - b1) * grads[i];
-      let h = h0; // unchanged (and shared, never mutated) on steps without an estimate
-      if (hHat !== undefined) {
-        h = new Float32Array(d);
-        for (let i = 0; i < d; i++) h[i] = b2 * h0[i] + (1 - b2) * hHat[i];
-      }
-      const [hessianUpdates, stepsSinceHessian] = nextHessianCounters(prevStats, hHat !== undefined);
+      const counters = nextHessianCounters(prevStats, hHat !== undefined);
+      const hessianUpdates = counters[0];
       // Before the first estimate h = 0 either way (each step is lr·sign(m)).
       const correction = biasCorrection && hessianUpdates > 0 ? 1 / (1 - Math.pow(b2, hessianUpdates)) : 1;
       const out = new Float32Array(d);
@@ -146,56 +117,22 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
         }
         clipRange(covered, d, rho);
       }
-      // h only changes when an estimate arrives; in between its mean/max/min are last step's.
-      const hs =
-        h === h0 ? { mean: prevStats.hMean, max: prevStats.hMax, min: prevStats.hMin } : vectorStats(h);
-      const stats: CurvatureStats = {
-        winRate: d === 0 ? 0 : unclipped / d,
-        hMean: hs.mean,
-        hMax: hs.max,
-        hMin: hs.min,
-        hessianUpdates,
-        stepsSinceHessian,
-      };
+      const stats = sophiaStats(prevStats, h0, h, unclipped, counters);
       return [out, { count: count + 1, m, h, stats }];
     },
   };
 }
 
-export interface SophiaGOptions extends ScaleBySophiaGOptions {
-  lr?: ScalarOrSchedule;
-  weightDecay?: number;
-  mask?: CoordinateMask;
-}
+export interface SophiaGOptions extends ScaleBySophiaGOptions, DecoupledDecayOptions {}
 
 /** Official defaults: lr 1e-4, β (0.965, 0.99), ρ 0.04, weight decay 0.1. */
 export function sophiaG(options: SophiaGOptions = {}): GradientTransformation<ChainState> {
-  const owner = 'sophiaG';
-  checkKnownOptions(owner, options, [
-    'lr',
-    'b1',
-    'b2',
-    'rho',
-    'biasCorrection',
-    'winRateTarget',
-    'groups',
-    'weightDecay',
-    'mask',
-  ]);
-  const lr = checkScalarOrSchedule(owner, 'lr', options.lr ?? 1e-4);
-  const wd = checkNumber(owner, 'weightDecay', options.weightDecay ?? 0.1, { min: 0 });
-  const mask = checkMask(owner, 'mask', options.mask);
   // θ − lr·(u + wd·θ) = θ·(1 − lr·wd) − lr·u: the official "decay first" step, written as an update.
-  return chain(
-    scaleBySophiaG({
-      b1: options.b1,
-      b2: options.b2,
-      rho: options.rho,
-      biasCorrection: options.biasCorrection,
-      winRateTarget: options.winRateTarget,
-      groups: options.groups,
-    }),
-    addDecayedWeights(wd, mask),
-    scaleByLearningRate(lr),
+  return decoupledDecayAlias(
+    'sophiaG',
+    options,
+    ['b1', 'b2', 'rho', 'biasCorrection', 'winRateTarget', 'groups'],
+    { lr: 1e-4, weightDecay: 0.1 },
+    scaleBySophiaG,
   );
 }

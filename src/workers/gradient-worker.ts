@@ -4,46 +4,32 @@
  * the slot's result part and answers with a msgpack head (loss part, flags, error): nothing large
  * crosses by postMessage in either direction.
  */
-import { workerData } from 'piscina';
-import type { Model } from '../nn/model.js';
-import { buildModel } from '../nn/models/registry.js';
 import { shardGradient } from '../pipeline/step-math.js';
-import { loadModelModule } from './entry-file.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
 import {
   type GradientHead,
   type GradientReplyHead,
   type GradientWire,
-  type WorkerInit,
   decodeHead,
   encodeHead,
   serializeError,
 } from './protocol.js';
 import { readSlot, writeResult } from './shard-slots.js';
+import { getWorkerModel, workerInit } from './worker-context.js';
 
-const init = workerData as WorkerInit;
-// User model kinds register themselves when their module is imported; built once, on the first task.
-let model: Model | null = null;
-async function getModel(): Promise<Model> {
-  if (!model) {
-    for (const url of init.modelModules ?? []) await loadModelModule(url);
-    model = buildModel(init.modelSpec);
-  }
-  return model;
-}
-const params = new Float32Array(init.paramsBuffer);
-const version = new Int32Array(init.versionBuffer);
+const params = new Float32Array(workerInit.paramsBuffer);
+const version = new Int32Array(workerInit.versionBuffer);
 
 /** The reply head (a Uint8Array); the gradient is already in the result slot. */
 export default async function gradientTask(wire: GradientWire): Promise<Uint8Array> {
   const req = decodeHead<GradientHead>(wire.head);
   if (req.kind !== 'gradient') throw Errors.UnknownTask(req.kind);
-  checkFailureHook(init.failOn, req.step, req.attempt, req.shardIndex);
+  checkFailureHook(workerInit.failOn, req.step, req.attempt, req.shardIndex);
   const base = { shardIndex: req.shardIndex, paramsVersion: req.paramsVersion };
   let head: GradientReplyHead;
   try {
-    const model = await getModel();
+    const model = await getWorkerModel();
     if (model.layout.size !== params.length) throw Errors.LayoutMismatch(model.layout.size, params.length);
     const have = Atomics.load(version, 0);
     if (have !== req.paramsVersion) throw Errors.StaleParams(req.paramsVersion, have);

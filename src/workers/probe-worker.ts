@@ -6,13 +6,9 @@
  * reply says which backend computed the estimate. The task's fields arrive as a msgpack head beside
  * its transferred arrays; the reply likewise.
  */
-import { workerData } from 'piscina';
 import { GpuProbeHost } from '../gpu/probe-host.js';
-import type { Model } from '../nn/model.js';
-import { buildModel } from '../nn/models/registry.js';
 import { NonFiniteError } from '../tensor/errors.js';
 import { type CurvatureEstimate, estimateCurvature, resolveCurvature } from '../train/curvature-schedule.js';
-import { loadModelModule } from './entry-file.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
 import {
@@ -20,28 +16,20 @@ import {
   type ProbeReply,
   type ProbeReplyHead,
   type ProbeWire,
-  type WorkerInit,
   decodeHead,
   encodeHead,
   serializeError,
 } from './protocol.js';
 import { withTransfer } from './transfer.js';
-
-const init = workerData as WorkerInit;
-// User model kinds register themselves when their module is imported; built once, on the first task.
-let model: Model | null = null;
-async function getModel(): Promise<Model> {
-  if (!model) {
-    for (const url of init.modelModules ?? []) await loadModelModule(url);
-    model = buildModel(init.modelSpec);
-  }
-  return model;
-}
+import { getWorkerModel, workerInit } from './worker-context.js';
 
 // One device per process, opened lazily by the first probe; null keeps the CPU path exactly as it was.
 const gpu =
-  init.gpu !== undefined && init.gpu !== 'cpu'
-    ? new GpuProbeHost({ preference: init.gpu, ...(init.gpuFailOn ? { failOn: init.gpuFailOn } : {}) })
+  workerInit.gpu !== undefined && workerInit.gpu !== 'cpu'
+    ? new GpuProbeHost({
+        preference: workerInit.gpu,
+        ...(workerInit.gpuFailOn ? { failOn: workerInit.gpuFailOn } : {}),
+      })
     : null;
 
 function allFinite(v: Float32Array): boolean {
@@ -58,10 +46,10 @@ function reply(head: ProbeReplyHead, diag: Float32Array, grad?: Float32Array): P
 export default async function probeTask(wire: ProbeWire): Promise<ProbeReply> {
   const req = decodeHead<ProbeHead>(wire.head);
   if (req.kind !== 'probe') throw Errors.UnknownTask(req.kind);
-  checkFailureHook(init.failOn, req.step, req.attempt);
+  checkFailureHook(workerInit.failOn, req.step, req.attempt);
   const empty = new Float32Array(0);
   try {
-    const model = await getModel();
+    const model = await getWorkerModel();
     if (wire.params.length !== model.layout.size)
       throw Errors.LayoutMismatch(model.layout.size, wire.params.length);
     const c = resolveCurvature({ estimator: req.estimator, probes: req.probes, every: 1, first: 0 });

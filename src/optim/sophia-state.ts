@@ -1,0 +1,78 @@
+/** The state Sophia-G and Sophia-H share, and the steps on it they take alike, written once for both. */
+import { checkStats, initialStats, vectorStats, type CurvatureStats } from './stats.js';
+import { checkLength, checkStateCount, checkStateObject, checkStateVector } from './validate.js';
+
+export interface SophiaState {
+  count: number;
+  /** Gradient EMA (exp_avg). */
+  m: Float32Array;
+  /** Curvature EMA (hessian). */
+  h: Float32Array;
+  stats: CurvatureStats;
+}
+
+export function initSophiaState(d: number): SophiaState {
+  return { count: 0, m: new Float32Array(d), h: new Float32Array(d), stats: initialStats() };
+}
+
+/** Checks a Sophia state and that `grads` matches it; returns its parts (count as stored). */
+export function readSophiaState(
+  owner: string,
+  state: unknown,
+  grads: Float32Array,
+): { count: number; m0: Float32Array; h0: Float32Array; prevStats: CurvatureStats } {
+  const s = checkStateObject(owner, state);
+  const count = checkStateCount(owner, s.count);
+  const m0 = checkStateVector(owner, 'm', s.m);
+  const h0 = checkStateVector(owner, 'h', s.h, m0.length);
+  const prevStats = checkStats(owner, s.stats);
+  checkLength(owner, 'gradient', grads, m0.length);
+  return { count, m0, h0, prevStats };
+}
+
+/**
+ * m ← β1·m + (1−β1)·g, and h ← β2·h + (1−β2)·ĥ when an estimate ĥ arrives (checked against m first);
+ * without one h is h0 itself (shared, never mutated).
+ */
+export function sophiaMoments(
+  owner: string,
+  b1: number,
+  b2: number,
+  grads: Float32Array,
+  m0: Float32Array,
+  h0: Float32Array,
+  hHat: Float32Array | undefined,
+): { m: Float32Array; h: Float32Array } {
+  if (hHat !== undefined) checkLength(owner, 'extra.hessianDiag', hHat, m0.length);
+  const d = grads.length;
+  const m = new Float32Array(d);
+  for (let i = 0; i < d; i++) m[i] = b1 * m0[i] + (1 - b1) * grads[i];
+  let h = h0;
+  if (hHat !== undefined) {
+    h = new Float32Array(d);
+    for (let i = 0; i < d; i++) h[i] = b2 * h0[i] + (1 - b2) * hHat[i];
+  }
+  return { m, h };
+}
+
+/** This step's stats: `unclipped` of the h.length coordinates won, `counters` from nextHessianCounters. */
+export function sophiaStats(
+  prevStats: CurvatureStats,
+  h0: Float32Array,
+  h: Float32Array,
+  unclipped: number,
+  counters: [number, number],
+): CurvatureStats {
+  const d = h.length;
+  // h only changes when an estimate arrives; in between its mean/max/min are last step's.
+  const hs = h === h0 ? { mean: prevStats.hMean, max: prevStats.hMax, min: prevStats.hMin } : vectorStats(h);
+  const [hessianUpdates, stepsSinceHessian] = counters;
+  return {
+    winRate: d === 0 ? 0 : unclipped / d,
+    hMean: hs.mean,
+    hMax: hs.max,
+    hMin: hs.min,
+    hessianUpdates,
+    stepsSinceHessian,
+  };
+}
