@@ -2,18 +2,21 @@
  * The reference char-GPT's training step (2 layers, 4 heads, n_embd 64, block 64, batch 32, tied
  * embeddings; config/gpt-reference-*.json): time per Trainer step of every optimizer of the reference
  * sweep (Sophia-G: a GNB probe every 10 steps; Sophia-H: Hutchinson every 10; AdaHessian: Hutchinson every
- * step), interleaved rounds of 10 steps each. PyTorch takes 90–100 ms per step on one core of this machine kind.
+ * step), interleaved rounds of 10 steps each; and PyTorch's AdamW step on the same model, run here before
+ * and after those rounds when torch is installed (bench/reference/gpt_step.py).
  */
 import { readConfig } from '../../src/cli/config.js';
 import { modelSpecOf, setupData, trainerFor } from '../../src/cli/run-setup.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { setFiniteChecks } from '../../src/tensor/index.js';
 import { repoRoot } from '../lib/paths.js';
+import { pytorchRounds } from '../lib/pytorch-reference.js';
 import { interleave } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 import { join } from 'node:path';
 
 const STEPS_PER_SAMPLE = 10;
+const PYTORCH = 'PyTorch';
 
 /** Labelled as the arms of bench/plans/gpt-reference.json: the sweep reads these step costs by label. */
 const CONFIGS: Record<string, string> = {
@@ -37,17 +40,35 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       for (let i = 0; i < STEPS_PER_SAMPLE; i++) trainer.step();
     };
   }
-  const samples = interleave(steppers, { warmup: 1, rounds: ctx.quick ? 3 : 9 });
+  const rounds = ctx.quick ? 3 : 9;
+  // PyTorch's rounds interleaved with ours: the machine's speed drifts within minutes.
+  const pytorch = pytorchRounds('gpt_step.py', STEPS_PER_SAMPLE);
+  if (pytorch.stepper) steppers[PYTORCH] = pytorch.stepper;
+  const samples = interleave(steppers, { warmup: 1, rounds });
+  const torch = pytorch.finish(1);
   setFiniteChecks(true);
-  const rows: Row[] = Object.entries(samples).map(([label, s]) => {
-    ctx.log(`${label}: ${(s.median / STEPS_PER_SAMPLE).toFixed(1)} ms/step`);
-    return {
-      optimizer: label,
-      ms: s.median / STEPS_PER_SAMPLE,
-      cpuMs: s.cpuMedian / STEPS_PER_SAMPLE,
-      vsAdamW: s.median / samples.AdamW.median,
-    };
-  });
+  const rows: Row[] = Object.entries(samples)
+    .filter(([label]) => label !== PYTORCH)
+    .map(([label, s]) => {
+      ctx.log(`${label}: ${(s.median / STEPS_PER_SAMPLE).toFixed(1)} ms/step`);
+      return {
+        optimizer: label,
+        ms: s.median / STEPS_PER_SAMPLE,
+        cpuMs: s.cpuMedian / STEPS_PER_SAMPLE,
+        vsAdamW: s.median / samples.AdamW.median,
+      };
+    });
+  if ('ms' in torch) {
+    ctx.log(
+      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s)`,
+    );
+    rows.push({
+      optimizer: `AdamW in PyTorch ${torch.torch} (1 thread, run here)`,
+      ms: torch.ms,
+      cpuMs: null,
+      vsAdamW: (torch.ms * STEPS_PER_SAMPLE) / samples.AdamW.median,
+    });
+  } else ctx.log(`PyTorch not run: ${torch.missing}`);
   return [
     {
       id: 'gpt-step',
@@ -61,7 +82,9 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       rows,
       notes: [
         `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; the Sophia rows include their probes (one step in ten), AdaHessian its Hutchinson probe every step.`,
-        'PyTorch on one core of this machine kind: 90–100 ms per step (AdamW).',
+        'ms' in torch
+          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread; sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clock; median of ${torch.rounds}. Its CPU time is not measured.`
+          : `PyTorch not run here (${torch.missing}); on one core of this machine kind it takes 90–100 ms per step (AdamW). Install it with \`apt install python3-torch libopenblas0-pthread\`.`,
       ],
     },
   ];

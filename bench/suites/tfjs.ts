@@ -3,7 +3,8 @@
  * softmax cross-entropy) at batch 128, float32 — hessflow (valueAndGrad + adamw + applyUpdates, the
  * work of one Trainer step) against TF.js 4 with its cpu and wasm backends (dev dependencies used only
  * here). Interleaved rounds, medians. TF.js keeps its own graph and optimizer state; both sides train
- * the same architecture on fixed random data, so each call is a real optimizer step.
+ * the same architecture on fixed random data, so each call is a real optimizer step. PyTorch does the
+ * same step before and after those rounds when torch is installed (bench/reference/mlp_step.py).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -11,12 +12,14 @@ import { buildModel } from '../../src/nn/models/registry.js';
 import { initialParams, lossFunction } from '../../src/nn/model.js';
 import { adamw, applyUpdates } from '../../src/optim/index.js';
 import { rng } from '../../src/random/counter-rng.js';
-import { Tensor, setFiniteChecks, valueAndGrad } from '../../src/tensor/index.js';
+import { Tensor, setFiniteChecks, valueAndGrad, withScratch } from '../../src/tensor/index.js';
+import { pytorchRounds } from '../lib/pytorch-reference.js';
 import { interleave } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 
 const SIZES = [784, 256, 256, 10];
 const BATCH = 128;
+const PYTORCH = 'PyTorch';
 
 function hessflowStep(): () => number {
   const model = buildModel({ kind: 'mlp', sizes: SIZES, activation: 'tanh' });
@@ -28,11 +31,15 @@ function hessflowStep(): () => number {
   let params = initialParams(model, 1) as Float32Array;
   let state = opt.init(params);
   return () => {
-    const [loss, g] = valueAndGrad(f)(new Tensor(params, [params.length]));
-    const [updates, next] = opt.update(g.data as Float32Array, state, params);
+    // As a Trainer step: the passes in scratch memory, the gradient copied out.
+    const [loss, g] = withScratch(() => {
+      const [y, gy] = valueAndGrad(f)(new Tensor(params, [params.length]));
+      return [y.item(), (gy.data as Float32Array).slice()] as const;
+    });
+    const [updates, next] = opt.update(g, state, params);
     params = applyUpdates(params, updates);
     state = next;
-    return loss.item();
+    return loss;
   };
 }
 
@@ -70,27 +77,44 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
     'TF.js 4 cpu backend': await tfjsStep('cpu'),
   };
   const losses: Record<string, number> = {};
-  const samples = interleave(
-    Object.fromEntries(Object.entries(steps).map(([k, f]) => [k, () => void (losses[k] = f())])),
-    { warmup: 2, rounds: ctx.quick ? 7 : 21 },
+  const rounds = ctx.quick ? 7 : 21;
+  // PyTorch's rounds interleaved with the others: the machine's speed drifts within minutes.
+  const pytorch = pytorchRounds('mlp_step.py', 5);
+  const stepped: Record<string, () => void> = Object.fromEntries(
+    Object.entries(steps).map(([k, f]) => [k, () => void (losses[k] = f())]),
   );
+  if (pytorch.stepper) stepped[PYTORCH] = pytorch.stepper;
+  const samples = interleave(stepped, { warmup: 2, rounds });
+  const torch = pytorch.finish(2);
   setFiniteChecks(true);
   for (const [k, l] of Object.entries(losses)) {
     if (!Number.isFinite(l)) throw new Error(`${k}: loss ${l} is not finite`);
   }
   const ours = samples['hessflow (wasm matmul)'].median;
-  const rows: Row[] = Object.entries(samples).map(([name, s]) => ({
-    implementation: name,
-    ms: s.median,
-    cpuMs: s.cpuMedian,
-    vsHessflow: s.median / ours,
-  }));
-  rows.push({
-    implementation: 'PyTorch 1.13 CPU, 1 thread (reference, not run here)',
-    ms: 6.3,
-    cpuMs: null,
-    vsHessflow: 6.3 / ours,
-  });
+  const rows: Row[] = Object.entries(samples)
+    .filter(([name]) => name !== PYTORCH)
+    .map(([name, s]) => ({
+      implementation: name,
+      ms: s.median,
+      cpuMs: s.cpuMedian,
+      vsHessflow: s.median / ours,
+    }));
+  if ('ms' in torch) {
+    rows.push({
+      implementation: `PyTorch ${torch.torch} CPU, 1 thread (run here)`,
+      ms: torch.ms,
+      cpuMs: null,
+      vsHessflow: torch.ms / ours,
+    });
+  } else {
+    ctx.log(`PyTorch not run: ${torch.missing}`);
+    rows.push({
+      implementation: 'PyTorch 1.13 CPU, 1 thread (reference, not run here)',
+      ms: 6.3,
+      cpuMs: null,
+      vsHessflow: 6.3 / ours,
+    });
+  }
   ctx.log(rows.map((r) => `${r.implementation}: ${(r.ms as number).toFixed(1)} ms`).join('; '));
   return [
     {
@@ -106,6 +130,9 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
       notes: [
         'One step = loss, gradient, Adam update and parameter write. TF.js: optimizer.minimize; hessflow: valueAndGrad, adamw, applyUpdates.',
         'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm); PyTorch 6.3 ms. Target: hessflow ≥ 2× faster than TF.js-wasm.',
+        'ms' in torch
+          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clock; median of ${torch.rounds} (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there).`
+          : 'PyTorch was not run here (install it with `apt install python3-torch libopenblas0-pthread`); its row is the reference number.',
       ],
     },
   ];

@@ -1,0 +1,38 @@
+"""The request loop of the PyTorch reference scripts (gpt_step.py, mlp_step.py) under `--serve CMD RES`.
+
+`npm run bench` interleaves PyTorch's rounds with its own: it writes "run N" lines to the named pipe CMD
+and reads one JSON line per command from the pipe RES ({"ms": ms per step of those N steps}). "sgemm"
+answers {"sgemmGflops": float32 matmul GFLOP/s at n = 512}, which says which BLAS torch found. The loop
+ends when CMD is closed.
+"""
+import json
+import time
+
+import torch
+
+
+def sgemm_gflops():
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    a @ b
+    t0 = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    return 2 * 512**3 * 10 / (time.perf_counter() - t0) / 1e9
+
+
+def serve(step, cmd_path, res_path):
+    with open(cmd_path, "r") as cmd, open(res_path, "w") as res:
+        for line in cmd:
+            words = line.split()
+            if words[:1] == ["run"]:
+                n = int(words[1])
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    step()
+                reply = {"ms": 1000 * (time.perf_counter() - t0) / n}
+            elif words[:1] == ["sgemm"]:
+                reply = {"sgemmGflops": sgemm_gflops()}
+            else:
+                reply = {"error": f"unknown command {line.strip()!r}"}
+            res.write(json.dumps(reply) + "\n")
+            res.flush()
