@@ -5,7 +5,7 @@
  * matmul, and the sgemm figure says so). On these shared VMs the speed drifts by tens of percent within
  * minutes, so rounds taken minutes apart cannot be compared; interleaved ones can.
  *
- * The script (bench/reference/<name>.py --serve CMD RES) runs as a separate process answering "run N"
+ * The script (bench/reference/<name>.py --serve CMD RES; harness.py) runs as a separate process answering "run N"
  * on one named pipe with one JSON line on another, so a round is a synchronous call that fits the
  * synchronous `interleave`. Each round's time is the script's own clock around its N steps.
  */

@@ -10,15 +10,12 @@ Debian's reference BLAS, 50-60 with OpenBLAS (apt install libopenblas0-pthread).
 
 Run: python3 bench/reference/gpt_step.py --rounds 5 --steps 10
 """
-import argparse
-import json
 import math
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from serve import serve, sgemm_gflops
+from harness import run
 
 
 class Block(nn.Module):
@@ -67,12 +64,8 @@ class Gpt(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--steps", type=int, default=10)
-    ap.add_argument("--serve", nargs=2, metavar=("CMD", "RES"), help="answer run commands (serve.py)")
-    args = ap.parse_args()
+def build_step():
+    """The model, optimizer and data of the step; returns the step function."""
     torch.set_num_threads(1)
     torch.manual_seed(1)
     vocab, block, batch = 89, 64, 32
@@ -97,19 +90,8 @@ def main():
         opt.step()
         return loss.item()
 
-    if args.serve:
-        serve(step, *args.serve)
-        return
-    for _ in range(args.steps):  # warm-up round
-        step()
-    ms = []
-    for _ in range(args.rounds):
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        ms.append(1000 * (time.perf_counter() - t0) / args.steps)
-    print(json.dumps({"ms": ms, "torch": torch.__version__, "sgemmGflops": sgemm_gflops()}))
+    return step
 
 
 if __name__ == "__main__":
-    main()
+    run(build_step(), default_steps=10)

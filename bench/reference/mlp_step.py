@@ -6,22 +6,15 @@ one JSON line: {"ms": [...], "torch": version, "sgemmGflops": float32 matmul GFL
 
 Run: python3 bench/reference/mlp_step.py --rounds 7 --steps 20
 """
-import argparse
-import json
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from serve import serve, sgemm_gflops
+from harness import run
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--serve", nargs=2, metavar=("CMD", "RES"), help="answer run commands (serve.py)")
-    args = ap.parse_args()
+def build_step():
+    """The model, optimizer and data of the step; returns the step function."""
     torch.set_num_threads(1)
     torch.manual_seed(1)
     model = nn.Sequential(nn.Linear(784, 256), nn.Tanh(), nn.Linear(256, 256), nn.Tanh(), nn.Linear(256, 10))
@@ -36,19 +29,8 @@ def main():
         opt.step()
         return loss.item()
 
-    if args.serve:
-        serve(step, *args.serve)
-        return
-    for _ in range(args.steps):  # warm-up round
-        step()
-    ms = []
-    for _ in range(args.rounds):
-        t0 = time.perf_counter()
-        for _ in range(args.steps):
-            step()
-        ms.append(1000 * (time.perf_counter() - t0) / args.steps)
-    print(json.dumps({"ms": ms, "torch": torch.__version__, "sgemmGflops": sgemm_gflops()}))
+    return step
 
 
 if __name__ == "__main__":
-    main()
+    run(build_step(), default_steps=20)

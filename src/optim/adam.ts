@@ -1,5 +1,11 @@
 /** Adam moments (optax.scale_by_adam) and the AdamW alias (torch.optim.AdamW defaults). */
-import { type AdamConstants, type AdamMomentsKernel, WasmAdam, adamSelfCheck } from '../kernels/wasm/adam.js';
+import {
+  type AdamConstants,
+  type AdamMomentsKernel,
+  WasmAdam,
+  adamConstants,
+  adamSelfCheck,
+} from '../kernels/wasm/adam.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
@@ -103,9 +109,7 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       const mu0 = checkStateVector(owner, 'mu', s.mu);
       const nu0 = checkStateVector(owner, 'nu', s.nu, mu0.length);
       checkLength(owner, 'gradient', grads, mu0.length);
-      const bc1 = 1 - b1 ** count;
-      const bc2 = 1 - b2 ** count;
-      const c: AdamConstants = { b1, b2, bc1, bc2, eps, epsRoot };
+      const c = adamConstants(b1, b2, count, eps, epsRoot);
       const wasm = grads.length >= MIN_WASM ? adamKernel() : undefined;
       if (wasm) {
         const { mu, nu, out } = wasm(grads, mu0, nu0, c);

@@ -6,19 +6,11 @@
  * the loop's trajectory, and the self-check must reject a kernel off in one element.
  */
 import t from 'tap';
-import { type AdamConstants, WasmAdam, adamSelfCheck } from '../../src/kernels/wasm/adam.js';
+import { WasmAdam, adamConstants, adamSelfCheck } from '../../src/kernels/wasm/adam.js';
 import { adamMomentsLoop, scaleByAdam } from '../../src/optim/adam.js';
 import { normals, uniforms } from '../helpers/random.js';
 
 const bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
-const consts = (b1: number, b2: number, count: number, eps: number, epsRoot: number): AdamConstants => ({
-  b1,
-  b2,
-  bc1: 1 - b1 ** count,
-  bc2: 1 - b2 ** count,
-  eps,
-  epsRoot,
-});
 
 /** Gradients spread over float32's whole range, with specials (subnormal, huge, ±0) sprinkled in. */
 function gradients(n: number, seed: number): Float32Array {
@@ -60,7 +52,7 @@ t.test('byte for byte the JavaScript loop', async (t) => {
     const [mu0, nu0] = moments(n, n + 2);
     for (const [, b1, b2, eps, epsRoot] of SETTINGS) {
       for (const count of COUNTS) {
-        const c = consts(b1, b2, count, eps, epsRoot);
+        const c = adamConstants(b1, b2, count, eps, epsRoot);
         const want = [n, n, n].map((k) => new Float32Array(k).fill(NaN));
         adamMomentsLoop(g, mu0, nu0, want[0], want[1], want[2], c);
         const got = w.moments(g, mu0, nu0, c);
@@ -86,14 +78,14 @@ t.test('subnormal results stay subnormal (nothing flushed)', async (t) => {
   const g = new Float32Array(n).fill(1e-45);
   const mu0 = new Float32Array(n).fill(2e-45);
   const nu0 = new Float32Array(n);
-  const got = w.moments(g, mu0, nu0, consts(0.5, 0.999, 1, 0, 1e-30));
+  const got = w.moments(g, mu0, nu0, adamConstants(0.5, 0.999, 1, 0, 1e-30));
   t.ok(got, 'ran');
   t.ok(
     got!.mu.every((v) => v > 0 && v < 1.1754943508222875e-38),
     'mu is subnormal and positive',
   );
   const want = [n, n, n].map((k) => new Float32Array(k));
-  adamMomentsLoop(g, mu0, nu0, want[0], want[1], want[2], consts(0.5, 0.999, 1, 0, 1e-30));
+  adamMomentsLoop(g, mu0, nu0, want[0], want[1], want[2], adamConstants(0.5, 0.999, 1, 0, 1e-30));
   t.same(bytes(got!.out), bytes(want[2]), 'update as the loop');
 });
 
@@ -102,7 +94,7 @@ t.test('NaN and infinite gradients: the loop element for element', async (t) => 
   const g = Float32Array.from([NaN, Infinity, -Infinity, 1, -1, 0, NaN]);
   const mu0 = Float32Array.from([0, 1, -1, Infinity, NaN, 0, -2]);
   const nu0 = Float32Array.from([0, 1, 1, 1, Infinity, Infinity, 3]);
-  for (const c of [consts(0.9, 0.999, 1, 1e-8, 0), consts(0.9, 0.999, 50, 0, 1e-8)]) {
+  for (const c of [adamConstants(0.9, 0.999, 1, 1e-8, 0), adamConstants(0.9, 0.999, 50, 0, 1e-8)]) {
     const want = [7, 7, 7].map((k) => new Float32Array(k));
     adamMomentsLoop(g, mu0, nu0, want[0], want[1], want[2], c);
     const got = w.moments(g, mu0, nu0, c)!;
@@ -116,7 +108,7 @@ t.test('NaN and infinite gradients: the loop element for element', async (t) => 
 
 t.test('memory reused across growing and shrinking lengths', async (t) => {
   const w = new WasmAdam();
-  const c = consts(0.9, 0.999, 5, 1e-8, 0);
+  const c = adamConstants(0.9, 0.999, 5, 1e-8, 0);
   for (const n of [5, 300001, 3, 70000, 1]) {
     const g = gradients(n, 40 + n);
     const [mu0, nu0] = moments(n, 50 + n);
@@ -148,7 +140,7 @@ t.test('scaleByAdam follows the loop over many steps (wasm-sized and small vecto
         const [u, s2] = tx.update(g, s);
         s = s2;
         const want = [n, n, n].map((k) => new Float32Array(k));
-        adamMomentsLoop(g, mu, nu, want[0], want[1], want[2], consts(0.9, 0.999, step, eps, epsRoot));
+        adamMomentsLoop(g, mu, nu, want[0], want[1], want[2], adamConstants(0.9, 0.999, step, eps, epsRoot));
         [mu, nu] = [want[0], want[1]];
         ok &&=
           Buffer.compare(bytes(u), bytes(want[2])) === 0 &&

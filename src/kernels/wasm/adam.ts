@@ -23,6 +23,17 @@ export interface AdamConstants {
   readonly epsRoot: number;
 }
 
+/** The constants of step `count` (1 for the first): bias corrections 1 − β^count, as the loop uses them. */
+export function adamConstants(
+  b1: number,
+  b2: number,
+  count: number,
+  eps: number,
+  epsRoot: number,
+): AdamConstants {
+  return { b1, b2, bc1: 1 - b1 ** count, bc2: 1 - b2 ** count, eps, epsRoot };
+}
+
 /** New moments and update from a gradient and the previous moments (all of one length). */
 export type AdamMomentsKernel = (
   g: Float32Array,
@@ -181,18 +192,10 @@ export class WasmAdam extends WasmKernelHost {
 export function adamSelfCheck(kernel: AdamMomentsKernel, loop: AdamMomentsLoop): boolean {
   let seed = 27182;
   const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
-  const consts = (b1: number, b2: number, count: number, eps: number, epsRoot: number): AdamConstants => ({
-    b1,
-    b2,
-    bc1: 1 - b1 ** count,
-    bc2: 1 - b2 ** count,
-    eps,
-    epsRoot,
-  });
   for (const [n, c] of [
-    [1, consts(0.9, 0.999, 1, 1e-8, 0)],
-    [7, consts(0.9, 0.95, 3, 0, 0)],
-    [130, consts(0.8, 0.999, 1000, 1e-8, 1e-12)],
+    [1, adamConstants(0.9, 0.999, 1, 1e-8, 0)],
+    [7, adamConstants(0.9, 0.95, 3, 0, 0)],
+    [130, adamConstants(0.8, 0.999, 1000, 1e-8, 1e-12)],
   ] as const) {
     const g = new Float32Array(n).map(() => next() * 2 ** (next() * 150));
     const mu0 = new Float32Array(n).map(() => next() * 2 ** (next() * 20));

@@ -1,10 +1,14 @@
-"""The request loop of the PyTorch reference scripts (gpt_step.py, mlp_step.py) under `--serve CMD RES`.
+"""What the PyTorch reference scripts (gpt_step.py, mlp_step.py) share: their command line and timing.
+
+Standalone (`--rounds R --steps N`) a script prints one JSON line {"ms": [ms per step of each round],
+"torch": version, "sgemmGflops": ...}. Under `--serve CMD RES` it answers requests instead:
 
 `npm run bench` interleaves PyTorch's rounds with its own: it writes "run N" lines to the named pipe CMD
 and reads one JSON line per command from the pipe RES ({"ms": ms per step of those N steps}). "sgemm"
 answers {"sgemmGflops": float32 matmul GFLOP/s at n = 512}, which says which BLAS torch found. The loop
 ends when CMD is closed.
 """
+import argparse
 import json
 import time
 
@@ -36,3 +40,24 @@ def serve(step, cmd_path, res_path):
                 reply = {"error": f"unknown command {line.strip()!r}"}
             res.write(json.dumps(reply) + "\n")
             res.flush()
+
+
+def run(step, default_steps):
+    """The main of a reference script: `step()` is one training step."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=default_steps)
+    ap.add_argument("--serve", nargs=2, metavar=("CMD", "RES"), help="answer run commands on these pipes")
+    args = ap.parse_args()
+    if args.serve:
+        serve(step, *args.serve)
+        return
+    for _ in range(args.steps):  # warm-up round
+        step()
+    ms = []
+    for _ in range(args.rounds):
+        t0 = time.perf_counter()
+        for _ in range(args.steps):
+            step()
+        ms.append(1000 * (time.perf_counter() - t0) / args.steps)
+    print(json.dumps({"ms": ms, "torch": torch.__version__, "sgemmGflops": sgemm_gflops()}))
