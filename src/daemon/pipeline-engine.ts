@@ -64,6 +64,7 @@ export class PipelineEngine implements TrainingEngine {
   private snapshots: Promise<unknown> = Promise.resolve();
   private stepListeners: ((s: AppliedStep) => void)[] = [];
   private errorListeners: ((e: Error, seq: number) => void)[] = [];
+  private probeListeners: ((p: ProbeTiming) => void)[] = [];
 
   constructor(private readonly opts: PipelineEngineOptions) {
     this.batchSpec = batchSpecOfModel(opts.model);
@@ -96,6 +97,10 @@ export class PipelineEngine implements TrainingEngine {
         : {}),
     });
     if (this.paused) this.pipeline.pause();
+    // Emitted as the coordinator applies an estimate, before that step's metrics reach onStep.
+    this.pipeline.probes$.subscribe(({ step, estimator, seconds }) => {
+      for (const l of this.probeListeners) l({ step, estimator, seconds });
+    });
   }
 
   submit(batch: Batch): number | null {
@@ -200,8 +205,13 @@ export class PipelineEngine implements TrainingEngine {
     this.errorListeners.push(listener);
   }
 
-  /** The pipeline does not time its probes (they overlap steps on their own worker): never called. */
-  onProbe(_listener: (p: ProbeTiming) => void): void {}
+  /**
+   * Called once per applied estimate with the probe worker's own computation time (not its queueing;
+   * probes overlap steps on their own worker): `step` is the launch step.
+   */
+  onProbe(listener: (p: ProbeTiming) => void): void {
+    this.probeListeners.push(listener);
+  }
 
   private startRun(): void {
     this.fed = 0;

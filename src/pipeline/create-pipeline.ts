@@ -37,6 +37,20 @@ export interface PipelineSnapshot<S> {
   skipped: number;
 }
 
+/** A curvature estimate applied by the coordinator, with the time its probe worker spent computing it. */
+export interface AppliedProbe {
+  /** The step that launched the probe. */
+  step: number;
+  /** The step whose update folded the estimate in (its metrics carry `curvatureStaleness`). */
+  appliedAt: number;
+  estimator: 'gnb' | 'hutchinson';
+  /**
+   * Wall time of the probe worker's computation of the estimate, in seconds (the successful attempt's
+   * when it was retried; queueing and transfers excluded).
+   */
+  seconds: number;
+}
+
 export interface Pipeline<S> {
   /**
    * Trains on the batches of `source$` (one step per valid batch); completes when the source does. May be
@@ -60,6 +74,11 @@ export interface Pipeline<S> {
   checkpoint(): Promise<PipelineCheckpoint<S>>;
   /** Batches refused by validation. */
   readonly errors$: Observable<BatchError>;
+  /**
+   * One value per applied estimate, emitted as its step is applied (before that step's metrics). Timings
+   * are metadata: they never change the arithmetic. Estimates restored by `resumeFrom` carry none.
+   */
+  readonly probes$: Observable<AppliedProbe>;
   /** Terminates the worker pools. */
   close(): Promise<void>;
 }
@@ -115,6 +134,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
   Atomics.store(version, 0, state.step);
 
   const errors$ = new Subject<BatchError>();
+  const probes$ = new Subject<AppliedProbe>();
   const paused$ = new BehaviorSubject(false);
   const stop$ = new Subject<void>();
   const applied$ = new BehaviorSubject(state.step);
@@ -134,8 +154,9 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       map((r): ShardGradient => ({ loss: r.lossSum, grad: r.grad, nonFinite: r.nonFinite })),
     );
 
-  // Which backend computed each estimate still to be applied (by launch step), for that step's metrics.
-  const computedBy = new Map<number, { backend: GpuBackendKind; notes?: string[] }>();
+  // Which backend computed each estimate still to be applied (by launch step), for that step's metrics,
+  // and how long its probe worker took, for probes$.
+  const computedBy = new Map<number, { backend?: GpuBackendKind; notes?: string[]; seconds?: number }>();
 
   const launch = (s: { step: number; batch: Batch }) => {
     const cv = c.curvature!;
@@ -152,8 +173,17 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       map((r): ProbeOutcome => {
         if (r.error) throw deserializeError(r.error);
         for (const line of r.notes ?? []) c.log(line);
-        if (r.backend) computedBy.set(s.step, { backend: r.backend, ...(r.notes ? { notes: r.notes } : {}) });
-        return { diag: r.diag, nonFinite: r.nonFinite, ...(r.grad ? { grad: r.grad, loss: r.loss } : {}) };
+        if (r.backend || r.seconds !== undefined)
+          computedBy.set(s.step, {
+            ...(r.backend ? { backend: r.backend } : {}),
+            ...(r.notes ? { notes: r.notes } : {}),
+            ...(r.seconds !== undefined ? { seconds: r.seconds } : {}),
+          });
+        return {
+          diag: r.diag,
+          nonFinite: r.nonFinite,
+          ...(r.grad ? { grad: r.grad, loss: r.loss } : {}),
+        };
       }),
     );
   };
@@ -194,10 +224,17 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
             const m = applyStep(state, c.optimizer, s.gradient, s.batch.targets.length, due);
             if (due) {
               const by = computedBy.get(due.launchedAt);
-              if (by && m.curvatureStaleness !== undefined) {
+              if (by?.backend && m.curvatureStaleness !== undefined) {
                 m.probeBackend = by.backend;
                 if (by.notes) m.probeNotes = by.notes;
               }
+              if (by?.seconds !== undefined && m.curvatureStaleness !== undefined)
+                probes$.next({
+                  step: due.launchedAt,
+                  appliedAt: s.step,
+                  estimator: c.curvature!.estimator,
+                  seconds: by.seconds,
+                });
               // Estimates launched up to this one are applied or dropped: forget them.
               for (const k of computedBy.keys()) if (k <= due.launchedAt) computedBy.delete(k);
             }
@@ -261,6 +298,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       return { ...at, pending: await inFlight.settled(at.step) };
     },
     errors$: errors$.asObservable(),
+    probes$: probes$.asObservable(),
     close: async () => {
       stop$.next();
       pools.release();

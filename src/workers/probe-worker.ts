@@ -61,15 +61,23 @@ export default async function probeTask(wire: ProbeWire): Promise<ProbeReply> {
     };
     let e: CurvatureEstimate;
     let head: ProbeReplyHead = { step: req.step, nonFinite: false, error: null };
+    // The estimate's own computation, from the model in hand to the diagonal: no queueing, no transfer.
+    const started = performance.now();
     if (gpu) {
       const h = await gpu.estimate(c, model, wire.params, batch, req.seed, req.step);
       e = h.estimate;
-      head = { ...head, backend: h.backend, ...(h.notes.length > 0 ? { notes: h.notes } : {}) };
+      head = {
+        ...head,
+        backend: h.backend,
+        ...(h.notes.length > 0 ? { notes: h.notes } : {}),
+        seconds: (performance.now() - started) / 1000,
+      };
       // The CPU ops raise NonFiniteError on NaN/Inf; a device estimate is checked here instead, so the
       // coordinator drops it exactly as it drops a non-finite CPU estimate.
       if (!allFinite(e.diag)) return reply({ ...head, nonFinite: true }, new Float32Array(0));
     } else {
       e = estimateCurvature(c, model, wire.params, batch, req.seed, req.step);
+      head = { ...head, seconds: (performance.now() - started) / 1000 };
     }
     if (e.grad && e.loss !== undefined) return reply({ ...head, loss: e.loss }, e.diag, e.grad);
     return reply(head, e.diag);

@@ -144,6 +144,11 @@ export interface ProbeResponse {
    * its first estimate), and why it gave up the GPU (with the first estimate computed after that).
    */
   notes?: string[];
+  /**
+   * Wall time in seconds the worker spent computing this estimate (not the time the task queued):
+   * metadata for metrics only, never part of the arithmetic. Absent when the estimate failed.
+   */
+  seconds?: number;
 }
 
 /** The head of a probe task: the request without its arrays, which are transferred beside it. */
