@@ -2,6 +2,8 @@
 import { batchAt, batchSpecOf, softmaxRegressionData } from '../../src/data/index.js';
 import type { ModelSpec } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
+import { sophiaG } from '../../src/optim/index.js';
+import { referenceLoop } from '../../src/pipeline/reference.js';
 
 export const data = softmaxRegressionData({ samples: 256, features: 8, classes: 3, seed: 1 });
 export const modelSpec: ModelSpec = { kind: 'mlp', sizes: [8, 6, 3], activation: 'tanh' };
@@ -16,4 +18,21 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
   for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return i;
   return -1;
+}
+
+/** The Sophia-G run with GNB curvature (every 2 steps, staleness 1) several pipeline tests share. */
+export const gnbCurvature = { estimator: 'gnb' as const, every: 2, staleness: 1 };
+export const gnbOptimizer = () => sophiaG({ lr: 0.02, rho: 0.05 });
+
+/** That run in the synchronous reference loop: 4 shards, seed 5. */
+export function gnbReference(steps: number): ReturnType<typeof referenceLoop> {
+  return referenceLoop({
+    model,
+    optimizer: gnbOptimizer(),
+    batchAt: batchOf,
+    steps,
+    seed: 5,
+    shards: 4,
+    curvature: gnbCurvature,
+  });
 }

@@ -1,25 +1,26 @@
 import t from 'tap';
 import { from, lastValueFrom, take, tap, toArray } from 'rxjs';
 import type { BatchError } from '../../src/streams/step.js';
-import { adamw, sophiaG } from '../../src/optim/index.js';
+import { adamw } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { referenceLoop } from '../../src/pipeline/reference.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { WorkerPools } from '../../src/workers/pools.js';
-import { batchOf, firstBitDifference, model, modelSpec, spec } from './fixtures.js';
+import {
+  batchOf,
+  firstBitDifference,
+  gnbCurvature,
+  gnbOptimizer,
+  gnbReference,
+  model,
+  modelSpec,
+  spec,
+} from './fixtures.js';
 
 const STEPS = 8;
-const curvature = { estimator: 'gnb' as const, every: 2, staleness: 1 };
-const optimizer = () => sophiaG({ lr: 0.02, rho: 0.05 });
-const reference = referenceLoop({
-  model,
-  optimizer: optimizer(),
-  batchAt: batchOf,
-  steps: STEPS,
-  seed: 5,
-  shards: 4,
-  curvature,
-});
+const curvature = gnbCurvature;
+const optimizer = gnbOptimizer;
+const reference = gnbReference(STEPS);
 
 t.test('injected worker failures (throw, process.exit) are retried and change nothing', async (t) => {
   for (const mode of ['throw', 'exit'] as const) {

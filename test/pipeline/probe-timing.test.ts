@@ -5,24 +5,22 @@
  */
 import t from 'tap';
 import { lastValueFrom, tap, toArray } from 'rxjs';
-import { sophiaG } from '../../src/optim/index.js';
 import { type AppliedProbe, createPipeline } from '../../src/pipeline/create-pipeline.js';
-import { referenceLoop } from '../../src/pipeline/reference.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
-import { batchOf, firstBitDifference, model, modelSpec, spec } from './fixtures.js';
+import {
+  batchOf,
+  firstBitDifference,
+  gnbCurvature,
+  gnbOptimizer,
+  gnbReference,
+  modelSpec,
+  spec,
+} from './fixtures.js';
 
 const STEPS = 10;
-const curvature = { estimator: 'gnb' as const, every: 2, staleness: 1 };
-const optimizer = () => sophiaG({ lr: 0.02, rho: 0.05 });
-const reference = referenceLoop({
-  model,
-  optimizer: optimizer(),
-  batchAt: batchOf,
-  steps: STEPS,
-  seed: 5,
-  shards: 4,
-  curvature,
-});
+const curvature = gnbCurvature;
+const optimizer = gnbOptimizer;
+const reference = gnbReference(STEPS);
 
 for (const retried of [false, true]) {
   t.test(
