@@ -19,22 +19,14 @@ import { injectHyperparams } from '../../src/optim/inject.js';
 import { sophiaG } from '../../src/optim/sophia-g.js';
 import { referenceLoop } from '../../src/pipeline/reference.js';
 import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
-import { validBatch } from './fixtures/daemon.js';
+import { typedBatch } from './fixtures/daemon.js';
 
 const SPEC = { kind: 'mlp', sizes: [8, 6, 3] } as const;
 const HYPER = { lr: 0.01, rho: 0.04 };
 const SEED = 3;
 const CURVATURE: CurvatureConfig = { estimator: 'gnb', every: 3 };
 
-function batch(k: number): Batch {
-  const b = validBatch(4, k);
-  return {
-    inputs: Float32Array.from(b.inputs),
-    inputShape: b.inputShape,
-    targets: Int32Array.from(b.targets),
-    targetShape: b.targetShape,
-  };
-}
+const batch = (k: number): Batch => typedBatch(4, k);
 
 function pipelineEngine(extra: Partial<PipelineEngineOptions> = {}): PipelineEngine {
   return new PipelineEngine({

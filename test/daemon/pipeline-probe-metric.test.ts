@@ -13,6 +13,7 @@ import {
   postJson,
   scratchDir,
   spawnDaemon,
+  typedBatch,
   validBatch,
   waitForStatus,
   writeConfig,
@@ -20,15 +21,7 @@ import {
 
 const SPEC = { kind: 'mlp', sizes: [8, 6, 3] } as const;
 
-function batch(k: number): Batch {
-  const b = validBatch(4, k);
-  return {
-    inputs: Float32Array.from(b.inputs),
-    inputShape: b.inputShape,
-    targets: Int32Array.from(b.targets),
-    targetShape: b.targetShape,
-  };
-}
+const batch = (k: number): Batch => typedBatch(4, k);
 
 t.test('onProbe: one timing per applied estimate, with its launch step and estimator', async (t) => {
   const engine = new PipelineEngine({

@@ -14,21 +14,13 @@ import { Trainer } from '../../src/train/train.js';
 import type { AppliedStep, ProbeTiming } from '../../src/daemon/engine.js';
 import { batchSpecOfModel } from '../../src/daemon/engine.js';
 import { TrainerEngine } from '../../src/daemon/trainer-engine.js';
-import { validBatch } from './fixtures/daemon.js';
+import { typedBatch } from './fixtures/daemon.js';
 
 const SPEC = { kind: 'mlp', sizes: [8, 6, 3] } as const;
 const HYPER = { lr: 0.01, rho: 0.04 };
 const SEED = 3;
 
-function batch(k: number): Batch {
-  const b = validBatch(4, k);
-  return {
-    inputs: Float32Array.from(b.inputs),
-    inputShape: b.inputShape,
-    targets: Int32Array.from(b.targets),
-    targetShape: b.targetShape,
-  };
-}
+const batch = (k: number): Batch => typedBatch(4, k);
 
 /** The mlp with every forward pass made at least `ms` slower, so a probe's span has a known floor. */
 function slowModel(ms: number): Model {
