@@ -1,7 +1,7 @@
 /** Adam moments (optax.scale_by_adam) and the AdamW alias (torch.optim.AdamW defaults). */
 import {
-  type AdamConstants,
   type AdamMomentsKernel,
+  type AdamMomentsLoop,
   WasmAdam,
   adamConstants,
   adamSelfCheck,
@@ -39,15 +39,15 @@ export interface AdamState {
  * The moments and update of one Adam step in JavaScript, per element in float64 with mu and nu rounded
  * to float32 on store: the reference (and fallback) of the WebAssembly kernel, which matches it bit for bit.
  */
-export function adamMomentsLoop(
-  g: Float32Array,
-  mu0: Float32Array,
-  nu0: Float32Array,
-  mu: Float32Array,
-  nu: Float32Array,
-  out: Float32Array,
-  { b1, b2, bc1, bc2, eps, epsRoot }: AdamConstants,
-): void {
+export const adamMomentsLoop: AdamMomentsLoop = (
+  g,
+  mu0,
+  nu0,
+  mu,
+  nu,
+  out,
+  { b1, b2, bc1, bc2, eps, epsRoot },
+) => {
   for (let i = 0; i < g.length; i++) {
     const gi = g[i];
     mu[i] = b1 * mu0[i] + (1 - b1) * gi;
@@ -55,7 +55,7 @@ export function adamMomentsLoop(
     // The stored (float32) moments are what the next step sees, so the update uses them too.
     out[i] = mu[i] / bc1 / (Math.sqrt(nu[i] / bc2 + epsRoot) + eps);
   }
-}
+};
 
 /** Below this many elements the copies into and out of wasm memory cost more than the loop saves. */
 const MIN_WASM = 64;
