@@ -10,6 +10,7 @@
  * takes its one logarithm per row from Math.log between two wasm passes (log-softmax.ts). Float64
  * arrays go to the CPU reference.
  */
+import type { FloatArray } from '../../tensor/tensor.js';
 import { EXP_FOR_FLOAT32 } from '../cpu/exp.js';
 import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
 import type {
@@ -227,51 +228,47 @@ export class WasmSoftmax extends WasmKernelHost {
   };
 
   readonly softmaxVjp: SoftmaxVjpKernel = (y, g, rows, cols, out) => {
-    if (
-      y instanceof Float32Array &&
-      g instanceof Float32Array &&
-      out instanceof Float32Array &&
-      rows > 0 &&
-      cols > 0
-    ) {
-      const n = rows * cols;
-      const yAt = DATA_AT;
-      const gAt = yAt + align64(n * 4);
-      const oAt = gAt + align64(n * 4);
-      if (this.ensure(oAt + n * 4)) {
-        const v = this.f32;
-        v.set(y.subarray(0, n), yAt / 4);
-        v.set(g.subarray(0, n), gAt / 4);
-        this.vjpFn(yAt, gAt, rows, cols, oAt);
-        out.set(v.subarray(oAt / 4, oAt / 4 + n));
-        return;
-      }
-    }
-    cpuSoftmaxVjp(y, g, rows, cols, out);
+    const done = this.vjpInWasm(y, g, rows, cols, out, 0, (yAt, gAt, oAt) =>
+      this.vjpFn(yAt, gAt, rows, cols, oAt),
+    );
+    if (!done) cpuSoftmaxVjp(y, g, rows, cols, out);
   };
 
   readonly logSoftmaxVjp: LogSoftmaxVjpKernel = (y, g, rows, cols, out) => {
-    if (
-      y instanceof Float32Array &&
-      g instanceof Float32Array &&
-      out instanceof Float32Array &&
-      rows > 0 &&
-      cols > 0
-    ) {
-      const n = rows * cols;
-      const rowAt = DATA_AT;
-      const yAt = rowAt + align64(cols * 8 + 8); // one row's exponentials, and one past it
-      const gAt = yAt + align64(n * 4);
-      const oAt = gAt + align64(n * 4);
-      if (this.ensure(oAt + n * 4)) {
-        const v = this.f32;
-        v.set(y.subarray(0, n), yAt / 4);
-        v.set(g.subarray(0, n), gAt / 4);
-        this.logVjpFn(yAt, gAt, rows, cols, oAt, rowAt, TABLE_AT);
-        out.set(v.subarray(oAt / 4, oAt / 4 + n));
-        return;
-      }
-    }
-    cpuLogSoftmaxVjp(y, g, rows, cols, out);
+    // Below y: one row's exponentials, and one past it.
+    const done = this.vjpInWasm(y, g, rows, cols, out, align64(cols * 8 + 8), (yAt, gAt, oAt) =>
+      this.logVjpFn(yAt, gAt, rows, cols, oAt, DATA_AT, TABLE_AT),
+    );
+    if (!done) cpuLogSoftmaxVjp(y, g, rows, cols, out);
   };
+
+  /**
+   * Copies y and g (float32, rows × cols) into memory after `rowBytes` of per-row scratch at DATA_AT,
+   * runs `kernel` on their addresses and copies its output into out; false (nothing done) for other
+   * dtypes, empty inputs or memory that cannot grow.
+   */
+  private vjpInWasm(
+    y: FloatArray,
+    g: FloatArray,
+    rows: number,
+    cols: number,
+    out: FloatArray,
+    rowBytes: number,
+    kernel: (yAt: number, gAt: number, oAt: number) => void,
+  ): boolean {
+    if (!(y instanceof Float32Array && g instanceof Float32Array && out instanceof Float32Array))
+      return false;
+    if (rows <= 0 || cols <= 0) return false;
+    const n = rows * cols;
+    const yAt = DATA_AT + rowBytes;
+    const gAt = yAt + align64(n * 4);
+    const oAt = gAt + align64(n * 4);
+    if (!this.ensure(oAt + n * 4)) return false;
+    const v = this.f32;
+    v.set(y.subarray(0, n), yAt / 4);
+    v.set(g.subarray(0, n), gAt / 4);
+    kernel(yAt, gAt, oAt);
+    out.set(v.subarray(oAt / 4, oAt / 4 + n));
+    return true;
+  }
 }
