@@ -2,11 +2,10 @@ import t from 'tap';
 import { lastValueFrom, toArray } from 'rxjs';
 import { adamw, sophiaG, sophiaH } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
-import { referenceLoop } from '../../src/pipeline/reference.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { WorkerPools } from '../../src/workers/pools.js';
 import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
-import { batchOf, firstBitDifference, model, modelSpec, spec } from './fixtures.js';
+import { batchOf, firstBitDifference, fixtureReference, model, modelSpec, spec } from './fixtures.js';
 
 const STEPS = 12;
 const cases: { name: string; optimizer: () => ReturnType<typeof adamw>; curvature?: CurvatureConfig }[] = [
@@ -31,12 +30,9 @@ for (const workers of [1, 2, 4]) {
       const pools = new WorkerPools({ modelSpec, layoutSize: model.layout.size, workers, probeWorkers: 1 });
       t.teardown(() => pools.close());
       for (const c of cases) {
-        const ref = referenceLoop({
-          model,
+        const ref = fixtureReference({
           optimizer: c.optimizer(),
-          batchAt: batchOf,
           steps: STEPS,
-          seed: 5,
           shards: 4,
           curvature: c.curvature,
         });

@@ -24,15 +24,14 @@ export function firstBitDifference(a: Float32Array, b: Float32Array): number {
 export const gnbCurvature = { estimator: 'gnb' as const, every: 2, staleness: 1 };
 export const gnbOptimizer = () => sophiaG({ lr: 0.02, rho: 0.05 });
 
-/** That run in the synchronous reference loop: 4 shards, seed 5. */
+/** The synchronous reference loop on the fixture data: `model`, `batchOf`, seed 5, and `run`'s settings. */
+export function fixtureReference(
+  run: Omit<Parameters<typeof referenceLoop>[0], 'model' | 'batchAt' | 'seed'>,
+): ReturnType<typeof referenceLoop> {
+  return referenceLoop({ model, batchAt: batchOf, seed: 5, ...run });
+}
+
+/** The GNB run in the reference loop: 4 shards. */
 export function gnbReference(steps: number): ReturnType<typeof referenceLoop> {
-  return referenceLoop({
-    model,
-    optimizer: gnbOptimizer(),
-    batchAt: batchOf,
-    steps,
-    seed: 5,
-    shards: 4,
-    curvature: gnbCurvature,
-  });
+  return fixtureReference({ optimizer: gnbOptimizer(), steps, shards: 4, curvature: gnbCurvature });
 }

@@ -3,12 +3,12 @@ import { from, lastValueFrom, take, tap, toArray } from 'rxjs';
 import type { BatchError } from '../../src/streams/step.js';
 import { adamw } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
-import { referenceLoop } from '../../src/pipeline/reference.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { WorkerPools } from '../../src/workers/pools.js';
 import {
   batchOf,
   firstBitDifference,
+  fixtureReference,
   gnbCurvature,
   gnbOptimizer,
   gnbReference,
@@ -116,13 +116,7 @@ t.test('shared pools: error channel, stop, snapshot, async mode', async (t) => {
         ],
       );
       t.match(errors[0].message, /inputs\[0\]\[5\] is NaN/);
-      const ref = referenceLoop({
-        model,
-        optimizer: adamw({ lr: 0.01 }),
-        batchAt: batchOf,
-        steps: 4,
-        seed: 5,
-      });
+      const ref = fixtureReference({ optimizer: adamw({ lr: 0.01 }), steps: 4 });
       t.equal(firstBitDifference(p.params(), ref.state.params), -1, 'as if the bad batches never came');
     } finally {
       await p.close();
@@ -214,13 +208,7 @@ t.test('shared pools: error channel, stop, snapshot, async mode', async (t) => {
         p.resume();
         await done;
         t.same(steps, [0, 1, 2, 3, 4, 5]);
-        const ref = referenceLoop({
-          model,
-          optimizer: adamw({ lr: 0.01 }),
-          batchAt: batchOf,
-          steps: 6,
-          seed: 5,
-        });
+        const ref = fixtureReference({ optimizer: adamw({ lr: 0.01 }), steps: 6 });
         t.equal(firstBitDifference(p.params(), ref.state.params), -1, 'pausing changes nothing');
       } finally {
         await p.close();

@@ -5,12 +5,11 @@ import { adamw, sophiaG, sophiaH } from '../../src/optim/index.js';
 import type { PipelineCheckpoint } from '../../src/pipeline/checkpoint.js';
 import { PipelineConfigError } from '../../src/pipeline/config.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
-import { referenceLoop } from '../../src/pipeline/reference.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
 import type { StepMetrics } from '../../src/train/train.js';
 import { WorkerPools } from '../../src/workers/pools.js';
-import { batchOf, firstBitDifference, model, modelSpec, spec } from './fixtures.js';
+import { batchOf, firstBitDifference, fixtureReference, model, modelSpec, spec } from './fixtures.js';
 
 const STEPS = 12;
 // A checkpoint on disk goes through msgpackr, as the daemon's checkpoints do.
@@ -46,12 +45,9 @@ t.test('a pipeline resumed from a checkpoint continues bit for bit as the uninte
   t.teardown(() => pools.close());
   for (const c of cases) {
     const common = { ...common0(pools), curvature: c.curvature };
-    const ref = referenceLoop({
-      model,
+    const ref = fixtureReference({
       optimizer: c.optimizer(),
-      batchAt: batchOf,
       steps: STEPS,
-      seed: 5,
       shards: 4,
       curvature: c.curvature,
     });
@@ -91,15 +87,7 @@ t.test('a checkpoint taken mid-run, on a step’s metrics, resumes exactly', asy
   const pools = new WorkerPools({ modelSpec, layoutSize: model.layout.size, workers: 1, probeWorkers: 1 });
   t.teardown(() => pools.close());
   const c = cases[0];
-  const ref = referenceLoop({
-    model,
-    optimizer: c.optimizer(),
-    batchAt: batchOf,
-    steps: STEPS,
-    seed: 5,
-    shards: 4,
-    curvature: c.curvature,
-  });
+  const ref = fixtureReference({ optimizer: c.optimizer(), steps: STEPS, shards: 4, curvature: c.curvature });
   // The source offers all steps; the subscriber checkpoints and stops on step 6's metrics, as the
   // daemon does when it shuts down.
   const first = createPipeline({ ...common0(pools), optimizer: c.optimizer() });
