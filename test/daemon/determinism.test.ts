@@ -7,14 +7,11 @@ import {
   status,
   validBatch,
   waitForStatus,
+  weights,
   writeConfig,
 } from './fixtures/daemon.js';
 
 const N = 12;
-
-async function weights(url: string): Promise<Buffer> {
-  return Buffer.from(await (await fetch(`${url}/v1/weights`)).arrayBuffer());
-}
 
 t.test(
   'a run killed with -9 and resumed (producer resends from nextSeq) equals an uninterrupted one',

@@ -9,6 +9,7 @@ import {
   spawnDaemon,
   status,
   validBatch,
+  weights,
   writeConfig,
 } from './fixtures/daemon.js';
 
@@ -328,7 +329,7 @@ const cases: Case[] = [
 t.test('malformed inputs are each rejected with a reason; parameters stay byte-identical', async (t) => {
   const dir = await scratchDir(t);
   const d = await spawnDaemon(t, await writeConfig(dir, daemonConfig(dir)));
-  const before = Buffer.from(await (await fetch(`${d.url}/v1/weights`)).arrayBuffer());
+  const before = await weights(d.url);
   t.ok(before.length > 0);
 
   const counts = new Map<string, number>();
@@ -375,7 +376,7 @@ t.test('malformed inputs are each rejected with a reason; parameters stay byte-i
   t.equal(s.step, 0);
   t.equal(s.queueDepth, 0);
   t.equal(s.nextSeq, 1, 'no batch was accepted');
-  const after = Buffer.from(await (await fetch(`${d.url}/v1/weights`)).arrayBuffer());
+  const after = await weights(d.url);
   t.ok(after.equals(before), 'parameters are byte-identical');
 
   const metrics = await (await fetch(`${d.url}/metrics`)).text();

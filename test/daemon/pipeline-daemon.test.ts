@@ -20,14 +20,11 @@ import {
   status,
   validBatch,
   waitForStatus,
+  weights,
   writeConfig,
 } from './fixtures/daemon.js';
 
 const N = 12;
-
-async function weights(url: string): Promise<Buffer> {
-  return Buffer.from(await (await fetch(`${url}/v1/weights`)).arrayBuffer());
-}
 
 t.test('engine "pipeline": killed with -9 and resumed equals an uninterrupted run', async (t) => {
   const dirA = await scratchDir(t);
