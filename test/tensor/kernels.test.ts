@@ -214,6 +214,30 @@ function matmulTrial(
   };
 }
 
+/** A trial of a (y, g, rows, cols, out) kernel (the softmax VJPs) against `want` on its `scale`. */
+function rowVjpTrial(
+  name: 'softmaxVjp' | 'logSoftmaxVjp',
+  dtype: DType,
+  y: FloatArray,
+  g: FloatArray,
+  rows: number,
+  cols: number,
+  want: Float64Array,
+  scale: Float64Array,
+): Trial<KernelSignatures['softmaxVjp']> {
+  return {
+    label: `${name} ${rows}×${cols}`,
+    run: (impl) => {
+      const o = poisoned(dtype, rows * cols);
+      impl(y, g, rows, cols, o);
+      return o;
+    },
+    want,
+    scale,
+    exact: false,
+  };
+}
+
 const CASES: Cases = {
   normalize: (dtype, seed) => {
     const [rows, cols] = Array.from(ints(2, 9, seed, 'normalize-shape'), (d) => d + 1);
@@ -415,19 +439,7 @@ const CASES: Cases = {
         scale[k] = Math.max(1, Math.abs(y[k]) * (Math.abs(g[k]) + abs));
       }
     }
-    return [
-      {
-        label: `softmaxVjp ${rows}×${cols}`,
-        run: (impl: KernelSignatures['softmaxVjp']) => {
-          const o = poisoned(dtype, rows * cols);
-          impl(y, g, rows, cols, o);
-          return o;
-        },
-        want,
-        scale,
-        exact: false,
-      },
-    ];
+    return [rowVjpTrial('softmaxVjp', dtype, y, g, rows, cols, want, scale)];
   },
   logSoftmaxVjp: (dtype, seed) => {
     const [rows, cols] = Array.from(ints(2, 9, seed, 'lsvjp-shape'), (d) => d + 1);
@@ -446,19 +458,7 @@ const CASES: Cases = {
       want[k] = g[k] - Math.exp(y[k]) * s[r];
       scale[k] = Math.max(1, 2 * (Math.abs(g[k]) + Math.exp(y[k]) * abs));
     }
-    return [
-      {
-        label: `logSoftmaxVjp ${rows}×${cols}`,
-        run: (impl: KernelSignatures['logSoftmaxVjp']) => {
-          const o = poisoned(dtype, rows * cols);
-          impl(y, g, rows, cols, o);
-          return o;
-        },
-        want,
-        scale,
-        exact: false,
-      },
-    ];
+    return [rowVjpTrial('logSoftmaxVjp', dtype, y, g, rows, cols, want, scale)];
   },
   geluSecond: (dtype, seed) => {
     const n = 1 + ints(1, 40, seed, 'n')[0];
