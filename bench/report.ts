@@ -83,7 +83,7 @@ export function renderReport(
       `## ${r.name}`,
       '',
       `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB${m.accelerator ? `, ${m.accelerator}` : ''}`,
-      `- Node ${m.node} (V8 ${m.v8}), ${m.platform}`,
+      `- Node ${m.node} (V8 ${m.v8}), ${m.platform}${m.wasmMatmul ? `; wasm matmul: ${m.wasmMatmul}` : ''}`,
       `- Date: ${m.date}; load average (1 min) ${m.load[0].toFixed(2)} at start, ${m.load[1].toFixed(2)} at end`,
       `- Suites: ${r.suites.join(', ')}`,
     );

@@ -1,6 +1,7 @@
 /** A description of the machine a benchmark ran on. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { wasmMatmul } from '../../src/kernels/wasm/index.js';
 import type { Machine } from './types.js';
 
 function cpuModel(): string {
@@ -25,6 +26,11 @@ export function describeMachine(loadAtStart: number): Machine {
     platform: `${os.platform()} ${os.release()} ${os.arch()}`,
     date: new Date().toISOString(),
     load: [loadAtStart, os.loadavg()[0]],
+    wasmMatmul: !wasmMatmul
+      ? 'none (no WebAssembly SIMD)'
+      : wasmMatmul.fused
+        ? 'fused multiply-add (relaxed SIMD)'
+        : 'multiply, then add',
   };
 }
 

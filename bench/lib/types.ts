@@ -41,6 +41,8 @@ export interface Machine {
   readonly load: readonly [number, number];
   /** Accelerator or other notes (e.g. "NVIDIA H200 via Dawn/Vulkan"). */
   readonly accelerator?: string;
+  /** How the wasm matmul multiplies and adds ("fused multiply-add (relaxed SIMD)" or "multiply, then add"). */
+  readonly wasmMatmul?: string;
 }
 
 export interface Results {

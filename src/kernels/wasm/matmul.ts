@@ -39,6 +39,7 @@
  * dimensions were within noise; tile 4×8 beat 6×8, 8×4, 4×12, 3×16, 2×16 and 5×8 for f32, and 4×4
  * was as good as 4×6, 6×4 and 2×8 for f64.
  */
+import { setFlagsFromString } from 'node:v8';
 import type { FloatArray } from '../../tensor/tensor.js';
 import { addRowBias, cpuMatmul } from '../cpu/matmul.js';
 import type { MatmulKernel, MatmulSpec } from '../registry.js';
@@ -105,9 +106,22 @@ export function wasmSimdSupported(): boolean {
   return validates(simdProbe());
 }
 
-/** True when this engine has relaxed SIMD (Node ≥ 22, or --experimental-wasm-relaxed-simd). */
+/**
+ * True when this engine has relaxed SIMD. Node ≥ 22 (V8 ≥ 11.4) ships it; Node 20's V8 (11.3)
+ * implements it behind --experimental-wasm-relaxed-simd, which this turns on (V8 flags are
+ * process-wide, so worker threads see it too) unless HESSFLOW_RELAXED_SIMD=0. Why it is worth a flag:
+ * on the char-GPT step, f32x4.relaxed_madd (one FMA instead of a multiply and an add) made the
+ * matmuls 0.76–0.77× the time and the whole AdamW step 0.85–0.86× (2-vCPU Xeon with FMA3, Node 20,
+ * fused and unfused kernels alternating step by step in one process). The fused product rounds once
+ * per multiply-add, so results differ from the CPU reference in the last bits (within the 1e-5
+ * self-check); `fused: false` keeps the bit-for-bit in-order product.
+ */
 export function wasmRelaxedSimdSupported(): boolean {
-  return validates(relaxedSimdProbe());
+  const probe = relaxedSimdProbe();
+  if (validates(probe)) return true;
+  if (process.env.HESSFLOW_RELAXED_SIMD === '0') return false;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return validates(probe);
 }
 
 function shape(type: WasmFloat, tile: readonly [number, number], fused: boolean): GemmShape {
