@@ -34,8 +34,8 @@ export interface PytorchReference {
   readonly torch: string;
   /** Float32 matmul GFLOP/s at n = 512 in that process: which BLAS torch found. */
   readonly sgemmGflops: number;
-  /** Runs `steps` steps; milliseconds per step by the script's clock. */
-  round(steps: number): number;
+  /** Runs `steps` steps; wall and process CPU milliseconds per step by the script's clocks. */
+  round(steps: number): { ms: number; cpuMs: number };
   close(): void;
 }
 
@@ -129,9 +129,13 @@ export function startPytorchReference(
         torch,
         sgemmGflops,
         round(steps) {
-          const ms = Number(ask(`run ${steps}`).ms);
+          const reply = ask(`run ${steps}`);
+          const ms = Number(reply.ms);
+          const cpuMs = Number(reply.cpuMs);
           if (!(ms > 0 && Number.isFinite(ms))) throw new Error(`${script}: a round took ${ms} ms per step`);
-          return ms;
+          if (!(cpuMs > 0 && Number.isFinite(cpuMs)))
+            throw new Error(`${script}: a round took ${cpuMs} CPU ms per step`);
+          return { ms, cpuMs };
         },
         close: cleanup,
       },
@@ -142,9 +146,9 @@ export function startPytorchReference(
   }
 }
 
-/** PyTorch's median ms per step over the measured rounds, or why it was not run. */
+/** PyTorch's median wall and CPU ms per step over the measured rounds, or why it was not run. */
 export type PytorchResult =
-  { ms: number; rounds: number; torch: string; sgemmGflops: number } | { missing: string };
+  { ms: number; cpuMs: number; rounds: number; torch: string; sgemmGflops: number } | { missing: string };
 
 /**
  * A stepper for `interleave` that runs `steps` PyTorch steps per call, and `finish(warmup)`, which
@@ -158,15 +162,16 @@ export function pytorchRounds(
   const started = startPytorchReference(script);
   if ('missing' in started) return { stepper: null, finish: () => started };
   const { reference } = started;
-  const ms: number[] = [];
+  const rounds: { ms: number; cpuMs: number }[] = [];
   return {
-    stepper: () => void ms.push(reference.round(steps)),
+    stepper: () => void rounds.push(reference.round(steps)),
     finish(warmup) {
       reference.close();
-      const measured = ms.slice(warmup);
+      const measured = rounds.slice(warmup);
       if (measured.length === 0) return { missing: 'no PyTorch round was measured' };
       return {
-        ms: median(measured),
+        ms: median(measured.map((r) => r.ms)),
+        cpuMs: median(measured.map((r) => r.cpuMs)),
         rounds: measured.length,
         torch: reference.torch,
         sgemmGflops: reference.sgemmGflops,

@@ -1,10 +1,13 @@
 """What the PyTorch reference scripts (gpt_step.py, mlp_step.py) share: their command line and timing.
 
 Standalone (`--rounds R --steps N`) a script prints one JSON line {"ms": [ms per step of each round],
+"cpuMs": [process CPU ms per step of each round],
 "torch": version, "sgemmGflops": ...}. Under `--serve CMD RES` it answers requests instead:
 
 `npm run bench` interleaves PyTorch's rounds with its own: it writes "run N" lines to the named pipe CMD
-and reads one JSON line per command from the pipe RES ({"ms": ms per step of those N steps}). "sgemm"
+and reads one JSON line per command from the pipe RES ({"ms": wall ms per step of those N steps,
+"cpuMs": process CPU ms per step, all threads: on a loaded machine it leaves out waiting for a core,
+as the CPU column of our own rows does}). "sgemm"
 answers {"sgemmGflops": float32 matmul GFLOP/s at n = 512}, which says which BLAS torch found. The loop
 ends when CMD is closed.
 """
@@ -30,10 +33,13 @@ def serve(step, cmd_path, res_path):
             words = line.split()
             if words[:1] == ["run"]:
                 n = int(words[1])
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 for _ in range(n):
                     step()
-                reply = {"ms": 1000 * (time.perf_counter() - t0) / n}
+                reply = {
+                    "ms": 1000 * (time.perf_counter() - t0) / n,
+                    "cpuMs": 1000 * (time.process_time() - c0) / n,
+                }
             elif words[:1] == ["sgemm"]:
                 reply = {"sgemmGflops": sgemm_gflops()}
             else:
@@ -54,10 +60,11 @@ def run(step, default_steps):
         return
     for _ in range(args.steps):  # warm-up round
         step()
-    ms = []
+    ms, cpu_ms = [], []
     for _ in range(args.rounds):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(args.steps):
             step()
         ms.append(1000 * (time.perf_counter() - t0) / args.steps)
-    print(json.dumps({"ms": ms, "torch": torch.__version__, "sgemmGflops": sgemm_gflops()}))
+        cpu_ms.append(1000 * (time.process_time() - c0) / args.steps)
+    print(json.dumps({"ms": ms, "cpuMs": cpu_ms, "torch": torch.__version__, "sgemmGflops": sgemm_gflops()}))

@@ -60,12 +60,12 @@ export function gptSuite(ctx: SuiteContext): Section[] {
     });
   if ('ms' in torch) {
     ctx.log(
-      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s)`,
+      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step, ${torch.cpuMs.toFixed(1)} CPU ms/step (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s)`,
     );
     rows.push({
       optimizer: `AdamW in PyTorch ${torch.torch} (1 thread, run here)`,
       ms: torch.ms,
-      cpuMs: null,
+      cpuMs: torch.cpuMs,
       vsAdamW: (torch.ms * STEPS_PER_SAMPLE) / samples.AdamW.median,
     });
   } else ctx.log(`PyTorch not run: ${torch.missing}`);
@@ -83,7 +83,7 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       notes: [
         `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; the Sophia rows include their probes (one step in ten), AdaHessian its Hutchinson probe every step.`,
         'ms' in torch
-          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread; sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clock; median of ${torch.rounds}. Its CPU time is not measured.`
+          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread; sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clocks (wall, and process CPU time of all its threads); median of ${torch.rounds}.`
           : `PyTorch not run here (${torch.missing}); on one core of this machine kind it takes 90–100 ms per step (AdamW). Install it with \`apt install python3-torch libopenblas0-pthread\`.`,
       ],
     },

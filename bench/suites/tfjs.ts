@@ -103,7 +103,7 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
     rows.push({
       implementation: `PyTorch ${torch.torch} CPU, 1 thread (run here)`,
       ms: torch.ms,
-      cpuMs: null,
+      cpuMs: torch.cpuMs,
       vsHessflow: torch.ms / ours,
     });
   } else {
@@ -131,7 +131,7 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
         'One step = loss, gradient, Adam update and parameter write. TF.js: optimizer.minimize; hessflow: valueAndGrad, adamw, applyUpdates.',
         'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm); PyTorch 6.3 ms. Target: hessflow ≥ 2× faster than TF.js-wasm.',
         'ms' in torch
-          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clock; median of ${torch.rounds} (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there).`
+          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds} (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there).`
           : 'PyTorch was not run here (install it with `apt install python3-torch libopenblas0-pthread`); its row is the reference number.',
       ],
     },
