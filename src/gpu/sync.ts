@@ -2,12 +2,15 @@
  * Synchronous gpu.js forms of registry kernels, for gpu.js's `webasm` (WebAssembly, SIMD where the
  * engine has it) and `cpu` modes — the modes whose kernels return results synchronously, as the
  * registry's signatures require. (gpu.js's WebGPU kernels return Promises; that path is the async
- * device API in device.ts.)
+ * device API in device.ts.) matmul, unary, binary and where are here; sum and max are in
+ * sync-reduce.ts; the softmax family, layerNorm, layerNormVjp, geluVjp and geluExp in sync-rows.ts.
  *
- * gpu.js computes in float32: float64 operands, and broadcasts over more than three non-mergeable
- * dims, go to the CPU reference instead, so the registered kernels are correct for every input.
- * Registration is explicit (`registerGpuJsKernels`) and never makes these the preferred backend:
- * the registry's own WebAssembly SIMD matmul is faster on CPUs.
+ * gpu.js computes in float32: float64 operands, broadcasts over more than three non-mergeable dims,
+ * and the other shapes and outputs the gpu.js forms cannot express (listed in each file) go to the
+ * CPU reference instead, so the registered kernels are correct for every input. Registration is
+ * explicit (`registerGpuJsKernels`) and never makes these the preferred backend: the registry's own
+ * WebAssembly SIMD matmul is faster on CPUs, and float32 results do not meet the bit-for-bit
+ * clauses some contracts set (logSoftmaxVjp's, geluExp's saved exponentials).
  */
 import '../kernels/cpu/register.js'; // the CPU references (registered before any other backend)
 import { kernelFor, registerKernel } from '../kernels/registry.js';
@@ -30,6 +33,8 @@ import {
   whereSource,
   type KernelSource,
 } from './kernels.js';
+import { gpuJsReduce } from './sync-reduce.js';
+import { gpuJsRowKernels } from './sync-rows.js';
 
 export type SyncGpuJsMode = 'webasm' | 'cpu';
 
@@ -52,7 +57,7 @@ export function flattenInto(result: unknown, out: FloatArray, offset = 0): numbe
   throw new TypeError(`gpu.js returned ${Object.prototype.toString.call(result)}, expected arrays`);
 }
 
-/** gpu.js kernels in one synchronous mode, cached by source and output size. */
+/** gpu.js kernels in one synchronous mode, cached by source, output size and argument sizes. */
 export class SyncGpuJs {
   private readonly gpu: GpuJsInstance;
   private readonly kernels = new Map<string, GpuJsKernel>();
@@ -61,8 +66,14 @@ export class SyncGpuJs {
     this.gpu = new (loadGpuJs().GPU)({ mode });
   }
 
+  /**
+   * Runs a kernel. Kernels are cached per size of the array arguments as well as of the output: a
+   * webasm kernel is laid out for the argument sizes it first ran with and throws when one changes
+   * (a matmul with the same [m, n] and another k; a row statistic over [rows, cols] for every cols).
+   */
   run(src: KernelSource, output: number[], args: unknown[]): unknown {
-    const key = `${src.key}|${output.join('x')}`;
+    const sizes = args.map((a) => (ArrayBuffer.isView(a) ? (a as Float32Array).length : '-')).join(',');
+    const key = `${src.key}|${output.join('x')}|${sizes}`;
     let k = this.kernels.get(key);
     if (!k) {
       k = this.gpu.createKernel(src.source, {
@@ -78,6 +89,11 @@ export class SyncGpuJs {
     if (r instanceof Promise)
       throw new Error(`gpu.js ${this.mode} kernel returned a Promise; it is not synchronous here`);
     return r;
+  }
+
+  /** Runs a kernel and writes its result into out, row-major. */
+  runInto(src: KernelSource, output: number[], args: unknown[], out: FloatArray): void {
+    flattenInto(this.run(src, output, args), out);
   }
 
   matmul: MatmulKernel = (a, b, out, spec) => {
@@ -195,8 +211,10 @@ export function syncModeProblem(mode: SyncGpuJsMode): string | null {
 const registered = new Map<SyncGpuJsMode, SyncGpuJs>();
 
 /**
- * Registers gpu.js forms of matmul, unary, binary and where as registry backend `gpujs-<mode>`
- * (not preferred: select them with useKernelBackend). Returns the backend name.
+ * Registers gpu.js forms of matmul, unary, binary, where, sum, max, softmax, causalSoftmax,
+ * softmaxVjp, logSoftmaxVjp, layerNorm, layerNormVjp, geluVjp and geluExp (the last always the CPU
+ * reference, see sync-rows.ts) as registry backend `gpujs-<mode>` (not preferred: select them with
+ * useKernelBackend). Returns the backend name.
  */
 export function registerGpuJsKernels(mode: SyncGpuJsMode = 'webasm'): string {
   const name = `gpujs-${mode}`;
@@ -216,6 +234,17 @@ export function registerGpuJsKernels(mode: SyncGpuJsMode = 'webasm'): string {
     return k;
   });
   registerKernel('where', name, g.where);
+  registerKernel('sum', name, gpuJsReduce(g, 'sum'));
+  registerKernel('max', name, gpuJsReduce(g, 'max'));
+  const rows = gpuJsRowKernels(g);
+  registerKernel('softmax', name, rows.softmax);
+  registerKernel('causalSoftmax', name, rows.causalSoftmax);
+  registerKernel('softmaxVjp', name, rows.softmaxVjp);
+  registerKernel('logSoftmaxVjp', name, rows.logSoftmaxVjp);
+  registerKernel('layerNorm', name, rows.layerNorm);
+  registerKernel('layerNormVjp', name, rows.layerNormVjp);
+  registerKernel('geluVjp', name, rows.geluVjp);
+  registerKernel('geluExp', name, rows.geluExp);
   registered.set(mode, g);
   return name;
 }

@@ -41,6 +41,23 @@ for (const mode of MODES) {
   const backend = registerGpuJsKernels(mode);
   const sizes = mode === 'cpu' ? [1, 7, 33] : SIZES;
 
+  t.test(
+    `${backend}: one output size with another inner size (k) reuses no kernel laid out for the first`,
+    async (t) => {
+      // webasm kernels are laid out for the argument sizes of their first call and threw on a change.
+      for (const k of [2, 3, 2]) {
+        const s = spec(2, 2, k, false, false);
+        const a = randF32(2 * k, -1, 1, k, 'a');
+        const b = randF32(k * 2, -1, 1, k, 'b');
+        const want = new Float32Array(4);
+        kernelFor('matmul', 'cpu')!(a, b, want, s);
+        const got = new Float32Array(4).fill(NaN);
+        kernelFor('matmul', backend)!(a, b, got, s);
+        assertWithin(t, got, want, matmulTol(a, b, s), `2×2×${k}`);
+      }
+    },
+  );
+
   t.test(`${backend}: matmul, all transpose forms`, async (t) => {
     const shapes: [number, number, number][] =
       mode === 'cpu'
