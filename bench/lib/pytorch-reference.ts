@@ -148,7 +148,16 @@ export function startPytorchReference(
 
 /** PyTorch's median wall and CPU ms per step over the measured rounds, or why it was not run. */
 export type PytorchResult =
-  { ms: number; cpuMs: number; rounds: number; torch: string; sgemmGflops: number } | { missing: string };
+  | {
+      ms: number;
+      cpuMs: number;
+      rounds: number;
+      /** Wall and CPU ms per step of each measured round, in order (to pair with rounds timed beside them). */
+      perRound: { ms: number; cpuMs: number }[];
+      torch: string;
+      sgemmGflops: number;
+    }
+  | { missing: string };
 
 /**
  * A stepper for `interleave` that runs `steps` PyTorch steps per call, and `finish(warmup)`, which
@@ -173,6 +182,7 @@ export function pytorchRounds(
         ms: median(measured.map((r) => r.ms)),
         cpuMs: median(measured.map((r) => r.cpuMs)),
         rounds: measured.length,
+        perRound: measured,
         torch: reference.torch,
         sgemmGflops: reference.sgemmGflops,
       };

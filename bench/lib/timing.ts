@@ -14,6 +14,8 @@ export interface Samples {
    * V8's helper threads, e.g. concurrent GC, so it can exceed wall time on an idle machine).
    */
   readonly cpuMedian: number;
+  /** Process CPU milliseconds per call, one entry per round (as `ms`). */
+  readonly cpu: number[];
 }
 
 export function median(xs: readonly number[]): number {
@@ -74,7 +76,17 @@ export function interleave(
   const out: Record<string, Samples> = {};
   for (const name of names) {
     const xs = ms.get(name)!;
-    out[name] = { ms: xs, median: median(xs), min: Math.min(...xs), cpuMedian: median(cpu.get(name)!) };
+    const cs = cpu.get(name)!;
+    out[name] = { ms: xs, median: median(xs), min: Math.min(...xs), cpuMedian: median(cs), cpu: cs };
   }
   return out;
+}
+
+/**
+ * The median over rounds of a[r] / b[r]: on a machine whose speed changes from minute to minute, the
+ * ratio within each round (taken seconds apart) is steadier than the ratio of the two medians.
+ */
+export function pairedRatio(a: readonly number[], b: readonly number[]): number {
+  if (a.length !== b.length) throw new Error(`pairedRatio: ${a.length} rounds against ${b.length}`);
+  return median(a.map((x, i) => x / b[i]));
 }

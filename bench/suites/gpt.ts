@@ -11,7 +11,7 @@ import { buildModel } from '../../src/nn/models/registry.js';
 import { setFiniteChecks } from '../../src/tensor/index.js';
 import { repoRoot } from '../lib/paths.js';
 import { pytorchRounds } from '../lib/pytorch-reference.js';
-import { interleave } from '../lib/timing.js';
+import { interleave, pairedRatio } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 import { join } from 'node:path';
 
@@ -40,7 +40,7 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       for (let i = 0; i < STEPS_PER_SAMPLE; i++) trainer.step();
     };
   }
-  const rounds = ctx.quick ? 3 : 9;
+  const rounds = ctx.quick ? 3 : 15;
   // PyTorch's rounds interleaved with ours: the machine's speed drifts within minutes.
   const pytorch = pytorchRounds('gpt_step.py', STEPS_PER_SAMPLE);
   if (pytorch.stepper) steppers[PYTORCH] = pytorch.stepper;
@@ -58,9 +58,23 @@ export function gptSuite(ctx: SuiteContext): Section[] {
         vsAdamW: s.median / samples.AdamW.median,
       };
     });
+  // hessflow's AdamW ÷ PyTorch within each round: rounds taken seconds apart share the machine's state.
+  const paired =
+    'ms' in torch
+      ? {
+          wall: pairedRatio(
+            samples.AdamW.ms.map((x) => x / STEPS_PER_SAMPLE),
+            torch.perRound.map((r) => r.ms),
+          ),
+          cpu: pairedRatio(
+            samples.AdamW.cpu.map((x) => x / STEPS_PER_SAMPLE),
+            torch.perRound.map((r) => r.cpuMs),
+          ),
+        }
+      : null;
   if ('ms' in torch) {
     ctx.log(
-      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step, ${torch.cpuMs.toFixed(1)} CPU ms/step (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s)`,
+      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step, ${torch.cpuMs.toFixed(1)} CPU ms/step (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s); AdamW ÷ PyTorch per round: wall ${paired!.wall.toFixed(3)}, CPU ${paired!.cpu.toFixed(3)}`,
     );
     rows.push({
       optimizer: `AdamW in PyTorch ${torch.torch} (1 thread, run here)`,
@@ -83,7 +97,7 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       notes: [
         `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; the Sophia rows include their probes (one step in ten), AdaHessian its Hutchinson probe every step.`,
         'ms' in torch
-          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread; sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clocks (wall, and process CPU time of all its threads); median of ${torch.rounds}.`
+          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread; sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clocks (wall, and process CPU time of all its threads); median of ${torch.rounds}. hessflow's AdamW step ÷ PyTorch's, the median of the ratios within each round: wall ${paired!.wall.toFixed(2)}, CPU ${paired!.cpu.toFixed(2)}.`
           : `PyTorch not run here (${torch.missing}); on one core of this machine kind it takes 90–100 ms per step (AdamW). Install it with \`apt install python3-torch libopenblas0-pthread\`.`,
       ],
     },
