@@ -22,9 +22,10 @@ import type { StepMetrics } from '../train/train.js';
 import type { FailureHook } from '../workers/protocol.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
-import type { AppliedStep, EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
+import type { EngineSnapshot, EngineStatus, TrainingEngine } from './engine.js';
 import { batchSpecOfModel } from './engine.js';
 import { engineStatus } from './engine-status.js';
+import { EngineListeners } from './engine-listeners.js';
 import { HyperparamOverlay } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
 import { snapshotLayout } from './snapshot-layout.js';
@@ -43,7 +44,7 @@ export interface PipelineEngineOptions {
   injectFailures?: { gradient?: FailureHook; probe?: FailureHook };
 }
 
-export class PipelineEngine implements TrainingEngine {
+export class PipelineEngine extends EngineListeners implements TrainingEngine {
   readonly batchSpec: BatchSpec;
   private readonly queue: BatchQueue;
   private readonly overlay: HyperparamOverlay;
@@ -62,11 +63,9 @@ export class PipelineEngine implements TrainingEngine {
   /** The state at stop(): the pools are gone after it, so later snapshots return this. */
   private final: Promise<PipelineCheckpoint<InjectedState>> | null = null;
   private snapshots: Promise<unknown> = Promise.resolve();
-  private stepListeners: ((s: AppliedStep) => void)[] = [];
-  private errorListeners: ((e: Error, seq: number) => void)[] = [];
-  private probeListeners: ((p: ProbeTiming) => void)[] = [];
 
   constructor(private readonly opts: PipelineEngineOptions) {
+    super();
     this.batchSpec = batchSpecOfModel(opts.model);
     const { optimizer, check } = optimizerOf(opts.optimizer);
     this.overlay = new HyperparamOverlay(optimizer, check);
@@ -99,7 +98,7 @@ export class PipelineEngine implements TrainingEngine {
     if (this.paused) this.pipeline.pause();
     // Emitted as the coordinator applies an estimate, before that step's metrics reach onStep.
     this.pipeline.probes$.subscribe(({ step, estimator, seconds }) => {
-      for (const l of this.probeListeners) l({ step, estimator, seconds });
+      this.emitProbe({ step, estimator, seconds });
     });
   }
 
@@ -197,22 +196,6 @@ export class PipelineEngine implements TrainingEngine {
     await this.pipeline.close();
   }
 
-  onStep(listener: (s: AppliedStep) => void): void {
-    this.stepListeners.push(listener);
-  }
-
-  onError(listener: (e: Error, seq: number) => void): void {
-    this.errorListeners.push(listener);
-  }
-
-  /**
-   * Called once per applied estimate with the probe worker's own computation time (not its queueing;
-   * probes overlap steps on their own worker): `step` is the launch step.
-   */
-  onProbe(listener: (p: ProbeTiming) => void): void {
-    this.probeListeners.push(listener);
-  }
-
   private startRun(): void {
     this.fed = 0;
     this.gated = this.paused;
@@ -259,7 +242,7 @@ export class PipelineEngine implements TrainingEngine {
     // Listeners run before the pipeline lets the next step start, so a pause here holds it back.
     this.gated = this.paused || this.stopping;
     if (!m.skipped) this.lastLoss = m.loss;
-    for (const l of this.stepListeners) l({ seq: item.seq, metrics: m });
+    this.emitStep({ seq: item.seq, metrics: m });
     this.settle();
   }
 
@@ -268,7 +251,7 @@ export class PipelineEngine implements TrainingEngine {
     this.run = null;
     this.feed = null;
     const item = this.queue.take();
-    if (item) for (const l of this.errorListeners) l(e, item.seq);
+    if (item) this.emitError(e, item.seq);
     this.settle();
     // A new run continues from the state the pipeline kept (the last applied step).
     if (this.running && !this.stopping) setImmediate(() => this.running && !this.stopping && this.startRun());

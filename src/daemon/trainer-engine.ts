@@ -19,9 +19,10 @@ import { type EvalResult, evaluate } from '../train/evaluate.js';
 import { type StepMetrics, Trainer } from '../train/train.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
-import type { AppliedStep, EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
+import type { EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
 import { batchSpecOfModel } from './engine.js';
 import { engineStatus } from './engine-status.js';
+import { EngineListeners } from './engine-listeners.js';
 import { withHyperparams } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
 import { ProbeClock } from './probe-clock.js';
@@ -37,7 +38,7 @@ export interface TrainerEngineOptions {
   resume?: EngineSnapshot;
 }
 
-export class TrainerEngine implements TrainingEngine {
+export class TrainerEngine extends EngineListeners implements TrainingEngine {
   readonly batchSpec: BatchSpec;
   private readonly queue: BatchQueue;
   private readonly optimizer: GradientTransformation<InjectedState>;
@@ -48,14 +49,12 @@ export class TrainerEngine implements TrainingEngine {
   private paused = false;
   private scheduled: ReturnType<typeof setImmediate> | null = null;
   private lastLoss: number | null = null;
-  private stepListeners: ((s: AppliedStep) => void)[] = [];
-  private errorListeners: ((e: Error, seq: number) => void)[] = [];
-  private probeListeners: ((p: ProbeTiming) => void)[] = [];
   private readonly curvature: ResolvedCurvature | null;
   private readonly clock = new ProbeClock();
   private readonly timedModel: Model;
 
   constructor(private readonly opts: TrainerEngineOptions) {
+    super();
     this.batchSpec = batchSpecOfModel(opts.model);
     const { optimizer, check } = optimizerOf(opts.optimizer);
     this.optimizer = optimizer;
@@ -162,18 +161,6 @@ export class TrainerEngine implements TrainingEngine {
     this.scheduled = null;
   }
 
-  onStep(listener: (s: AppliedStep) => void): void {
-    this.stepListeners.push(listener);
-  }
-
-  onError(listener: (e: Error, seq: number) => void): void {
-    this.errorListeners.push(listener);
-  }
-
-  onProbe(listener: (p: ProbeTiming) => void): void {
-    this.probeListeners.push(listener);
-  }
-
   private schedule(): void {
     if (!this.running || this.paused || this.scheduled || this.queue.depth === 0) return;
     this.scheduled = setImmediate(() => {
@@ -199,20 +186,20 @@ export class TrainerEngine implements TrainingEngine {
       // The Trainer changed nothing; drop the batch so one bad step cannot wedge the loop.
       this.queue.take();
       this.current = null;
-      for (const l of this.errorListeners) l(e as Error, item.seq);
+      this.emitError(e as Error, item.seq);
       return;
     }
     if (probing) {
       const seconds = this.clock.disarm();
       if (seconds !== null) {
         const p: ProbeTiming = { step, estimator: this.curvature!.estimator, seconds };
-        for (const l of this.probeListeners) l(p);
+        this.emitProbe(p);
       }
     }
     // Taken only once applied: a snapshot between steps still holds every unapplied batch.
     this.queue.take();
     this.current = null;
     if (!metrics.skipped) this.lastLoss = metrics.loss;
-    for (const l of this.stepListeners) l({ seq: item.seq, metrics });
+    this.emitStep({ seq: item.seq, metrics });
   }
 }

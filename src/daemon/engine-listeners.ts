@@ -1,0 +1,39 @@
+/**
+ * The listener half of a TrainingEngine, written once for both engines: `onStep`, `onError` and
+ * `onProbe` register, and the engine's own code emits to everyone registered, in registration order.
+ */
+import type { AppliedStep, ProbeTiming } from './engine.js';
+
+export abstract class EngineListeners {
+  private readonly stepListeners: ((s: AppliedStep) => void)[] = [];
+  private readonly errorListeners: ((e: Error, seq: number) => void)[] = [];
+  private readonly probeListeners: ((p: ProbeTiming) => void)[] = [];
+
+  onStep(listener: (s: AppliedStep) => void): void {
+    this.stepListeners.push(listener);
+  }
+
+  onError(listener: (e: Error, seq: number) => void): void {
+    this.errorListeners.push(listener);
+  }
+
+  /**
+   * Called once per applied estimate with the probe's own computation time (not its queueing: in the
+   * pipeline, probes overlap steps on their own worker); `step` is the launch step.
+   */
+  onProbe(listener: (p: ProbeTiming) => void): void {
+    this.probeListeners.push(listener);
+  }
+
+  protected emitStep(s: AppliedStep): void {
+    for (const l of this.stepListeners) l(s);
+  }
+
+  protected emitError(e: Error, seq: number): void {
+    for (const l of this.errorListeners) l(e, seq);
+  }
+
+  protected emitProbe(p: ProbeTiming): void {
+    for (const l of this.probeListeners) l(p);
+  }
+}
