@@ -64,6 +64,7 @@ export const curvatureSchema = z.strictObject({
 
 /**
  * Where curvature probes run (src/gpu/backend.ts): "cpu" (the default; results bit-identical to the
- * reference loop), "webgpu", "webasm", or "auto" (the best that answers).
+ * reference loop), "webgpu", "webasm" (gpu.js's WebAssembly kernels), or "auto" (a real GPU when one
+ * answers, else the CPU).
  */
 export const gpuSchema = z.enum(['auto', 'webgpu', 'webasm', 'cpu']);

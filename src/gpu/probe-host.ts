@@ -7,6 +7,11 @@
  * estimate after the device failed (a kernel error, a WebGPU error scope, a lost device; see
  * GpuFallback), is `estimateCurvature` on the CPU. Training never stops for the GPU.
  *
+ * With the `webasm` backend (no WebGPU adapter, gpu.js's WebAssembly mode works) every estimate is
+ * `estimateCurvature` computed with gpu.js's kernels: the registry's kernels switched to backend
+ * `gpujs-webasm` for the probe (this worker's own registry; sync.ts), float32 throughout. A failure
+ * there is noted and that estimate and every later one come from the CPU reference kernels.
+ *
  * The device draws the same labels as the CPU's GNB: it is given the very uniforms `sampleLabels`
  * draws from (seed, 'gnb-labels', step), one per prediction row in row order (for the GPT a row is a
  * token position, b·T + t), and a draw that lies too close to a class boundary for float32 logits to
@@ -27,6 +32,8 @@ import { type GpuBackendKind, type GpuPreference, selectGpuBackend } from './bac
 import { type DeviceArray, GpuDevice } from './device.js';
 import { gptGnbProbe } from './device-gpt-probe.js';
 import { GpuFallback } from './fallback.js';
+import { registerGpuJsKernels } from './sync.js';
+import { withKernelBackend } from '../kernels/registry.js';
 import { uncertainDraws } from './probe-labels.js';
 
 export interface ProbeHostOptions {
@@ -84,6 +91,8 @@ export class GpuProbeHost {
   private opened: Promise<void> | null = null;
   private fallback: GpuFallback | null = null;
   private openedDevice: GpuDevice | null = null;
+  /** The registry backend of gpu.js's WebAssembly kernels while the `webasm` probe is usable. */
+  private gpujs: string | null = null;
   private readonly notes: string[] = [];
   private readonly noted = new Set<string>();
   /** Estimates whose labels were redrawn from the CPU's logits (for tests and diagnostics). */
@@ -132,6 +141,8 @@ export class GpuProbeHost {
       } else {
         this.note(problem);
       }
+    } else if (this.gpujs) {
+      out = this.gpuJsEstimate(this.gpujs, c, model, params, batch, seed, step);
     }
     out ??= cpu();
     return { ...out, notes: this.notes.splice(0) };
@@ -163,7 +174,10 @@ export class GpuProbeHost {
       return;
     }
     if (kind === 'webasm') {
-      this.note('hessflow: the device probe needs WebGPU; with the webasm backend estimates run on the CPU');
+      this.gpujs = registerGpuJsKernels('webasm');
+      this.note(
+        `hessflow: without WebGPU the probe runs on gpu.js's WebAssembly kernels (registry backend ${this.gpujs})`,
+      );
       return;
     }
     if (kind !== 'webgpu') return;
@@ -172,6 +186,33 @@ export class GpuProbeHost {
       this.fallback = new GpuFallback(this.openedDevice, (m) => this.note(m));
     } catch (e) {
       this.note(`hessflow: probe worker continues on the CPU — WebGPU device: ${(e as Error).message}`);
+    }
+  }
+
+  /** The CPU estimator on gpu.js's kernels; null (noted, and no later try) when it fails. */
+  private gpuJsEstimate(
+    backend: string,
+    c: ResolvedCurvature,
+    model: Model,
+    params: Float32Array,
+    batch: Batch,
+    seed: number,
+    step: number,
+  ): { estimate: CurvatureEstimate; backend: GpuBackendKind } | null {
+    try {
+      const hook = this.o.failOn;
+      if (hook && (hook.step === undefined || hook.step === step))
+        throw new Error(`injected gpu.js failure at step ${step}`);
+      const estimate = withKernelBackend(backend, () =>
+        estimateCurvature(c, model, params, batch, seed, step),
+      );
+      return { estimate, backend: 'webasm' };
+    } catch (e) {
+      this.gpujs = null;
+      this.note(
+        `hessflow: the gpu.js probe of step ${step} failed (${(e as Error).message.split('\n')[0]}); this and later estimates run on the CPU`,
+      );
+      return null;
     }
   }
 

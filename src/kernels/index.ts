@@ -15,5 +15,6 @@ export {
   registeredKernels,
   resetKernelBackend,
   useKernelBackend,
+  withKernelBackend,
 } from './registry.js';
 export { wasmRelaxedSimdSupported, wasmSimdSupported } from './wasm/matmul.js';

@@ -288,3 +288,26 @@ export function preferKernelBackend(name: KernelName, backend: string): void {
   }
   preferred.set(name, backend);
 }
+
+/**
+ * Runs `fn` with `backend` selected for every kernel that has it (the others keep theirs), then restores
+ * each selection as it was, also when `fn` throws. For a thread that computes with one backend
+ * throughout a task (the probe worker with gpu.js's kernels), not for code running concurrently in
+ * the same thread.
+ */
+export function withKernelBackend<T>(backend: string, fn: () => T): T {
+  const saved = new Map<KernelName, string | undefined>();
+  for (const [name, byBackend] of implementations) {
+    if (!byBackend.has(backend)) continue;
+    saved.set(name, active.get(name));
+    active.set(name, backend);
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [name, prev] of saved) {
+      if (prev === undefined) active.delete(name);
+      else active.set(name, prev);
+    }
+  }
+}

@@ -8,6 +8,7 @@
 import t from 'tap';
 import { sampleLabels } from '../../src/curvature/gnb-diag.js';
 import { GpuProbeHost } from '../../src/gpu/probe-host.js';
+import { activeKernelBackend } from '../../src/kernels/registry.js';
 import { uncertainDraws } from '../../src/gpu/probe-labels.js';
 import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
@@ -109,14 +110,46 @@ t.test('no usable backend: the CPU estimate, and the reason noted once', async (
     if (saved === undefined) delete process.env.HESSFLOW_WEBGPU;
     else process.env.HESSFLOW_WEBGPU = saved;
   }
-  // "webasm" has no device probe (or, where gpu.js's wasm fails its self-check, is unavailable): its
-  // estimates come from the CPU, and it says why.
+});
+
+t.test('"webasm": the estimator on gpu.js\'s WebAssembly kernels, and the CPU after a failure', async (t) => {
+  const b = batchOf(5);
+  const hutch = resolveCurvature({ estimator: 'hutchinson', probes: 2 });
   const wasm = new GpuProbeHost({ preference: 'webasm' });
-  const w = await wasm.estimate(gnb, model, params0, b, SEED, 4);
-  t.equal(w.backend, 'cpu');
+  const w = await wasm.estimate(gnb, model, params0, b, SEED, 5);
+  if (w.backend === 'cpu') {
+    // gpu.js's WebAssembly mode failed its self-check here: the CPU estimate, and the reason.
+    t.match(w.notes.join('\n'), /"webasm" requested but gpu\.js's WebAssembly backend is unavailable/);
+    return;
+  }
+  t.equal(w.backend, 'webasm');
   t.match(
     w.notes.join('\n'),
-    /needs WebGPU; with the webasm backend estimates run on the CPU|"webasm" requested but gpu\.js's WebAssembly backend is unavailable/,
+    /probe runs on gpu\.js's WebAssembly kernels \(registry backend gpujs-webasm\)/,
   );
-  t.equal(firstBitDifference(w.estimate.diag, want), -1, 'the CPU estimate');
+  for (const [c, name, r] of [
+    [gnb, 'GNB', w],
+    [hutch, 'Hutchinson', await wasm.estimate(hutch, model, params0, b, SEED, 6)],
+  ] as const) {
+    const step = c === gnb ? 5 : 6;
+    const want = estimateCurvature(c, model, params0, b, SEED, step);
+    t.equal(r.backend, 'webasm', `${name} on gpu.js`);
+    t.not(firstBitDifference(r.estimate.diag, want.diag), -1, `${name}: float32 gpu.js, not the CPU's bits`);
+    const scale = maxAbs(want.diag);
+    assertWithin(t, r.estimate.diag, want.diag, () => 1e-5 * scale, `${name} estimate = CPU within float32`);
+  }
+  t.equal(activeKernelBackend('matmul'), 'wasm', "this thread's kernels are restored after the probe");
+
+  // A failing gpu.js probe: noted once; that estimate and all later ones are the CPU's, bit for bit.
+  const failing = new GpuProbeHost({ preference: 'webasm', failOn: { mode: 'throw', step: 7 } });
+  t.equal((await failing.estimate(gnb, model, params0, b, SEED, 6)).backend, 'webasm', 'step 6 is fine');
+  for (const step of [7, 8]) {
+    const r = await failing.estimate(gnb, model, params0, b, SEED, step);
+    t.equal(r.backend, 'cpu', `step ${step} on the CPU`);
+    const want = estimateCurvature(gnb, model, params0, b, SEED, step).diag;
+    t.equal(firstBitDifference(r.estimate.diag, want), -1, `step ${step}: the CPU estimate`);
+    if (step === 7)
+      t.match(r.notes, [/gpu\.js probe of step 7 failed \(injected gpu\.js failure at step 7\)/]);
+    else t.same(r.notes, [], 'noted once');
+  }
 });

@@ -3,6 +3,7 @@
  * trains a 20-16-3 tanh MLP to the same loss curve as with `gpu: 'cpu'`; steps applying an estimate
  * report the backend that computed it; an injected device failure is logged and reported, and training
  * continues on the CPU estimates. Skips, saying why, when the probe worker gets no WebGPU adapter.
+ * With `gpu: 'webasm'` the estimates come from gpu.js's WebAssembly kernels, to the same curve.
  */
 import t from 'tap';
 import { lastValueFrom, toArray } from 'rxjs';
@@ -155,3 +156,24 @@ t.test(
     assertWithin(t, h.params, c.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
   },
 );
+
+t.test('gpu "webasm": estimates by gpu.js\'s WebAssembly kernels train the same loss curve', async (t) => {
+  const w = await train({ gpu: 'webasm' });
+  if (w.logs.some((l) => /gpu\.js's WebAssembly backend is unavailable/.test(l))) {
+    t.pass('gpu.js WebAssembly unavailable here: estimates from the CPU', { skip: w.logs.join(' | ') });
+    return;
+  }
+  t.same(applied(w.metrics), applied(cpu.metrics), 'same curvature schedule');
+  for (const m of w.metrics)
+    if (m.curvatureStaleness !== undefined) t.equal(m.probeBackend, 'webasm', `step ${m.step}: gpu.js`);
+  t.match(w.logs.join('\n'), /probe runs on gpu\.js's WebAssembly kernels/);
+  assertWithin(
+    t,
+    w.metrics.map((m) => m.loss),
+    cpu.metrics.map((m) => m.loss),
+    (i) => 1e-4 * Math.abs(cpu.metrics[i].loss),
+    'every step’s loss within 1e-4 relative',
+  );
+  const scale = maxAbs(cpu.params);
+  assertWithin(t, w.params, cpu.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
+});
