@@ -11,6 +11,7 @@ import {
   preferKernelBackend,
   resetKernelBackend,
   useKernelBackend,
+  withKernelBackend,
 } from '../../src/kernels/index.js';
 import { cpuMatmul } from '../../src/kernels/cpu/matmul.js';
 import { selfCheck, wasmMatmul } from '../../src/kernels/wasm/index.js';
@@ -100,5 +101,35 @@ t.test(
       );
     }
     t.same(T.matmul(batchA, batchB).shape, [2, 3, 5, 6]);
+  },
+);
+
+t.test(
+  'withKernelBackend selects a backend for the kernels that have it and restores every selection',
+  async (t) => {
+    useKernelBackend('sum', 'cpu'); // an explicit selection must come back as it was
+    try {
+      const inside = withKernelBackend('wasm', () => [
+        activeKernelBackend('matmul'),
+        activeKernelBackend('sum'),
+        activeKernelBackend('gather'), // no wasm backend: unchanged
+      ]);
+      t.same(inside, ['wasm', 'wasm', 'cpu']);
+      t.equal(activeKernelBackend('sum'), 'cpu', 'the explicit selection is back');
+      t.equal(activeKernelBackend('matmul'), 'wasm', 'the preference still applies');
+      resetKernelBackend('sum');
+      t.throws(
+        () =>
+          withKernelBackend('cpu', () => {
+            t.equal(activeKernelBackend('matmul'), 'cpu');
+            throw new Error('boom');
+          }),
+        /boom/,
+      );
+      t.equal(activeKernelBackend('matmul'), 'wasm', 'restored after a throw');
+      t.equal(activeKernelBackend('sum'), 'wasm', 'no selection left behind');
+    } finally {
+      resetKernelBackend('sum');
+    }
   },
 );
