@@ -55,6 +55,9 @@ export interface HostedEstimate {
   notes: string[];
 }
 
+/** An estimate and where it was computed. */
+type Computed = Omit<HostedEstimate, 'notes'>;
+
 /** Why this probe cannot run on the device, or null when it can. */
 export function deviceProbeProblem(c: ResolvedCurvature, model: Model, batch: Batch): string | null {
   if (model.spec.kind === 'gpt') return gptProbeProblem(c, model.spec as GptSpec, batch);
@@ -115,11 +118,8 @@ export class GpuProbeHost {
     step: number,
   ): Promise<HostedEstimate> {
     await (this.opened ??= this.open());
-    type Computed = { estimate: CurvatureEstimate; backend: GpuBackendKind };
-    const cpu = (): Computed => ({
-      estimate: estimateCurvature(c, model, params, batch, seed, step),
-      backend: 'cpu',
-    });
+    const reference = (): CurvatureEstimate => estimateCurvature(c, model, params, batch, seed, step);
+    const cpu = (): Computed => ({ estimate: reference(), backend: 'cpu' });
     let out: Computed | null = null;
     const fb = this.fallback;
     if (fb?.usable) {
@@ -142,7 +142,7 @@ export class GpuProbeHost {
         this.note(problem);
       }
     } else if (this.gpujs) {
-      out = this.gpuJsEstimate(this.gpujs, c, model, params, batch, seed, step);
+      out = this.onGpuJs(this.gpujs, step, reference);
     }
     out ??= cpu();
     return { ...out, notes: this.notes.splice(0) };
@@ -189,23 +189,13 @@ export class GpuProbeHost {
     }
   }
 
-  /** The CPU estimator on gpu.js's kernels; null (noted, and no later try) when it fails. */
-  private gpuJsEstimate(
-    backend: string,
-    c: ResolvedCurvature,
-    model: Model,
-    params: Float32Array,
-    batch: Batch,
-    seed: number,
-    step: number,
-  ): { estimate: CurvatureEstimate; backend: GpuBackendKind } | null {
+  /** `reference` computed on gpu.js's kernels; null (noted, and no later try) when it fails. */
+  private onGpuJs(backend: string, step: number, reference: () => CurvatureEstimate): Computed | null {
     try {
       const hook = this.o.failOn;
       if (hook && (hook.step === undefined || hook.step === step))
         throw new Error(`injected gpu.js failure at step ${step}`);
-      const estimate = withKernelBackend(backend, () =>
-        estimateCurvature(c, model, params, batch, seed, step),
-      );
+      const estimate = withKernelBackend(backend, reference);
       return { estimate, backend: 'webasm' };
     } catch (e) {
       this.gpujs = null;
