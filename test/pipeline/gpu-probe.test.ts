@@ -5,7 +5,7 @@
  * continues on the CPU estimates. Skips, saying why, when the probe worker gets no WebGPU adapter.
  * With `gpu: 'webasm'` the estimates come from gpu.js's WebAssembly kernels, to the same curve.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { lastValueFrom, toArray } from 'rxjs';
 import { sophiaG, sophiaH } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
@@ -44,6 +44,21 @@ async function train(extra: Partial<PipelineConfig>): Promise<{
   }
 }
 
+type Run = Awaited<ReturnType<typeof train>>;
+
+/** `run` follows `ref`: every step's loss within 1e-4 relative and the final θ within 1e-4·max|θ|. */
+function sameCurve(t: Test, run: Run, ref: Run, what = 'every step’s loss within 1e-4 relative'): void {
+  assertWithin(
+    t,
+    run.metrics.map((m) => m.loss),
+    ref.metrics.map((m) => m.loss),
+    (i) => 1e-4 * Math.abs(ref.metrics[i].loss),
+    what,
+  );
+  const scale = maxAbs(ref.params);
+  assertWithin(t, run.params, ref.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
+}
+
 const cpu = await train({ gpu: 'cpu' });
 const applied = (m: StepMetrics[]) => m.filter((x) => x.curvatureStaleness !== undefined).map((x) => x.step);
 
@@ -66,17 +81,9 @@ t.test('gpu "webgpu" trains to the same loss curve as gpu "cpu"', { skip: noDevi
     gpu.metrics.some((m) => m.skipped),
     'no step skipped',
   );
-  assertWithin(
-    t,
-    gpu.metrics.map((m) => m.loss),
-    cpu.metrics.map((m) => m.loss),
-    (i) => 1e-4 * Math.abs(cpu.metrics[i].loss),
-    'every step’s loss within 1e-4 relative',
-  );
+  sameCurve(t, gpu, cpu);
   // The runs must actually train, or equal curves would prove nothing.
   t.ok(cpu.metrics[STEPS - 1].loss < 0.9 * cpu.metrics[0].loss, 'the loss falls');
-  const scale = maxAbs(cpu.params);
-  assertWithin(t, gpu.params, cpu.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
   for (const m of gpu.metrics) {
     if (m.curvatureStaleness === undefined) t.equal(m.probeBackend, undefined, `step ${m.step}: no estimate`);
     else t.equal(m.probeBackend, 'webgpu', `step ${m.step}: estimate computed on the device`);
@@ -106,16 +113,8 @@ t.test(
     );
     t.equal(failing.logs.length, 2, 'backend line, then the fallback line');
     t.match(failing.logs[1], /GPU disabled, continuing on the CPU/);
-    assertWithin(
-      t,
-      failing.metrics.map((m) => m.loss),
-      cpu.metrics.map((m) => m.loss),
-      (i) => 1e-4 * Math.abs(cpu.metrics[i].loss),
-      'loss curve still the CPU run’s within 1e-4',
-    );
     // From step 8 on every estimate is the CPU's: the drift from the CPU run stops growing from the GPU.
-    const scale = maxAbs(cpu.params);
-    assertWithin(t, failing.params, cpu.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
+    sameCurve(t, failing, cpu, 'loss curve still the CPU run’s within 1e-4');
   },
 );
 
@@ -144,16 +143,8 @@ t.test(
       h.metrics.every((m) => m.probeBackend === undefined || m.probeBackend === 'webgpu'),
       'all on the device',
     );
-    assertWithin(
-      t,
-      h.metrics.map((m) => m.loss),
-      c.metrics.map((m) => m.loss),
-      (i) => 1e-4 * Math.abs(c.metrics[i].loss),
-      'every step’s loss within 1e-4 relative',
-    );
+    sameCurve(t, h, c);
     t.ok(c.metrics[STEPS - 1].loss < 0.9 * c.metrics[0].loss, 'the loss falls');
-    const scale = maxAbs(c.params);
-    assertWithin(t, h.params, c.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
   },
 );
 
@@ -167,13 +158,5 @@ t.test('gpu "webasm": estimates by gpu.js\'s WebAssembly kernels train the same 
   for (const m of w.metrics)
     if (m.curvatureStaleness !== undefined) t.equal(m.probeBackend, 'webasm', `step ${m.step}: gpu.js`);
   t.match(w.logs.join('\n'), /probe runs on gpu\.js's WebAssembly kernels/);
-  assertWithin(
-    t,
-    w.metrics.map((m) => m.loss),
-    cpu.metrics.map((m) => m.loss),
-    (i) => 1e-4 * Math.abs(cpu.metrics[i].loss),
-    'every step’s loss within 1e-4 relative',
-  );
-  const scale = maxAbs(cpu.params);
-  assertWithin(t, w.params, cpu.params, () => 1e-4 * scale, 'final θ within 1e-4·max|θ|');
+  sameCurve(t, w, cpu);
 });
