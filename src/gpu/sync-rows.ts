@@ -69,6 +69,18 @@ const SRC = {
 
 const f32 = (...xs: FloatArray[]): boolean => xs.every((x) => x instanceof Float32Array);
 
+/** `run` where `usable` holds for a call's arguments, else the CPU reference on the same arguments. */
+function orReference<K extends RowKernelName>(
+  name: K,
+  usable: (...args: Parameters<KernelSignatures[K]>) => boolean,
+  run: (...args: Parameters<KernelSignatures[K]>) => void,
+): KernelSignatures[K] {
+  const reference = kernelFor(name, 'cpu')! as (...args: Parameters<KernelSignatures[K]>) => void;
+  const kernel = (...args: Parameters<KernelSignatures[K]>): void =>
+    usable(...args) ? run(...args) : reference(...args);
+  return kernel as KernelSignatures[K];
+}
+
 export function gpuJsRowKernels(gpu: SyncGpuJs): GpuJsRowKernels {
   /** A row statistic as a flat array, the form the next kernel reads it in. */
   const stat = (src: KernelSource, output: number[], args: unknown[], n: number): Float32Array => {
@@ -78,86 +90,85 @@ export function gpuJsRowKernels(gpu: SyncGpuJs): GpuJsRowKernels {
   };
 
   return {
-    softmax: (x, rows, cols, out, log) => {
-      if (rows * cols === 0 || !f32(x, out)) {
-        kernelFor('softmax', 'cpu')!(x, rows, cols, out, log);
-        return;
-      }
-      const m = stat(SRC.max, [rows], [x, cols], rows);
-      const s = stat(log ? SRC.logExpSum : SRC.expSum, [rows], [x, m, cols], rows);
-      gpu.runInto(log ? SRC.logSoftmax : SRC.softmax, [cols, rows], [x, m, s, cols], out);
-    },
+    softmax: orReference(
+      'softmax',
+      (x, rows, cols, out) => rows * cols > 0 && f32(x, out),
+      (x, rows, cols, out, log) => {
+        const m = stat(SRC.max, [rows], [x, cols], rows);
+        const s = stat(log ? SRC.logExpSum : SRC.expSum, [rows], [x, m, cols], rows);
+        gpu.runInto(log ? SRC.logSoftmax : SRC.softmax, [cols, rows], [x, m, s, cols], out);
+      },
+    ),
 
     // The causal kernels index rows as (block, row in block) to avoid `%`; rows that are not whole
     // blocks have no such output shape.
-    causalSoftmax: (x, rows, cols, out) => {
-      if (rows * cols === 0 || rows % cols !== 0 || !f32(x, out)) {
-        kernelFor('causalSoftmax', 'cpu')!(x, rows, cols, out);
-        return;
-      }
-      const blocks = rows / cols;
-      const m = stat(SRC.causalMax, [cols, blocks], [x, cols], rows);
-      const s = stat(SRC.causalExpSum, [cols, blocks], [x, m, cols], rows);
-      gpu.runInto(SRC.causalSoftmax, [cols, cols, blocks], [x, m, s, cols], out);
-    },
+    causalSoftmax: orReference(
+      'causalSoftmax',
+      (x, rows, cols, out) => rows * cols > 0 && rows % cols === 0 && f32(x, out),
+      (x, rows, cols, out) => {
+        const blocks = rows / cols;
+        const m = stat(SRC.causalMax, [cols, blocks], [x, cols], rows);
+        const s = stat(SRC.causalExpSum, [cols, blocks], [x, m, cols], rows);
+        gpu.runInto(SRC.causalSoftmax, [cols, cols, blocks], [x, m, s, cols], out);
+      },
+    ),
 
-    softmaxVjp: (y, g, rows, cols, out) => {
-      if (rows * cols === 0 || !f32(y, g, out)) {
-        kernelFor('softmaxVjp', 'cpu')!(y, g, rows, cols, out);
-        return;
-      }
-      const dot = stat(SRC.dot, [rows], [y, g, cols], rows);
-      gpu.runInto(SRC.softmaxVjp, [cols, rows], [y, g, dot, cols], out);
-    },
+    softmaxVjp: orReference(
+      'softmaxVjp',
+      (y, g, rows, cols, out) => rows * cols > 0 && f32(y, g, out),
+      (y, g, rows, cols, out) => {
+        const dot = stat(SRC.dot, [rows], [y, g, cols], rows);
+        gpu.runInto(SRC.softmaxVjp, [cols, rows], [y, g, dot, cols], out);
+      },
+    ),
 
-    logSoftmaxVjp: (y, g, rows, cols, out) => {
-      if (rows * cols === 0 || !f32(y, g, out)) {
-        kernelFor('logSoftmaxVjp', 'cpu')!(y, g, rows, cols, out);
-        return;
-      }
-      const s = stat(SRC.rowSum, [rows], [g, cols], rows);
-      gpu.runInto(SRC.logSoftmaxVjp, [cols, rows], [y, g, s, cols], out);
-    },
+    logSoftmaxVjp: orReference(
+      'logSoftmaxVjp',
+      (y, g, rows, cols, out) => rows * cols > 0 && f32(y, g, out),
+      (y, g, rows, cols, out) => {
+        const s = stat(SRC.rowSum, [rows], [g, cols], rows);
+        gpu.runInto(SRC.logSoftmaxVjp, [cols, rows], [y, g, s, cols], out);
+      },
+    ),
 
-    layerNorm: (x, rows, cols, eps, gain, bias, y, xhat, rstd) => {
-      if (rows * cols === 0 || !f32(x, gain, bias, y, xhat, rstd)) {
-        kernelFor('layerNorm', 'cpu')!(x, rows, cols, eps, gain, bias, y, xhat, rstd);
-        return;
-      }
-      const mean = stat(SRC.mean, [rows], [x, cols], rows);
-      const r = stat(SRC.rstd, [rows], [x, mean, cols, eps], rows);
-      rstd.set(r);
-      gpu.runInto(SRC.xhat, [cols, rows], [x, mean, r, gain, bias, cols], xhat);
-      gpu.runInto(SRC.y, [cols, rows], [x, mean, r, gain, bias, cols], y);
-    },
+    layerNorm: orReference(
+      'layerNorm',
+      (x, rows, cols, _eps, gain, bias, y, xhat, rstd) =>
+        rows * cols > 0 && f32(x, gain, bias, y, xhat, rstd),
+      (x, rows, cols, eps, gain, bias, y, xhat, rstd) => {
+        const mean = stat(SRC.mean, [rows], [x, cols], rows);
+        const r = stat(SRC.rstd, [rows], [x, mean, cols, eps], rows);
+        rstd.set(r);
+        gpu.runInto(SRC.xhat, [cols, rows], [x, mean, r, gain, bias, cols], xhat);
+        gpu.runInto(SRC.y, [cols, rows], [x, mean, r, gain, bias, cols], y);
+      },
+    ),
 
-    layerNormVjp: (g, xhat, rstd, gain, rows, cols, dx, dgain, dbias) => {
-      if (rows * cols === 0 || !f32(g, xhat, rstd, gain, dx, dgain, dbias)) {
-        kernelFor('layerNormVjp', 'cpu')!(g, xhat, rstd, gain, rows, cols, dx, dgain, dbias);
-        return;
-      }
-      const mg = stat(SRC.gainMean, [rows], [g, xhat, gain, cols], rows);
-      const mgx = stat(SRC.gainXhatMean, [rows], [g, xhat, gain, cols], rows);
-      gpu.runInto(SRC.dx, [cols, rows], [g, xhat, rstd, gain, mg, mgx, cols], dx);
-      gpu.runInto(SRC.colDot, [cols], [g, xhat, rows, cols], dgain);
-      gpu.runInto(SRC.colSum, [cols], [g, rows, cols], dbias);
-    },
+    layerNormVjp: orReference(
+      'layerNormVjp',
+      (g, xhat, rstd, gain, rows, cols, dx, dgain, dbias) =>
+        rows * cols > 0 && f32(g, xhat, rstd, gain, dx, dgain, dbias),
+      (g, xhat, rstd, gain, rows, cols, dx, dgain, dbias) => {
+        const mg = stat(SRC.gainMean, [rows], [g, xhat, gain, cols], rows);
+        const mgx = stat(SRC.gainXhatMean, [rows], [g, xhat, gain, cols], rows);
+        gpu.runInto(SRC.dx, [cols, rows], [g, xhat, rstd, gain, mg, mgx, cols], dx);
+        gpu.runInto(SRC.colDot, [cols], [g, xhat, rows, cols], dgain);
+        gpu.runInto(SRC.colSum, [cols], [g, rows, cols], dbias);
+      },
+    ),
 
     // Always the CPU reference: the saved exponentials are a float64 side output that geluVjp may use
     // in place of recomputing them and must then give the same result, so they have to be the
     // reference's float64 values, not float32 ones. Computing them is the whole cost of the forward
     // (the GELU is then one division), so nothing is left to run in gpu.js.
-    geluExp: (x, out, e) => kernelFor('geluExp', 'cpu')!(x, out, e),
+    geluExp: kernelFor('geluExp', 'cpu')!,
 
     // The saved exponentials `e` are not read: recomputing them from x gives the same result with or
     // without them, as the contract requires.
-    geluVjp: (x, g, out, e) => {
-      if (out.length === 0) return;
-      if (!f32(x, g, out)) {
-        kernelFor('geluVjp', 'cpu')!(x, g, out, e);
-        return;
-      }
-      gpu.runInto(SRC.geluVjp, [out.length], [x, g], out);
-    },
+    geluVjp: orReference(
+      'geluVjp',
+      (x, g, out) => out.length > 0 && f32(x, g, out),
+      (x, g, out) => gpu.runInto(SRC.geluVjp, [out.length], [x, g], out),
+    ),
   };
 }
