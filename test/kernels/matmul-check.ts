@@ -122,5 +122,6 @@ if (process.argv.includes('--matmul-check-json')) {
     for (const c of singleCases(Ctor))
       errors[`${Ctor.name} ${c.name}`] = compareToReference(w.kernel, c.a, c.b, c.s);
   }
-  process.stdout.write(JSON.stringify({ fused: w.fused, errors }) + '\n');
+  const defaultFused = new WasmMatmul().fused;
+  process.stdout.write(JSON.stringify({ fused: w.fused, defaultFused, errors }) + '\n');
 }

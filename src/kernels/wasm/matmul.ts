@@ -97,7 +97,7 @@ export interface WasmMatmulOptions {
   /** Tile shapes (defaults: f32 4×8, f64 4×4). */
   readonly f32Tile?: readonly [number, number];
   readonly f64Tile?: readonly [number, number];
-  /** Use relaxed-SIMD multiply-add when the engine has it (default true). */
+  /** Use relaxed-SIMD multiply-add when the engine has it (default: yes, unless HESSFLOW_RELAXED_SIMD=0). */
   readonly fused?: boolean;
 }
 
@@ -107,9 +107,23 @@ export function wasmSimdSupported(): boolean {
 }
 
 /**
+ * Whether a WasmMatmul without an explicit `fused` option fuses, from HESSFLOW_RELAXED_SIMD: unset or
+ * 1/on/true/yes fuse; 0/off/false/no keep multiply-then-add (the CPU reference's bits, on every Node);
+ * anything else is an error naming the variable.
+ */
+export function relaxedSimdAllowed(value: string | undefined): boolean {
+  const v = value?.trim().toLowerCase();
+  if (v === undefined || v === '' || ['1', 'on', 'true', 'yes'].includes(v)) return true;
+  if (['0', 'off', 'false', 'no'].includes(v)) return false;
+  throw new Error(
+    `HESSFLOW_RELAXED_SIMD=${JSON.stringify(value)}: use 0 (multiply, then add: the CPU reference's bits) or 1 (fused multiply-add, the default)`,
+  );
+}
+
+/**
  * True when this engine has relaxed SIMD. Node ≥ 22 (V8 ≥ 11.4) ships it; Node 20's V8 (11.3)
  * implements it behind --experimental-wasm-relaxed-simd, which this turns on (V8 flags are
- * process-wide, so worker threads see it too) unless HESSFLOW_RELAXED_SIMD=0. Why it is worth a flag:
+ * process-wide, so worker threads see it too). Why it is worth a flag:
  * on the char-GPT step, f32x4.relaxed_madd (one FMA instead of a multiply and an add) made the
  * matmuls 0.76–0.77× the time and the whole AdamW step 0.85–0.86× (2-vCPU Xeon with FMA3, Node 20,
  * fused and unfused kernels alternating step by step in one process). The fused product rounds once
@@ -119,7 +133,6 @@ export function wasmSimdSupported(): boolean {
 export function wasmRelaxedSimdSupported(): boolean {
   const probe = relaxedSimdProbe();
   if (validates(probe)) return true;
-  if (process.env.HESSFLOW_RELAXED_SIMD === '0') return false;
   setFlagsFromString('--experimental-wasm-relaxed-simd');
   return validates(probe);
 }
@@ -171,7 +184,9 @@ export class WasmMatmul {
   private f64 = new Float64Array(0);
 
   constructor(options: WasmMatmulOptions = {}) {
-    this.fused = (options.fused ?? true) && wasmRelaxedSimdSupported();
+    // Asked not to fuse, the engine's flag is left alone.
+    const fuse = options.fused ?? relaxedSimdAllowed(process.env.HESSFLOW_RELAXED_SIMD);
+    this.fused = fuse && wasmRelaxedSimdSupported();
     this.tiles = { f32: options.f32Tile ?? [4, 8], f64: options.f64Tile ?? [4, 4] };
     const bytes = buildGemmModule(
       shape('f32', this.tiles.f32, this.fused),
