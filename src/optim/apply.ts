@@ -1,4 +1,5 @@
 /** Applying updates: params + updates (updates already carry the sign and the learning rate). */
+import { addInto } from '../kernels/wasm/vector-ops.js';
 import { checkLength } from './validate.js';
 
 /** Returns a new Float32Array params + updates; neither input is touched. */
@@ -11,10 +12,20 @@ export function applyUpdates(params: Float32Array, updates: Float32Array): Float
 
 /**
  * Adds updates into params in place and returns params. For the coordinator, which owns the shared
- * parameter buffer workers read from; the arithmetic is identical to applyUpdates.
+ * parameter buffer workers read from; the result is applyUpdates's bit for bit (WebAssembly SIMD
+ * where available, see src/kernels/wasm/vector-ops.ts).
  */
 export function applyUpdatesInPlace(params: Float32Array, updates: Float32Array): Float32Array {
   checkLength('applyUpdatesInPlace', 'updates', updates, params.length, 'params');
-  for (let i = 0; i < params.length; i++) params[i] = params[i] + updates[i];
+  addInto(params, updates);
   return params;
+}
+
+/** dst[i] = f32(dst[i] + src[i]) for every i and returns dst (dst may be src); lengths must be equal. */
+export function addVectorInto(dst: Float32Array, src: Float32Array): Float32Array {
+  if (dst.length !== src.length) {
+    throw new RangeError(`addVectorInto: src length ${src.length} does not match dst length ${dst.length}`);
+  }
+  addInto(dst, src);
+  return dst;
 }

@@ -1,4 +1,5 @@
 /** Gradient clipping by global norm (optax.clip_by_global_norm / torch clip_grad_norm_). */
+import { sumOfSquares } from '../kernels/wasm/vector-ops.js';
 import type { GradientTransformation } from './transform.js';
 import { checkNumber } from './validate.js';
 
@@ -14,10 +15,11 @@ export function globalNorm(v: Float32Array): number {
 /**
  * ‖v‖ and whether every value is finite, in one pass. Σ v² in float64 is finite exactly when every value
  * of a Float32Array is: a float32 square is below 1.2e77, so no sum of fewer than 1e231 of them overflows.
+ * The sum is `sumOfSquares`'s (eight partial sums, WebAssembly SIMD where available): it may differ from
+ * globalNorm's sequential sum in the last bits, and only reports, never changes parameters.
  */
 export function normIfFinite(v: Float32Array): { norm: number; finite: boolean } {
-  let s = 0;
-  for (let i = 0; i < v.length; i++) s += v[i] * v[i];
+  const s = sumOfSquares(v);
   return { norm: Math.sqrt(s), finite: Number.isFinite(s) };
 }
 

@@ -1,4 +1,5 @@
 /** Scaling by (minus) the learning rate, the last link of every alias chain. */
+import { scaleInto } from '../kernels/wasm/vector-ops.js';
 import { evaluateSchedule } from './schedules.js';
 import type { GradientTransformation, ScalarOrSchedule } from './transform.js';
 import { checkBoolean, checkScalarOrSchedule, checkStateCount, checkStateObject } from './validate.js';
@@ -34,12 +35,12 @@ export function scaleByLearningRate(
     update(grads, state) {
       const [factor, next] = factorAt(state);
       const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) out[i] = factor * grads[i];
+      scaleInto(out, grads, factor);
       return [out, next];
     },
     updateInPlace(updates, state) {
       const [factor, next] = factorAt(state);
-      for (let i = 0; i < updates.length; i++) updates[i] = factor * updates[i];
+      scaleInto(updates, updates, factor);
       return next;
     },
   };

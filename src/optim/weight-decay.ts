@@ -2,6 +2,7 @@
  * updates ← updates + wd·params on masked coordinates. Placed before scaleByLearningRate this gives the
  * decoupled decay of AdamW/Lion/Sophia (θ·(1 − lr·wd)); placed first it gives SGD's L2 term g + wd·θ.
  */
+import { addScaledInto } from '../kernels/wasm/vector-ops.js';
 import type { CoordinateMask, GradientTransformation } from './transform.js';
 import { checkLength, checkMask, checkNumber, requireParams } from './validate.js';
 import type { EmptyState } from './clip.js';
@@ -32,8 +33,9 @@ export function addDecayedWeights(
     if (wd === 0) return;
     const p = requireParams(owner, params, grads.length);
     const m = resolveMask(owner, maskOption, p);
+    if (m === null) return addScaledInto(out, grads, p, wd);
     for (let i = 0; i < out.length; i++) {
-      if (m === null || m[i] !== 0) out[i] = grads[i] + wd * p[i];
+      if (m[i] !== 0) out[i] = grads[i] + wd * p[i];
     }
   };
   return {

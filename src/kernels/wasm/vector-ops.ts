@@ -1,0 +1,363 @@
+/**
+ * WebAssembly SIMD versions of the coordinator's per-step passes over the flat float32 parameter
+ * vector, each matching its JavaScript loop (exported below as the reference and fallback):
+ *   addInto        dst[i] = f32(dst[i] + src[i])      f32x4.add: one float32 add equals the loop's
+ *                                                     float64 add rounded to float32 (53 ≥ 2·24 + 2)
+ *   scaleInto      out[i] = f32(f · x[i])             f64x2.mul on widened values (f is a float64)
+ *   addScaledInto  out[i] = f32(g[i] + wd · p[i])     f64x2.mul then f64x2.add, never fused
+ *   sumOfSquares   Σ v[i]² in float64                 eight partial sums (see `sumOfSquaresLoop`)
+ * The first three are bit for bit the loop's, subnormals included (f32 → f64 widening is exact, lane
+ * arithmetic rounds like scalar IEEE arithmetic, f64 → f32 narrowing rounds to nearest like a
+ * Float32Array store, nothing is flushed). Operands are copied into linear memory a chunk at a time,
+ * so any Float32Array view works (any byteOffset, SharedArrayBuffer-backed) and memory stays small.
+ * The public functions use a kernel only where the engine has SIMD and `vectorOpsSelfCheck` passes.
+ */
+import { FunctionBuilder, assembleModule } from './assembler.js';
+import { type WasmMemory, instantiate, validates } from './api.js';
+import { WasmKernelHost } from './kernel-host.js';
+
+// --- JavaScript loops: the references and fallbacks ---------------------------------------------
+
+export function addIntoLoop(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i] = dst[i] + src[i];
+}
+
+export function scaleIntoLoop(out: Float32Array, x: Float32Array, f: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = f * x[i];
+}
+
+export function addScaledIntoLoop(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): void {
+  for (let i = 0; i < out.length; i++) out[i] = g[i] + wd * p[i];
+}
+
+/**
+ * Σ v[i]² in float64 in the kernel's order: element i goes to partial sum s[i mod 8], and the result
+ * is ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). The order depends only on the length; each
+ * square is exact, so the result can differ from a sequential sum only in the last bits.
+ */
+export function sumOfSquaresLoop(v: Float32Array): number {
+  let [s0, s1, s2, s3, s4, s5, s6, s7] = [0, 0, 0, 0, 0, 0, 0, 0];
+  const n = v.length;
+  const whole = n - (n % 8);
+  for (let i = 0; i < whole; i += 8) {
+    s0 += v[i] * v[i];
+    s1 += v[i + 1] * v[i + 1];
+    s2 += v[i + 2] * v[i + 2];
+    s3 += v[i + 3] * v[i + 3];
+    s4 += v[i + 4] * v[i + 4];
+    s5 += v[i + 5] * v[i + 5];
+    s6 += v[i + 6] * v[i + 6];
+    s7 += v[i + 7] * v[i + 7];
+  }
+  const s = [s0, s1, s2, s3, s4, s5, s6, s7];
+  for (let i = whole; i < n; i++) s[i - whole] += v[i] * v[i];
+  return combine(s);
+}
+
+/** The fixed combination of the eight partial sums (lane-wise as the kernel's four f64x2 pairs). */
+const combine = (s: ArrayLike<number>): number => s[0] + s[4] + (s[2] + s[6]) + (s[1] + s[5] + (s[3] + s[7]));
+
+// --- The module -----------------------------------------------------------------------------------
+
+/** Bytes per loop iteration (sixteen float32): the kernels take byte counts that are multiples of it. */
+const STEP = 64;
+
+/**
+ * The loop every kernel runs: `body(p, q)` for p = a, a + STEP, … < a + bytes with q = b + (p − a),
+ * where params 0, 1, 2 are a, b and bytes (a multiple of STEP, ≥ STEP).
+ */
+function stepLoop(f: FunctionBuilder, body: (p: number, q: number) => void): void {
+  const [p, q, end] = [f.local('i32'), f.local('i32'), f.local('i32')];
+  f.get(0).tee(p).get(2).add().set(end);
+  f.get(1).set(q);
+  f.loop(() => {
+    body(p, q);
+    f.get(q).i32(STEP).add().set(q);
+    f.get(p).i32(STEP).add().tee(p).get(end).ltU().brIf(0);
+  });
+}
+
+const at = (offset: number, align: number) => ({ align, offset });
+/** Byte offsets of the four f32x4 (or eight float32 pairs) of one step. */
+const QUADS = [0, 16, 32, 48];
+const PAIRS = [0, 8, 16, 24, 32, 40, 48, 56];
+
+/** a[i] += b[i] with f32x4.add. Params: a, b, bytes. */
+function buildAdd(): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32']);
+  stepLoop(f, (p, q) => {
+    for (const o of QUADS) {
+      f.get(p); // store address, under the result
+      f.get(p).simd('v128.load', at(o, 4));
+      f.get(q).simd('v128.load', at(o, 4));
+      f.simd('f32x4.add').simd('v128.store', at(o, 4));
+    }
+  });
+  return f;
+}
+
+/**
+ * a[i] = f32(c · a[i]) (scale) or a[i] = f32(a[i] + c · b[i]) (scaled add) with c a float64, a pair
+ * of float32 at a time widened to an f64x2. Params: a, b, bytes, c.
+ */
+function buildScaled(withAdd: boolean): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32', 'f64']);
+  const c = f.local('v128');
+  f.get(3).simd('f64x2.splat').set(c);
+  stepLoop(f, (p, q) => {
+    for (const o of PAIRS) {
+      f.get(p); // store address, under the result
+      f.get(c);
+      f.get(withAdd ? q : p).simd('v128.load64_zero', at(o, 3));
+      f.simd('f64x2.promote_low_f32x4').simd('f64x2.mul');
+      if (withAdd) {
+        f.get(p).simd('v128.load64_zero', at(o, 3)).simd('f64x2.promote_low_f32x4');
+        f.simd('f64x2.add');
+      }
+      f.simd('f32x4.demote_f64x2_zero').lane('v128.store64_lane', 0, at(o, 3));
+    }
+  });
+  return f;
+}
+
+/**
+ * Adds the squares of the float32 at a to the eight partial sums at `acc` (four f64x2: the pair at
+ * acc + 16j holds s[2j], s[2j + 1], so element i lands in s[i mod 8]). Params: a, acc, bytes.
+ */
+function buildSumOfSquares(): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32']);
+  const acc = 1;
+  const sums = QUADS.map((o) => {
+    const l = f.local('v128');
+    f.get(acc).simd('v128.load', at(o, 3)).set(l);
+    return l;
+  });
+  const x = f.local('v128');
+  stepLoop(f, (p) => {
+    PAIRS.forEach((o, k) => {
+      const s = sums[k % 4];
+      f.get(p).simd('v128.load64_zero', at(o, 3)).simd('f64x2.promote_low_f32x4').tee(x);
+      f.get(x).simd('f64x2.mul').get(s).simd('f64x2.add').set(s);
+    });
+  });
+  QUADS.forEach((o, j) => f.get(acc).get(sums[j]).simd('v128.store', at(o, 3)));
+  return f;
+}
+
+const moduleBytes = (): Uint8Array =>
+  assembleModule([
+    { name: 'add', fn: buildAdd() },
+    { name: 'scale', fn: buildScaled(false) },
+    { name: 'addScaled', fn: buildScaled(true) },
+    { name: 'sumOfSquares', fn: buildSumOfSquares() },
+  ]);
+
+type PairFn = (a: number, b: number, bytes: number) => void;
+type ScaledFn = (a: number, b: number, bytes: number, c: number) => void;
+
+/** The eight partial sums (64 bytes) live here; the two regions follow. */
+const ACC_AT = 0;
+const A_AT = 64;
+/** Elements per chunk: two regions of 64 KiB stay in the core's cache between copy and arithmetic. */
+const CHUNK = 16384;
+const B_AT = A_AT + CHUNK * 4;
+const roundUp = (bytes: number): number => Math.ceil(bytes / STEP) * STEP;
+
+export class WasmVectorOps extends WasmKernelHost {
+  private readonly addFn: PairFn;
+  private readonly scaleFn: ScaledFn;
+  private readonly addScaledFn: ScaledFn;
+  private readonly sumFn: PairFn;
+
+  constructor() {
+    const instance = instantiate(moduleBytes());
+    super(instance.exports.memory as WasmMemory);
+    this.addFn = instance.exports.add as PairFn;
+    this.scaleFn = instance.exports.scale as ScaledFn;
+    this.addScaledFn = instance.exports.addScaled as ScaledFn;
+    this.sumFn = instance.exports.sumOfSquares as PairFn;
+  }
+
+  /** The module's bytes validate (false where the engine lacks WebAssembly or its SIMD). */
+  static supported(): boolean {
+    return validates(moduleBytes());
+  }
+
+  /**
+   * a[i] = a[i] op b[i] chunk by chunk: a's and b's chunk copied in, `run` over the rounded-up bytes
+   * (lanes past the end hold stale values whose results are not copied out), a's chunk copied to out.
+   * False (nothing written) when memory cannot grow.
+   */
+  private pass(
+    out: Float32Array,
+    a: Float32Array,
+    b: Float32Array | null,
+    run: (bytes: number) => void,
+  ): boolean {
+    if (!this.ensure(B_AT + CHUNK * 4)) return false;
+    const n = out.length;
+    for (let s = 0; s < n; s += CHUNK) {
+      const e = Math.min(n, s + CHUNK);
+      this.f32.set(a.subarray(s, e), A_AT / 4);
+      if (b) this.f32.set(b.subarray(s, e), B_AT / 4);
+      run(roundUp((e - s) * 4));
+      out.set(this.f32.subarray(A_AT / 4, A_AT / 4 + e - s), s);
+    }
+    return true;
+  }
+
+  addInto(dst: Float32Array, src: Float32Array): boolean {
+    return this.pass(dst, dst, src, (bytes) => this.addFn(A_AT, B_AT, bytes));
+  }
+
+  scaleInto(out: Float32Array, x: Float32Array, f: number): boolean {
+    return this.pass(out, x, null, (bytes) => this.scaleFn(A_AT, A_AT, bytes, f));
+  }
+
+  addScaledInto(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): boolean {
+    return this.pass(out, g, p, (bytes) => this.addScaledFn(A_AT, B_AT, bytes, wd));
+  }
+
+  /** `sumOfSquaresLoop`'s sum; undefined when memory cannot grow. */
+  sumOfSquares(v: Float32Array): number | undefined {
+    if (!this.ensure(B_AT)) return undefined;
+    const f64 = this.f64;
+    f64.fill(0, ACC_AT / 8, ACC_AT / 8 + 8);
+    const n = v.length;
+    for (let s = 0; s < n; s += CHUNK) {
+      const k = Math.min(n, s + CHUNK) - s;
+      this.f32.set(v.subarray(s, s + k), A_AT / 4);
+      // Zero squares pad the last step: adding +0 leaves every partial sum as it is.
+      this.f32.fill(0, A_AT / 4 + k, A_AT / 4 + roundUp(k * 4) / 4);
+      this.sumFn(A_AT, ACC_AT, roundUp(k * 4));
+    }
+    return combine(f64.subarray(ACC_AT / 8, ACC_AT / 8 + 8));
+  }
+}
+
+// --- Self-check and the public functions ---------------------------------------------------------
+
+/** The kernel methods the self-check exercises (a WasmVectorOps, or a deliberately broken stand-in). */
+export interface VectorOpsKernel {
+  addInto(dst: Float32Array, src: Float32Array): boolean;
+  scaleInto(out: Float32Array, x: Float32Array, f: number): boolean;
+  addScaledInto(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): boolean;
+  sumOfSquares(v: Float32Array): number | undefined;
+}
+
+/**
+ * fl64(c·7) = 2^-24 + 2^-53 exactly while c·7 is a little more: the unfused 1 + c·7 is a float64 tie
+ * that rounds to the float32 tie 1 + 2^-24 (→ 1); a fused multiply-add rounds above it (→ 1 + 2^-23).
+ */
+export const FUSED_TIE = 8.514949269487561e-9;
+
+const sameValues = (a: Float32Array, b: Float32Array): boolean =>
+  a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+
+/**
+ * True when the kernel's three elementwise passes equal their loops (Object.is on every element) and
+ * its sum of squares equals `sumOfSquaresLoop`'s, on lengths 1–3, odd and even, with ±0, subnormals,
+ * huge values, ±Infinity and NaN, in place and into a separate array.
+ */
+export function vectorOpsSelfCheck(k: VectorOpsKernel): boolean {
+  let seed = 31415;
+  const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  const specials = [0, -0, 1e-45, -1e-45, 1.1e-38, 3.4e38, -3.4e38, Infinity, -Infinity, NaN];
+  const vector = (n: number, at: number): Float32Array => {
+    const v = new Float32Array(n).map(() => next() * 2 ** (next() * 140));
+    for (let i = at; i < n; i += 5) v[i] = specials[(i + at) % specials.length];
+    return v;
+  };
+  for (const n of [1, 2, 3, 8, 37, 130]) {
+    const [x, y] = [vector(n, 0), vector(n, 2)];
+    // With c = FUSED_TIE, 1 + c·7 rounds differently through a fused multiply-add.
+    if (n > 4) [x[n - 2], y[n - 2]] = [1, 7];
+    for (const c of [-1e-3 * Math.PI, 0.1, 3e38, -0, FUSED_TIE]) {
+      const cases: [(o: Float32Array) => void, (o: Float32Array) => boolean, Float32Array][] = [
+        [(o) => addIntoLoop(o, y), (o) => k.addInto(o, y), x],
+        [(o) => scaleIntoLoop(o, x, c), (o) => k.scaleInto(o, x, c), new Float32Array(n)],
+        [(o) => scaleIntoLoop(o, o, c), (o) => k.scaleInto(o, o, c), x],
+        [(o) => addScaledIntoLoop(o, x, y, c), (o) => k.addScaledInto(o, x, y, c), new Float32Array(n)],
+        [(o) => addScaledIntoLoop(o, o, y, c), (o) => k.addScaledInto(o, o, y, c), x],
+      ];
+      for (const [loop, kernel, start] of cases) {
+        const [want, got] = [start.slice(), start.slice()];
+        loop(want);
+        if (!kernel(got) || !sameValues(got, want)) return false;
+      }
+    }
+    // Values of one scale too, where the order of the additions shows in the last bits.
+    const finite = x.map((v) => (Number.isFinite(v) ? v : 1));
+    for (const v of [x, finite, x.map(next)]) {
+      if (!Object.is(k.sumOfSquares(v), sumOfSquaresLoop(v))) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Below this many elements the copies and calls (about 0.5 µs) cost more than the loop saves: on Node 20
+ * the kernels overtook the loops between 64 and 256 elements.
+ */
+export const MIN_WASM_VECTOR = 256;
+
+let choice: WasmVectorOps | null | undefined;
+
+/** The kernel, built and self-checked on first use; null where it is unavailable or fails the check. */
+function kernel(): WasmVectorOps | null {
+  if (choice === undefined) {
+    choice = null;
+    try {
+      if (WasmVectorOps.supported()) {
+        const w = new WasmVectorOps();
+        if (vectorOpsSelfCheck(w)) choice = w;
+      }
+    } catch {
+      choice = null;
+    }
+  }
+  return choice;
+}
+
+/** True when `a` and `b` share memory without being the same view (element order would then matter). */
+function overlapsPartly(a: Float32Array, b: Float32Array): boolean {
+  if (a.buffer !== b.buffer) return false;
+  if (a.byteOffset === b.byteOffset && a.length === b.length) return false;
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+/** The public functions take equal lengths, as their loops assume. */
+function checkLengths(owner: string, n: number, ...others: Float32Array[]): void {
+  for (const o of others)
+    if (o.length !== n) throw new RangeError(`${owner}: lengths differ (${n} and ${o.length})`);
+}
+
+const useKernel = (n: number, ...views: Float32Array[]): WasmVectorOps | null => {
+  if (n < MIN_WASM_VECTOR) return null;
+  for (let i = 0; i < views.length; i++)
+    for (let j = i + 1; j < views.length; j++) if (overlapsPartly(views[i], views[j])) return null;
+  return kernel();
+};
+
+/** dst[i] = f32(dst[i] + src[i]); dst may be src. */
+export function addInto(dst: Float32Array, src: Float32Array): void {
+  checkLengths('addInto', dst.length, src);
+  if (!useKernel(dst.length, dst, src)?.addInto(dst, src)) addIntoLoop(dst, src);
+}
+
+/** out[i] = f32(f · x[i]); out may be x. */
+export function scaleInto(out: Float32Array, x: Float32Array, f: number): void {
+  checkLengths('scaleInto', out.length, x);
+  if (!useKernel(out.length, out, x)?.scaleInto(out, x, f)) scaleIntoLoop(out, x, f);
+}
+
+/** out[i] = f32(g[i] + wd · p[i]), in float64 and unfused; out may be g. */
+export function addScaledInto(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): void {
+  checkLengths('addScaledInto', out.length, g, p);
+  if (!useKernel(out.length, out, g, p)?.addScaledInto(out, g, p, wd)) addScaledIntoLoop(out, g, p, wd);
+}
+
+/** Σ v[i]² in float64, in `sumOfSquaresLoop`'s order (which the kernel's equals). */
+export function sumOfSquares(v: Float32Array): number {
+  return useKernel(v.length)?.sumOfSquares(v) ?? sumOfSquaresLoop(v);
+}
