@@ -6,6 +6,7 @@ import {
   adamConstants,
   adamSelfCheck,
 } from '../kernels/wasm/adam.js';
+import { freshArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
@@ -73,11 +74,11 @@ function adamKernel(): AdamMomentsKernel | undefined {
     try {
       if (WasmAdam.supported()) {
         const w = new WasmAdam();
-        const kernel: AdamMomentsKernel = (g, mu0, nu0, c) => {
-          const r = w.moments(g, mu0, nu0, c);
+        const kernel: AdamMomentsKernel = (g, mu0, nu0, c, allocate = (n) => new Float32Array(n)) => {
+          const r = w.moments(g, mu0, nu0, c, allocate);
           if (r) return r;
           const n = g.length;
-          const [mu, nu, out] = [new Float32Array(n), new Float32Array(n), new Float32Array(n)];
+          const [mu, nu, out] = [allocate(n), allocate(n), allocate(n)];
           adamMomentsLoop(g, mu0, nu0, mu, nu, out, c);
           return { mu, nu, out };
         };
@@ -103,21 +104,20 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
     init(params) {
       return { count: 0, mu: new Float32Array(params.length), nu: new Float32Array(params.length) };
     },
-    update(grads, state) {
+    update(grads, state, _params, extra) {
       const s = checkStateObject(owner, state);
       const count = checkStateCount(owner, s.count) + 1;
       const mu0 = checkStateVector(owner, 'mu', s.mu);
       const nu0 = checkStateVector(owner, 'nu', s.nu, mu0.length);
       checkLength(owner, 'gradient', grads, mu0.length);
       const c = adamConstants(b1, b2, count, eps, epsRoot);
+      const allocate = (n: number) => freshArray(n, extra);
       const wasm = grads.length >= MIN_WASM ? adamKernel() : undefined;
       if (wasm) {
-        const { mu, nu, out } = wasm(grads, mu0, nu0, c);
+        const { mu, nu, out } = wasm(grads, mu0, nu0, c, allocate);
         return [out, { count, mu, nu }];
       }
-      const mu = new Float32Array(grads.length);
-      const nu = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
+      const [mu, nu, out] = [allocate(grads.length), allocate(grads.length), allocate(grads.length)];
       adamMomentsLoop(grads, mu0, nu0, mu, nu, out, c);
       return [out, { count, mu, nu }];
     },

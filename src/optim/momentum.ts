@@ -1,4 +1,5 @@
 /** Heavy-ball / Nesterov momentum (optax.trace; equals torch.optim.SGD with dampening 0). */
+import { freshArray } from './array-pool.js';
 import type { GradientTransformation } from './transform.js';
 import { checkBoolean, checkLength, checkNumber, checkStateObject, checkStateVector } from './validate.js';
 
@@ -21,12 +22,12 @@ export function trace(options: TraceOptions): GradientTransformation<TraceState>
     init(params) {
       return { trace: new Float32Array(params.length) };
     },
-    update(grads, state) {
+    update(grads, state, _params, extra) {
       const s = checkStateObject(owner, state);
       const prev = checkStateVector(owner, 'trace', s.trace);
       checkLength(owner, 'gradient', grads, prev.length);
-      const next = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
+      const next = freshArray(grads.length, extra);
+      const out = freshArray(grads.length, extra);
       for (let i = 0; i < grads.length; i++) {
         next[i] = grads[i] + mu * prev[i];
         out[i] = nesterov ? grads[i] + mu * next[i] : next[i];

@@ -11,6 +11,7 @@
  * and the next step then uses it; here the estimate comes with the step that uses it, which is the same
  * sequence of arithmetic. Until the first estimate h = 0 and each step is lr·sign(m).
  */
+import { freshArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { checkGroups, type CoordinateGroups, quantileSelect } from './group-quantile.js';
@@ -81,13 +82,13 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
         );
       }
       const hHat = extra?.hessianDiag;
-      const { m, h } = sophiaMoments(owner, b1, b2, grads, m0, h0, hHat);
+      const { m, h } = sophiaMoments(owner, b1, b2, grads, m0, h0, hHat, extra);
       const d = grads.length;
       const counters = nextHessianCounters(prevStats, hHat !== undefined);
       const hessianUpdates = counters[0];
       // Before the first estimate h = 0 either way (each step is lr·sign(m)).
       const correction = biasCorrection && hessianUpdates > 0 ? 1 / (1 - Math.pow(b2, hessianUpdates)) : 1;
-      const out = new Float32Array(d);
+      const out = freshArray(d, extra);
       let unclipped = 0;
       // As the official clamp(None, 1): only an upper clip, so a negative h (impossible for GNB) is not
       // clamped at 0 here either; feed Sophia-G non-negative estimates.

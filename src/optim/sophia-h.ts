@@ -11,6 +11,7 @@
  * update; delivering optax's ĥ_t one step later (at t+1) reproduces optax exactly. Max with ε (not +ε)
  * means a negative curvature gives ε, hence a clipped, sign-like step.
  */
+import { freshArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { initSophiaState, readSophiaState, sophiaMoments, sophiaStats } from './sophia-state.js';
@@ -48,10 +49,10 @@ export function scaleBySophiaH(options: ScaleBySophiaHOptions = {}): GradientTra
       const count = read.count + 1;
       const { m0, h0, prevStats } = read;
       const hHat = extra?.hessianDiag;
-      const { m, h } = sophiaMoments(owner, b1, b2, grads, m0, h0, hHat);
+      const { m, h } = sophiaMoments(owner, b1, b2, grads, m0, h0, hHat, extra);
       const d = grads.length;
       const bc1 = 1 - b1 ** count;
-      const out = new Float32Array(d);
+      const out = freshArray(d, extra);
       let unclipped = 0;
       for (let i = 0; i < d; i++) {
         const u = m[i] / bc1 / Math.max(gamma * h[i], eps);

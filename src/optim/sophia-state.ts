@@ -1,5 +1,7 @@
 /** The state Sophia-G and Sophia-H share, and the steps on it they take alike, written once for both. */
+import { freshArray } from './array-pool.js';
 import { checkStats, initialStats, vectorStats, type CurvatureStats } from './stats.js';
+import type { UpdateExtra } from './transform.js';
 import { checkLength, checkStateCount, checkStateObject, checkStateVector } from './validate.js';
 
 export interface SophiaState {
@@ -42,14 +44,15 @@ export function sophiaMoments(
   m0: Float32Array,
   h0: Float32Array,
   hHat: Float32Array | undefined,
+  extra?: UpdateExtra,
 ): { m: Float32Array; h: Float32Array } {
   if (hHat !== undefined) checkLength(owner, 'extra.hessianDiag', hHat, m0.length);
   const d = grads.length;
-  const m = new Float32Array(d);
+  const m = freshArray(d, extra);
   for (let i = 0; i < d; i++) m[i] = b1 * m0[i] + (1 - b1) * grads[i];
   let h = h0;
   if (hHat !== undefined) {
-    h = new Float32Array(d);
+    h = freshArray(d, extra);
     for (let i = 0; i < d; i++) h[i] = b2 * h0[i] + (1 - b2) * hHat[i];
   }
   return { m, h };

@@ -6,6 +6,7 @@
  * state can be checkpointed, replayed or compared at any moment (and unchanged sub-arrays may be shared
  * between consecutive states, because nobody mutates them). States are built only of numbers, strings,
  * booleans, plain objects/arrays and typed arrays so msgpackr can serialize them without custom hooks.
+ * Neither the updates nor the state ever hold `grads` itself.
  */
 
 /** Side information that arrives with a minibatch. */
@@ -19,7 +20,14 @@ export interface UpdateExtra {
   batchSize?: number;
   /** Loss of the minibatch; carried for telemetry, no transformation needs it. */
   loss?: number;
+  /**
+   * Where fresh arrays may come from (array-pool.ts): given by a loop that recycles the states and
+   * updates it has replaced. A transformation that takes from it writes every element of what it takes.
+   */
+  arrays?: ArrayPool;
 }
+
+import type { ArrayPool } from './array-pool.js';
 
 export interface GradientTransformation<S = unknown> {
   init(params: Float32Array): S;

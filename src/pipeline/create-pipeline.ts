@@ -9,6 +9,7 @@
 import { BehaviorSubject, Observable, Subject, defer, filter, from, map, take, takeUntil } from 'rxjs';
 import type { Batch } from '../data/batch.js';
 import { initialParams } from '../nn/model.js';
+import { ArrayPool, copyState } from '../optim/array-pool.js';
 import { buildModel } from '../nn/models/registry.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
 import { launchesAt } from '../train/curvature-schedule.js';
@@ -65,6 +66,7 @@ export interface Pipeline<S> {
   stop(): void;
   /** A copy of θ. */
   params(): Float32Array;
+  /** The state now: copies of θ and of the optimizer state (the pipeline reuses its own arrays). */
   snapshot(): PipelineSnapshot<S>;
   /**
    * Everything `createPipeline({ ..., resumeFrom })` needs to continue from this moment: the state now,
@@ -123,9 +125,12 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
   const version = new Int32Array(pools.versionBuffer);
   const params = new Float32Array(pools.paramsBuffer);
   params.set(init);
+  const arrays = new ArrayPool();
   const state: StepState<S> = {
     params,
-    optState: resumed ? resumed.optState : c.optimizer.init(params.slice()),
+    // The coordinator owns every state it holds (a resumed one is copied), so each state it replaces,
+    // and each update it has applied, can be recycled: see array-pool.ts. Snapshots get copies.
+    optState: resumed ? copyState(resumed.optState) : c.optimizer.init(params.slice()),
     step: resumed?.step ?? 0,
     pending: [],
     skipped: resumed?.skipped ?? 0,
@@ -212,7 +217,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
           givesGradient: c.curvature?.estimator === 'hutchinson',
           ready,
         }),
-        computeGradients(dispatch, ready),
+        computeGradients(dispatch, ready, arrays),
         coordinate({
           mode: c.mode,
           staleness: c.curvature?.staleness ?? 0,
@@ -221,7 +226,9 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
           apply: (s, due) => {
             if (s.step !== state.step)
               throw new Error(`pipeline: step ${s.step} arrived, expected ${state.step}`);
-            const m = applyStep(state, c.optimizer, s.gradient, s.batch.targets.length, due);
+            const m = applyStep(state, c.optimizer, s.gradient, s.batch.targets.length, due, arrays);
+            // A reduced gradient is the coordinator's own; a Hutchinson probe's stays with its result.
+            if (!s.probe?.givesGradient) arrays.give(s.gradient.grad);
             if (due) {
               const by = computedBy.get(due.launchedAt);
               if (by?.backend && m.curvatureStaleness !== undefined) {
@@ -281,7 +288,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     params: () => params.slice(),
     snapshot: () => ({
       params: params.slice(),
-      optState: state.optState,
+      optState: copyState(state.optState),
       step: state.step,
       pending: inFlight.summary(),
       skipped: state.skipped,
@@ -291,7 +298,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       // only the values of estimates still in flight are awaited.
       const at = {
         params: params.slice(),
-        optState: state.optState,
+        optState: copyState(state.optState),
         step: state.step,
         skipped: state.skipped,
       };

@@ -10,7 +10,8 @@
  */
 import type { Batch } from '../data/batch.js';
 import type { Model, ModelInputs } from '../nn/model.js';
-import { applyUpdatesInPlace } from '../optim/apply.js';
+import { addVectorInto, applyUpdatesInPlace } from '../optim/apply.js';
+import type { ArrayPool } from '../optim/array-pool.js';
 import { normIfFinite } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
@@ -135,19 +136,28 @@ export function shardGradient(
  * Sums shard results in shard order (index 0 first); any non-finite shard makes the step non-finite.
  * With `owned`, the caller hands over `parts[0].grad` (a fresh array nobody else holds) and the sum is
  * built in it instead of in a copy; the arithmetic, and so every bit of the result, is the same. Without
- * it the parts may be views of reused buffers (the gradient pool's result slots): they are only read.
+ * it the parts may be views of reused buffers (the gradient pool's result slots): they are only read,
+ * and the sum is built in an array from `arrays` when given.
  */
-export function reduceShards(parts: readonly ShardGradient[], owned = false): ShardGradient {
+export function reduceShards(
+  parts: readonly ShardGradient[],
+  owned = false,
+  arrays?: ArrayPool,
+): ShardGradient {
   if (parts.length === 0) throw new RangeError('reduceShards: no shards');
   if (parts.some((p) => p.nonFinite)) return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
   let loss = parts[0].loss;
-  const grad = owned ? parts[0].grad : parts[0].grad.slice();
+  let grad = parts[0].grad;
+  if (!owned) {
+    grad = arrays ? arrays.take(grad.length) : new Float32Array(grad.length);
+    grad.set(parts[0].grad);
+  }
   for (let s = 1; s < parts.length; s++) {
     loss += parts[s].loss;
     const g = parts[s].grad;
     if (g.length !== grad.length)
       throw new RangeError(`reduceShards: shard ${s} gradient has ${g.length} values, want ${grad.length}`);
-    for (let i = 0; i < grad.length; i++) grad[i] += g[i];
+    addVectorInto(grad, g);
   }
   return { loss, grad, nonFinite: false };
 }
@@ -193,6 +203,7 @@ export function applyStep<S>(
   gradient: ShardGradient,
   predictions: number,
   due: PendingEstimate | null,
+  arrays?: ArrayPool,
 ): StepMetrics {
   const t = state.step;
   const { loss, grad } = gradient;
@@ -206,7 +217,12 @@ export function applyStep<S>(
     skipped: false,
     ms: 0,
   };
-  const extra = { batchSize: predictions, loss, ...(due ? { hessianDiag: due.diag } : {}) };
+  const extra = {
+    batchSize: predictions,
+    loss,
+    ...(due ? { hessianDiag: due.diag } : {}),
+    ...(arrays ? { arrays } : {}),
+  };
   const finite =
     !gradient.nonFinite &&
     Number.isFinite(loss) &&
@@ -222,6 +238,8 @@ export function applyStep<S>(
   if (!updates || !u?.finite) {
     metrics.skipped = true;
     state.skipped += 1;
+    // The update made for nothing: what it allocated is nobody's.
+    if (arrays && updates) recycle(arrays, optimizer, updates, optState, state.optState);
     return metrics;
   }
   metrics.updateNorm = u.norm;
@@ -231,7 +249,24 @@ export function applyStep<S>(
     metrics.winRate = stats.winRate;
     metrics.hMean = stats.hMean;
   }
+  const replaced = state.optState;
   state.optState = optState;
   applyUpdatesInPlace(state.params, updates);
+  if (arrays) recycle(arrays, optimizer, updates, replaced, optState);
   return metrics;
+}
+
+/**
+ * After a step under an array pool: the state that is no longer current (minus the parts it shares with
+ * the current one) and the updates, if the optimizer made them fresh, can be reused.
+ */
+function recycle<S>(
+  arrays: ArrayPool,
+  optimizer: GradientTransformation<S>,
+  updates: Float32Array,
+  dead: S,
+  live: S,
+): void {
+  arrays.giveUnshared(dead, live);
+  if (optimizer.freshUpdates) arrays.give(updates);
 }

@@ -42,8 +42,9 @@ export function checkpointEvery<M extends StepMetrics>(
       let latest: M | undefined;
       let lastWritten = -1;
       const save = (s: TrainedState, m: M | undefined) => {
-        // Copy now: the pipeline updates θ in place as soon as this call returns. Optimizer states are
-        // immutable values (each update returns a new one), so holding the reference is enough.
+        // Copy now: the pipeline updates θ in place as soon as this call returns. The optimizer state is
+        // never changed once handed out (a Trainer's are immutable values, a pipeline's snapshot is a
+        // copy, since the pipeline recycles its own), so holding the reference is enough.
         const artifacts: RunArtifacts = {
           params: s.params.slice(),
           layout: o.layout,

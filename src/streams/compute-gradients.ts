@@ -5,7 +5,8 @@
  * used instead, as the synchronous loop does.
  *
  * The shard gradients `dispatch` delivers may be views of reused buffers (the pool's result slots): the
- * reduction copies them into a fresh array at once, before the next step's tasks can be sent.
+ * reduction copies them at once, before the next step's tasks can be sent, into a fresh array or one
+ * from `arrays`.
  */
 import {
   type ObservableInput,
@@ -17,6 +18,7 @@ import {
   switchMap,
   take,
 } from 'rxjs';
+import type { ArrayPool } from '../optim/array-pool.js';
 import { type ShardGradient, reduceShards } from '../pipeline/step-math.js';
 import type { GradientStep, ParamsReady, ProbedStep } from './step.js';
 
@@ -25,6 +27,7 @@ const NON_FINITE: ShardGradient = { loss: NaN, grad: new Float32Array(0), nonFin
 export function computeGradients(
   dispatch: (s: ProbedStep, shardIndex: number) => ObservableInput<ShardGradient>,
   ready: ParamsReady,
+  arrays?: ArrayPool,
 ): OperatorFunction<ProbedStep, GradientStep> {
   return concatMap((s) => {
     if (s.probe?.givesGradient) {
@@ -41,7 +44,7 @@ export function computeGradients(
     }
     return ready(s.step).pipe(
       switchMap(() => forkJoin(s.shards.map((_, i) => from(dispatch(s, i))))),
-      map((parts): GradientStep => ({ ...s, gradient: reduceShards(parts) })),
+      map((parts): GradientStep => ({ ...s, gradient: reduceShards(parts, false, arrays) })),
     );
   });
 }

@@ -34,12 +34,18 @@ export function adamConstants(
   return { b1, b2, bc1: 1 - b1 ** count, bc2: 1 - b2 ** count, eps, epsRoot };
 }
 
+/** Where result arrays come from: `n` elements the kernel overwrites completely. */
+export type AllocateArray = (n: number) => Float32Array;
+
+const allocateNew: AllocateArray = (n) => new Float32Array(n);
+
 /** New moments and update from a gradient and the previous moments (all of one length). */
 export type AdamMomentsKernel = (
   g: Float32Array,
   mu0: Float32Array,
   nu0: Float32Array,
   c: AdamConstants,
+  allocate?: AllocateArray,
 ) => { mu: Float32Array; nu: Float32Array; out: Float32Array };
 
 /** Writes the moments and the update for every element of `g` (the reference the kernel must match). */
@@ -156,12 +162,16 @@ export class WasmAdam extends WasmKernelHost {
     return validates(assembleModule([{ name: 'moments', fn: buildMoments() }]));
   }
 
-  /** Fresh mu, nu and update arrays; undefined when memory cannot grow that far (use the loop). */
+  /**
+   * mu, nu and update arrays from `allocate` (fresh ones by default); undefined when memory cannot
+   * grow that far (use the loop).
+   */
   moments(
     g: Float32Array,
     mu0: Float32Array,
     nu0: Float32Array,
     c: AdamConstants,
+    allocate: AllocateArray = allocateNew,
   ): { mu: Float32Array; nu: Float32Array; out: Float32Array } | undefined {
     const n = g.length;
     if (n === 0) return { mu: new Float32Array(0), nu: new Float32Array(0), out: new Float32Array(0) };
@@ -176,11 +186,12 @@ export class WasmAdam extends WasmKernelHost {
     this.f32.set(mu0, muAt / 4);
     this.f32.set(nu0, nuAt / 4);
     this.fn(gAt, muAt, nuAt, outAt, n, c.b1, 1 - c.b1, c.b2, 1 - c.b2, c.bc1, c.bc2, c.epsRoot, c.eps);
-    return {
-      mu: this.f32.slice(muAt / 4, muAt / 4 + n),
-      nu: this.f32.slice(nuAt / 4, nuAt / 4 + n),
-      out: this.f32.slice(outAt / 4, outAt / 4 + n),
+    const copyOut = (at: number) => {
+      const a = allocate(n);
+      a.set(this.f32.subarray(at / 4, at / 4 + n));
+      return a;
     };
+    return { mu: copyOut(muAt), nu: copyOut(nuAt), out: copyOut(outAt) };
   }
 }
 
