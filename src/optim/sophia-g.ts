@@ -11,6 +11,7 @@
  * and the next step then uses it; here the estimate comes with the step that uses it, which is the same
  * sequence of arithmetic. Until the first estimate h = 0 and each step is lr·sign(m).
  */
+import { sophiaGClipInto } from '../kernels/wasm/sophia.js';
 import { freshArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
@@ -91,15 +92,12 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
       const out = freshArray(d, extra);
       let unclipped = 0;
       // As the official clamp(None, 1): only an upper clip, so a negative h (impossible for GNB) is not
-      // clamped at 0 here either; feed Sophia-G non-negative estimates.
+      // clamped at 0 here either; feed Sophia-G non-negative estimates. Per coordinate:
+      // sign(m)·min(|m|/(scale·h + eps), 1), counting ratios below 1 (a wasm SIMD kernel, bit-identical).
       const clipRange = (a: number, b: number, groupRho: number) => {
         const scale = groupRho * bs * correction;
-        for (let i = a; i < b; i++) {
-          const mi = m[i];
-          const ratio = Math.abs(mi) / (scale * h[i] + SOPHIA_G_EPS);
-          if (ratio < 1) unclipped++;
-          out[i] = Math.sign(mi) * Math.min(ratio, 1);
-        }
+        const [o, mr, hr] = [out.subarray(a, b), m.subarray(a, b), h.subarray(a, b)];
+        unclipped += sophiaGClipInto(o, mr, hr, scale, SOPHIA_G_EPS);
       };
       if (target === undefined || hessianUpdates === 0) {
         clipRange(0, d, rho);

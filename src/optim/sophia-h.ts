@@ -11,6 +11,7 @@
  * update; delivering optax's ĥ_t one step later (at t+1) reproduces optax exactly. Max with ε (not +ε)
  * means a negative curvature gives ε, hence a clipped, sign-like step.
  */
+import { sophiaHClipInto } from '../kernels/wasm/sophia.js';
 import { freshArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
@@ -53,12 +54,8 @@ export function scaleBySophiaH(options: ScaleBySophiaHOptions = {}): GradientTra
       const d = grads.length;
       const bc1 = 1 - b1 ** count;
       const out = freshArray(d, extra);
-      let unclipped = 0;
-      for (let i = 0; i < d; i++) {
-        const u = m[i] / bc1 / Math.max(gamma * h[i], eps);
-        if (Math.abs(u) < clip) unclipped++;
-        out[i] = Math.min(Math.max(u, -clip), clip);
-      }
+      // u = m/bc1/max(γ·h, eps), out = clamp(u, ±clip), counting |u| < clip (wasm SIMD, bit-identical).
+      const unclipped = sophiaHClipInto(out, m, h, bc1, gamma, eps, clip);
       const counters = nextHessianCounters(prevStats, hHat !== undefined);
       const stats = sophiaStats(prevStats, h0, h, unclipped, counters);
       return [out, { count, m, h, stats }];

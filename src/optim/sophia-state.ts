@@ -1,4 +1,5 @@
 /** The state Sophia-G and Sophia-H share, and the steps on it they take alike, written once for both. */
+import { emaInto } from '../kernels/wasm/sophia.js';
 import { freshArray } from './array-pool.js';
 import { checkStats, initialStats, vectorStats, type CurvatureStats } from './stats.js';
 import type { UpdateExtra } from './transform.js';
@@ -49,11 +50,11 @@ export function sophiaMoments(
   if (hHat !== undefined) checkLength(owner, 'extra.hessianDiag', hHat, m0.length);
   const d = grads.length;
   const m = freshArray(d, extra);
-  for (let i = 0; i < d; i++) m[i] = b1 * m0[i] + (1 - b1) * grads[i];
+  emaInto(m, m0, grads, b1, 1 - b1);
   let h = h0;
   if (hHat !== undefined) {
     h = freshArray(d, extra);
-    for (let i = 0; i < d; i++) h[i] = b2 * h0[i] + (1 - b2) * hHat[i];
+    emaInto(h, h0, hHat, b2, 1 - b2);
   }
   return { m, h };
 }

@@ -60,13 +60,13 @@ const combine = (s: ArrayLike<number>): number => s[0] + s[4] + (s[2] + s[6]) + 
 // --- The module -----------------------------------------------------------------------------------
 
 /** Bytes per loop iteration (sixteen float32): the kernels take byte counts that are multiples of it. */
-const STEP = 64;
+export const STEP = 64;
 
 /**
  * The loop every kernel runs: `body(p, q)` for p = a, a + STEP, … < a + bytes with q = b + (p − a),
  * where params 0, 1, 2 are a, b and bytes (a multiple of STEP, ≥ STEP).
  */
-function stepLoop(f: FunctionBuilder, body: (p: number, q: number) => void): void {
+export function stepLoop(f: FunctionBuilder, body: (p: number, q: number) => void): void {
   const [p, q, end] = [f.local('i32'), f.local('i32'), f.local('i32')];
   f.get(0).tee(p).get(2).add().set(end);
   f.get(1).set(q);
@@ -77,10 +77,10 @@ function stepLoop(f: FunctionBuilder, body: (p: number, q: number) => void): voi
   });
 }
 
-const at = (offset: number, align: number) => ({ align, offset });
+export const at = (offset: number, align: number) => ({ align, offset });
 /** Byte offsets of the four f32x4 (or eight float32 pairs) of one step. */
 const QUADS = [0, 16, 32, 48];
-const PAIRS = [0, 8, 16, 24, 32, 40, 48, 56];
+export const PAIRS = [0, 8, 16, 24, 32, 40, 48, 56];
 
 /** a[i] += b[i] with f32x4.add. Params: a, b, bytes. */
 function buildAdd(): FunctionBuilder {
@@ -156,14 +156,40 @@ type PairFn = (a: number, b: number, bytes: number) => void;
 type ScaledFn = (a: number, b: number, bytes: number, c: number) => void;
 
 /** The eight partial sums (64 bytes) live here; the two regions follow. */
-const ACC_AT = 0;
-const A_AT = 64;
+export const ACC_AT = 0;
+export const A_AT = 64;
 /** Elements per chunk: two regions of 64 KiB stay in the core's cache between copy and arithmetic. */
-const CHUNK = 16384;
-const B_AT = A_AT + CHUNK * 4;
-const roundUp = (bytes: number): number => Math.ceil(bytes / STEP) * STEP;
+export const CHUNK = 16384;
+export const B_AT = A_AT + CHUNK * 4;
+export const roundUp = (bytes: number): number => Math.ceil(bytes / STEP) * STEP;
 
-export class WasmVectorOps extends WasmKernelHost {
+/** A host whose kernels run over two chunk-sized regions A and B (also used by sophia.ts). */
+export class ChunkedKernelHost extends WasmKernelHost {
+  /**
+   * a[i] = a[i] op b[i] chunk by chunk: a's and b's chunk copied in, `run` over the rounded-up bytes
+   * (lanes past the end hold stale values whose results are not copied out; `k` is the chunk's element
+   * count), a's chunk copied to out. False (nothing written) when memory cannot grow.
+   */
+  protected pass(
+    out: Float32Array,
+    a: Float32Array,
+    b: Float32Array | null,
+    run: (bytes: number, k: number) => void,
+  ): boolean {
+    if (!this.ensure(B_AT + CHUNK * 4)) return false;
+    const n = out.length;
+    for (let s = 0; s < n; s += CHUNK) {
+      const e = Math.min(n, s + CHUNK);
+      this.f32.set(a.subarray(s, e), A_AT / 4);
+      if (b) this.f32.set(b.subarray(s, e), B_AT / 4);
+      run(roundUp((e - s) * 4), e - s);
+      out.set(this.f32.subarray(A_AT / 4, A_AT / 4 + e - s), s);
+    }
+    return true;
+  }
+}
+
+export class WasmVectorOps extends ChunkedKernelHost {
   private readonly addFn: PairFn;
   private readonly scaleFn: ScaledFn;
   private readonly addScaledFn: ScaledFn;
@@ -181,29 +207,6 @@ export class WasmVectorOps extends WasmKernelHost {
   /** The module's bytes validate (false where the engine lacks WebAssembly or its SIMD). */
   static supported(): boolean {
     return validates(moduleBytes());
-  }
-
-  /**
-   * a[i] = a[i] op b[i] chunk by chunk: a's and b's chunk copied in, `run` over the rounded-up bytes
-   * (lanes past the end hold stale values whose results are not copied out), a's chunk copied to out.
-   * False (nothing written) when memory cannot grow.
-   */
-  private pass(
-    out: Float32Array,
-    a: Float32Array,
-    b: Float32Array | null,
-    run: (bytes: number) => void,
-  ): boolean {
-    if (!this.ensure(B_AT + CHUNK * 4)) return false;
-    const n = out.length;
-    for (let s = 0; s < n; s += CHUNK) {
-      const e = Math.min(n, s + CHUNK);
-      this.f32.set(a.subarray(s, e), A_AT / 4);
-      if (b) this.f32.set(b.subarray(s, e), B_AT / 4);
-      run(roundUp((e - s) * 4));
-      out.set(this.f32.subarray(A_AT / 4, A_AT / 4 + e - s), s);
-    }
-    return true;
   }
 
   addInto(dst: Float32Array, src: Float32Array): boolean {
@@ -251,7 +254,7 @@ export interface VectorOpsKernel {
  */
 export const FUSED_TIE = 8.514949269487561e-9;
 
-const sameValues = (a: Float32Array, b: Float32Array): boolean =>
+export const sameValues = (a: Float32Array, b: Float32Array): boolean =>
   a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
 /**
@@ -320,14 +323,14 @@ function kernel(): WasmVectorOps | null {
 }
 
 /** True when `a` and `b` share memory without being the same view (element order would then matter). */
-function overlapsPartly(a: Float32Array, b: Float32Array): boolean {
+export function overlapsPartly(a: Float32Array, b: Float32Array): boolean {
   if (a.buffer !== b.buffer) return false;
   if (a.byteOffset === b.byteOffset && a.length === b.length) return false;
   return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }
 
 /** The public functions take equal lengths, as their loops assume. */
-function checkLengths(owner: string, n: number, ...others: Float32Array[]): void {
+export function checkLengths(owner: string, n: number, ...others: Float32Array[]): void {
   for (const o of others)
     if (o.length !== n) throw new RangeError(`${owner}: lengths differ (${n} and ${o.length})`);
 }
