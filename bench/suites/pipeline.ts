@@ -17,6 +17,7 @@ import type { PipelineConfig } from '../../src/pipeline/config.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { Trainer } from '../../src/train/train.js';
 import { median, pairedRatio } from '../lib/timing.js';
+import { type WorkerCeiling, workerCeiling } from '../lib/worker-ceiling.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 
 const SIZES = [784, 256, 256, 10];
@@ -133,8 +134,11 @@ async function batchSection(rows: number, quick: boolean, log: (s: string) => vo
     Config,
     StepTime[]
   >;
-  for (let r = 0; r < rounds; r++)
+  const ceilings: WorkerCeiling[] = [];
+  for (let r = 0; r < rounds; r++) {
     for (const k of Object.keys(configs) as Config[]) t[k].push(await configs[k]());
+    ceilings.push(await workerCeiling(spec, batchAt(0)));
+  }
   const ms = (k: Config) => median(t[k].map((x) => x.ms));
   const ratioOf = (a: Config, b: Config) =>
     pairedRatio(
@@ -152,6 +156,7 @@ async function batchSection(rows: number, quick: boolean, log: (s: string) => vo
   });
   const [overhead, speedUp] = [ratioOf('p1s1', 'sync'), ratioOf('w1', 'w2')];
   const [sophia2, sophia1] = [ratioOf('sophia2', 'w2'), ratioOf('sophia1', 'w1')];
+  const together = median(ceilings.map((c) => c.togetherMs));
   const rowsOut: Row[] = [
     row('Trainer (synchronous, in-thread)', 'sync', 1),
     row('pipeline, 1 worker, 1 shard (vs Trainer)', 'p1s1', overhead, yesNo(overhead <= 1.1, '≤ 1.10')),
@@ -162,6 +167,14 @@ async function batchSection(rows: number, quick: boolean, log: (s: string) => vo
       speedUp,
       yesNo(speedUp >= 1.8, '≥ 1.8×'),
     ),
+    {
+      config: 'bare gradient workers: 2 shards at once vs one after the other (ceiling of the speed-up)',
+      ms: together,
+      cpuMs: null,
+      samplesPerS: sps(together),
+      ratio: median(ceilings.map((c) => c.ceiling)),
+      target: '',
+    },
     row(
       'Sophia-G k = 10, 2 workers (vs AdamW, 2 workers)',
       'sophia2',
@@ -177,7 +190,9 @@ async function batchSection(rows: number, quick: boolean, log: (s: string) => vo
   ];
   for (const r of rowsOut)
     log(
-      `pipeline batch ${rows}, ${r.config}: ${(r.ms as number).toFixed(1)} ms/step (CPU ${(r.cpuMs as number).toFixed(1)}), ratio ${(r.ratio as number).toFixed(2)}`,
+      `pipeline batch ${rows}, ${r.config}: ${(r.ms as number).toFixed(1)} ms/step` +
+        (r.cpuMs === null ? '' : ` (CPU ${(r.cpuMs as number).toFixed(1)})`) +
+        `, ratio ${(r.ratio as number).toFixed(2)}`,
     );
   return {
     id: rows === 128 ? 'pipeline' : `pipeline-b${rows}`,
@@ -198,6 +213,7 @@ async function batchSection(rows: number, quick: boolean, log: (s: string) => vo
       'Ratios are medians of the within-round ratios: pipeline rows against Trainer; the 2-worker row is the speed-up over 1 worker with the same 2 shards; Sophia-G against AdamW with the same workers.',
       'On a machine with fewer free cores than threads (gradient workers + probe + coordinator) the parallel rows cannot reach their targets: with 2 workers on 2 cores the probe has no core of its own.',
       "Steps are sequential: the coordinator's optimizer update runs alone between the shards of one step and the next, so the 2-worker speed-up is at most (2·shard + update)/(shard + update) by Amdahl's law; the larger batch shrinks the update's share.",
+      "Bare gradient workers (bench/lib/worker-ceiling.ts): the pipeline's gradient pools without a pipeline, in each round; ms/step is a pair of half-batch shards started together, the ratio (the two shards one after the other on a 1-thread pool)/(the pair): the 2-worker speed-up a coordinator costing nothing would reach on this machine.",
     ],
   };
 }
