@@ -87,21 +87,6 @@ export function float32ArraysOf(value: unknown, out: Float32Array[] = []): Float
   return out;
 }
 
-/**
- * A copy of a state whose Float32Arrays are copies too: what a loop that recycles its states hands
- * out, so that a snapshot keeps its values after the arrays it came from are reused.
- */
-export function copyState<S>(value: S): S {
-  if (value instanceof Float32Array) return value.slice() as S;
-  if (Array.isArray(value)) return value.map((v: unknown) => copyState(v)) as S;
-  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value)) {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = copyState(v);
-    return out as S;
-  }
-  return value;
-}
-
 /** An array of `n` elements to overwrite completely: from the caller's pool if it passed one. */
 export function freshArray(n: number, extra?: UpdateExtra): Float32Array {
   return extra?.arrays ? extra.arrays.take(n) : new Float32Array(n);

@@ -9,7 +9,7 @@
 import { BehaviorSubject, Observable, Subject, defer, filter, from, map, take, takeUntil } from 'rxjs';
 import type { Batch } from '../data/batch.js';
 import { initialParams } from '../nn/model.js';
-import { ArrayPool, copyState } from '../optim/array-pool.js';
+import { ArrayPool } from '../optim/array-pool.js';
 import { buildModel } from '../nn/models/registry.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
 import { launchesAt } from '../train/curvature-schedule.js';
@@ -130,7 +130,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     params,
     // The coordinator owns every state it holds (a resumed one is copied), so each state it replaces,
     // and each update it has applied, can be recycled: see array-pool.ts. Snapshots get copies.
-    optState: resumed ? copyState(resumed.optState) : c.optimizer.init(params.slice()),
+    optState: resumed ? structuredClone(resumed.optState) : c.optimizer.init(params.slice()),
     step: resumed?.step ?? 0,
     pending: [],
     skipped: resumed?.skipped ?? 0,
@@ -288,7 +288,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     params: () => params.slice(),
     snapshot: () => ({
       params: params.slice(),
-      optState: copyState(state.optState),
+      optState: structuredClone(state.optState),
       step: state.step,
       pending: inFlight.summary(),
       skipped: state.skipped,
@@ -298,7 +298,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
       // only the values of estimates still in flight are awaited.
       const at = {
         params: params.slice(),
-        optState: copyState(state.optState),
+        optState: structuredClone(state.optState),
         step: state.step,
         skipped: state.skipped,
       };

@@ -5,7 +5,6 @@
  */
 import t from 'tap';
 import { lastValueFrom } from 'rxjs';
-import { copyState } from '../../src/optim/array-pool.js';
 import { adamw } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
@@ -25,8 +24,8 @@ t.test('snapshots, checkpoints and a resumed checkpoint keep their optimizer sta
     await lastValueFrom(p.run(fromDataset(batchOf, { end: 3 })));
     const snap = p.snapshot();
     cp = await p.checkpoint();
-    const snapThen = copyState(snap.optState);
-    cpThen = copyState(cp.optState);
+    const snapThen = structuredClone(snap.optState);
+    cpThen = structuredClone(cp.optState);
     await lastValueFrom(p.run(fromDataset(batchOf, { start: 3, end: 8 })));
     t.equal(firstDifference(snap.optState, snapThen), null, 'the snapshot taken at step 3 is unchanged');
     t.equal(firstDifference(cp.optState, cpThen), null, 'the checkpoint taken at step 3 is unchanged');
