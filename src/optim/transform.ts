@@ -8,6 +8,7 @@
  * booleans, plain objects/arrays and typed arrays so msgpackr can serialize them without custom hooks.
  * Neither the updates nor the state ever hold `grads` itself.
  */
+import type { ArrayPool } from './array-pool.js';
 
 /** Side information that arrives with a minibatch. */
 export interface UpdateExtra {
@@ -26,8 +27,6 @@ export interface UpdateExtra {
    */
   arrays?: ArrayPool;
 }
-
-import type { ArrayPool } from './array-pool.js';
 
 export interface GradientTransformation<S = unknown> {
   init(params: Float32Array): S;
