@@ -20,6 +20,7 @@ import {
 } from '../../src/kernels/wasm/sophia.js';
 import { FUSED_TIE } from '../../src/kernels/wasm/vector-ops.js';
 import { normals, uniforms } from '../helpers/random.js';
+import { surroundingsIntact, view } from './view-check.js';
 
 const LENGTHS = [0, 1, 3, 4, 5, 255, 256, 257, 1023, 16385, 269322];
 const SPECIALS = [0, -0, 1e-45, -1e-45, 1.1e-38, -5e-40, 3.4e38, -3.4e38, Infinity, -Infinity, NaN, 1, -2];
@@ -30,21 +31,6 @@ function values(n: number, seed: number, span = 60): Float32Array {
   const v = Float32Array.from(z, (x, i) => x * 2 ** e[i]);
   for (let i = seed % 5; i < n; i += 7) v[i] = SPECIALS[(i + seed) % SPECIALS.length];
   return v;
-}
-
-/** A view of src at element offset `at` inside a larger buffer filled with a sentinel. */
-function view(src: Float32Array, at: number, shared: boolean): Float32Array {
-  const n = src.length;
-  const buffer = shared ? new SharedArrayBuffer((n + 8) * 4) : new ArrayBuffer((n + 8) * 4);
-  const v = new Float32Array(buffer).fill(-7.25).subarray(at, at + n);
-  v.set(src);
-  return v;
-}
-
-function surroundingsIntact(v: Float32Array): boolean {
-  const all = new Float32Array(v.buffer);
-  const from = v.byteOffset / 4;
-  return all.every((x, i) => (i >= from && i < from + v.length) || x === -7.25);
 }
 
 /** -1 when equal under Object.is (any NaN for any NaN), else the first differing index. */

@@ -22,6 +22,7 @@ import {
   type VectorOpsKernel,
 } from '../../src/kernels/wasm/vector-ops.js';
 import { normals, uniforms } from '../helpers/random.js';
+import { surroundingsIntact, view } from './view-check.js';
 
 const LENGTHS = [0, 1, 2, 3, 4, 5, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1023, 16383, 16384, 16385, 269322];
 const SPECIALS = [0, -0, 1e-45, -1e-45, 1.1e-38, -5e-40, 3.4e38, -3.4e38, Infinity, -Infinity, NaN, 65504];
@@ -34,23 +35,6 @@ function values(n: number, seed: number, withSpecials = true): Float32Array {
   const v = Float32Array.from(z, (x, i) => x * 2 ** e[i]);
   if (withSpecials) for (let i = seed % 3; i < n; i += 4) v[i] = SPECIALS[(i + seed) % SPECIALS.length];
   return v;
-}
-
-/** A view of n values at element offset `at` inside a larger buffer filled with a sentinel. */
-function view(src: Float32Array, at: number, shared: boolean): Float32Array {
-  const n = src.length;
-  const buffer = shared ? new SharedArrayBuffer((n + 8) * 4) : new ArrayBuffer((n + 8) * 4);
-  const all = new Float32Array(buffer).fill(-7.25);
-  const v = all.subarray(at, at + n);
-  v.set(src);
-  return v;
-}
-
-/** The elements of v's buffer outside v all still hold the sentinel. */
-function surroundingsIntact(v: Float32Array): boolean {
-  const all = new Float32Array(v.buffer);
-  const from = v.byteOffset / 4;
-  return all.every((x, i) => (i >= from && i < from + v.length) || x === -7.25);
 }
 
 function firstDifference(got: Float32Array, want: ArrayLike<number>): number {
