@@ -6,6 +6,7 @@ import {
   adamConstants,
   adamSelfCheck,
 } from '../kernels/wasm/adam.js';
+import { checkedOnce } from '../kernels/wasm/checked-kernel.js';
 import { freshArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
@@ -61,35 +62,26 @@ export const adamMomentsLoop: AdamMomentsLoop = (
 /** Below this many elements the copies into and out of wasm memory cost more than the loop saves. */
 const MIN_WASM = 64;
 
-let adamKernelChoice: AdamMomentsKernel | null | undefined;
-
 /**
  * The WebAssembly SIMD kernel (src/kernels/wasm/adam.ts), built on first use and used only when the
  * engine has WebAssembly SIMD and the kernel passes its exact self-check against `adamMomentsLoop`;
- * otherwise undefined and the loop runs. A request memory cannot hold falls back to the loop too.
+ * otherwise null and the loop runs. A request memory cannot hold falls back to the loop too.
  */
-function adamKernel(): AdamMomentsKernel | undefined {
-  if (adamKernelChoice === undefined) {
-    adamKernelChoice = null;
-    try {
-      if (WasmAdam.supported()) {
-        const w = new WasmAdam();
-        const kernel: AdamMomentsKernel = (g, mu0, nu0, c, allocate = (n) => new Float32Array(n)) => {
-          const r = w.moments(g, mu0, nu0, c, allocate);
-          if (r) return r;
-          const n = g.length;
-          const [mu, nu, out] = [allocate(n), allocate(n), allocate(n)];
-          adamMomentsLoop(g, mu0, nu0, mu, nu, out, c);
-          return { mu, nu, out };
-        };
-        if (adamSelfCheck(kernel, adamMomentsLoop)) adamKernelChoice = kernel;
-      }
-    } catch {
-      adamKernelChoice = null;
-    }
-  }
-  return adamKernelChoice ?? undefined;
-}
+const adamKernel = checkedOnce(
+  WasmAdam.supported,
+  (): AdamMomentsKernel => {
+    const w = new WasmAdam();
+    return (g, mu0, nu0, c, allocate = (n) => new Float32Array(n)) => {
+      const r = w.moments(g, mu0, nu0, c, allocate);
+      if (r) return r;
+      const n = g.length;
+      const [mu, nu, out] = [allocate(n), allocate(n), allocate(n)];
+      adamMomentsLoop(g, mu0, nu0, mu, nu, out, c);
+      return { mu, nu, out };
+    };
+  },
+  (kernel) => adamSelfCheck(kernel, adamMomentsLoop),
+);
 
 /** m ← b1·m + (1−b1)·g; v ← b2·v + (1−b2)·g²; u = m̂/(√(v̂ + epsRoot) + eps) with bias-corrected m̂, v̂. */
 export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransformation<AdamState> {
@@ -112,7 +104,7 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       checkLength(owner, 'gradient', grads, mu0.length);
       const c = adamConstants(b1, b2, count, eps, epsRoot);
       const allocate = (n: number) => freshArray(n, extra);
-      const wasm = grads.length >= MIN_WASM ? adamKernel() : undefined;
+      const wasm = grads.length >= MIN_WASM ? adamKernel() : null;
       if (wasm) {
         const { mu, nu, out } = wasm(grads, mu0, nu0, c, allocate);
         return [out, { count, mu, nu }];

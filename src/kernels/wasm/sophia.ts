@@ -13,6 +13,7 @@
  */
 import { FunctionBuilder, assembleModule, uleb } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
+import { checkedOnce, kernelFor } from './checked-kernel.js';
 import {
   A_AT,
   ACC_AT,
@@ -23,7 +24,6 @@ import {
   PAIRS,
   at,
   checkLengths,
-  overlapsPartly,
   sameValues,
   stepLoop,
 } from './vector-ops.js';
@@ -386,30 +386,10 @@ export function sophiaSelfCheck(k: SophiaKernel): boolean {
  */
 export const MIN_WASM_SOPHIA = 256;
 
-let choice: WasmSophia | null | undefined;
-
 /** The kernel, built and self-checked on first use; null where it is unavailable or fails the check. */
-function kernel(): WasmSophia | null {
-  if (choice === undefined) {
-    choice = null;
-    try {
-      if (WasmSophia.supported()) {
-        const w = new WasmSophia();
-        if (sophiaSelfCheck(w)) choice = w;
-      }
-    } catch {
-      choice = null;
-    }
-  }
-  return choice;
-}
+const kernel = checkedOnce(WasmSophia.supported, () => new WasmSophia(), sophiaSelfCheck);
 
-const useKernel = (n: number, ...views: Float32Array[]): WasmSophia | null => {
-  if (n < MIN_WASM_SOPHIA) return null;
-  for (let i = 0; i < views.length; i++)
-    for (let j = i + 1; j < views.length; j++) if (overlapsPartly(views[i], views[j])) return null;
-  return kernel();
-};
+const useKernel = (n: number, ...views: Float32Array[]) => kernelFor(kernel, MIN_WASM_SOPHIA, n, views);
 
 /** out[i] = f32(b·a[i] + c·x[i]) in float64, unfused; out may be a or x. */
 export function emaInto(out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number): void {

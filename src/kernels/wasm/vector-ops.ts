@@ -14,6 +14,7 @@
  */
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
+import { checkedOnce, kernelFor } from './checked-kernel.js';
 import { WasmKernelHost } from './kernel-host.js';
 
 // --- JavaScript loops: the references and fallbacks ---------------------------------------------
@@ -304,30 +305,8 @@ export function vectorOpsSelfCheck(k: VectorOpsKernel): boolean {
  */
 export const MIN_WASM_VECTOR = 256;
 
-let choice: WasmVectorOps | null | undefined;
-
 /** The kernel, built and self-checked on first use; null where it is unavailable or fails the check. */
-function kernel(): WasmVectorOps | null {
-  if (choice === undefined) {
-    choice = null;
-    try {
-      if (WasmVectorOps.supported()) {
-        const w = new WasmVectorOps();
-        if (vectorOpsSelfCheck(w)) choice = w;
-      }
-    } catch {
-      choice = null;
-    }
-  }
-  return choice;
-}
-
-/** True when `a` and `b` share memory without being the same view (element order would then matter). */
-export function overlapsPartly(a: Float32Array, b: Float32Array): boolean {
-  if (a.buffer !== b.buffer) return false;
-  if (a.byteOffset === b.byteOffset && a.length === b.length) return false;
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
-}
+const kernel = checkedOnce(WasmVectorOps.supported, () => new WasmVectorOps(), vectorOpsSelfCheck);
 
 /** The public functions take equal lengths, as their loops assume. */
 export function checkLengths(owner: string, n: number, ...others: Float32Array[]): void {
@@ -335,12 +314,7 @@ export function checkLengths(owner: string, n: number, ...others: Float32Array[]
     if (o.length !== n) throw new RangeError(`${owner}: lengths differ (${n} and ${o.length})`);
 }
 
-const useKernel = (n: number, ...views: Float32Array[]): WasmVectorOps | null => {
-  if (n < MIN_WASM_VECTOR) return null;
-  for (let i = 0; i < views.length; i++)
-    for (let j = i + 1; j < views.length; j++) if (overlapsPartly(views[i], views[j])) return null;
-  return kernel();
-};
+const useKernel = (n: number, ...views: Float32Array[]) => kernelFor(kernel, MIN_WASM_VECTOR, n, views);
 
 /** dst[i] = f32(dst[i] + src[i]); dst may be src. */
 export function addInto(dst: Float32Array, src: Float32Array): void {
