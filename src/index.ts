@@ -77,6 +77,7 @@ export { ParamStore } from './nn/param-store.js';
 export { initialParams, lossFunction } from './nn/model.js';
 export type { Model, ModelSpec, MlpSpec, GptSpec, ModelInputs } from './nn/model.js';
 export { buildModel, registerModel } from './nn/models/registry.js';
+export { tensorLayoutOf } from './nn/tensor-layout.js';
 export { mlp } from './nn/models/mlp.js';
 export { gpt } from './nn/models/gpt.js';
 
@@ -109,8 +110,17 @@ export {
   mfac,
   scaleByMfac,
   findStats,
+  checkTensorLayout,
 } from './optim/index.js';
-export type { GradientTransformation, UpdateExtra, Schedule, CurvatureStats } from './optim/index.js';
+export type {
+  GradientTransformation,
+  UpdateExtra,
+  Schedule,
+  CurvatureStats,
+  TensorLayout,
+  TensorRole,
+  TensorSlot,
+} from './optim/index.js';
 
 // Curvature estimators
 export { hutchinsonDiag } from './curvature/hutchinson-diag.js';

@@ -29,7 +29,7 @@ export class HyperparamOverlay {
   /** The optimizer to give the pipeline. No updateInPlace: `update` has the same arithmetic. */
   optimizer(): GradientTransformation<InjectedState> {
     return {
-      init: (params) => this.inner.init(params),
+      init: (params, layout) => this.inner.init(params, layout),
       update: (grads, state, params, extra) => this.inner.update(grads, this.apply(state), params, extra),
     };
   }

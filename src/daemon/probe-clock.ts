@@ -34,7 +34,7 @@ export class ProbeClock {
   /** The optimizer, noting the start of its update while armed. */
   wrapOptimizer<S>(opt: GradientTransformation<S>): GradientTransformation<S> {
     return {
-      init: (params) => opt.init(params),
+      init: (params, layout) => opt.init(params, layout),
       update: (grads, state, params, extra) => {
         if (this.armed && this.updateAt === null) this.updateAt = performance.now();
         return opt.update(grads, state, params, extra);

@@ -40,6 +40,12 @@ export interface Model {
   readonly layout: ParamLayout;
   /** Number of classes (or vocabulary size) of the logits' last axis. */
   readonly numClasses: number;
+  /**
+   * The parameter that projects onto the logits when it is a separate matrix (an MLP's last weight, an
+   * untied GPT's `lm_head.weight`); absent when the head is tied to an embedding. Matrix-aware
+   * optimizers keep it out of their matrix group (tensor-layout.ts).
+   */
+  readonly head?: string;
   /** Logits [..., numClasses] for the inputs. */
   logits(params: Params, inputs: ModelInputs): Tensor;
 }

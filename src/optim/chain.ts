@@ -31,8 +31,8 @@ export function chain(...transforms: GradientTransformation[]): GradientTransfor
   const owned = ownedInputs(transforms);
   return {
     freshUpdates: owned[transforms.length],
-    init(params) {
-      return transforms.map((t) => t.init(params));
+    init(params, layout) {
+      return transforms.map((t) => t.init(params, layout));
     },
     update(grads, state, params, extra) {
       if (!Array.isArray(state) || state.length !== transforms.length) {

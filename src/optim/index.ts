@@ -6,6 +6,8 @@ export type {
   Schedule,
   UpdateExtra,
 } from './transform.js';
+export { checkTensorLayout, requireTensorLayout, roleMask, TENSOR_ROLES } from './tensor-layout.js';
+export type { TensorLayout, TensorRole, TensorSlot } from './tensor-layout.js';
 export { applyUpdates, applyUpdatesInPlace } from './apply.js';
 export { chain } from './chain.js';
 export type { ChainState } from './chain.js';

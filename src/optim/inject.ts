@@ -82,13 +82,13 @@ export function injectHyperparams<O extends object>(
 
     return {
       freshUpdates: first.freshUpdates === true,
-      init(params) {
+      init(params, layout) {
         const values = valuesAt(numeric, 0);
         return {
           count: 0,
           hyperparams: values,
           scheduled: [...scheduled],
-          inner: build(values).init(params),
+          inner: build(values).init(params, layout),
         };
       },
       update(grads, state, params, extra) {

@@ -9,6 +9,7 @@
  * Neither the updates nor the state ever hold `grads` itself.
  */
 import type { ArrayPool } from './array-pool.js';
+import type { TensorLayout } from './tensor-layout.js';
 
 /** Side information that arrives with a minibatch. */
 export interface UpdateExtra {
@@ -29,7 +30,12 @@ export interface UpdateExtra {
 }
 
 export interface GradientTransformation<S = unknown> {
-  init(params: Float32Array): S;
+  /**
+   * The first state for `params`. `layout` (tensor-layout.ts) tells where each parameter tensor lives, its
+   * shape and role; elementwise transformations ignore it, matrix-aware ones (Muon, SOAP, PSGD) require it.
+   * Whoever calls `init` on behalf of a model passes it; wrappers pass it on unchanged.
+   */
+  init(params: Float32Array, layout?: TensorLayout): S;
   /** Returns the updates (to be ADDED to params) and the next state. Pure. */
   update(grads: Float32Array, state: S, params?: Float32Array, extra?: UpdateExtra): [Float32Array, S];
   /**

@@ -11,6 +11,7 @@ import type { Batch } from '../data/batch.js';
 import { initialParams } from '../nn/model.js';
 import { ArrayPool } from '../optim/array-pool.js';
 import { buildModel } from '../nn/models/registry.js';
+import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
 import { launchesAt } from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
@@ -130,7 +131,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     params,
     // The coordinator owns every state it holds (a resumed one is copied), so each state it replaces,
     // and each update it has applied, can be recycled: see array-pool.ts. Snapshots get copies.
-    optState: resumed ? structuredClone(resumed.optState) : c.optimizer.init(params.slice()),
+    optState: resumed ? structuredClone(resumed.optState) : c.optimizer.init(params.slice(), tensorLayoutOf(model)),
     step: resumed?.step ?? 0,
     pending: [],
     skipped: resumed?.skipped ?? 0,

@@ -7,6 +7,7 @@
 import type { Batch } from '../data/batch.js';
 import { validateBatch, type BatchSpec } from '../data/validate.js';
 import { initialParams, type Model } from '../nn/model.js';
+import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { NonFiniteError } from '../tensor/errors.js';
 import {
@@ -41,7 +42,7 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
   const shards = config.shards ?? 4;
   const curvature = config.curvature ? resolveCurvature(config.curvature) : null;
   const params = (config.initialParams?.slice() ?? initialParams(model, seed)) as Float32Array;
-  const state: StepState<S> = { params, optState: optimizer.init(params), step: 0, pending: [], skipped: 0 };
+  const state: StepState<S> = { params, optState: optimizer.init(params, tensorLayoutOf(model)), step: 0, pending: [], skipped: 0 };
   const history: StepMetrics[] = [];
   while (state.step < config.steps) {
     const t0 = performance.now();

@@ -8,6 +8,7 @@ import type { Batch } from '../data/batch.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
 import { validateBatch, type BatchSpec } from '../data/validate.js';
 import { initialParams, lossFunction, type Model } from '../nn/model.js';
+import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import { applyUpdates } from '../optim/apply.js';
 import { normIfFinite } from '../optim/clip.js';
 import { findStats } from '../optim/stats.js';
@@ -99,7 +100,7 @@ export class Trainer<S = unknown> {
           `train: initialParams has ${params.length} values, the model has ${config.model.layout.size}`,
         );
       }
-      this.current = { params, optState: config.optimizer.init(params), step: 0, pending: [], skipped: 0 };
+      this.current = { params, optState: config.optimizer.init(params, tensorLayoutOf(config.model)), step: 0, pending: [], skipped: 0 };
     }
   }
 

@@ -70,6 +70,7 @@ export function gpt(spec: GptSpec): Model {
     paramSpecs: specs,
     layout,
     numClasses: vocabSize,
+    ...(tied ? {} : { head: 'lm_head.weight' }),
     logits(p, inputs) {
       const ids = inputs.data;
       if (!(ids instanceof Int32Array)) throw new TypeError('gpt: inputs must be Int32Array token ids');

@@ -27,6 +27,7 @@ export function mlp(spec: MlpSpec): Model {
     paramSpecs,
     layout,
     numClasses: sizes[sizes.length - 1],
+    head: `layers.${sizes.length - 2}.weight`,
     logits(p, inputs) {
       if (inputs.shape.length !== 2 || inputs.shape[1] !== sizes[0]) {
         throw new ShapeError('mlp', `inputs ${describeShape(inputs.shape)} must be [batch, ${sizes[0]}]`);
