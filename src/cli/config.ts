@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { curvatureSchema, gpuSchema, hyperparameter, int } from '../config/schemas.js';
+import { curvatureSchema, gpuSchema, int } from '../config/schemas.js';
 import {
   type ConfigProblem,
   checkConfig,
@@ -18,80 +18,14 @@ import {
   expecting,
   problem,
 } from '../config/zod-errors.js';
+import { OPTIMIZERS, type OptimizerConfig, optimizerEntry } from '../catalog/index.js';
+import { optimizerSchemaOf } from '../catalog/schema.js';
 import { ConfigError, UsageError } from './errors.js';
 
-export const OPTIMIZER_NAMES = ['sgd', 'adamw', 'lion', 'sophiaG', 'sophiaH', 'adahessian'] as const;
-export type OptimizerName = (typeof OPTIMIZER_NAMES)[number];
+/** Every optimizer of the catalog (src/catalog), with its own hyperparameters; `lr` is required. */
+const optimizerSchema = optimizerSchemaOf(OPTIMIZERS);
 
-/** An optional hyperparameter, checked by its name's rule (config/schemas.ts). */
-const hyper = (name: string) => hyperparameter(name).optional();
-
-/** The hyperparameters each optimizer accepts (besides `name`); `lr` is required. */
-const optimizerSchema = z.discriminatedUnion('name', [
-  z.strictObject({
-    name: z.literal('sgd'),
-    lr: hyperparameter('lr'),
-    momentum: hyper('momentum'),
-    nesterov: z.boolean().optional(),
-    weightDecay: hyper('weightDecay'),
-  }),
-  z.strictObject({
-    name: z.literal('adamw'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    eps: hyper('eps'),
-    weightDecay: hyper('weightDecay'),
-  }),
-  z.strictObject({
-    name: z.literal('lion'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    weightDecay: hyper('weightDecay'),
-  }),
-  z.strictObject({
-    name: z.literal('sophiaG'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    rho: hyper('rho'),
-    biasCorrection: z.boolean().optional(),
-    /** Per-tensor ρ holding each tensor's win-rate at this fraction (see optim/group-quantile.ts). */
-    winRateTarget: hyper('winRateTarget'),
-    weightDecay: hyper('weightDecay'),
-  }),
-  z.strictObject({
-    name: z.literal('sophiaH'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    eps: hyper('eps'),
-    gamma: hyper('gamma'),
-    clipThreshold: hyper('clipThreshold'),
-    weightDecay: hyper('weightDecay'),
-  }),
-  z.strictObject({
-    name: z.literal('adahessian'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    eps: hyper('eps'),
-    hessianPower: hyper('hessianPower'),
-    weightDecay: hyper('weightDecay'),
-    blockLength: hyper('blockLength'),
-  }),
-]);
-
-/**
- * Kept as a plain interface rather than inferred: presets and the optimizer factory treat the
- * hyperparameters generically, by name.
- */
-export interface OptimizerConfig {
-  name: OptimizerName;
-  lr: number;
-  [hyper: string]: number | boolean | string;
-}
+export type { OptimizerConfig } from '../catalog/index.js';
 
 const mlpSchema = z.strictObject({
   kind: z.literal('mlp'),
@@ -209,28 +143,33 @@ const withDataRules = crossCheck(runConfigSchema, ['model', 'data'], (c, ctx) =>
     problem(ctx, ['model', 'sizes', last], `must be 10 (MNIST classes), got ${sizes[last]}`);
 });
 
-/** What each curvature-based optimizer needs from the curvature schedule. */
+/** What each optimizer needs from the curvature schedule, as its catalog entry says. */
 const withCurvatureRules = crossCheck(withDataRules, ['optimizer', 'curvature'], (c, ctx) => {
-  const opt = c.optimizer.name;
+  const entry = optimizerEntry((c.optimizer as OptimizerConfig).name);
+  const needs = entry.curvature;
   const cv = c.curvature;
-  if ((opt === 'sophiaH' || opt === 'adahessian') && cv?.estimator !== 'hutchinson')
+  const name = entry.name;
+  if (cv === undefined) {
+    if (needs.required) {
+      const eg = needs.example ? `, e.g. ${JSON.stringify(needs.example).replace(/([:,])/g, '$1 ')}` : '';
+      problem(ctx, ['curvature'], `${name} needs a curvature schedule${eg}`);
+    }
+    return;
+  }
+  if (needs.estimators.length === 0) {
+    problem(ctx, ['curvature'], `${name} uses no curvature estimates: remove the curvature section`);
+    return;
+  }
+  if (!needs.estimators.includes(cv.estimator)) {
+    const want = needs.estimators.map((e) => `"${e}"`).join(' or ');
     problem(
       ctx,
       ['curvature', 'estimator'],
-      `${opt} needs "hutchinson" curvature (z⊙Hz), got ${describe(cv?.estimator)}`,
+      `${name} needs ${want} curvature, got ${describe(cv.estimator)}`,
     );
-  if (opt === 'sophiaG' && cv === undefined)
-    problem(ctx, ['curvature'], 'sophiaG needs a curvature schedule, e.g. {"estimator": "gnb", "every": 10}');
-  if (opt === 'adahessian' && cv !== undefined) {
-    if (cv.first !== undefined && cv.first !== 0)
-      problem(
-        ctx,
-        ['curvature', 'first'],
-        `adahessian needs an estimate on the first step: must be 0, got ${cv.first}`,
-      );
-    if (cv.staleness)
-      problem(ctx, ['curvature', 'staleness'], `adahessian needs staleness 0, got ${cv.staleness}`);
   }
+  for (const [key, message] of needs.check?.(cv) ?? [])
+    problem(ctx, key === null ? ['curvature'] : ['curvature', key], message);
 });
 
 const schema = crossCheck(withCurvatureRules, ['model', 'generate'], (c, ctx) => {

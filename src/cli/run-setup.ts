@@ -8,18 +8,12 @@ import { batchAt, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js'
 import type { BatchSpec } from '../data/validate.js';
 import type { MobyDickCorpus } from '../data/moby-dick.js';
 import type { Model, ModelSpec } from '../nn/model.js';
+import { optimizerEntry } from '../catalog/index.js';
 import {
-  adahessian,
-  adamw,
   chain,
   clipByGlobalNorm,
-  lion,
-  sgd,
-  sophiaG,
-  sophiaH,
   warmupCosineSchedule,
   type GradientTransformation,
-  type HessianBlock,
   type ScalarOrSchedule,
 } from '../optim/index.js';
 import { Trainer } from '../train/train.js';
@@ -86,50 +80,21 @@ export function learningRateAt(config: RunConfig, step: number): number {
   return typeof lr === 'number' ? lr : lr(step);
 }
 
-/** AdaHessian's averaging blocks from the layout: dense [out, in] tensors and vectors. */
-export function hessianBlocks(model: Model, blockLength?: number): HessianBlock[] {
-  return model.layout.entries.map((e) =>
-    e.shape.length === 2
-      ? { offset: e.offset, shape: [...e.shape], kind: 'dense', ...(blockLength ? { blockLength } : {}) }
-      : { offset: e.offset, shape: [e.size], kind: 'vector' },
-  );
-}
-
+/**
+ * The optimizer of a run config, built by its catalog entry for this model: the learning rate (with its
+ * schedule), the decay mask from the model's tags, and a global-norm clip first when configured.
+ */
 export function buildOptimizer(config: RunConfig, model: Model): GradientTransformation {
-  const { name, lr: _lr, blockLength, ...hyper } = config.optimizer;
+  const { name, lr: peak, ...hyper } = config.optimizer;
   const lr = learningRateOf(config);
   const decay = model.layout.entries.some((e) => e.tags.includes('decay'));
-  const mask = decay ? model.layout.maskByTag('decay') : undefined;
-  const common = { ...hyper, lr, ...(mask ? { mask } : {}) };
-  let opt: GradientTransformation;
-  switch (name) {
-    case 'sgd':
-      opt = sgd(common);
-      break;
-    case 'adamw':
-      opt = adamw(common);
-      break;
-    case 'lion':
-      opt = lion(common);
-      break;
-    case 'sophiaG':
-      // A win-rate target gives every parameter tensor its own ρ.
-      opt = sophiaG(
-        hyper.winRateTarget === undefined
-          ? common
-          : { ...common, groups: model.layout.entries.map((e) => [e.offset, e.offset + e.size] as const) },
-      );
-      break;
-    case 'sophiaH':
-      opt = sophiaH(common);
-      break;
-    case 'adahessian':
-      opt = adahessian({
-        ...common,
-        blocks: hessianBlocks(model, typeof blockLength === 'number' ? blockLength : undefined),
-      });
-      break;
-  }
+  const opt = optimizerEntry(name).build({
+    hyper,
+    lr,
+    lrFactor: (step) => (typeof lr === 'number' ? 1 : lr(step) / peak),
+    model,
+    ...(decay ? { decayMask: model.layout.maskByTag('decay') } : {}),
+  });
   return config.clip === undefined ? opt : chain(clipByGlobalNorm(config.clip), opt);
 }
 

@@ -1,8 +1,10 @@
 /**
  * `hessflow compare`: the same data, seed and step budget for several optimizers, one after another; a
  * table (final loss, steps to a target loss, wall-clock) printed and written, and one plot with every
- * curve. Each optimizer gets sensible defaults for the MNIST MLP unless the base config already uses it,
- * in which case its own hyperparameters are kept.
+ * curve. Each optimizer gets its catalog preset for the kind of model the base config trains (the MNIST
+ * MLP's or the char-GPT's) unless the base config already uses it, in which case its own
+ * hyperparameters are kept; `--lr name=value` sets one optimizer's learning rate. Ctrl-C finishes the
+ * step in progress and writes the table and plot of the optimizers that finished.
  */
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
@@ -11,83 +13,78 @@ import { type Point, writeFigure } from '../../report/plots.js';
 import { makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
 import { writeMetrics } from '../../streams/write-metrics.js';
 import type { CurvatureConfig } from '../../train/curvature-schedule.js';
-import {
-  type OptimizerConfig,
-  type OptimizerName,
-  type RunConfig,
-  defaultConfigPath,
-  readConfig,
-} from '../config.js';
+import { OPTIMIZERS, type OptimizerEntry, optimizerByCliName } from '../../catalog/index.js';
+import { type RunConfig, defaultConfigPath, readConfig } from '../config.js';
+import { UsageError } from '../errors.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 import { TrainingProgress, stopOnSigint } from '../progress.js';
 import { runTraining } from '../run-training.js';
 
-interface Preset {
-  optimizer: OptimizerConfig;
-  curvature?: CurvatureConfig;
+/** The catalog entry of a `--optimizers` name (already checked by parseOptimizerList). */
+function entryOf(name: string): OptimizerEntry {
+  const e = optimizerByCliName(name);
+  if (!e) throw new UsageError(`unknown optimizer "${name}"; choose from ${CLI_NAMES.join(', ')}`);
+  return e;
 }
 
-/** Defaults tuned for the MNIST MLP (784-256-256-10, batch 128). */
-export const PRESETS: Record<string, Preset> = {
-  sgd: { optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9 } },
-  adamw: { optimizer: { name: 'adamw', lr: 1e-3, weightDecay: 0 } },
-  lion: { optimizer: { name: 'lion', lr: 1e-4, weightDecay: 0 } },
-  'sophia-g': {
-    optimizer: { name: 'sophiaG', lr: 1e-3, rho: 0.04, weightDecay: 0 },
-    curvature: { estimator: 'gnb', every: 10 },
-  },
-  'sophia-h': {
-    optimizer: { name: 'sophiaH', lr: 1e-3, weightDecay: 0 },
-    curvature: { estimator: 'hutchinson', every: 10 },
-  },
-  adahessian: {
-    // Hutchinson every step (as the official optimizer), |ĥ| averaged over each dense row.
-    optimizer: { name: 'adahessian', lr: 0.05, weightDecay: 0, blockLength: -1 },
-    curvature: { estimator: 'hutchinson', every: 1, first: 0 },
-  },
-};
-
-const ALIASES: Record<string, string> = {
-  sophiag: 'sophia-g',
-  sophiah: 'sophia-h',
-  sophia_g: 'sophia-g',
-  sophia_h: 'sophia-h',
-};
-
-const CONFIG_NAME: Record<string, OptimizerName> = {
-  sgd: 'sgd',
-  adamw: 'adamw',
-  lion: 'lion',
-  'sophia-g': 'sophiaG',
-  'sophia-h': 'sophiaH',
-  adahessian: 'adahessian',
-};
+const CLI_NAMES = OPTIMIZERS.map((e) => e.cliName);
 
 export function parseOptimizerList(value: string): string[] {
-  const names = value
+  const given = value
     .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter((s) => s.length > 0)
-    .map((s) => ALIASES[s] ?? s);
-  if (names.length === 0) throw new InvalidArgumentError('give at least one optimizer.');
-  const bad = names.filter((n) => !(n in PRESETS));
-  if (bad.length > 0)
-    throw new InvalidArgumentError(
-      `unknown optimizer "${bad[0]}"; choose from ${Object.keys(PRESETS).join(', ')}.`,
-    );
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  if (given.length === 0) throw new InvalidArgumentError('give at least one optimizer.');
+  const bad = given.find((n) => optimizerByCliName(n) === undefined);
+  if (bad !== undefined)
+    throw new InvalidArgumentError(`unknown optimizer "${bad}"; choose from ${CLI_NAMES.join(', ')}.`);
+  const names = given.map((n) => optimizerByCliName(n)!.cliName);
   if (new Set(names).size !== names.length) throw new InvalidArgumentError('an optimizer is listed twice.');
   return names;
 }
 
-/** The config of one optimizer's run: the base config with the optimizer (and its curvature) replaced. */
-export function configFor(base: RunConfig, optimizer: string, steps: number): RunConfig {
-  const preset = PRESETS[optimizer];
-  const own = base.optimizer.name === CONFIG_NAME[optimizer];
+/** `--lr adamw=3e-3,muon=0.02` (repeatable): a learning rate per optimizer, checked by name and value. */
+export function parseLrOverrides(
+  value: string,
+  previous: Record<string, number> = {},
+): Record<string, number> {
+  const out = { ...previous };
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)) {
+    const eq = part.indexOf('=');
+    if (eq < 0) throw new InvalidArgumentError(`"${part}" is not optimizer=value (e.g. adamw=3e-3).`);
+    const name = part.slice(0, eq).trim();
+    const entry = optimizerByCliName(name);
+    if (!entry)
+      throw new InvalidArgumentError(`unknown optimizer "${name}"; choose from ${CLI_NAMES.join(', ')}.`);
+    const text = part.slice(eq + 1).trim();
+    const lr = Number(text);
+    if (text === '' || !Number.isFinite(lr) || lr <= 0)
+      throw new InvalidArgumentError(
+        `the learning rate of ${name} must be a positive number, got "${text}".`,
+      );
+    out[entry.cliName] = lr;
+  }
+  return out;
+}
+
+/**
+ * The config of one optimizer's run: the base config with the optimizer (and its curvature) replaced by
+ * the catalog's preset for the base model's kind, unless the base config already uses that optimizer,
+ * in which case its own hyperparameters are kept. `lr` overrides the learning rate.
+ */
+export function configFor(base: RunConfig, optimizer: string, steps: number, lr?: number): RunConfig {
+  const entry = entryOf(optimizer);
+  const preset = entry.presets[base.model.kind === 'gpt' ? 'gpt' : 'mlp'];
+  const own = base.optimizer.name === entry.name;
   const config: RunConfig = structuredClone(base);
-  config.name = `${base.name ?? 'run'}-${optimizer}`;
+  config.name = `${base.name ?? 'run'}-${entry.cliName}`;
   config.steps = steps;
   config.evalEvery = Math.min(base.evalEvery, steps);
   config.optimizer = own ? structuredClone(base.optimizer) : structuredClone(preset.optimizer);
+  if (lr !== undefined) config.optimizer.lr = lr;
   const curvature = own ? base.curvature : preset.curvature;
   if (curvature) config.curvature = structuredClone(curvature);
   else delete config.curvature;
@@ -109,6 +106,8 @@ export interface CompareRow {
 export interface CompareOptions {
   optimizers: string[];
   steps: number;
+  /** Learning rate per optimizer (`--lr name=value`), over the preset's. */
+  lr?: Record<string, number>;
   config?: string;
   out?: string;
   json?: boolean;
@@ -172,14 +171,15 @@ function textTable(rows: readonly CompareRow[], target: number): string {
 
 export async function compareCommand(
   o: CompareOptions,
-): Promise<{ rows: CompareRow[]; target: number; dir: string }> {
+): Promise<{ rows: CompareRow[]; target: number; dir: string; interrupted: boolean }> {
   const base = readConfig(o.config ?? defaultConfigPath());
   const dir = makeRunDir(o.out, `compare-${base.name ?? 'run'}`);
   const curves = new Map<string, number[]>();
   const accuracy = new Map<string, Point[]>();
   const partial: Omit<CompareRow, 'stepsToTarget'>[] = [];
+  let interrupted = false;
   for (const name of o.optimizers) {
-    const config = configFor(base, name, o.steps);
+    const config = configFor(base, name, o.steps, o.lr?.[name]);
     const losses: number[] = [];
     const acc: Point[] = [];
     const progress = new TrainingProgress({
@@ -208,8 +208,12 @@ export async function compareCommand(
       interrupt.dispose();
       progress.stop();
     }
-    // The worker threads are closed and this run's metrics written; the other optimizers are not run.
-    if (result.interrupted) process.exit(130);
+    // The worker threads are closed and this run's metrics written; the other optimizers are not run,
+    // and the table and plot below hold those that finished.
+    if (result.interrupted) {
+      interrupted = true;
+      break;
+    }
     const smoothed = smooth(losses);
     curves.set(name, smoothed);
     accuracy.set(name, acc);
@@ -237,6 +241,11 @@ export async function compareCommand(
     return { ...r, stepsToTarget: i < 0 ? null : i + 1 };
   });
 
+  const finished = partial.map((r) => r.optimizer);
+  if (finished.length === 0) {
+    process.stderr.write('compare: interrupted before any optimizer finished; no table written\n');
+    return { rows, target, dir, interrupted };
+  }
   const figure = await writeFigure(
     join(dir, 'comparison'),
     [
@@ -244,7 +253,7 @@ export async function compareCommand(
         title: 'Training loss (EMA 0.9)',
         xTitle: 'step',
         yTitle: 'cross-entropy',
-        series: o.optimizers.map((n) => ({
+        series: finished.map((n) => ({
           name: n,
           points: curves.get(n)!.map((y, i) => ({ x: i + 1, y })),
         })),
@@ -255,7 +264,7 @@ export async function compareCommand(
         title: 'Held-out accuracy',
         xTitle: 'step',
         yTitle: 'accuracy',
-        series: o.optimizers.map((n) => ({ name: n, points: accuracy.get(n)!, symbols: true })),
+        series: finished.map((n) => ({ name: n, points: accuracy.get(n)!, symbols: true })),
         legendTitle: 'optimizer',
         xDomain: [1, Math.max(2, o.steps)],
         yFormat: '.1~%',
@@ -283,16 +292,17 @@ export async function compareCommand(
         `Written: ${rel}/comparison.{md,json,svg,png} and metrics-<optimizer>.ndjson\n`,
     );
   }
-  return { rows, target, dir };
+  return { rows, target, dir, interrupted };
 }
 
 export function compareCommandSpec(): Command {
   return new Command('compare')
     .description('train several optimizers on the same data, seed and budget; table and one plot')
-    .requiredOption(
-      '--optimizers <list>',
-      `comma-separated: ${Object.keys(PRESETS).join(', ')}`,
-      parseOptimizerList,
+    .requiredOption('--optimizers <list>', `comma-separated: ${CLI_NAMES.join(', ')}`, parseOptimizerList)
+    .option(
+      '--lr <optimizer=value>',
+      "an optimizer's learning rate instead of its preset's (repeatable, or comma-separated)",
+      parseLrOverrides,
     )
     .option('-s, --steps <n>', 'steps per optimizer', positiveInt, 300)
     .option(
@@ -308,6 +318,7 @@ export function compareCommandSpec(): Command {
     .option('--json', 'print the table as JSON on stdout')
     .option('--no-progress', 'no progress bars')
     .action(async (opts: CompareOptions) => {
-      await compareCommand(opts);
+      const { interrupted } = await compareCommand(opts);
+      if (interrupted) process.exitCode = 130;
     });
 }

@@ -24,6 +24,7 @@ import {
   suggestLearningRates,
   topEigenvalues,
 } from '../../diagnostics/index.js';
+import { type Preconditioner, optimizerEntry } from '../../catalog/index.js';
 import { CheckpointError } from '../../io/checkpoint-codec.js';
 import { loadCheckpoint } from '../../io/checkpoint-file.js';
 import { type Model, type ModelSpec, lossFunction } from '../../nn/model.js';
@@ -50,40 +51,9 @@ export interface HessianOptions {
   out?: string;
 }
 
-type Obj = Record<string, unknown>;
-
-/** Finds, anywhere in an optimizer state (chains included), the first object that has all `keys`. */
-function findState(state: unknown, keys: readonly string[]): Obj | undefined {
-  if (state === null || typeof state !== 'object' || ArrayBuffer.isView(state)) return undefined;
-  if (Array.isArray(state)) {
-    for (const s of state) {
-      const f = findState(s, keys);
-      if (f) return f;
-    }
-    return undefined;
-  }
-  const o = state as Obj;
-  if (keys.every((k) => k in o)) return o;
-  for (const v of Object.values(o)) {
-    const f = findState(v, keys);
-    if (f) return f;
-  }
-  return undefined;
-}
-
-export interface Preconditioner {
-  /** The diagonal P of the optimizer's step lr·m̂/P. */
-  diag: Float64Array;
-  beta1: number;
-  description: string;
-}
-
-/** Smallest preconditioner entry allowed (a zero entry is a coordinate with no curvature seen). */
-const P_FLOOR = 1e-12;
-
 /**
- * The diagonal preconditioner of an adaptive optimizer from its saved state, or a sentence saying why
- * there is none.
+ * The diagonal preconditioner of an adaptive optimizer from its saved state (its catalog entry reads it),
+ * or a sentence saying why there is none.
  */
 export function preconditionerOf(
   config: RunConfig,
@@ -92,74 +62,8 @@ export function preconditionerOf(
 ): Preconditioner | string {
   const o = config.optimizer;
   const num = (k: string, d: number) => (typeof o[k] === 'number' ? (o[k] as number) : d);
-  const build = (n: number, f: (i: number) => number) => {
-    const diag = new Float64Array(n);
-    for (let i = 0; i < n; i++) diag[i] = Math.max(f(i), P_FLOOR);
-    return diag;
-  };
-  switch (o.name) {
-    case 'sgd':
-      return 'SGD has no preconditioner (its own form is the momentum condition above)';
-    case 'lion':
-      return "Lion's step is lr·sign(·) per coordinate whatever the curvature: no preconditioned form";
-    case 'adamw': {
-      const s = findState(state, ['mu', 'nu', 'count']);
-      if (!s) return 'no Adam moments in the saved optimizer state';
-      const nu = s.nu as Float32Array;
-      const bc2 = 1 - num('b2', 0.999) ** (s.count as number);
-      const eps = num('eps', 1e-8);
-      return {
-        diag: build(nu.length, (i) => Math.sqrt(nu[i] / bc2) + eps),
-        beta1: num('b1', 0.9),
-        description: 'Adam: P = √v̂ + ε',
-      };
-    }
-    case 'sophiaG': {
-      const s = findState(state, ['m', 'h', 'count', 'stats']);
-      if (!s) return 'no Sophia state in the saved optimizer state';
-      const h = s.h as Float32Array;
-      const m = s.m as Float32Array;
-      const scale = num('rho', 0.04) * predictionsPerBatch;
-      // sign(m)·min(|m|/(ρ·bs·h), 1) = m / max(ρ·bs·h, |m|): the clip is part of the preconditioner.
-      return {
-        diag: build(h.length, (i) => Math.max(scale * h[i] + 1e-15, Math.abs(m[i]))),
-        beta1: num('b1', 0.965),
-        description: `Sophia-G: P = max(ρ·bs·h, |m|) with bs = ${predictionsPerBatch} (the clip folded in)`,
-      };
-    }
-    case 'sophiaH': {
-      const s = findState(state, ['m', 'h', 'count', 'stats']);
-      if (!s) return 'no Sophia state in the saved optimizer state';
-      const h = s.h as Float32Array;
-      const m = s.m as Float32Array;
-      const bc1 = 1 - num('b1', 0.965) ** Math.max(1, s.count as number);
-      const gamma = num('gamma', 0.01);
-      const eps = num('eps', 1e-12);
-      const c = num('clipThreshold', 1);
-      // clip(m̂/max(γh, ε), ±c) = m̂ / max(γh, ε, |m̂|/c): the clip is part of the preconditioner.
-      return {
-        diag: build(h.length, (i) => Math.max(gamma * h[i], eps, Math.abs(m[i] / bc1) / c)),
-        beta1: num('b1', 0.965),
-        description: 'Sophia-H: P = max(γ·h, ε, |m̂|/c) (the clip folded in)',
-      };
-    }
-    case 'adahessian': {
-      const s = findState(state, ['m', 'v', 'diag', 'count']);
-      if (!s) return 'no AdaHessian state in the saved optimizer state';
-      const v = s.v as Float32Array;
-      const bc2 = 1 - num('b2', 0.999) ** (s.count as number);
-      const k = num('hessianPower', 1);
-      const eps = num('eps', 1e-4);
-      return {
-        diag: build(v.length, (i) => Math.sqrt(v[i] / bc2) ** k + eps),
-        beta1: num('b1', 0.9),
-        description: 'AdaHessian: P = (√v̂)^k + ε',
-      };
-    }
-  }
+  return optimizerEntry(o.name).preconditioner({ state, num, predictionsPerBatch });
 }
-
-const SCALING_KIND: Record<string, string> = { sophiaG: 'sophia-g', sophiaH: 'sophia-h' };
 
 function checkpointPath(arg: string): { file: string; runDir: string } {
   const p = resolve(arg);
@@ -261,7 +165,7 @@ export async function hessianCommand(o: HessianOptions): Promise<Record<string, 
   const lrSuggestions = suggestLearningRates({
     lr,
     batchSize: config.batchSize,
-    optimizerKind: SCALING_KIND[opt.name] ?? opt.name,
+    optimizerKind: optimizerEntry(opt.name).scaling === 'linear' ? 'sgd' : 'adaptive',
     targets,
   });
 
