@@ -30,7 +30,7 @@ export class TrainingProgress {
     this.bar = o.bar
       ? new cliProgress.SingleBar(
           {
-            format: `${o.label} {bar} {value}/{total} | loss {loss} | acc {acc} | {sps} samples/s | win-rate {win}${o.diagnostics ? ' | {curv}' : ''} | {eta_formatted}`,
+            format: `${o.label} {bar} {value}/{total} | loss {loss} | acc {acc} | {sps} samples/s | win-rate (live) {win}${o.diagnostics ? ' | {curv}' : ''} | {eta_formatted}`,
             barsize: 24,
             hideCursor: true,
             stream: process.stderr,
@@ -70,7 +70,7 @@ export class TrainingProgress {
       process.stderr.write(
         `${this.o.label} step ${String(m.step + 1).padStart(5)}/${this.o.total}  loss ${m.loss.toFixed(4)}  ` +
           `held-out loss ${m.eval.loss.toFixed(4)}  accuracy ${acc}  ${sps.toFixed(0)} samples/s` +
-          `${m.winRate === undefined ? '' : `  win-rate ${m.winRate.toFixed(3)}`}\n`,
+          `${m.winRate === undefined ? '' : `  win-rate (live coordinates) ${m.winRate.toFixed(3)}`}\n`,
       );
     }
     if (d && !this.bar && !this.o.quiet) {

@@ -37,7 +37,7 @@ export class DaemonMetrics {
   });
   readonly winRate = new Gauge({
     name: 'hessflow_win_rate',
-    help: 'Sophia win-rate: fraction of coordinates not clipped at the last step',
+    help: 'Sophia win-rate: fraction of live coordinates (non-zero gradient EMA) not clipped at the last step',
     registers: [this.registry],
   });
   readonly curvatureStaleness = new Gauge({

@@ -116,7 +116,7 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
         }
         clipRange(covered, d, rho);
       }
-      const stats = sophiaStats(prevStats, h0, h, unclipped, counters);
+      const stats = sophiaStats(prevStats, m, h0, h, unclipped, counters);
       return [out, { count: count + 1, m, h, stats }];
     },
   };

@@ -57,7 +57,7 @@ export function scaleBySophiaH(options: ScaleBySophiaHOptions = {}): GradientTra
       // u = m/bc1/max(γ·h, eps), out = clamp(u, ±clip), counting |u| < clip (wasm SIMD, bit-identical).
       const unclipped = sophiaHClipInto(out, m, h, bc1, gamma, eps, clip);
       const counters = nextHessianCounters(prevStats, hHat !== undefined);
-      const stats = sophiaStats(prevStats, h0, h, unclipped, counters);
+      const stats = sophiaStats(prevStats, m, h0, h, unclipped, counters);
       return [out, { count, m, h, stats }];
     },
   };

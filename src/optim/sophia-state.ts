@@ -59,20 +59,27 @@ export function sophiaMoments(
   return { m, h };
 }
 
-/** This step's stats: `unclipped` of the h.length coordinates won, `counters` from nextHessianCounters. */
+/**
+ * This step's stats: `unclipped` of the h.length coordinates won, `counters` from nextHessianCounters.
+ * The win-rate counts only live coordinates (m ≠ 0): a coordinate with m = 0 has ratio 0, which the clip
+ * kernels count as unclipped, so it is taken out of both counts.
+ */
 export function sophiaStats(
   prevStats: CurvatureStats,
+  m: Float32Array,
   h0: Float32Array,
   h: Float32Array,
   unclipped: number,
   counters: [number, number],
 ): CurvatureStats {
-  const d = h.length;
+  let dead = 0;
+  for (let i = 0; i < m.length; i++) if (m[i] === 0) dead++;
+  const live = h.length - dead;
   // h only changes when an estimate arrives; in between its mean/max/min are last step's.
   const hs = h === h0 ? { mean: prevStats.hMean, max: prevStats.hMax, min: prevStats.hMin } : vectorStats(h);
   const [hessianUpdates, stepsSinceHessian] = counters;
   return {
-    winRate: d === 0 ? 0 : unclipped / d,
+    winRate: live === 0 ? 0 : (unclipped - dead) / live,
     hMean: hs.mean,
     hMax: hs.max,
     hMin: hs.min,

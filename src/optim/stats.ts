@@ -4,7 +4,12 @@
  */
 
 export interface CurvatureStats {
-  /** Fraction of coordinates whose update was NOT clipped this step (healthy range 0.1–0.5). */
+  /**
+   * Fraction of the live coordinates whose update was NOT clipped this step (healthy range 0.1–0.5).
+   * Live = a non-zero gradient EMA m, i.e. some gradient so far was non-zero there: a coordinate that
+   * never had a gradient (an MNIST pixel that is 0 in every batch) has m = 0, a step of 0 and no
+   * curvature, and counting it as "unclipped" would report sign momentum as a healthy Sophia.
+   */
   winRate: number;
   /** Mean, max and min of the curvature EMA h used by this step's update. */
   hMean: number;
