@@ -21,6 +21,7 @@ import { describeMachine, loadAverage } from './lib/machine.js';
 import { repoRoot, resultsDir } from './lib/paths.js';
 import { RESULTS_SCHEMA, type Results, type Row, type Section } from './lib/types.js';
 import { recordResults } from './lib/record.js';
+import { readConfig } from '../src/cli/config.js';
 import { renderSection } from './report.js';
 import { type Plan, type RunSpec, readPlan, runSpec } from './sweep/plan.js';
 import type { DivergedLine, EvalLine, FinalLine } from './sweep/run-one.js';
@@ -31,6 +32,7 @@ import {
   meanCurve,
   meanOf,
   nextEdgeRate,
+  passesTo,
 } from './sweep/summary.js';
 
 type Line = EvalLine | DivergedLine | FinalLine;
@@ -172,8 +174,15 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
   const refSteps = refReach?.step ?? null;
   const refCpu = refReach?.cpuSeconds ?? null;
   const refTime = refSteps !== null && cost.has(reference) ? (refSteps * cost.get(reference)!) / 1000 : null;
+  // The second target (e.g. Muon's mean final loss), when the plan names one.
+  const second = plan.secondTarget;
+  const target2 = second ? meanOf(final.filter((r) => r.arm === second).map((r) => r.final)).mean : null;
+  const reach2 = (runs: RunOutcome[]) =>
+    target2 === null ? null : (firstReach(meanCurve(runs), target2)?.step ?? null);
+  const ref2Steps = second ? reach2(final.filter((r) => r.arm === second)) : null;
   const rows: Row[] = plan.arms.map((arm) => {
     const runs = final.filter((r) => r.arm === arm.label);
+    const curvature = readConfig(arm.config).curvature;
     const { mean, sd } = meanOf(runs.map((r) => r.final));
     const reached = runs.filter((r) => firstReach(r.curve, target) !== null);
     const meanReach = firstReach(meanCurve(runs), target);
@@ -181,11 +190,20 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
     const cpu = meanReach?.cpuSeconds ?? null;
     const time = steps !== null && cost.has(arm.label) ? (steps * cost.get(arm.label)!) / 1000 : null;
     const lastWin = runs.map((r) => r.curve.at(-1)?.winRate).filter((w) => w !== undefined);
+    const steps2 = reach2(runs);
     return {
       arm: arm.label,
       lr: runs[0]?.lr ?? null,
       loss: mean,
       sd,
+      passes: steps !== null ? passesTo(steps, curvature) : null,
+      reached2:
+        target2 === null
+          ? null
+          : `${runs.filter((r) => firstReach(r.curve, target2) !== null).length}/${runs.length}`,
+      steps2,
+      stepRatio2: steps2 !== null && ref2Steps ? steps2 / ref2Steps : null,
+      passes2: steps2 !== null ? passesTo(steps2, curvature) : null,
       seeds: runs.map((r) => fmt(r.final)).join(' '),
       reached: `${reached.length}/${runs.length}`,
       steps,
@@ -230,6 +248,15 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
         { key: 'reached', label: `seeds reaching ${target.toFixed(3)}` },
         { key: 'steps', label: 'steps to it', digits: 0 },
         { key: 'stepRatio', label: `steps ÷ ${reference}'s`, digits: 2 },
+        { key: 'passes', label: 'passes to it', digits: 0 },
+        ...(second && target2 !== null
+          ? [
+              { key: 'reached2', label: `seeds reaching ${second}'s ${target2.toFixed(3)}` },
+              { key: 'steps2', label: `steps to ${second}'s`, digits: 0 },
+              { key: 'stepRatio2', label: `steps ÷ ${second}'s`, digits: 2 },
+              { key: 'passes2', label: `passes to ${second}'s`, digits: 0 },
+            ]
+          : []),
         { key: 'time', label: 'time to it (s)', digits: 0 },
         { key: 'timeRatio', label: `time ÷ ${reference}'s`, digits: 2 },
         { key: 'cpuRatio', label: `run CPU time ÷ ${reference}'s`, digits: 2 },
@@ -239,6 +266,12 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
       rows,
       notes: [
         `Target: ${reference}'s mean final validation loss, ${target.toFixed(4)}. Steps and CPU time to it are where the mean validation curve over the seeds first reaches it, interpolated between evaluations (so ${reference}'s is its whole budget); blank when the mean curve never does. "Seeds reaching" counts the seeds whose own curve does.`,
+        `Passes: forward–backward-pass equivalents by then, one per step plus one per curvature probe (a GNB probe, a Hutchinson z⊙Hz or a Hessian-vector pair each count as one pass, as modded-nanogpt's optimizer track counts them; an HVP costs about two).`,
+        ...(second && target2 !== null
+          ? [
+              `Second target: ${second}'s mean final validation loss, ${target2.toFixed(4)}, read off the mean curves the same way.`,
+            ]
+          : []),
         `Time to it: steps to it × each optimizer's wall time per step from the gpt suite of \`npm run bench\` (bench/results/cpu.json), where all optimizers were timed interleaved in one run${cost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
         "Run CPU time: each run's own process CPU time for its training steps. Runs shared the machine at different loads (two at a time, beside other work), and contention inflates CPU time too (by up to 3× on this VM), so read it as a rough check only.",
         `Validation curves (mean over the final seeds): ![curves](${figure})`,

@@ -36,6 +36,11 @@ const planSchema = z
      * (default 0: the grid as listed).
      */
     extendEdges: z.number().int().min(0).optional(),
+    /**
+     * A second arm (by label) whose mean final loss is a second target: the final table then also gives
+     * each arm's steps to it and their ratio to that arm's own (e.g. Muon, beside the AdamW reference).
+     */
+    secondTarget: z.string().min(1).optional(),
     arms: z.array(armSchema).min(1),
   })
   .superRefine((p, ctx) => {
@@ -54,6 +59,12 @@ const planSchema = z
         code: 'custom',
         path: ['arms'],
         message: `exactly one arm needs "reference": true, got ${refs}`,
+      });
+    if (p.secondTarget !== undefined && !p.arms.some((a) => a.label === p.secondTarget))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['secondTarget'],
+        message: `no arm is labelled ${JSON.stringify(p.secondTarget)}`,
       });
     const labels = new Set(p.arms.map((a) => a.label));
     if (labels.size !== p.arms.length)

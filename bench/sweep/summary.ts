@@ -110,3 +110,27 @@ export function meanCurve(runs: readonly RunOutcome[]): CurvePoint[] {
       };
     });
 }
+
+/** The curvature schedule of a run, as far as counting its probes goes (train/curvature-schedule.ts). */
+export interface ProbeSchedule {
+  every?: number;
+  first?: number;
+  probes?: number;
+}
+
+/**
+ * Forward–backward-pass equivalents spent by the time a run has taken `steps` steps (possibly a fraction,
+ * interpolated between evaluations): one per step, plus one per curvature probe launched before the step
+ * reached (a GNB probe is one forward and backward pass on sampled labels; a Hutchinson probe or a
+ * Hessian-vector pair is one HVP, counted as one pass as modded-nanogpt's track 3 counts them, though it
+ * costs about two). Probes launch at steps first, first + every, … (default every 10, first = every).
+ */
+export function passesTo(steps: number, schedule?: ProbeSchedule): number {
+  if (!schedule) return steps;
+  const every = schedule.every ?? 10;
+  const first = schedule.first ?? every;
+  const probes = schedule.probes ?? 1;
+  const launchedBefore = Math.ceil(steps);
+  const launches = launchedBefore > first ? Math.floor((launchedBefore - 1 - first) / every) + 1 : 0;
+  return steps + probes * launches;
+}

@@ -7,6 +7,7 @@ import {
   meanCurve,
   meanOf,
   nextEdgeRate,
+  passesTo,
   type RunOutcome,
 } from '../../bench/sweep/summary.js';
 
@@ -110,6 +111,13 @@ t.test('plans: equal budgets and one reference arm, or an error naming the key',
   t.throws(() => parsePlan({ ...plan([arm('A', [1], true)]), budget: 3 }, 'p.json'), {
     message: /p\.json: invalid sweep plan[\s\S]*budget/,
   });
+  t.equal(
+    parsePlan({ ...plan([arm('A', [1], true), arm('B', [3])]), secondTarget: 'B' }, 'p.json').secondTarget,
+    'B',
+  );
+  t.throws(() => parsePlan({ ...plan([arm('A', [1], true)]), secondTarget: 'Muon' }, 'p.json'), {
+    message: /plan\.secondTarget: no arm is labelled "Muon"/,
+  });
 });
 
 t.test('nextEdgeRate: the next rate beyond an edge best, at the grid ratio, at most max times', async (t) => {
@@ -134,4 +142,19 @@ t.test('nextEdgeRate: the next rate beyond an edge best, at the grid ratio, at m
   t.equal(next(topBest, 0, 0), null);
   t.equal(next([[0.1, null], [0.2, null]]), null); // prettier-ignore
   t.equal(next([[0.1, 2]]), null);
+});
+
+t.test('passesTo: one pass per step plus one per probe launched before the step reached', async (t) => {
+  t.equal(passesTo(100), 100, 'no curvature: steps');
+  // Sophia's official schedule: probes at 10, 20, …; by step 100, probes at 10…90 have launched (9).
+  t.equal(passesTo(100, { every: 10 }), 109);
+  // first 0 (our preset): probes at 0, 10, …, 90 → 10.
+  t.equal(passesTo(100, { every: 10, first: 0 }), 110);
+  // AdaHessian: every step from 0, one probe each.
+  t.equal(passesTo(50, { every: 1, first: 0 }), 100);
+  // Two Hutchinson probes per launch.
+  t.equal(passesTo(21, { every: 10, first: 0, probes: 2 }), 21 + 2 * 3);
+  // Interpolated steps count the launches before the next whole step.
+  t.equal(passesTo(10.5, { every: 10 }), 11.5);
+  t.equal(passesTo(10, { every: 10 }), 10, 'the probe at step 10 launches with step 10, not before');
 });
