@@ -12,7 +12,6 @@ import { writeFileAtomic } from '../../io/atomic-write.js';
 import { type Point, writeFigure } from '../../report/plots.js';
 import { makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
 import { writeMetrics } from '../../streams/write-metrics.js';
-import type { CurvatureConfig } from '../../train/curvature-schedule.js';
 import { OPTIMIZERS, type OptimizerEntry, optimizerByCliName } from '../../catalog/index.js';
 import { type RunConfig, defaultConfigPath, readConfig } from '../config.js';
 import { UsageError } from '../errors.js';
