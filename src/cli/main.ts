@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { compareCommandSpec } from './commands/compare.js';
 import { daemonCommandSpec, daemonExitCode } from './commands/daemon.js';
 import { hessianCommandSpec } from './commands/hessian.js';
+import { optimizersCommandSpec } from './commands/optimizers.js';
 import { trainCommandSpec } from './commands/train.js';
 import { packageRoot } from './config.js';
 import { UsageError } from './errors.js';
@@ -28,9 +29,16 @@ Examples:
   hessflow train --config config/char-gpt.json    Moby Dick character GPT, prints generated text
   hessflow compare --optimizers adamw,sophia-g --steps 300
   hessflow hessian --checkpoint runs/<run>        trace, eigenvalues, density, stability, HAWQ
-  hessflow daemon --config config/daemon.json     training service (HTTP/TCP ingest, /metrics)`,
+  hessflow daemon --config config/daemon.json     training service (HTTP/TCP ingest, /metrics)
+  hessflow optimizers [name]                      the optimizers, their hyperparameters and presets`,
     );
-  for (const sub of [trainCommandSpec(), compareCommandSpec(), hessianCommandSpec(), daemonCommandSpec()])
+  for (const sub of [
+    trainCommandSpec(),
+    compareCommandSpec(),
+    hessianCommandSpec(),
+    daemonCommandSpec(),
+    optimizersCommandSpec(),
+  ])
     root.addCommand(sub);
   // Every command throws instead of exiting, so the exit code is decided in one place.
   const override = (c: Command) => {

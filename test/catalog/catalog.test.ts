@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import t from 'tap';
 import { OPTIMIZERS, optimizerByCliName, optimizerEntry } from '../../src/catalog/index.js';
 import { configFor, parseLrOverrides } from '../../src/cli/commands/compare.js';
+import { describeOptimizer, describeOptimizers } from '../../src/cli/commands/optimizers.js';
 import { validateConfig } from '../../src/cli/config.js';
 import { buildOptimizer } from '../../src/cli/run-setup.js';
 import { initialParams } from '../../src/nn/model.js';
@@ -109,4 +110,14 @@ t.test("compare: presets follow the base config's model kind; --lr overrides", a
   t.throws(() => parseLrOverrides('newton=1'), /unknown optimizer "newton"/);
   t.throws(() => parseLrOverrides('adamw=-1'), /learning rate of adamw must be a positive number, got "-1"/);
   t.throws(() => parseLrOverrides('adamw=abc'), /got "abc"/);
+});
+
+t.test('hessflow optimizers: the list and one entry with its hyperparameters and presets', async (t) => {
+  const list = describeOptimizers();
+  for (const e of OPTIMIZERS) t.match(list, e.name);
+  t.match(list, /sophiaG\s+Sophia with the Gauss-Newton-Bartlett diagonal[^\n]*\n\s+\(needs "gnb" curvature\)/);
+  const one = describeOptimizer('Sophia-G');
+  t.match(one, /winRateTarget: each tensor's ρ/);
+  t.match(one, /gpt: \{"name":"sophiaG","lr":0\.012/);
+  t.throws(() => describeOptimizer('newton'), /unknown optimizer "newton"/);
 });
