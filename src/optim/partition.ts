@@ -45,15 +45,14 @@ function gather(v: Float32Array, spans: readonly number[], n: number, extra?: Up
   return out;
 }
 
-function checkSpans(label: string, spans: unknown, length: number): number[] {
+function checkSpans(label: string, spans: unknown): number[] {
   const ok =
     Array.isArray(spans) &&
     spans.length % 2 === 0 &&
-    spans.every((v, i) => Number.isSafeInteger(v) && v >= (i > 0 ? (spans[i - 1] as number) : 0)) &&
-    (spans.length === 0 || (spans[spans.length - 1] as number) <= length);
+    spans.every((v, i) => Number.isSafeInteger(v) && v >= (i > 0 ? (spans[i - 1] as number) : 0));
   if (!ok)
     throw new Error(
-      `${OWNER}: state.${label}.spans must be increasing [start, end) runs inside the ${length} coordinates ` +
+      `${OWNER}: state.${label}.spans must be increasing [start, end) runs of coordinates ` +
         `(was this state produced by this partition?)`,
     );
   return spans as number[];
@@ -121,10 +120,13 @@ export function partition(
       const s = checkStateObject(OWNER, state);
       const groups = labels.map((l) => {
         const g = checkStateObject(`${OWNER}: state.${l}`, s[l]);
-        return { label: l, spans: checkSpans(l, g.spans, grads.length), inner: g.inner };
+        return { label: l, spans: checkSpans(l, g.spans), inner: g.inner };
       });
       const total = groups.reduce((n, g) => n + spanLength(g.spans), 0);
       checkLength(OWNER, 'gradient', grads, total, 'layout');
+      for (const g of groups)
+        if (g.spans.length > 0 && g.spans[g.spans.length - 1] > grads.length)
+          throw new Error(`${OWNER}: state.${g.label}.spans reach past the ${grads.length} coordinates`);
       if (params !== undefined) checkLength(OWNER, 'params', params, grads.length, 'gradient');
       // Every coordinate belongs to one group, so the groups' updates write every element of `out`.
       const out = freshArray(grads.length, extra);
