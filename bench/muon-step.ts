@@ -48,7 +48,7 @@ if (values.dump) {
   const options = { lr: 0.02, weightDecay: 0.1, adamLr: 3e-3, adamWeightDecay: 0.01 };
   const opt = muon(options);
   let state = opt.init(params, layout);
-  let p = params;
+  let p: Float32Array = params;
   for (const g of grads) {
     const [u, next] = opt.update(g, state, p);
     p = applyUpdates(p, u);

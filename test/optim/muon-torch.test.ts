@@ -39,7 +39,7 @@ t.test('three steps equal PyTorch float32 running muon.py’s semantics', { skip
   const grads = [2, 3, 4].map((s) => Float32Array.from(seeded(n, s), (x) => 0.01 * x));
   const opt = muon(options);
   let state = opt.init(params, layout);
-  let p = params;
+  let p: Float32Array = params;
   for (const g of grads) {
     const [u, next] = opt.update(g, state, p);
     [p, state] = [applyUpdates(p, u), next];
