@@ -109,6 +109,9 @@ export {
   scaleByAdahessian,
   mfac,
   scaleByMfac,
+  muon,
+  scaleByMuon,
+  partition,
   findStats,
   checkTensorLayout,
 } from './optim/index.js';
@@ -120,6 +123,9 @@ export type {
   TensorLayout,
   TensorRole,
   TensorSlot,
+  MuonOptions,
+  ScaleByMuonOptions,
+  PartitionState,
 } from './optim/index.js';
 
 // Curvature estimators

@@ -37,5 +37,10 @@ export type { AdahessianOptions, AdahessianState, ScaleByAdahessianOptions } fro
 export type { HessianBlock } from './hessian-blocks.js';
 export { mfac, mfacInverseFisherProduct, scaleByMfac } from './mfac.js';
 export type { MfacOptions, MfacState, ScaleByMfacOptions } from './mfac.js';
+export { partition } from './partition.js';
+export type { PartitionGroupState, PartitionState } from './partition.js';
+export { muon, scaleByMuon } from './muon.js';
+export type { MuonOptions, MuonState, ScaleByMuonOptions } from './muon.js';
+export { newtonSchulzInto, NS_COEFFICIENTS } from './newton-schulz.js';
 export { findStats } from './stats.js';
 export type { CurvatureStats } from './stats.js';
