@@ -7,6 +7,7 @@ import { adamwEntry } from './adamw.js';
 import type { OptimizerEntry } from './entry.js';
 import { lionEntry } from './lion.js';
 import { mfacEntry } from './mfac.js';
+import { muonEntry } from './muon.js';
 import { sgdEntry } from './sgd.js';
 import { sophiaGEntry } from './sophia-g.js';
 import { sophiaHEntry } from './sophia-h.js';
@@ -30,6 +31,7 @@ export const OPTIMIZERS: readonly OptimizerEntry[] = [
   sophiaHEntry,
   adahessianEntry,
   mfacEntry,
+  muonEntry,
 ];
 
 /** Config names, in catalog order. */
