@@ -6,6 +6,8 @@
  *
  *   npx tsx bench/muon-step.ts [--steps 50]
  *   npx tsx bench/muon-step.ts --dump out.json   # also writes a 3-step case for bench/reference/muon_check.py
+ *   npx tsx bench/muon-step.ts --train [--rounds 3]  # whole Trainer steps (forward, backward, update) on the
+ *                                                     # reference config's data, Muon and AdamW alternately
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -13,8 +15,18 @@ import { gpt } from '../src/nn/models/gpt.js';
 import { tensorLayoutOf } from '../src/nn/tensor-layout.js';
 import { adamw, applyUpdates, muon, type GradientTransformation } from '../src/optim/index.js';
 import { CounterRng } from '../src/random/counter-rng.js';
+import { readConfig } from '../src/cli/config.js';
+import { modelSpecOf, setupData, trainerFor } from '../src/cli/run-setup.js';
+import { buildModel } from '../src/nn/models/registry.js';
 
-const { values } = parseArgs({ options: { steps: { type: 'string' }, dump: { type: 'string' } } });
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string' },
+    dump: { type: 'string' },
+    train: { type: 'boolean' },
+    rounds: { type: 'string' },
+  },
+});
 const steps = Number(values.steps ?? 50);
 
 const model = gpt({ kind: 'gpt', vocabSize: 80, blockSize: 64, nLayer: 2, nHead: 4, nEmbd: 64, tied: true });
@@ -41,7 +53,27 @@ function timeUpdates(opt: GradientTransformation, params: Float32Array, grads: F
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-if (values.dump) {
+if (values.train) {
+  // The reference config's model and batches; AdamW exactly as the config builds it (clip, schedule),
+  // Muon with its defaults (no clip): the comparison is of time, not of loss.
+  const config = readConfig('config/gpt-reference-adamw.json');
+  const data = setupData(config);
+  const gptModel = buildModel(modelSpecOf(config, data));
+  const trainers = {
+    muon: trainerFor(config, data, gptModel, muon()),
+    adamw: trainerFor(config, data, gptModel),
+  };
+  const times: Record<string, number[]> = { muon: [], adamw: [] };
+  for (const tr of Object.values(trainers)) tr.step(); // first steps build kernels
+  for (let r = 0; r < Number(values.rounds ?? 3); r++) {
+    for (const [name, tr] of Object.entries(trainers))
+      for (let k = 0; k < 4; k++) times[name].push(tr.step().ms);
+  }
+  const [mu, ad] = [median(times.muon), median(times.adamw)];
+  console.log(
+    `Trainer step: muon median ${mu.toFixed(1)} ms, adamw ${ad.toFixed(1)} ms, ratio ${(mu / ad).toFixed(3)}`,
+  );
+} else if (values.dump) {
   // A small case for the PyTorch check: params, layout and 3 gradients of the GPT's shapes.
   const params = normal(n, 0.02);
   const grads = [0, 1, 2].map(() => normal(n, 0.01));
