@@ -114,9 +114,10 @@ export function scaleByMuon(options: ScaleByMuonOptions = {}): GradientTransform
       const buf = freshArray(grads.length, extra);
       const out = freshArray(grads.length, extra);
       const w = 1 - beta;
-      for (let i = 0; i < grads.length; i++) buf[i] = lerp(buf0[i], grads[i], w);
-      if (nesterov) for (let i = 0; i < grads.length; i++) out[i] = lerp(grads[i], buf[i], beta);
-      else out.set(buf);
+      for (let i = 0; i < grads.length; i++) {
+        buf[i] = lerp(buf0[i], grads[i], w);
+        out[i] = nesterov ? lerp(grads[i], buf[i], beta) : buf[i];
+      }
       for (let j = 0; j < matrices.length; j += 3) {
         const [offset, rows, cols] = [matrices[j], matrices[j + 1], matrices[j + 2]];
         const u = out.subarray(offset, offset + rows * cols);
