@@ -100,7 +100,13 @@ export class Trainer<S = unknown> {
           `train: initialParams has ${params.length} values, the model has ${config.model.layout.size}`,
         );
       }
-      this.current = { params, optState: config.optimizer.init(params, tensorLayoutOf(config.model)), step: 0, pending: [], skipped: 0 };
+      this.current = {
+        params,
+        optState: config.optimizer.init(params, tensorLayoutOf(config.model)),
+        step: 0,
+        pending: [],
+        skipped: 0,
+      };
     }
   }
 

@@ -115,7 +115,10 @@ t.test("compare: presets follow the base config's model kind; --lr overrides", a
 t.test('hessflow optimizers: the list and one entry with its hyperparameters and presets', async (t) => {
   const list = describeOptimizers();
   for (const e of OPTIMIZERS) t.match(list, e.name);
-  t.match(list, /sophiaG\s+Sophia with the Gauss-Newton-Bartlett diagonal[^\n]*\n\s+\(needs "gnb" curvature\)/);
+  t.match(
+    list,
+    /sophiaG\s+Sophia with the Gauss-Newton-Bartlett diagonal[^\n]*\n\s+\(needs "gnb" curvature\)/,
+  );
   const one = describeOptimizer('Sophia-G');
   t.match(one, /winRateTarget: each tensor's ρ/);
   t.match(one, /gpt: \{"name":"sophiaG","lr":0\.012/);
