@@ -11,8 +11,9 @@
  * reason and counted. With a token configured, control endpoints require `Authorization: Bearer <token>`.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { requireOptional } from '../util/optional-dependency.js';
 import type { TrainingEngine } from './engine.js';
 import { IngestError } from './errors.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -69,7 +70,9 @@ function reasonOfFastifyError(err: { code?: string; statusCode?: number }): {
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const { engine, metrics, logger } = opts;
-  const app = Fastify({ logger: false, bodyLimit: opts.maxBodyBytes, forceCloseConnections: true });
+  // fastify is an optional dependency, loaded when a daemon starts (not when the CLI does).
+  const { fastify } = requireOptional<typeof import('fastify')>('fastify');
+  const app = fastify({ logger: false, bodyLimit: opts.maxBodyBytes, forceCloseConnections: true });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', ...MSGPACK_TYPES],
