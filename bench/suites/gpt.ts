@@ -14,24 +14,24 @@ import { REFERENCE_COLUMNS, pytorchRounds, referenceCells, referenceNote } from 
 import { interleave, pairedRatio } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 import { join } from 'node:path';
+import { readPlan } from '../sweep/plan.js';
 
 const STEPS_PER_SAMPLE = 10;
 const PYTORCH = 'PyTorch';
 
-/** Labelled as the arms of bench/plans/gpt-reference.json: the sweep reads these step costs by label. */
-const CONFIGS: Record<string, string> = {
-  AdamW: 'config/gpt-reference-adamw.json',
-  Lion: 'config/gpt-reference-lion.json',
-  'Sophia-G, official': 'config/gpt-reference-sophiag.json',
-  'Sophia-G, win-rate 0.9': 'config/gpt-reference-sophiag-wr.json',
-  'Sophia-H': 'config/gpt-reference-sophiah.json',
-  AdaHessian: 'config/gpt-reference-adahessian.json',
-};
+/**
+ * Every arm of the reference sweep's plan, by its label (the sweep reads these step costs by label), so an
+ * optimizer added to the plan is timed here too.
+ */
+function configs(): Record<string, string> {
+  const plan = readPlan(join(repoRoot(), 'bench/plans/gpt-reference.json'));
+  return Object.fromEntries(plan.arms.map((a) => [a.label, a.config]));
+}
 
 export function gptSuite(ctx: SuiteContext): Section[] {
   setFiniteChecks(false); // as in training: the Trainer checks loss, gradient and update itself
   const steppers: Record<string, () => void> = {};
-  for (const [label, file] of Object.entries(CONFIGS)) {
+  for (const [label, file] of Object.entries(configs())) {
     const config = { ...readConfig(join(repoRoot(), file)), steps: 100_000 };
     const data = setupData(config);
     const model = buildModel(modelSpecOf(config, data));
