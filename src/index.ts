@@ -109,6 +109,10 @@ export {
   scaleByAdahessian,
   mfac,
   scaleByMfac,
+  soap,
+  scaleBySoap,
+  soapSophia,
+  scaleBySoapSophia,
   findStats,
   checkTensorLayout,
 } from './optim/index.js';
@@ -120,6 +124,9 @@ export type {
   TensorLayout,
   TensorRole,
   TensorSlot,
+  SoapOptions,
+  SoapSophiaOptions,
+  SoapState,
 } from './optim/index.js';
 
 // Curvature estimators

@@ -37,5 +37,16 @@ export type { AdahessianOptions, AdahessianState, ScaleByAdahessianOptions } fro
 export type { HessianBlock } from './hessian-blocks.js';
 export { mfac, mfacInverseFisherProduct, scaleByMfac } from './mfac.js';
 export type { MfacOptions, MfacState, ScaleByMfacOptions } from './mfac.js';
+export { scaleBySoap, soap } from './soap.js';
+export type {
+  ScaleBySoapOptions,
+  SoapBasisOptions,
+  SoapBlock,
+  SoapFactors,
+  SoapOptions,
+  SoapState,
+} from './soap.js';
+export { scaleBySoapSophia, soapSophia } from './soap-sophia.js';
+export type { ScaleBySoapSophiaOptions, SoapSophiaOptions } from './soap-sophia.js';
 export { findStats } from './stats.js';
 export type { CurvatureStats } from './stats.js';
