@@ -4,17 +4,18 @@
  *
  *   first call:  L ← lerp(L, GGᵀ, 1−β_s), R ← lerp(R, GᵀG, 1−β_s); Q_L, Q_R ← eigh (descending); no update
  *   later calls (step = calls so far):
- *     m ← β1·m + (1−β1)·G                      (parameter space; rotated each step, see below)
- *     G' = Q_Lᵀ G Q_R,  m' = Q_Lᵀ m Q_R
- *     v ← β2·v + (1−β2)·G'²                      (eigenbasis; Sophia-GNB: from ĝ' when ĝ arrives)
+ *     G' = Q_Lᵀ G Q_R
+ *     m' ← β1·m' + (1−β1)·G'
+ *     v ← β2·v + (1−β2)·G'²                      (Sophia-GNB: from ĝ' = Q_Lᵀ ĝ Q_R when ĝ arrives)
  *     N' = (√(1−β2ˢᵗᵉᵖ)/(1−β1ˢᵗᵉᵖ))·m'/(√v + ε)  (Adam; Sophia: sign(m')·min(|m'|/(ρ·v + ε), 1))
  *     u  = Q_L N' Q_Rᵀ
  *     then the factors take G, and when step % f = 0 each Q is refreshed: columns sorted by diag(QᵀLQ)
- *     descending (v's rows/columns permuted alike, not rotated), Q ← qr(L·Q)
+ *     descending (v's rows/columns permuted alike, not rotated), Q ← qr(L·Q), and m' is moved to the
+ *     new basis: m' ← Q_newᵀ·(Q_old m' Q_oldᵀ)·Q_new
  *
- * soap.py keeps exp_avg in the eigenbasis and, every step, rotates it back and into the (possibly new)
- * basis; that equals keeping m in parameter space and rotating it when used, which is what we do (two
- * fewer products per step; the arithmetic differs only by rounding). A step that meets a non-finite
+ * As soap.py, m and v live in the eigenbasis. soap.py moves exp_avg back to parameter space and into the
+ * basis every step; between refreshes the basis is unchanged and that round trip is the identity, so we do
+ * it only when a basis changes (four products fewer per step, rounding aside the same). A step that meets a non-finite
  * factor, basis or result returns NaN updates and the state it was given: Trainer and the pipeline skip
  * a non-finite update and keep the old state, so θ and every moment stay as they were.
  */
@@ -41,7 +42,7 @@ export interface SoapState {
   /** Calls so far; the first only builds the preconditioner, so Adam's step count is `count` after it. */
   count: number;
   plan: SoapBlock[];
-  /** First moment (exp_avg), in parameter space. */
+  /** First moment (exp_avg), in each block's eigenbasis, moved along when the basis changes. */
   m: Float32Array;
   /** Second moment (exp_avg_sq) or, for SOAP-Sophia, the curvature EMA h', in each block's eigenbasis. */
   v: Float32Array;
@@ -151,17 +152,18 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
         if (first) {
           o.fill(0);
         } else {
-          emaInto(mB, at(s.m), g, b1, 1 - b1);
-          const mRot = mr.get(n);
-          rotate(mB, f0.QL, f0.QR, rows, cols, mRot, tmp);
+          // m lives in the eigenbasis (soap.py's exp_avg): m' ← β1·m' + (1−β1)·G'.
+          const gRot = gr.get(n);
+          rotate(g, f0.QL, f0.QR, rows, cols, gRot, tmp);
+          emaInto(mB, at(s.m), gRot, b1, 1 - b1);
           if (vSource) {
-            const gRot = gr.get(n);
-            rotate(at(vSource), f0.QL, f0.QR, rows, cols, gRot, tmp);
-            for (let i = 0; i < n; i++) vB[i] = b2 * v0[i] + (1 - b2) * gRot[i] * gRot[i];
+            const hRot = vSource === grads ? gRot : mr.get(n);
+            if (hRot !== gRot) rotate(at(vSource), f0.QL, f0.QR, rows, cols, hRot, tmp);
+            for (let i = 0; i < n; i++) vB[i] = b2 * v0[i] + (1 - b2) * hRot[i] * hRot[i];
           } else vB.set(v0);
           const nRot = np.get(n);
-          if (sophia) unclipped += sophiaClip(nRot, mRot, vB, sophia.winRateTarget);
-          else for (let i = 0; i < n; i++) nRot[i] = (bc * mRot[i]) / (Math.sqrt(vB[i]) + eps);
+          if (sophia) unclipped += sophiaClip(nRot, mB, vB, sophia.winRateTarget);
+          else for (let i = 0; i < n; i++) nRot[i] = (bc * mB[i]) / (Math.sqrt(vB[i]) + eps);
           rotateBack(nRot, f0.QL, f0.QR, rows, cols, o, tmp);
           if (c.normalizeGrads) normalizeRms(o);
         }
@@ -199,6 +201,12 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
           if (!allFinite(f[qk])) return skipped();
         }
         if (orders[0] || orders[1]) permuteInPlace(vB, rows, cols, orders[0], orders[1], tmp);
+        if (!first && (f.QL !== f0.QL || f.QR !== f0.QR)) {
+          // A new basis: m' moves to it, through parameter space (soap.py's project_back, then project).
+          const back = mr.get(n);
+          rotateBack(mB, f0.QL, f0.QR, rows, cols, back, tmp);
+          rotate(back, f.QL, f.QR, rows, cols, mB, tmp);
+        }
         if (foldFirst && vSource) {
           const gRot = gr.get(n);
           rotate(at(vSource), f.QL, f.QR, rows, cols, gRot, tmp);

@@ -113,7 +113,7 @@ t.test('a non-finite factor skips the step: NaN updates, the given state back', 
   const { params, state } = run(opt, steps);
   // Finite gradients whose outer products overflow float32 (1e25² = 1e50).
   const huge = steps[0].g.map((x) => x * 1e25);
-  const [u, s] = opt.update(huge, state, params);
+  const [u, s] = opt.update(huge, state as unknown[], params);
   t.ok(
     u.every((x) => Number.isNaN(x)),
     'every update is NaN, so no caller applies it',

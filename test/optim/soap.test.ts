@@ -203,7 +203,7 @@ t.test('converges on an ill-conditioned matrix least-squares problem, ahead of A
   };
   const layout: TensorLayout = [{ name: 'w', offset: 0, size: r * c, shape: [r, c], role: 'matrix' }];
   const run = (opt: ReturnType<typeof soap>, steps: number) => {
-    let w = new Float32Array(r * c);
+    let w: Float32Array = new Float32Array(r * c);
     let s = opt.init(w, layout);
     for (let k = 0; k < steps; k++) {
       const [u, n] = opt.update(grad(w), s, w);
