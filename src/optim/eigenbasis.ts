@@ -15,6 +15,7 @@
  * convergence) throw; SOAP turns them into a skipped step.
  */
 import { tridiagonalEigen } from '../diagnostics/symmetric-eigen.js';
+import { blockedHouseholderQ } from './blocked-householder.js';
 
 /** Row-major n×n float64 matrix from a symmetric float32/float64 one, symmetrised as (A + Aᵀ)/2. */
 function symmetrised(a: ArrayLike<number>, n: number): Float64Array {
@@ -122,8 +123,9 @@ export function eigenbasisDescending(factor: ArrayLike<number>, n: number, out: 
 }
 
 /**
- * Q of a Householder QR of the row-major n×n matrix `m` (overwritten). Works on columns; column j of
- * `m` is m[i·n + j]. Signs follow from the reflections (no sign fixing: SOAP is invariant to them).
+ * Q of a Householder QR of the row-major n×n matrix `m` (overwritten), one reflector at a time: the
+ * reference for blocked-householder.ts, which SOAP uses. Signs follow from the reflections (no sign
+ * fixing: SOAP is invariant to them).
  */
 export function householderQ(m: Float64Array, n: number): Float64Array {
   // Work column-major for contiguous inner loops: c[j·n + i] = m[i·n + j].
@@ -200,7 +202,7 @@ export function refreshEigenbasis(
   const order = Int32Array.from({ length: n }, (_, j) => j).sort((a, b) => est[b] - est[a] || a - b);
   const m = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) m[i * n + j] = lq[i * n + order[j]];
-  const qn = householderQ(m, n);
+  const qn = blockedHouseholderQ(m, n);
   for (let i = 0; i < n * n; i++) out[i] = qn[i];
   return order;
 }
