@@ -121,17 +121,58 @@ export function blockedHouseholderQ(a: Float64Array, n: number): Float64Array {
       copyBlock(a, n, k, k + jb, cols, trail, true);
     }
   }
-  // Q = B_0·B_1·…·I, applied from the last block: B_i touches rows ≥ k_i, where the columns < k_i of the
-  // product so far are still those of I (zero there), so only Q[k_i.., k_i..] changes.
+  return formQ(
+    blocks.map((b) => ({ r0: b.k, jb: b.jb, vt: b.vt, t: b.t })),
+    n,
+  );
+}
+
+/** A block of reflectors acting on rows r0..n−1: V stored as jb rows of n − r0 (vt), T from blockT. */
+export interface ReflectorBlock {
+  r0: number;
+  jb: number;
+  vt: Float64Array;
+  t: Float64Array;
+}
+
+/**
+ * The n×n product B_0·B_1·…·B_last of reflector blocks with non-decreasing r0, explicitly. Applied from the
+ * last block to I: B_i touches rows ≥ r0_i, where the columns < r0_i of the product so far are still those
+ * of I (zero there), so only Q[r0_i.., r0_i..] changes.
+ */
+export function formQ(blocks: readonly ReflectorBlock[], n: number): Float64Array {
   const q = new Float64Array(n * n);
   for (let i = 0; i < n; i++) q[i * n + i] = 1;
   for (let b = blocks.length - 1; b >= 0; b--) {
-    const { k, jb, vt, t } = blocks[b];
-    const m = n - k;
+    const { r0, jb, vt, t } = blocks[b];
+    const m = n - r0;
     const sub = new Float64Array(m * m);
-    copyBlock(q, n, k, k, m, sub, false);
+    copyBlock(q, n, r0, r0, m, sub, false);
     applyBlock(vt, t, jb, m, sub, m, false);
-    copyBlock(q, n, k, k, m, sub, true);
+    copyBlock(q, n, r0, r0, m, sub, true);
   }
   return q;
+}
+
+/**
+ * Groups unit reflectors H_j = I − τ_j v_j v_jᵀ (v_j in row j of the row-major `vs`, zero before row
+ * starts[j], starts non-decreasing) into blocks of NB for formQ.
+ */
+export function reflectorBlocks(
+  vs: Float64Array,
+  tau: Float64Array,
+  starts: ArrayLike<number>,
+  count: number,
+  n: number,
+): ReflectorBlock[] {
+  const blocks: ReflectorBlock[] = [];
+  for (let j0 = 0; j0 < count; j0 += NB) {
+    const jb = Math.min(NB, count - j0);
+    const r0 = starts[j0];
+    const m = n - r0;
+    const vt = new Float64Array(jb * m);
+    for (let p = 0; p < jb; p++) vt.set(vs.subarray((j0 + p) * n + r0, (j0 + p + 1) * n), p * m);
+    blocks.push({ r0, jb, vt, t: blockT(vt, tau.subarray(j0, j0 + jb), jb, m) });
+  }
+  return blocks;
 }

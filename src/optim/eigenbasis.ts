@@ -15,7 +15,8 @@
  * convergence) throw; SOAP turns them into a skipped step.
  */
 import { tridiagonalEigen } from '../diagnostics/symmetric-eigen.js';
-import { blockedHouseholderQ } from './blocked-householder.js';
+import { blockedHouseholderQ, formQ, reflectorBlocks } from './blocked-householder.js';
+import { gemm } from './soap-linalg.js';
 
 /** Row-major n×n float64 matrix from a symmetric float32/float64 one, symmetrised as (A + Aᵀ)/2. */
 function symmetrised(a: ArrayLike<number>, n: number): Float64Array {
@@ -34,11 +35,12 @@ function symmetrised(a: ArrayLike<number>, n: number): Float64Array {
  * its off-diagonal and Z (row-major, orthogonal).
  */
 function tridiagonalise(a: Float64Array, n: number): { d: Float64Array; e: Float64Array; z: Float64Array } {
-  const z = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) z[i * n + i] = 1;
+  const vs = new Float64Array(n * n); // reflector k in row k, from column k + 1
+  const tau = new Float64Array(n);
   const v = new Float64Array(n);
   const w = new Float64Array(n);
-  for (let k = 0; k + 2 < n; k++) {
+  const count = Math.max(0, n - 2);
+  for (let k = 0; k < count; k++) {
     // Reflect x = A[k+1.., k] onto ±‖x‖·e₁ with H = I − 2vvᵀ (v unit, sign chosen to avoid cancellation).
     let norm = 0;
     for (let i = k + 1; i < n; i++) norm += a[i * n + k] ** 2;
@@ -73,15 +75,12 @@ function tridiagonalise(a: Float64Array, n: number): { d: Float64Array; e: Float
     a[(k + 1) * n + k] = alpha;
     a[k * n + k + 1] = alpha;
     for (let i = k + 2; i < n; i++) a[i * n + k] = a[k * n + i] = 0;
-    // Z ← Z·H: each row r of Z loses 2(r·v)vᵀ.
-    for (let r = 0; r < n; r++) {
-      const row = r * n;
-      let dot = 0;
-      for (let j = k + 1; j < n; j++) dot += z[row + j] * v[j];
-      dot *= 2;
-      if (dot !== 0) for (let j = k + 1; j < n; j++) z[row + j] -= dot * v[j];
-    }
+    vs.set(v.subarray(k + 1, n), k * n + k + 1);
+    tau[k] = 2;
   }
+  // Z = H_0·H_1·…, formed in blocks with the matmul kernel.
+  const starts = Int32Array.from({ length: count }, (_, k) => k + 1);
+  const z = formQ(reflectorBlocks(vs, tau, starts, count, n), n);
   const d = new Float64Array(n);
   const e = new Float64Array(Math.max(0, n - 1));
   for (let i = 0; i < n; i++) d[i] = a[i * n + i];
@@ -97,20 +96,15 @@ export function eigenDescending(
   if (matrix.length !== n * n) throw new RangeError(`eigenDescending: ${matrix.length} entries, not ${n}²`);
   const { d, e, z } = tridiagonalise(symmetrised(matrix, n), n);
   const t = tridiagonalEigen(d, e); // ascending
+  // Eigenvectors of A = Z · (eigenvectors of T), columns reversed to descending order.
+  const zv = new Float64Array(n * n);
+  if (n > 0) gemm(z, t.vectors, zv, n, n, n);
   const values = new Float64Array(n);
   const vectors = new Float64Array(n * n);
-  const col = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     const src = n - 1 - j;
     values[j] = t.values[src];
-    for (let i = 0; i < n; i++) col[i] = t.vectors[i * n + src];
-    // Eigenvector of A = Z · (eigenvector of T).
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      const row = i * n;
-      for (let p = 0; p < n; p++) s += z[row + p] * col[p];
-      vectors[i * n + j] = s;
-    }
+    for (let i = 0; i < n; i++) vectors[i * n + j] = zv[i * n + src];
   }
   return { values, vectors };
 }
