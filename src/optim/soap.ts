@@ -6,6 +6,19 @@
  * Defaults are the official ones: lr 3e-3, betas (0.95, 0.95), shampoo_beta = β2 when unset, eps 1e-8,
  * weight decay 0.01, precondition_frequency 10, max_precond_dim 10000, merge_dims false,
  * precondition_1d false, normalize_grads false, correct_bias true.
+ *
+ * Where this differs from soap.py, and why:
+ * - weight decay: the aliases' decoupled convention θ(1 − lr·wd) − lr·u; soap.py decays after the step,
+ *   (θ − lr·u)(1 − lr·wd): a difference of lr²·wd·u;
+ * - exp_avg is moved between bases only when a basis changes (soap.py round-trips it every step);
+ * - eigendecompositions and QRs run in float64 (Householder + QL, blocked Householder QR) where soap.py
+ *   uses float32 torch.linalg; signs and the basis chosen inside a degenerate eigenspace may differ, the
+ *   products and moments are float32 as there;
+ * - a non-finite factor, basis or result gives NaN updates and the unchanged state (a skipped step)
+ *   instead of propagating NaN into the state;
+ * - only 2-D tensors are preconditioned (the layout's matrix/embedding/head roles); other N-D tensors
+ *   are treated as vectors (soap.py would give every dimension of a conv kernel a factor), and
+ *   merge_dims only has its 2-D meaning (the whole tensor as one dimension when it fits maxPrecondDim).
  */
 import { chain, type ChainState } from './chain.js';
 import type { DecoupledDecayOptions } from './decoupled-decay-alias.js';
