@@ -70,8 +70,17 @@ async function startLocked(
 ): Promise<DaemonHandle> {
   const model = buildModel(config.model);
   const store = new CheckpointStore(config.checkpointDir, config.keepLast, options.fsync ?? true);
+  store.onPruneNote = (n) =>
+    logger.warn(
+      { checkpoint: n.path, error: n.error, movedTo: n.movedTo },
+      n.kind === 'unreadable'
+        ? 'not pruning a checkpoint that cannot be read (kept for inspection)'
+        : 'not pruning a corrupt checkpoint: moved aside',
+    );
+  // A CheckpointUnreadableError (the newest checkpoint cannot be read) refuses the start.
   const { found, skipped } = await store.loadNewestValid();
-  for (const s of skipped) logger.warn({ checkpoint: s.path, error: s.error }, 'skipping corrupt checkpoint');
+  for (const s of skipped)
+    logger.warn({ checkpoint: s.path, error: s.error, movedTo: s.movedTo }, 'skipping corrupt checkpoint');
   if (found && found.snapshot.params.length !== model.layout.size) {
     throw new Error(
       `checkpoint ${found.path} holds ${found.snapshot.params.length} parameters but the configured model has ` +

@@ -27,6 +27,8 @@ export interface EngineSnapshot {
   nextSeq: number;
   /** Paused when the snapshot was taken: a daemon restarted from it comes back paused. */
   paused: boolean;
+  /** The optimizer's config name (a resume with another optimizer is refused); absent in old checkpoints. */
+  optimizer?: string;
 }
 
 export interface EngineStatus {

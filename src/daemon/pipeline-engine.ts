@@ -159,6 +159,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
         queue,
         nextSeq,
         paused,
+        optimizer: this.opts.optimizer.name,
       };
     });
     this.snapshots = snap.catch(() => undefined);

@@ -138,6 +138,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
       queue: this.queue.snapshot(),
       nextSeq: this.queue.seqCounter,
       paused: this.paused,
+      optimizer: this.opts.optimizer.name,
     };
   }
 
