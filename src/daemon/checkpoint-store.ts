@@ -25,7 +25,8 @@ import type { CurvatureEstimate } from '../train/curvature-schedule.js';
 import type { QueuedBatch } from './batch-queue.js';
 import type { EngineSnapshot } from './engine.js';
 
-const NAME = /^ckpt-(\d{12})\.hfckpt$/;
+// 12 digits, more past 999999999999 (up to 15: indexes stay exact doubles).
+const NAME = /^ckpt-(\d{12,15})\.hfckpt$/;
 /** Where corrupt checkpoints are moved aside, inside the checkpoint directory. */
 export const CORRUPT_DIR = 'corrupt';
 

@@ -112,3 +112,28 @@ t.test('an unreadable older checkpoint is never pruned; a corrupt one is moved a
   );
   t.equal(files.length, 4, 'keepLast valid ones plus the unreadable one');
 });
+
+t.test('a stray 12-digit index does not hide later checkpoints (kill -9, restart)', async (t) => {
+  const dir = await scratchDir(t);
+  const ckdir = join(dir, 'ckpt');
+  const config = await writeConfig(dir, daemonConfig(dir, { checkpointEvery: 5, keepLast: 3 }));
+  await trainAndStop(t, config, 20, 0);
+  const files = await ckptFiles(ckdir);
+  // a stray copy of the step-20 checkpoint under the largest 12-digit index
+  await copyFile(join(ckdir, files[files.length - 1]), join(ckdir, 'ckpt-999999999999.hfckpt'));
+  const d = await spawnDaemon(t, config);
+  t.equal(d.lines.find((l) => l.event === 'resumed')?.step, 20);
+  const c = await FrameClient.connect(d.socketPort);
+  for (let k = 0; k < 50; k++) c.send(packr.pack(validBatch(2, 200 + k)));
+  await c.waitFor(() => c.acks.length === 50);
+  await waitForStatus(d.url, (s) => s.step === 70);
+  await d.waitForLine((l) => l.event === 'checkpoint' && l.step === 70);
+  c.close();
+  d.proc.kill('SIGKILL');
+  await d.exited;
+  const d2 = await spawnDaemon(t, config);
+  const resumed = d2.lines.find((l) => l.event === 'resumed')?.step as number;
+  t.ok(resumed >= 70, `resumed at step ${resumed} (>= 70)`);
+  d2.proc.kill('SIGTERM');
+  t.equal(await d2.exited, 0);
+});
