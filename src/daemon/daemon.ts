@@ -17,12 +17,15 @@ import { buildModel } from '../nn/models/registry.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { DaemonConfig } from './config.js';
 import { type DirLock, acquireDirLock } from './dir-lock.js';
-import type { TrainingEngine } from './engine.js';
+import type { EngineSnapshot, TrainingEngine } from './engine.js';
 import { PipelineEngine } from './pipeline-engine.js';
 import { TrainerEngine } from './trainer-engine.js';
 import { createHttpServer } from './http-server.js';
 import { DaemonMetrics } from './metrics.js';
 import { createSocketServer } from './socket-server.js';
+import { IngestError } from './errors.js';
+import { optimizerOf } from './optimizers.js';
+import { checkpointProblems } from '../pipeline/checkpoint.js';
 import { mkdirSync } from 'node:fs';
 
 export interface StartDaemonOptions {
@@ -87,6 +90,7 @@ async function startLocked(
         `${model.layout.size}; use another checkpointDir for a different model`,
     );
   }
+  if (found) checkResumable(found.path, found.snapshot, config, model.layout.size);
   if (found) {
     const paused = found.snapshot.paused;
     logger.info(
@@ -128,6 +132,19 @@ async function startLocked(
   metrics.step.set(engine.status().step);
 
   let accepting = true;
+  /** Why ingest is refused now (503 with the reason), or null while batches are taken. */
+  const refusal = (): IngestError | null => {
+    if (!accepting) return new IngestError('shutting_down', 'the daemon is shutting down', 503);
+    const halted = engine.status().halted;
+    if (halted)
+      return new IngestError(
+        'training_halted',
+        `training is halted: the step of batch ${halted.seq} failed (${halted.error}); ` +
+          'POST /v1/resume retries it',
+        503,
+      );
+    return null;
+  };
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
     const r = await store.save(await engine.snapshot());
     metrics.checkpoints.inc();
@@ -153,9 +170,15 @@ async function startLocked(
     }
   });
   engine.onProbe((p) => metrics.probeSeconds.observe({ estimator: p.estimator }, p.seconds));
-  engine.onError((err, seq) => {
+  engine.onError((err, seq, dropped) => {
     metrics.reject('step_error');
-    logger.error({ err, seq }, 'step failed; batch dropped');
+    if (dropped) logger.error({ err, seq }, 'step failed; batch dropped');
+    else
+      logger.error(
+        { err, seq, event: 'halted' },
+        'step failed for a reason other than its batch; the batch is kept and training is halted ' +
+          '(ingest answers 503; POST /v1/resume retries, a graceful stop checkpoints the queue)',
+      );
   });
 
   const app = createHttpServer({
@@ -165,7 +188,7 @@ async function startLocked(
     maxBodyBytes: config.maxBodyBytes,
     ...(config.token ? { token: config.token } : {}),
     checkpoint,
-    accepting: () => accepting,
+    refusal,
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -185,7 +208,7 @@ async function startLocked(
           metrics,
           logger,
           maxFrameBytes: config.maxFrameBytes,
-          accepting: () => accepting,
+          refusal,
         });
   if (sock) {
     try {
@@ -223,4 +246,34 @@ async function startLocked(
   };
 
   return { host: config.host, httpPort, socketPort, engine, logger, checkpoint, stop };
+}
+
+/**
+ * Refuses to resume from a checkpoint the configured optimizer cannot continue: one written by another
+ * optimizer (recorded in the checkpoint), or (checkpoints before the name was recorded) whose state the
+ * optimizer's own update does not accept. Both engines: without it the trainer engine would acknowledge
+ * batches and fail every step.
+ */
+function checkResumable(path: string, snap: EngineSnapshot, config: DaemonConfig, size: number): void {
+  const want = config.optimizer.name;
+  const advice = 'use the optimizer it was written with, or another checkpointDir to start afresh';
+  if (snap.optimizer !== undefined && snap.optimizer !== want)
+    throw new Error(
+      `checkpoint ${path} was written with optimizer "${snap.optimizer}" but the config says "${want}"; ${advice}`,
+    );
+  const problems = checkpointProblems(
+    {
+      params: snap.params,
+      optState: snap.optState,
+      step: snap.step,
+      skipped: snap.skipped,
+      pending: snap.pending.map((e) => ({ diag: e.diag, launchedAt: e.launchedAt })),
+    },
+    size,
+    optimizerOf(config.optimizer).optimizer,
+  );
+  if (problems.length > 0)
+    throw new Error(
+      `checkpoint ${path} cannot be resumed with optimizer "${want}": ${problems.join('; ')}; ${advice}`,
+    );
 }

@@ -43,6 +43,11 @@ export interface EngineStatus {
   nextSeq: number;
   backend: 'cpu';
   lastLoss: number | null;
+  /**
+   * Set while training is halted by a step that failed for a reason other than its batch (the batch is
+   * kept at the head of the queue; `POST /v1/resume` retries it): the error and the batch's seq.
+   */
+  halted: { error: string; seq: number } | null;
 }
 
 export interface AppliedStep {
@@ -82,7 +87,8 @@ export interface TrainingEngine {
   /** Stops after the step in progress (there is at most one) and releases any worker threads. */
   stop(): Promise<void>;
   onStep(listener: (s: AppliedStep) => void): void;
-  onError(listener: (e: Error, seq: number) => void): void;
+  /** `dropped`: the batch was taken off the queue; false: it is kept and training halted (status().halted). */
+  onError(listener: (e: Error, seq: number, dropped: boolean) => void): void;
   onProbe(listener: (p: ProbeTiming) => void): void;
 }
 

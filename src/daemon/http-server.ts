@@ -26,8 +26,8 @@ export interface HttpServerOptions {
   token?: string;
   /** Writes a checkpoint now. */
   checkpoint: () => Promise<{ path: string; step: number }>;
-  /** False once shutdown began: ingest answers 503. */
-  accepting: () => boolean;
+  /** Why ingest is refused now (shutting down, training halted, …: answered 503), or null. */
+  refusal: () => IngestError | null;
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -103,7 +103,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   };
 
   app.post('/v1/batches', async (req, reply) => {
-    if (!opts.accepting()) throw new IngestError('shutting_down', 'the daemon is shutting down', 503);
+    const refused = opts.refusal();
+    if (refused) throw refused;
     const batch = decodeBatch(bodyBytes(req), formatOf(req), engine.batchSpec);
     const seq = engine.submit(batch);
     if (seq === null) {

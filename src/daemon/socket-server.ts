@@ -20,7 +20,8 @@ export interface SocketServerOptions {
   metrics: DaemonMetrics;
   logger: Logger;
   maxFrameBytes: number;
-  accepting: () => boolean;
+  /** Why ingest is refused now (answered with its reason, and the connection closed), or null. */
+  refusal: () => IngestError | null;
 }
 
 // Acks are plain msgpack maps (no records), readable by any msgpack client.
@@ -88,11 +89,16 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
           return;
         }
         if (buffered.length < 4 + len) return;
-        if (!opts.accepting()) {
-          fail(new IngestError('shutting_down', 'the daemon is shutting down', 503));
-          closed = true;
-          socket.end();
-          return;
+        const refused = opts.refusal();
+        if (refused) {
+          fail(refused);
+          if (refused.reason === 'shutting_down') {
+            closed = true;
+            socket.end();
+            return;
+          }
+          buffered = buffered.subarray(4 + len);
+          continue;
         }
         // Decode before waiting for room so garbage is answered at once; wait only with a valid batch.
         const payload = Uint8Array.prototype.slice.call(buffered, 4, 4 + len);
