@@ -28,6 +28,11 @@ import { optimizerOf } from './optimizers.js';
 import { checkpointProblems } from '../pipeline/checkpoint.js';
 import { mkdirSync } from 'node:fs';
 
+/** While checkpoints fail, a write is retried this often (and ingest refused meanwhile). */
+const CHECKPOINT_RETRY_MS = 1000;
+/** Attempts at the final checkpoint of a graceful stop before giving up and reporting what is lost. */
+const FINAL_CHECKPOINT_TRIES = 3;
+
 export interface StartDaemonOptions {
   logger?: Logger;
   /** fsync checkpoints (default true). */
@@ -135,7 +140,13 @@ async function startLocked(
   /** Why ingest is refused now (503 with the reason), or null while batches are taken. */
   const refusal = (): IngestError | null => {
     if (!accepting) return new IngestError('shutting_down', 'the daemon is shutting down', 503);
-    const halted = engine.status().halted;
+    if (!persistence.ok)
+      return new IngestError(
+        'persistence_failed',
+        `checkpoints cannot be written (${persistence.lastError}); batches are refused until one succeeds`,
+        503,
+      );
+    const halted = engine.halted;
     if (halted)
       return new IngestError(
         'training_halted',
@@ -145,8 +156,50 @@ async function startLocked(
       );
     return null;
   };
+  /**
+   * Whether checkpoints can be written. After a failed write (disk full, I/O error) ingest answers 503
+   * `persistence_failed` (acknowledging batches that cannot be persisted would only grow what a crash
+   * loses), /v1/status and the metrics say so, and a write is retried every CHECKPOINT_RETRY_MS until one
+   * succeeds. Training goes on meanwhile.
+   */
+  const persistence = {
+    ok: true,
+    failures: 0,
+    lastError: null as string | null,
+    lastErrorAt: null as string | null,
+    lastCheckpoint: found ? { path: found.path, step: found.snapshot.step } : null,
+  };
+  let retry: ReturnType<typeof setTimeout> | null = null;
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
-    const r = await store.save(await engine.snapshot());
+    let r;
+    try {
+      r = await store.save(await engine.snapshot());
+    } catch (err) {
+      persistence.ok = false;
+      persistence.failures++;
+      persistence.lastError = (err as Error).message;
+      persistence.lastErrorAt = new Date().toISOString();
+      metrics.checkpointFailures.inc();
+      metrics.persistenceFailing.set(1);
+      logger.error(
+        { err, event: 'checkpoint_failed', failures: persistence.failures },
+        'checkpoint failed: ingest is refused (503 persistence_failed) until a checkpoint succeeds',
+      );
+      if (accepting && retry === null)
+        retry = setTimeout(() => {
+          retry = null;
+          if (accepting) checkpoint().catch(() => undefined);
+        }, CHECKPOINT_RETRY_MS);
+      throw new IngestError(
+        'persistence_failed',
+        `the checkpoint could not be written: ${(err as Error).message}`,
+        503,
+      );
+    }
+    if (!persistence.ok) logger.info({ event: 'checkpoint_recovered' }, 'checkpoints work again');
+    persistence.ok = true;
+    persistence.lastCheckpoint = { path: r.path, step: r.step };
+    metrics.persistenceFailing.set(0);
     metrics.checkpoints.inc();
     logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
     return { path: r.path, step: r.step };
@@ -166,7 +219,7 @@ async function startLocked(
     if (m.curvatureStaleness !== undefined) metrics.curvatureStaleness.set(m.curvatureStaleness);
     logger.debug({ step: m.step, seq, loss: m.loss, ms: m.ms }, 'step');
     if (config.checkpointEvery > 0 && (m.step + 1) % config.checkpointEvery === 0) {
-      checkpoint().catch((err) => logger.error({ err }, 'periodic checkpoint failed'));
+      checkpoint().catch(() => undefined); // logged, counted and retried by checkpoint()
     }
   });
   engine.onProbe((p) => metrics.probeSeconds.observe({ estimator: p.estimator }, p.seconds));
@@ -189,6 +242,7 @@ async function startLocked(
     ...(config.token ? { token: config.token } : {}),
     checkpoint,
     refusal,
+    status: () => ({ ...engine.status(), persistence: { ...persistence } }),
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -234,8 +288,42 @@ async function startLocked(
       logger.info({ event: 'stopping' }, 'stopping: ingest closed, finishing the current step');
       await Promise.all([sock?.close(), app.close()]);
       await engine.stop();
+      if (retry) clearTimeout(retry);
       await store.flush().catch(() => undefined);
-      const final = await checkpoint();
+      let final: { path: string; step: number } | null = null;
+      for (let attempt = 0; final === null && attempt < FINAL_CHECKPOINT_TRIES; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, CHECKPOINT_RETRY_MS));
+        final = await checkpoint().catch(() => null);
+      }
+      if (final === null) {
+        // Say exactly what is lost: the queue (acknowledged, unapplied) and the steps since the last
+        // checkpoint that was written.
+        const snap = await engine.snapshot();
+        const seqs = snap.queue.map((q) => q.seq);
+        const last = persistence.lastCheckpoint;
+        const lost = {
+          event: 'lost',
+          queuedBatches: seqs.length,
+          firstSeq: seqs[0] ?? null,
+          lastSeq: seqs[seqs.length - 1] ?? null,
+          step: snap.step,
+          lastCheckpoint: last,
+          stepsSinceLastCheckpoint: snap.step - (last?.step ?? 0),
+          error: persistence.lastError,
+        };
+        logger.fatal(
+          lost,
+          `final checkpoint failed (${persistence.lastError}): ${seqs.length} acknowledged batches ` +
+            (seqs.length ? `(seq ${seqs[0]}..${seqs[seqs.length - 1]}) ` : '') +
+            `and ${lost.stepsSinceLastCheckpoint} steps since the last checkpoint ` +
+            `(${last ? `${last.path}, step ${last.step}` : 'none'}) are lost`,
+        );
+        lock.release();
+        throw new Error(
+          `final checkpoint failed: ${seqs.length} acknowledged batches and ` +
+            `${lost.stepsSinceLastCheckpoint} steps are lost (${persistence.lastError})`,
+        );
+      }
       logger.info(
         { event: 'stopped', step: final.step, checkpoint: final.path },
         'final checkpoint written; stopped',

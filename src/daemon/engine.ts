@@ -64,6 +64,8 @@ export interface ProbeTiming {
 
 export interface TrainingEngine {
   readonly batchSpec: BatchSpec;
+  /** status().halted, cheaply (asked on every ingest). */
+  readonly halted: EngineStatus['halted'];
   /** Accepts a validated batch: its sequence number, or null when the queue is full. */
   submit(batch: Batch): number | null;
   /** Resolves when the queue has room. */

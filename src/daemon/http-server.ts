@@ -24,6 +24,8 @@ export interface HttpServerOptions {
   logger: Logger;
   maxBodyBytes: number;
   token?: string;
+  /** What GET /v1/status answers (the engine's status and the daemon's own). */
+  status: () => object;
   /** Writes a checkpoint now. */
   checkpoint: () => Promise<{ path: string; step: number }>;
   /** Why ingest is refused now (shutting down, training halted, …: answered 503), or null. */
@@ -115,7 +117,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     return { seq };
   });
 
-  app.get('/v1/status', async () => engine.status());
+  app.get('/v1/status', async () => opts.status());
 
   app.post('/v1/pause', { onRequest: control }, async () => {
     engine.pause();

@@ -82,6 +82,17 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
 
+  readonly checkpointFailures = new Counter({
+    name: 'hessflow_checkpoint_failures_total',
+    help: 'Checkpoint writes that failed (disk full, I/O error, ...)',
+    registers: [this.registry],
+  });
+  readonly persistenceFailing = new Gauge({
+    name: 'hessflow_persistence_failing',
+    help: '1 while the last checkpoint write failed (ingest answers 503 persistence_failed)',
+    registers: [this.registry],
+  });
+
   reject(reason: string): void {
     this.rejected.inc({ reason });
   }

@@ -50,7 +50,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   private scheduled: ReturnType<typeof setImmediate> | null = null;
   private lastLoss: number | null = null;
   /** A step that failed for a reason other than its batch: training halts, the batch stays queued. */
-  private halted: { error: string; seq: number } | null = null;
+  halted: { error: string; seq: number } | null = null;
   private readonly curvature: ResolvedCurvature | null;
   private readonly clock = new ProbeClock();
   private readonly timedModel: Model;
