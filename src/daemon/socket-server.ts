@@ -45,11 +45,30 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
   const { engine, metrics, logger } = opts;
   const sockets = new Set<net.Socket>();
 
-  const server = net.createServer((socket) => {
+  // allowHalfOpen: a producer that sends its last frames and half-closes still gets every answer.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
     let buffered: Buffer = Buffer.alloc(0);
     let waiting = false;
     let closed = false;
+    /** The producer half-closed: answer every complete frame still buffered, then end. */
+    let ended = false;
+
+    const finish = (): void => {
+      if (closed || !ended || waiting) return;
+      if (buffered.length > 0) {
+        const e = new IngestError(
+          'truncated_frame',
+          `the connection ended inside a frame (${buffered.length} bytes of an incomplete frame)`,
+        );
+        metrics.reject(e.reason);
+        logger.warn({ reason: e.reason, bytes: buffered.length }, 'connection ended inside a frame');
+        reply({ error: e.message, reason: e.reason });
+      }
+      closed = true;
+      buffered = Buffer.alloc(0);
+      socket.end();
+    };
 
     const reply = (value: unknown): void => {
       if (closed) return;
@@ -88,7 +107,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
           socket.end();
           return;
         }
-        if (buffered.length < 4 + len) return;
+        if (buffered.length < 4 + len) break;
         const refused = opts.refusal();
         if (refused) {
           fail(refused);
@@ -130,6 +149,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
         metrics.accepted.inc({ transport: 'socket' });
         reply({ seq });
       }
+      finish();
     };
 
     socket.on('data', (chunk: Buffer) => {
@@ -138,12 +158,9 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
       pump();
     });
     socket.on('end', () => {
-      if (!closed && buffered.length > 0) {
-        metrics.reject('truncated_frame');
-        logger.warn({ reason: 'truncated_frame', bytes: buffered.length }, 'connection ended inside a frame');
-      }
-      closed = true;
-      socket.end();
+      ended = true;
+      // Frames waiting for queue room or for the producer to read its acks are answered first.
+      if (!waiting) pump();
     });
     socket.on('error', (err) => logger.debug({ err }, 'socket error'));
     socket.on('close', () => {
