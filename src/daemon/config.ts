@@ -49,6 +49,27 @@ export const OPTIMIZER_HYPERPARAMS: Record<DaemonOptimizerName, readonly string[
   sgd: Object.keys(optimizers.sgd.shape).filter((k) => k !== 'name'),
 };
 
+const optimizerSchema = z.discriminatedUnion('name', [optimizers.sophiaG, optimizers.adamw, optimizers.sgd]);
+
+/**
+ * Checks an optimizer's settings (`{name, lr, …}`) against the schema the config is validated with, so a
+ * value set at run time (POST /v1/hyperparams) meets the same bounds as one in daemon.json. Throws an
+ * Error naming each bad hyperparameter.
+ */
+export function checkOptimizerSettings(settings: Record<string, unknown>): void {
+  const r = checkConfig(optimizerSchema, settings);
+  if (!r.ok)
+    throw new Error(
+      r.problems
+        .map((p) =>
+          p.kind === 'unknown-key'
+            ? `unknown hyperparameter "${p.key}"`
+            : `hyperparameter "${p.key || '(root)'}" ${p.detail}`,
+        )
+        .join('; '),
+    );
+}
+
 /** Kept as a plain interface: the engine treats the hyperparameters generically, by name. */
 export interface DaemonOptimizerConfig {
   name: DaemonOptimizerName;
@@ -68,10 +89,7 @@ const fields = z.strictObject({
     z.custom<ModelSpec>((v) => isObject(v) && typeof v.kind === 'string'),
     'a model spec object like {"kind": "mlp", "sizes": [8, 6, 3]}',
   ),
-  optimizer: expecting(
-    z.discriminatedUnion('name', [optimizers.sophiaG, optimizers.adamw, optimizers.sgd]),
-    'an object like {"name": "sophiaG", "lr": 0.01}',
-  ),
+  optimizer: expecting(optimizerSchema, 'an object like {"name": "sophiaG", "lr": 0.01}'),
   /** Curvature refreshes (default for sophiaG: GNB every 10 steps; none for the others). */
   curvature: curvatureSchema.optional(),
   host: expecting(z.string().min(1), 'a non-empty string').default('127.0.0.1'),
