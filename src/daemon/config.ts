@@ -113,6 +113,22 @@ const fields = z.strictObject({
   maxFrameBytes: count(16, 1 << 30, 1 << 20),
   /** Largest HTTP request body in bytes. */
   maxBodyBytes: count(16, 1 << 30, 1 << 20),
+  /**
+   * Socket connections held at most; one more is answered `too_many_connections` and closed. With
+   * maxFrameBytes this bounds the memory partial frames can hold (64 × 1 MiB by default).
+   */
+  maxConnections: count(1, 1_000_000, 64),
+  /**
+   * A socket connection from which nothing arrives for this long (while the daemon is not the one holding
+   * it back: a full queue or unread acks do not count) is answered `idle_timeout` and closed; 0 = never.
+   */
+  socketIdleTimeoutMs: count(0, 86_400_000, 60_000),
+  /** HTTP connections held at most (excess ones are dropped at accept and counted). */
+  httpMaxConnections: count(1, 1_000_000, 256),
+  /** The whole HTTP request (headers and body) must arrive within this (408 otherwise); 0 = never. */
+  httpRequestTimeoutMs: count(0, 86_400_000, 30_000),
+  /** An HTTP connection idle for this long is closed; 0 = never. */
+  httpIdleTimeoutMs: count(0, 86_400_000, 60_000),
   seed: count(0, 2 ** 32 - 1, 0),
   /**
    * What trains: "trainer" (default) runs each step in the daemon's thread; "pipeline" streams the

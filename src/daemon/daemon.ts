@@ -239,6 +239,11 @@ async function startLocked(
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    limits: {
+      httpMaxConnections: config.httpMaxConnections,
+      httpRequestTimeoutMs: config.httpRequestTimeoutMs,
+      httpIdleTimeoutMs: config.httpIdleTimeoutMs,
+    },
     ...(config.token ? { token: config.token } : {}),
     checkpoint,
     refusal,
@@ -262,6 +267,8 @@ async function startLocked(
           metrics,
           logger,
           maxFrameBytes: config.maxFrameBytes,
+          maxConnections: config.maxConnections,
+          idleTimeoutMs: config.socketIdleTimeoutMs,
           refusal,
         });
   if (sock) {

@@ -23,6 +23,8 @@ export interface HttpServerOptions {
   metrics: DaemonMetrics;
   logger: Logger;
   maxBodyBytes: number;
+  /** Connection limits and timeouts (daemon config keys of the same names). */
+  limits: { httpMaxConnections: number; httpRequestTimeoutMs: number; httpIdleTimeoutMs: number };
   token?: string;
   /** What GET /v1/status answers (the engine's status and the daemon's own). */
   status: () => object;
@@ -71,7 +73,33 @@ function reasonOfFastifyError(err: { code?: string; statusCode?: number }): {
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const { engine, metrics, logger } = opts;
-  const app = Fastify({ logger: false, bodyLimit: opts.maxBodyBytes, forceCloseConnections: true });
+  const { httpRequestTimeoutMs, httpIdleTimeoutMs } = opts.limits;
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.maxBodyBytes,
+    forceCloseConnections: true,
+    // A slow or stalled body is cut off (408) instead of holding a connection and a buffer forever.
+    requestTimeout: httpRequestTimeoutMs,
+    connectionTimeout: httpIdleTimeoutMs,
+    // Node checks request timeouts at this interval (30 s by default, too coarse for short timeouts).
+    http: {
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(30_000, Math.floor((httpRequestTimeoutMs || 30_000) / 4)),
+      ),
+    },
+  });
+  // Node only enforces requestTimeout on a body still arriving when headersTimeout is not above it.
+  if (httpRequestTimeoutMs > 0)
+    app.server.headersTimeout = Math.min(app.server.headersTimeout, httpRequestTimeoutMs);
+  app.server.maxConnections = opts.limits.httpMaxConnections;
+  app.server.on('drop', () => {
+    metrics.reject('too_many_connections');
+    logger.warn(
+      { reason: 'too_many_connections', transport: 'http', limit: opts.limits.httpMaxConnections },
+      'HTTP connection dropped: httpMaxConnections reached',
+    );
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', ...MSGPACK_TYPES],

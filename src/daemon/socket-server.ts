@@ -20,6 +20,10 @@ export interface SocketServerOptions {
   metrics: DaemonMetrics;
   logger: Logger;
   maxFrameBytes: number;
+  /** Connections held at most: one more is answered too_many_connections and closed. */
+  maxConnections: number;
+  /** Nothing received for this long (unless the daemon holds the producer back): idle_timeout; 0 = never. */
+  idleTimeoutMs: number;
   /** Why ingest is refused now (answered with its reason, and the connection closed), or null. */
   refusal: () => IngestError | null;
 }
@@ -47,6 +51,22 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
 
   // allowHalfOpen: a producer that sends its last frames and half-closes still gets every answer.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    if (sockets.size >= opts.maxConnections) {
+      metrics.reject('too_many_connections');
+      logger.warn(
+        { reason: 'too_many_connections', transport: 'socket', limit: opts.maxConnections },
+        'socket connection refused: maxConnections reached',
+      );
+      socket.on('error', () => undefined);
+      socket.end(
+        encodeFrame({
+          error: `the daemon holds ${opts.maxConnections} connections already (maxConnections)`,
+          reason: 'too_many_connections',
+        }),
+      );
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     sockets.add(socket);
     let buffered: Buffer = Buffer.alloc(0);
     let waiting = false;
@@ -162,6 +182,25 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
       // Frames waiting for queue room or for the producer to read its acks are answered first.
       if (!waiting) pump();
     });
+    if (opts.idleTimeoutMs > 0) {
+      socket.setTimeout(opts.idleTimeoutMs);
+      socket.on('timeout', () => {
+        // Held back by the daemon (queue full, unread acks): not the producer's idleness.
+        if (closed || waiting || ended) return;
+        fail(
+          new IngestError(
+            'idle_timeout',
+            `nothing received for ${opts.idleTimeoutMs} ms` +
+              (buffered.length > 0 ? ` inside a frame (${buffered.length} bytes of it)` : ''),
+            408,
+          ),
+        );
+        closed = true;
+        buffered = Buffer.alloc(0);
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
+    }
     socket.on('error', (err) => logger.debug({ err }, 'socket error'));
     socket.on('close', () => {
       closed = true;
