@@ -11,6 +11,7 @@
  * reason and counted. With a token configured, control endpoints require `Authorization: Bearer <token>`.
  */
 import { timingSafeEqual } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { TrainingEngine } from './engine.js';
@@ -87,6 +88,28 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
         100,
         Math.min(30_000, Math.floor((httpRequestTimeoutMs || 30_000) / 4)),
       ),
+    },
+    // Errors of Node's HTTP parser (and request timeouts) never reach a route: answered here like every
+    // other rejection, {error, reason}, and counted.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reason, what] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout', `the request did not arrive within ${httpRequestTimeoutMs} ms`]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'header_too_large', 'the request headers are too large']
+            : [400, 'http_parse', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`];
+      metrics.reject(reason);
+      logger.warn({ reason, status, code: err.code }, `rejected: ${what}`);
+      if (socket.writable) {
+        const body = JSON.stringify({ error: what, reason });
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `Content-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
     },
   });
   // Node only enforces requestTimeout on a body still arriving when headersTimeout is not above it.
