@@ -286,6 +286,13 @@ async function startLocked(
   }
 
   engine.start();
+  if (!config.token && !isLoopback(config.host))
+    logger.warn(
+      { event: 'insecure_bind', host: config.host },
+      `listening on ${config.host}, which is not a loopback address, without a token: anyone who can ` +
+        'reach it can pause, change hyperparameters, read the weights and (always unauthenticated) ' +
+        'ingest; set "token" in the config or bind 127.0.0.1',
+    );
   logger.info({ event: 'listening', host: config.host, httpPort, socketPort }, 'listening');
 
   let stopping: Promise<void> | null = null;
@@ -371,4 +378,10 @@ function checkResumable(path: string, snap: EngineSnapshot, config: DaemonConfig
     throw new Error(
       `checkpoint ${path} cannot be resumed with optimizer "${want}": ${problems.join('; ')}; ${advice}`,
     );
+}
+
+/** Whether `host` names only this machine (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
 }

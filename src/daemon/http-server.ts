@@ -35,6 +35,15 @@ export interface HttpServerOptions {
   refusal: () => IngestError | null;
 }
 
+/**
+ * The path of a request URL without its query string: what is logged and echoed. A token put in the
+ * query (`?token=…`, wrongly: the API takes it in the Authorization header only) never reaches the logs.
+ */
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?[query redacted]`;
+}
+
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
 
 function formatOf(req: FastifyRequest): WireFormat {
@@ -137,13 +146,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   };
 
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof IngestError) return reject(reply, err, req.url);
+    if (err instanceof IngestError) return reject(reply, err, pathOf(req.url));
     const { reason, status } = reasonOfFastifyError(err as { code?: string; statusCode?: number });
-    if (status === 500) logger.error({ err, url: req.url }, 'internal error');
-    return reject(reply, new IngestError(reason, (err as Error).message, status), req.url);
+    if (status === 500) logger.error({ err, url: pathOf(req.url) }, 'internal error');
+    return reject(reply, new IngestError(reason, (err as Error).message, status), pathOf(req.url));
   });
   app.setNotFoundHandler((req, reply) =>
-    reject(reply, new IngestError('not_found', `no route ${req.method} ${req.url}`, 404), req.url),
+    reject(
+      reply,
+      new IngestError('not_found', `no route ${req.method} ${pathOf(req.url)}`, 404),
+      pathOf(req.url),
+    ),
   );
 
   const token = opts.token ? Buffer.from(opts.token) : null;
