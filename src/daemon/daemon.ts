@@ -208,7 +208,9 @@ async function startLocked(
   engine.onStep(({ seq, metrics: m }) => {
     metrics.steps.inc();
     metrics.step.set(m.step + 1);
-    metrics.queueDepth.set(engine.status().queueDepth);
+    // Not engine.status(): the pipeline engine's copies θ and the optimizer state, and after every step
+    // that churned ~(params + state) of ArrayBuffers per step, growing RSS outside the JS heap (#21 item 12).
+    metrics.queueDepth.set(engine.queueDepth);
     metrics.stepSeconds.observe(m.ms / 1000);
     if (m.skipped) metrics.skippedSteps.inc();
     else {

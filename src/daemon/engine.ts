@@ -64,6 +64,8 @@ export interface ProbeTiming {
 
 export interface TrainingEngine {
   readonly batchSpec: BatchSpec;
+  /** status().queueDepth, cheaply (read after every step: the pipeline's status() copies θ and state). */
+  readonly queueDepth: number;
   /** status().halted, cheaply (asked on every ingest). */
   readonly halted: EngineStatus['halted'];
   /** Accepts a validated batch: its sequence number, or null when the queue is full. */

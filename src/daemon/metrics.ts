@@ -1,8 +1,15 @@
 /** Prometheus metrics of the daemon (prom-client), on a registry of its own (no global state). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class DaemonMetrics {
   readonly registry = new Registry();
+
+  constructor() {
+    // process_resident_memory_bytes, nodejs_heap_size_used_bytes, nodejs_external_memory_bytes, …: the
+    // memory of a long-running daemon is watched from outside (the soak reads them too).
+    collectDefaultMetrics({ register: this.registry });
+  }
+
   readonly steps = new Counter({
     name: 'hessflow_steps_total',
     help: 'Training steps taken',

@@ -110,6 +110,10 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     return seq;
   }
 
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
   whenRoom(): Promise<void> {
     return this.queue.whenRoom();
   }

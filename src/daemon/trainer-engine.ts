@@ -102,6 +102,10 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
     return seq;
   }
 
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
   whenRoom(): Promise<void> {
     return this.queue.whenRoom();
   }
