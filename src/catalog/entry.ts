@@ -17,6 +17,8 @@ export type CurvatureKind = CurvatureConfig['estimator'];
 export interface HyperSpec {
   readonly schema: z.ZodType;
   readonly doc: string;
+  /** Numbers can be changed at run time (the daemon's POST /v1/hyperparams); flags and choices cannot. */
+  readonly type: 'number' | 'boolean' | 'string';
 }
 
 /** A run's optimizer section: `name`, `lr` and the entry's own hyperparameters. */

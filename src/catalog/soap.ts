@@ -26,7 +26,7 @@ export const soapEntry: OptimizerEntry = {
     ...SOAP_BASIS_HYPERPARAMETERS,
     normalizeGrads: bool('divide the update by its RMS per tensor (default false)'),
     correctBias: bool("Adam's bias correction (default true)"),
-    factors: rule(z.enum(['gradient']), 'what the factors accumulate: "gradient" (SOAP)'),
+    factors: rule(z.enum(['gradient']), 'what the factors accumulate: "gradient" (SOAP)', 'string'),
   },
   curvature: { estimators: [], required: false },
   needsLayout: true,

@@ -10,15 +10,9 @@ import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { curvatureSchema, gpuSchema, int } from '../config/schemas.js';
-import {
-  type ConfigProblem,
-  checkConfig,
-  crossCheck,
-  describe,
-  expecting,
-  problem,
-} from '../config/zod-errors.js';
+import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import { OPTIMIZERS, type OptimizerConfig, optimizerEntry } from '../catalog/index.js';
+import { curvatureProblems } from '../catalog/curvature-rules.js';
 import { optimizerSchemaOf } from '../catalog/schema.js';
 import { ConfigError, UsageError } from './errors.js';
 
@@ -146,29 +140,7 @@ const withDataRules = crossCheck(runConfigSchema, ['model', 'data'], (c, ctx) =>
 /** What each optimizer needs from the curvature schedule, as its catalog entry says. */
 const withCurvatureRules = crossCheck(withDataRules, ['optimizer', 'curvature'], (c, ctx) => {
   const entry = optimizerEntry((c.optimizer as OptimizerConfig).name);
-  const needs = entry.curvature;
-  const cv = c.curvature;
-  const name = entry.name;
-  if (cv === undefined) {
-    if (needs.required) {
-      const eg = needs.example ? `, e.g. ${JSON.stringify(needs.example).replace(/([:,])/g, '$1 ')}` : '';
-      problem(ctx, ['curvature'], `${name} needs a curvature schedule${eg}`);
-    }
-    return;
-  }
-  if (needs.estimators.length === 0) {
-    problem(ctx, ['curvature'], `${name} uses no curvature estimates: remove the curvature section`);
-    return;
-  }
-  if (!needs.estimators.includes(cv.estimator)) {
-    const want = needs.estimators.map((e) => `"${e}"`).join(' or ');
-    problem(
-      ctx,
-      ['curvature', 'estimator'],
-      `${name} needs ${want} curvature, got ${describe(cv.estimator)}`,
-    );
-  }
-  for (const [key, message] of needs.check?.(cv) ?? [])
+  for (const [key, message] of curvatureProblems(entry, c.curvature))
     problem(ctx, key === null ? ['curvature'] : ['curvature', key], message);
 });
 

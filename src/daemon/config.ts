@@ -7,49 +7,27 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { curvatureSchema, hyperparameter, int } from '../config/schemas.js';
+import { OPTIMIZERS, OPTIMIZER_NAMES, optimizerEntry } from '../catalog/index.js';
+import { curvatureProblems } from '../catalog/curvature-rules.js';
+import { optimizerSchemaOf } from '../catalog/schema.js';
+import { curvatureSchema, int } from '../config/schemas.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { ModelSpec } from '../nn/model.js';
 import { DaemonConfigError } from './errors.js';
 
-export const DAEMON_OPTIMIZERS = ['sophiaG', 'adamw', 'sgd'] as const;
-export type DaemonOptimizerName = (typeof DAEMON_OPTIMIZERS)[number];
+/** Every optimizer of the catalog (src/catalog) can train in the daemon. */
+export const DAEMON_OPTIMIZERS: readonly string[] = OPTIMIZER_NAMES;
+export type DaemonOptimizerName = string;
 
-const hyper = (name: string) => hyperparameter(name).optional();
+/** Numeric hyperparameters each optimizer accepts (all may be changed at run time), from the catalog. */
+export const OPTIMIZER_HYPERPARAMS: Record<string, readonly string[]> = Object.fromEntries(
+  OPTIMIZERS.map((e) => [
+    e.name,
+    ['lr', ...Object.entries(e.hyperparameters).flatMap(([k, h]) => (h.type === 'number' ? [k] : []))],
+  ]),
+);
 
-const optimizers = {
-  sophiaG: z.strictObject({
-    name: z.literal('sophiaG'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    rho: hyper('rho'),
-    weightDecay: hyper('weightDecay'),
-  }),
-  adamw: z.strictObject({
-    name: z.literal('adamw'),
-    lr: hyperparameter('lr'),
-    b1: hyper('b1'),
-    b2: hyper('b2'),
-    eps: hyper('eps'),
-    weightDecay: hyper('weightDecay'),
-  }),
-  sgd: z.strictObject({
-    name: z.literal('sgd'),
-    lr: hyperparameter('lr'),
-    momentum: hyper('momentum'),
-    weightDecay: hyper('weightDecay'),
-  }),
-} satisfies Record<DaemonOptimizerName, z.ZodObject>;
-
-/** Numeric hyperparameters each optimizer accepts (all may be changed at run time). */
-export const OPTIMIZER_HYPERPARAMS: Record<DaemonOptimizerName, readonly string[]> = {
-  sophiaG: Object.keys(optimizers.sophiaG.shape).filter((k) => k !== 'name'),
-  adamw: Object.keys(optimizers.adamw.shape).filter((k) => k !== 'name'),
-  sgd: Object.keys(optimizers.sgd.shape).filter((k) => k !== 'name'),
-};
-
-const optimizerSchema = z.discriminatedUnion('name', [optimizers.sophiaG, optimizers.adamw, optimizers.sgd]);
+const optimizerSchema = optimizerSchemaOf(OPTIMIZERS);
 
 /**
  * Checks an optimizer's settings (`{name, lr, …}`) against the schema the config is validated with, so a
@@ -74,7 +52,7 @@ export function checkOptimizerSettings(settings: Record<string, unknown>): void 
 export interface DaemonOptimizerConfig {
   name: DaemonOptimizerName;
   lr: number;
-  [hyper: string]: number | string;
+  [hyper: string]: number | string | boolean;
 }
 
 const port = (dflt: number) => expecting(int(0, 65535), 'an integer in [0, 65535]').default(dflt);
@@ -90,7 +68,7 @@ const fields = z.strictObject({
     'a model spec object like {"kind": "mlp", "sizes": [8, 6, 3]}',
   ),
   optimizer: expecting(optimizerSchema, 'an object like {"name": "sophiaG", "lr": 0.01}'),
-  /** Curvature refreshes (default for sophiaG: GNB every 10 steps; none for the others). */
+  /** Curvature refreshes (default: the optimizer's example schedule when it needs one, e.g. GNB every 10 steps for sophiaG). */
   curvature: curvatureSchema.optional(),
   host: expecting(z.string().min(1), 'a non-empty string').default('127.0.0.1'),
   /** HTTP port; 0 picks a free one (printed on stdout). */
@@ -141,8 +119,17 @@ const fields = z.strictObject({
   shards: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
 });
 
+// What the optimizer needs from the curvature schedule (its catalog entry; a required schedule left out
+// gets the entry's example, e.g. GNB every 10 steps for sophiaG, in validateDaemonConfig).
+const withCurvature = crossCheck(fields, ['optimizer', 'curvature'], (c, ctx) => {
+  const entry = optimizerEntry((c.optimizer as { name: string }).name);
+  if (c.curvature === undefined && entry.curvature.example) return;
+  for (const [key, message] of curvatureProblems(entry, c.curvature))
+    problem(ctx, key === null ? ['curvature'] : ['curvature', key], message);
+});
+
 // workers and shards configure the pipeline's pools: given to the trainer engine they would be ignored.
-const schema = crossCheck(fields, ['engine', 'workers', 'shards'], (c, ctx) => {
+const schema = crossCheck(withCurvature, ['engine', 'workers', 'shards'], (c, ctx) => {
   if (c.engine === 'pipeline') return;
   for (const k of ['workers', 'shards'] as const)
     if (c[k] !== undefined)
@@ -166,8 +153,8 @@ export function validateDaemonConfig(raw: unknown): DaemonConfig {
   const r = checkConfig(schema, raw);
   if (!r.ok) throw new DaemonConfigError(r.problems.map(line).join('\n'));
   const config = r.value as DaemonConfig;
-  if (config.curvature === undefined && config.optimizer.name === 'sophiaG')
-    config.curvature = { estimator: 'gnb', every: 10 };
+  const example = optimizerEntry(config.optimizer.name).curvature.example;
+  if (config.curvature === undefined && example) config.curvature = { ...example };
   return config;
 }
 

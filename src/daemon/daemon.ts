@@ -14,6 +14,7 @@
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import { buildModel } from '../nn/models/registry.js';
+import type { Model } from '../nn/model.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { DaemonConfig } from './config.js';
 import { type DirLock, acquireDirLock } from './dir-lock.js';
@@ -95,7 +96,7 @@ async function startLocked(
         `${model.layout.size}; use another checkpointDir for a different model`,
     );
   }
-  if (found) checkResumable(found.path, found.snapshot, config, model.layout.size);
+  if (found) checkResumable(found.path, found.snapshot, config, model);
   if (found) {
     const paused = found.snapshot.paused;
     logger.info(
@@ -358,7 +359,7 @@ async function startLocked(
  * optimizer's own update does not accept. Both engines: without it the trainer engine would acknowledge
  * batches and fail every step.
  */
-function checkResumable(path: string, snap: EngineSnapshot, config: DaemonConfig, size: number): void {
+function checkResumable(path: string, snap: EngineSnapshot, config: DaemonConfig, model: Model): void {
   const want = config.optimizer.name;
   const advice = 'use the optimizer it was written with, or another checkpointDir to start afresh';
   if (snap.optimizer !== undefined && snap.optimizer !== want)
@@ -373,8 +374,8 @@ function checkResumable(path: string, snap: EngineSnapshot, config: DaemonConfig
       skipped: snap.skipped,
       pending: snap.pending.map((e) => ({ diag: e.diag, launchedAt: e.launchedAt })),
     },
-    size,
-    optimizerOf(config.optimizer).optimizer,
+    model.layout.size,
+    optimizerOf(config.optimizer, model).optimizer,
   );
   if (problems.length > 0)
     throw new Error(

@@ -1,23 +1,29 @@
 /**
- * The daemon's optimizers by config name, each wrapped by `injectHyperparams` so hyperparameters can be
- * changed between steps without losing the optimizer's moments.
+ * The daemon's optimizer: built by its catalog entry (src/catalog) for the daemon's model, wrapped by
+ * `injectHyperparams` so numeric hyperparameters can be changed between steps without losing the
+ * optimizer's moments. The daemon has no schedule (its rates are set at run time) and, as it always has,
+ * applies weight decay to every parameter (no decay mask from the model's tags).
  */
-import { adamw } from '../optim/adam.js';
+import { optimizerEntry } from '../catalog/index.js';
+import type { Model } from '../nn/model.js';
 import { type InjectedState, injectHyperparams } from '../optim/inject.js';
-import { sgd } from '../optim/sgd.js';
-import { sophiaG } from '../optim/sophia-g.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { type DaemonOptimizerConfig, checkOptimizerSettings } from './config.js';
 
 type Factory = (o: Record<string, unknown>) => GradientTransformation;
 
-const FACTORIES: Record<string, Factory> = {
-  sophiaG: sophiaG as Factory,
-  adamw: adamw as Factory,
-  sgd: sgd as Factory,
-};
+function factoryOf(name: string, model: Model): Factory {
+  const entry = optimizerEntry(name);
+  return (o) => {
+    const { lr, ...hyper } = o as { lr: number } & Record<string, number | boolean | string>;
+    return entry.build({ hyper, lr, lrFactor: () => 1, model });
+  };
+}
 
-export function optimizerOf(config: DaemonOptimizerConfig): {
+export function optimizerOf(
+  config: DaemonOptimizerConfig,
+  model: Model,
+): {
   optimizer: GradientTransformation<InjectedState>;
   /**
    * Checks these hyperparameters over the configured ones with the config's own schema (one set of bounds
@@ -26,8 +32,7 @@ export function optimizerOf(config: DaemonOptimizerConfig): {
   check: (hyper: Record<string, number>) => void;
 } {
   const { name, ...hyper } = config;
-  const factory = FACTORIES[name];
-  if (!factory) throw new RangeError(`daemon: unknown optimizer "${name}"`);
+  const factory = factoryOf(name, model);
   return {
     optimizer: injectHyperparams(factory)(hyper),
     check: (h) => {

@@ -69,7 +69,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
   constructor(private readonly opts: PipelineEngineOptions) {
     super();
     this.batchSpec = batchSpecOfModel(opts.model);
-    const { optimizer, check } = optimizerOf(opts.optimizer);
+    const { optimizer, check } = optimizerOf(opts.optimizer, opts.model);
     this.overlay = new HyperparamOverlay(optimizer, check);
     const r = opts.resume;
     this.queue = new BatchQueue(opts.queueLimit, r?.nextSeq ?? 1);

@@ -58,7 +58,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   constructor(private readonly opts: TrainerEngineOptions) {
     super();
     this.batchSpec = batchSpecOfModel(opts.model);
-    const { optimizer, check } = optimizerOf(opts.optimizer);
+    const { optimizer, check } = optimizerOf(opts.optimizer, opts.model);
     this.optimizer = optimizer;
     this.check = check;
     this.curvature = opts.curvature ? resolveCurvature(opts.curvature) : null;

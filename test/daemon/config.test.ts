@@ -40,8 +40,8 @@ t.test('bad configs name the key', async (t) => {
 t.test('nested unknown keys, impossible values and several problems at once', async (t) => {
   const one: [unknown, string][] = [
     [
-      { ...base, optimizer: { name: 'sgd', lr: 0.1, nesterov: true } },
-      'daemon config: unknown key "optimizer.nesterov" (allowed: name, lr, momentum, weightDecay)',
+      { ...base, optimizer: { name: 'sgd', lr: 0.1, nesterow: true } },
+      'daemon config: unknown key "optimizer.nesterow" (allowed: name, lr, momentum, nesterov, weightDecay)',
     ],
     [
       { ...base, curvature: { estimator: 'gnb', every: 0 } },
@@ -93,7 +93,31 @@ t.test('explicit values are kept; checkpointDir is made absolute', async (t) => 
   t.equal(c.checkpointDir, resolve('runs/ckpt'));
   t.same(c.optimizer, { name: 'adamw', lr: 0.01, b2: 0.99 });
   t.equal(c.curvature, undefined, 'no default curvature for adamw');
-  t.same(OPTIMIZER_HYPERPARAMS.sophiaG, ['lr', 'b1', 'b2', 'rho', 'weightDecay']);
+  // From the catalog: the numeric ones only (biasCorrection is a flag, fixed at start).
+  t.same(OPTIMIZER_HYPERPARAMS.sophiaG, ['lr', 'b1', 'b2', 'rho', 'winRateTarget', 'weightDecay']);
+  t.ok(OPTIMIZER_HYPERPARAMS.muon.includes('adamLr'), 'every catalog optimizer, Muon included');
+  t.throws(
+    () =>
+      validateDaemonConfig({
+        ...base,
+        optimizer: { name: 'adamw', lr: 0.01 },
+        curvature: { estimator: 'gnb' },
+      }),
+    /"curvature" adamw uses no curvature estimates/,
+  );
+  t.throws(
+    () =>
+      validateDaemonConfig({
+        ...base,
+        optimizer: { name: 'sophiaH', lr: 0.01 },
+        curvature: { estimator: 'gnb' },
+      }),
+    /"curvature.estimator" sophiaH needs "hutchinson" curvature/,
+  );
+  t.same(validateDaemonConfig({ ...base, optimizer: { name: 'sophiaH', lr: 0.01 } }).curvature, {
+    estimator: 'hutchinson',
+    every: 10,
+  });
 });
 
 t.test('engine: "trainer" by default; "pipeline" takes workers and shards', async (t) => {
