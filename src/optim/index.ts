@@ -37,5 +37,8 @@ export type { AdahessianOptions, AdahessianState, ScaleByAdahessianOptions } fro
 export type { HessianBlock } from './hessian-blocks.js';
 export { mfac, mfacInverseFisherProduct, scaleByMfac } from './mfac.js';
 export type { MfacOptions, MfacState, ScaleByMfacOptions } from './mfac.js';
+export { precondUpdateProbSchedule, psgdKron, scaleByPsgdKron } from './psgd-kron.js';
+export type { PsgdKronOptions, PsgdKronState, PsgdMode, ScaleByPsgdKronOptions } from './psgd-kron.js';
+export type { KronPlan, MemorySave } from './psgd-factors.js';
 export { findStats } from './stats.js';
 export type { CurvatureStats } from './stats.js';
