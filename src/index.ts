@@ -109,6 +109,9 @@ export {
   scaleByAdahessian,
   mfac,
   scaleByMfac,
+  psgdKron,
+  scaleByPsgdKron,
+  precondUpdateProbSchedule,
   findStats,
   checkTensorLayout,
 } from './optim/index.js';
@@ -117,6 +120,8 @@ export type {
   UpdateExtra,
   Schedule,
   CurvatureStats,
+  PsgdKronOptions,
+  PsgdKronState,
   TensorLayout,
   TensorRole,
   TensorSlot,
