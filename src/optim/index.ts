@@ -37,8 +37,10 @@ export type { AdahessianOptions, AdahessianState, ScaleByAdahessianOptions } fro
 export type { HessianBlock } from './hessian-blocks.js';
 export { mfac, mfacInverseFisherProduct, scaleByMfac } from './mfac.js';
 export type { MfacOptions, MfacState, ScaleByMfacOptions } from './mfac.js';
-export { precondUpdateProbSchedule, psgdKron, scaleByPsgdKron } from './psgd-kron.js';
-export type { PsgdKronOptions, PsgdKronState, PsgdMode, ScaleByPsgdKronOptions } from './psgd-kron.js';
+export { psgdKron, scaleByPsgdKron } from './psgd-kron.js';
+export type { PsgdKronOptions, PsgdKronState } from './psgd-kron.js';
+export { precondUpdateProbSchedule } from './psgd-options.js';
+export type { PsgdMode, ScaleByPsgdKronOptions } from './psgd-options.js';
 export type { KronPlan, MemorySave } from './psgd-factors.js';
 export { findStats } from './stats.js';
 export type { CurvatureStats } from './stats.js';

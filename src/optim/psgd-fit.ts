@@ -40,18 +40,18 @@ export function normLowerBound(S: Float32Array, s: number): number {
   let maxAbs = 0;
   for (let i = 0; i < S.length; i++) maxAbs = Math.max(maxAbs, Math.abs(S[i]));
   if (!(maxAbs > 0)) return maxAbs;
-  let best = -1;
+  // Scaled by the largest entry first (as kron_torch) so the squares below cannot overflow.
+  const a = new Float64Array(S.length);
+  for (let i = 0; i < S.length; i++) a[i] = S[i] / maxAbs;
+  const colSq = new Float64Array(s);
+  for (let i = 0; i < s; i++) for (let j = 0; j < s; j++) colSq[j] += a[i * s + j] * a[i * s + j];
   let col = 0;
-  for (let j = 0; j < s; j++) {
-    let c = 0;
-    for (let i = 0; i < s; i++) c += (S[i * s + j] / maxAbs) ** 2;
-    if (c > best) [best, col] = [c, j];
-  }
+  for (let j = 1; j < s; j++) if (colSq[j] > colSq[col]) col = j;
+  // x = Sᵀ·c (c the largest column), normalised; then ‖S·x‖.
   const x = new Float64Array(s);
-  for (let j = 0; j < s; j++) {
-    let acc = 0;
-    for (let i = 0; i < s; i++) acc += (S[i * s + col] / maxAbs) * (S[i * s + j] / maxAbs);
-    x[j] = acc;
+  for (let i = 0; i < s; i++) {
+    const c = a[i * s + col];
+    for (let j = 0; j < s; j++) x[j] += c * a[i * s + j];
   }
   let nx = 0;
   for (let j = 0; j < s; j++) nx += x[j] * x[j];
@@ -59,8 +59,8 @@ export function normLowerBound(S: Float32Array, s: number): number {
   let ny = 0;
   for (let k = 0; k < s; k++) {
     let acc = 0;
-    for (let j = 0; j < s; j++) acc += (S[k * s + j] / maxAbs) * (x[j] / nx);
-    ny += acc * acc;
+    for (let j = 0; j < s; j++) acc += a[k * s + j] * x[j];
+    ny += (acc / nx) ** 2;
   }
   return Math.sqrt(ny) * maxAbs;
 }

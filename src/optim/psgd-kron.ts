@@ -18,48 +18,14 @@
 import { freshArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
-import {
-  type KronPlan,
-  type MemorySave,
-  applyQ,
-  initFactors,
-  planTensor,
-  precondition,
-  solveConj,
-} from './psgd-factors.js';
+import { type KronPlan, applyQ, initFactors, planTensor, precondition, solveConj } from './psgd-factors.js';
 import { balanceFactors, factorsFinite, fitFactors } from './psgd-fit.js';
 import { rng } from '../random/counter-rng.js';
 import { requireTensorLayout } from './tensor-layout.js';
-import type { GradientTransformation, ScalarOrSchedule, Schedule } from './transform.js';
-import { checkKnownOptions, checkNumber, checkStateObject } from './validate.js';
-
-export type PsgdMode = 'whitening' | 'hessian';
-
-export interface ScaleByPsgdKronOptions {
-  /** 'whitening' (default, kron_torch) or 'hessian' (needs `extra.hessianPair`). */
-  mode?: PsgdMode;
-  /** Momentum β (default 0.9 whitening as kron_torch, 0 hessian as psgd_torch's KronNewton). */
-  b1?: number;
-  /** Step size of the preconditioner fit (default 0.1, both references). */
-  precondLr?: number;
-  /** Q starts as this·I. Default 1 (kron_torch) in whitening mode; in hessian mode psgd_torch's
-   * on-the-fly scale from the first pair, (mean v²)^¼·(max_tensor mean h⁴)^(−⅛). */
-  precondInitScale?: number;
-  /** Whitening mode: probability (or schedule of the step) of refitting P; default kron_torch's. */
-  updateProbability?: ScalarOrSchedule;
-  /** Dimensions larger than this get a diagonal factor (default 8192, kron_torch's max_size_triangular). */
-  maxSize?: number;
-  /** kron_torch's memory_save_mode: which dimensions get a diagonal factor regardless of size. */
-  memorySave?: MemorySave;
-  /** EMA factor of the Lipschitz normaliser (default 0 whitening = kron_torch, 0.9 hessian = psgd_torch). */
-  lipschitzBeta?: number;
-  /** Per-tensor RMS cap of the preconditioned direction (default 1.1 whitening, Infinity hessian). */
-  clipUpdateRms?: number;
-  /** Hessian mode: h ← h + (damping + eps·|h|)·n, n ~ N(0, 1), as psgd_torch (default 1e-9). */
-  damping?: number;
-  /** Seed of the counter-based draws (whitening noise, damping noise, balancing). Default 0. */
-  seed?: number;
-}
+import type { GradientTransformation } from './transform.js';
+import { checkStateObject } from './validate.js';
+import { KEYS, OWNER, type ScaleByPsgdKronOptions, resolvePsgdOptions } from './psgd-options.js';
+import { fillGaussian } from './psgd-noise.js';
 
 export interface PsgdKronState {
   /** Updates done so far. */
@@ -76,71 +42,11 @@ export interface PsgdKronState {
   scaled: boolean;
 }
 
-const OWNER = 'psgdKron';
-const KEYS = [
-  'mode',
-  'b1',
-  'precondLr',
-  'precondInitScale',
-  'updateProbability',
-  'maxSize',
-  'memorySave',
-  'lipschitzBeta',
-  'clipUpdateRms',
-  'damping',
-  'seed',
-] as const;
 const EPS32 = 2 ** -23;
 
-/** kron_torch's `precond_update_prob_schedule`: clamp(max·exp(−decay·(t − flat)), min, max). */
-export function precondUpdateProbSchedule(
-  maxProb = 1,
-  minProb = 0.03,
-  decay = 0.001,
-  flatStart = 500,
-): Schedule {
-  // float32 as kron_torch's torch tensors, so the counter flips on the same steps.
-  return (t) => {
-    const p = Math.fround(maxProb * Math.fround(Math.exp(Math.fround(-decay * (t - flatStart)))));
-    return Math.min(Math.max(p, Math.fround(minProb)), Math.fround(maxProb));
-  };
-}
-
 export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientTransformation<PsgdKronState> {
-  checkKnownOptions(OWNER, options, KEYS);
-  const mode = options.mode ?? 'whitening';
-  if (mode !== 'whitening' && mode !== 'hessian')
-    throw new Error(`${OWNER}: option 'mode' must be 'whitening' or 'hessian', got ${String(mode)}`);
-  const whiten = mode === 'whitening';
-  const b1 = checkNumber(OWNER, 'b1', options.b1 ?? (whiten ? 0.9 : 0), {
-    min: 0,
-    max: 1,
-    maxExclusive: true,
-  });
-  const precondLr = checkNumber(OWNER, 'precondLr', options.precondLr ?? 0.1, { min: 0, minExclusive: true });
-  const init =
-    options.precondInitScale === undefined
-      ? undefined
-      : checkNumber(OWNER, 'precondInitScale', options.precondInitScale, { min: 0, minExclusive: true });
-  const prob = options.updateProbability ?? precondUpdateProbSchedule();
-  if (typeof prob !== 'function')
-    checkNumber(OWNER, 'updateProbability', prob, { min: 0, max: 1, minExclusive: true });
-  const maxSize = checkNumber(OWNER, 'maxSize', options.maxSize ?? 8192, { min: 1, integer: true });
-  const save = options.memorySave ?? 'none';
-  if (!['none', 'smartOneDiag', 'oneDiag', 'allDiag'].includes(save))
-    throw new Error(
-      `${OWNER}: option 'memorySave' must be 'none', 'smartOneDiag', 'oneDiag' or 'allDiag', got ${String(save)}`,
-    );
-  const beta = checkNumber(OWNER, 'lipschitzBeta', options.lipschitzBeta ?? (whiten ? 0 : 0.9), {
-    min: 0,
-    max: 1,
-    maxExclusive: true,
-  });
-  const clip = options.clipUpdateRms ?? (whiten ? 1.1 : Infinity);
-  if (clip !== Infinity) checkNumber(OWNER, 'clipUpdateRms', clip, { min: 0, minExclusive: true });
-  const damping = checkNumber(OWNER, 'damping', options.damping ?? 1e-9, { min: 0 });
-  const seed = checkNumber(OWNER, 'seed', options.seed ?? 0, { integer: true });
-
+  const { whiten, b1, precondLr, init, prob, maxSize, save, beta, clip, damping, seed } =
+    resolvePsgdOptions(options);
   return {
     freshUpdates: true,
     init(params, layout) {
@@ -188,7 +94,8 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
           throw new Error(`${OWNER}: extra.hessianPair must hold two vectors of ${d} values`);
         refit = true;
         if (!scaled) {
-          factors = s.plans.flatMap((p) => initFactors(p, initialScale(s.plans, pair.v, pair.hv, damping)));
+          const scale = initialScale(s.plans, pair.v, pair.hv, damping);
+          factors = s.plans.flatMap((p) => initFactors(p, scale));
           scaled = true;
         }
       }
@@ -206,7 +113,7 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
           if (whiten) {
             // kron_torch: h = G + sqrt(eps)·mean|G|·V, v = V (its own draw per tensor and step).
             const g = mHat.subarray(p.offset, p.offset + size);
-            v = rng(seed, 'psgd-whiten', count, ti).fillNormal(new Float32Array(size));
+            v = fillGaussian(new Float32Array(size), seed, 'psgd-whiten', count, ti);
             let mean = 0;
             for (let i = 0; i < size; i++) mean += Math.abs(g[i]);
             const amp = Math.sqrt(EPS32) * (mean / size);
@@ -216,7 +123,7 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
             // psgd_torch's update_precond_kron_newton_eq: h = Hv + (damping + eps·|Hv|)·n.
             v = pair!.v.slice(p.offset, p.offset + size);
             h = pair!.hv.slice(p.offset, p.offset + size);
-            const n = rng(seed, 'psgd-damping', count, ti).fillNormal(new Float32Array(size));
+            const n = fillGaussian(new Float32Array(size), seed, 'psgd-damping', count, ti);
             for (let i = 0; i < size; i++) h[i] += (damping + EPS32 * Math.abs(h[i])) * n[i];
           }
           const fit = fitFactors(
@@ -253,7 +160,7 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
       }
       // A factor that overflowed must not be kept: NaN updates make the loop skip the step and keep
       // the previous state (Trainer and the pipeline never apply a non-finite update).
-      if (!factorsFinite(factors)) out.fill(NaN);
+      if (refit && !factorsFinite(factors)) out.fill(NaN);
       return [out, { count, mu, plans: s.plans, factors, lipschitz, sinceUpdate, scaled }];
     },
   };
