@@ -87,7 +87,8 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
       if (whiten) {
         const p = typeof prob === 'function' ? prob(s.count) : prob;
         sinceUpdate += 1;
-        refit = sinceUpdate >= 1 / p;
+        // 1/p in float32, as kron_torch compares its int counter with a float32 tensor.
+        refit = sinceUpdate >= Math.fround(1 / p);
         if (refit) sinceUpdate = 0;
       } else if (pair) {
         if (pair.v.length !== d || pair.hv.length !== d)
