@@ -86,6 +86,8 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
       let refit = false;
       if (whiten) {
         const p = typeof prob === 'function' ? prob(s.count) : prob;
+        if (!(p > 0 && p <= 1))
+          throw new Error(`${OWNER}: option 'updateProbability' gave ${p} at step ${s.count}; want (0, 1]`);
         sinceUpdate += 1;
         // 1/p in float32, as kron_torch compares its int counter with a float32 tensor.
         refit = sinceUpdate >= Math.fround(1 / p);

@@ -97,6 +97,11 @@ t.test('errors name the option; no layout, no init', async (t) => {
   const short = { v: new Float32Array(3), hv: new Float32Array(3) };
   t.throws(() => tx.update(new Float32Array(SIZE), s, undefined, { hessianPair: short }), /hessianPair/);
   t.throws(() => tx.update(new Float32Array(3), s), /state.mu must be a Float32Array of 3/);
+  const sched = scaleByPsgdKron({ updateProbability: () => 0 });
+  t.throws(
+    () => sched.update(new Float32Array(SIZE), sched.init(new Float32Array(SIZE), layout)),
+    /option 'updateProbability' gave 0 at step 0/,
+  );
 });
 
 t.test('a factor update that overflows skips the step: θ and state unchanged', async (t) => {
