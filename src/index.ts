@@ -130,6 +130,7 @@ export type {
 // Curvature estimators
 export { hutchinsonDiag } from './curvature/hutchinson-diag.js';
 export { gnbDiag, sampleLabels } from './curvature/gnb-diag.js';
+export { hvpPair, hvpPairDirection } from './curvature/hvp-pair.js';
 export { exactDiag, denseHessian } from './curvature/exact-diag.js';
 
 // Data
