@@ -116,6 +116,9 @@ export {
   scaleBySoap,
   soapSophia,
   scaleBySoapSophia,
+  psgdKron,
+  scaleByPsgdKron,
+  precondUpdateProbSchedule,
   findStats,
   checkTensorLayout,
 } from './optim/index.js';
@@ -124,6 +127,8 @@ export type {
   UpdateExtra,
   Schedule,
   CurvatureStats,
+  PsgdKronOptions,
+  PsgdKronState,
   TensorLayout,
   TensorRole,
   TensorSlot,
@@ -138,6 +143,7 @@ export type {
 // Curvature estimators
 export { hutchinsonDiag } from './curvature/hutchinson-diag.js';
 export { gnbDiag, sampleLabels } from './curvature/gnb-diag.js';
+export { hvpPair, hvpPairDirection } from './curvature/hvp-pair.js';
 export { exactDiag, denseHessian } from './curvature/exact-diag.js';
 
 // Data

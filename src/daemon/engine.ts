@@ -8,7 +8,7 @@ import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { ParamLayoutEntry } from '../io/param-layout.js';
 import type { Model } from '../nn/model.js';
-import type { CurvatureEstimate } from '../train/curvature-schedule.js';
+import type { CurvatureEstimate, CurvatureEstimator } from '../train/curvature-schedule.js';
 import type { EvalResult } from '../train/evaluate.js';
 import type { StepMetrics } from '../train/train.js';
 import type { QueuedBatch } from './batch-queue.js';
@@ -58,7 +58,7 @@ export interface AppliedStep {
 /** One curvature probe: the step that launched it and its wall time. */
 export interface ProbeTiming {
   step: number;
-  estimator: 'gnb' | 'hutchinson';
+  estimator: CurvatureEstimator;
   seconds: number;
 }
 

@@ -53,5 +53,10 @@ export type {
 } from './soap.js';
 export { scaleBySoapSophia, soapSophia } from './soap-sophia.js';
 export type { ScaleBySoapSophiaOptions, SoapSophiaOptions } from './soap-sophia.js';
+export { psgdKron, scaleByPsgdKron } from './psgd-kron.js';
+export type { PsgdKronOptions, PsgdKronState } from './psgd-kron.js';
+export { precondUpdateProbSchedule } from './psgd-options.js';
+export type { PsgdMode, ScaleByPsgdKronOptions } from './psgd-options.js';
+export type { KronPlan, MemorySave } from './psgd-factors.js';
 export { findStats } from './stats.js';
 export type { CurvatureStats } from './stats.js';

@@ -26,6 +26,14 @@ export interface UpdateExtra {
    * rotated curvature (Q_Lᵀ ĝ Q_R)² from it. Same length as the gradient.
    */
   curvatureGradient?: Float32Array;
+  /**
+   * A fresh curvature pair, present only on steps where the 'hvp-pair' probe delivered one: v, a random
+   * Gaussian probe direction drawn from the counter-based rng as the other probes (deterministic given
+   * seed, launch step and purpose 'hvp-pair'), and hv, the exact H·v of the mean loss at the θ of the
+   * launch step, from double backward. Both have the length of the parameter vector; PSGD-Kron's Hessian
+   * fitting mode restricts them to each tensor.
+   */
+  hessianPair?: { v: Float32Array; hv: Float32Array };
   /** Number of predictions in the minibatch (tokens for an LM): Sophia-G's `bs`. */
   batchSize?: number;
   /** Loss of the minibatch; carried for telemetry, no transformation needs it. */

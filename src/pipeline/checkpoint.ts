@@ -67,7 +67,18 @@ export function checkpointProblems<S>(
         out.push(`${where}.launchedAt (${e.launchedAt}) must be before step (${step})`);
       else if (i > 0 && isObject(pending[i - 1]) && e.launchedAt <= Number(pending[i - 1].launchedAt))
         out.push(`${where}.launchedAt must be after the one before it (launch order)`);
-      if (!(e.diag instanceof Float32Array) || e.diag.length !== size)
+      if (e.pair !== undefined) {
+        // An 'hvp-pair' estimate: an empty diagonal and the pair (v, H·v).
+        const pair = e.pair as Record<string, unknown> | null;
+        if (!(e.diag instanceof Float32Array) || e.diag.length !== 0)
+          out.push(`${where}.diag must be an empty Float32Array beside a pair`);
+        for (const k of ['v', 'hv'] as const) {
+          const a = isObject(pair) ? pair[k] : undefined;
+          if (!(a instanceof Float32Array) || a.length !== size)
+            out.push(`${where}.pair.${k} must be a Float32Array of ${size} values`);
+          else if (!allFinite(a)) out.push(`${where}.pair.${k} holds a NaN or an infinity`);
+        }
+      } else if (!(e.diag instanceof Float32Array) || e.diag.length !== size)
         out.push(`${where}.diag must be a Float32Array of ${size} values`);
       else if (!allFinite(e.diag)) out.push(`${where}.diag holds a NaN or an infinity`);
     });

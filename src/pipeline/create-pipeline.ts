@@ -13,7 +13,7 @@ import { ArrayPool } from '../optim/array-pool.js';
 import { buildModel } from '../nn/models/registry.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
-import { launchesAt } from '../train/curvature-schedule.js';
+import { type CurvatureEstimator, launchesAt } from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
 import { deserializeError } from '../workers/errors.js';
 import { WorkerPools } from '../workers/pools.js';
@@ -45,7 +45,7 @@ export interface AppliedProbe {
   step: number;
   /** The step whose update folded the estimate in (its metrics carry `curvatureStaleness`). */
   appliedAt: number;
-  estimator: 'gnb' | 'hutchinson';
+  estimator: CurvatureEstimator;
   /**
    * Wall time of the probe worker's computation of the estimate, in seconds (the successful attempt's
    * when it was retried; queueing and transfers excluded).
@@ -189,6 +189,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
           });
         return {
           diag: r.diag,
+          ...(r.v && r.hv ? { pair: { v: r.v, hv: r.hv } } : {}),
           nonFinite: r.nonFinite,
           ...(r.grad ? { grad: r.grad, loss: r.loss } : {}),
         };

@@ -15,6 +15,7 @@ import {
   type CurvatureEstimate,
   estimateCurvature,
   launchesAt,
+  queuedEstimate,
   resolveCurvature,
 } from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
@@ -76,8 +77,7 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
       gradient = batchGradient(model, state.params, batch, shards);
     }
     // As in Trainer: a step whose gradient failed drops the estimate launched with it.
-    if (estimate && !gradient.nonFinite)
-      state.pending = [...state.pending, { diag: estimate.diag, launchedAt: t }];
+    if (estimate && !gradient.nonFinite) state.pending = [...state.pending, queuedEstimate(estimate)];
     const staleness = curvature?.staleness ?? 0;
     const due = state.pending.find((e) => e.launchedAt + staleness === t) ?? null;
     const m = applyStep(state, optimizer, gradient, batch.targets.length, due);

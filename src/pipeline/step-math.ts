@@ -25,6 +25,7 @@ import { gather } from '../tensor/ops/indexing.js';
 import { reshape } from '../tensor/ops/layout.js';
 import { sum } from '../tensor/ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
+import { type QueuedEstimate, estimateExtra, estimateFinite } from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
 
 /** Row ranges [start, end) of the shards of a batch of `rows` samples; never more shards than rows. */
@@ -178,11 +179,8 @@ export function batchGradient(
   );
 }
 
-/** A curvature estimate waiting to be applied. */
-export interface PendingEstimate {
-  diag: Float32Array;
-  launchedAt: number;
-}
+/** A curvature estimate waiting to be applied (an 'hvp-pair' one: empty `diag`, and `pair`). */
+export type PendingEstimate = QueuedEstimate;
 
 /** What the coordinator carries from step to step. `params` is updated in place. */
 export interface StepState<S> {
@@ -221,7 +219,7 @@ export function applyStep<S>(
   const extra = {
     batchSize: predictions,
     loss,
-    ...(due ? { hessianDiag: due.diag } : {}),
+    ...estimateExtra(due),
     ...(arrays ? { arrays } : {}),
   };
   const finite =
@@ -229,7 +227,7 @@ export function applyStep<S>(
     Number.isFinite(loss) &&
     grad.length === state.params.length &&
     g.finite &&
-    (!due || normIfFinite(due.diag).finite);
+    (!due || estimateFinite(due));
   const [updates, optState] = finite
     ? optimizer.update(grad, state.optState, state.params, extra)
     : [null, state.optState];

@@ -63,7 +63,8 @@ export class InFlightEstimates {
 
   /** Estimates that had arrived before a pipeline stopped, to be applied by the one resuming it. */
   restore(pending: readonly PendingEstimate[]): void {
-    for (const p of pending) this.add(p.launchedAt, of({ diag: p.diag, nonFinite: false }));
+    for (const p of pending)
+      this.add(p.launchedAt, of({ diag: p.diag, ...(p.pair ? { pair: p.pair } : {}), nonFinite: false }));
   }
 
   /**
@@ -75,7 +76,10 @@ export class InFlightEstimates {
     const out: PendingEstimate[] = [];
     for (const e of this.entries.filter((x) => x.launchedAt < before)) {
       const o = await firstValueFrom(e.result$);
-      if (!o.nonFinite) out.push({ diag: o.diag.slice(), launchedAt: e.launchedAt });
+      if (!o.nonFinite) {
+        const pair = o.pair && { v: o.pair.v.slice(), hv: o.pair.hv.slice() };
+        out.push({ diag: o.diag.slice(), ...(pair ? { pair } : {}), launchedAt: e.launchedAt });
+      }
     }
     return out;
   }
@@ -90,7 +94,8 @@ function await1(book: InFlightEstimates, e: Entry): Observable<PendingEstimate |
     take(1),
     map((o) => {
       book.remove(e);
-      return o.nonFinite ? null : { diag: o.diag, launchedAt: e.launchedAt };
+      if (o.nonFinite) return null;
+      return { diag: o.diag, ...(o.pair ? { pair: o.pair } : {}), launchedAt: e.launchedAt };
     }),
   );
 }

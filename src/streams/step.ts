@@ -17,9 +17,13 @@ export interface ShardedStep extends StepInput {
   shards: Batch[];
 }
 
-/** What a probe worker delivers: the diagonal estimate and, for Hutchinson, the step's loss and gradient. */
+/**
+ * What a probe worker delivers: the diagonal estimate (empty for 'hvp-pair', which delivers `pair`) and,
+ * for Hutchinson, the step's loss and gradient.
+ */
 export interface ProbeOutcome {
   diag: Float32Array;
+  pair?: { v: Float32Array; hv: Float32Array };
   loss?: number;
   grad?: Float32Array;
   /** An op produced NaN/Inf: the estimate is dropped (and, when it carried the gradient, the step skipped). */

@@ -8,12 +8,21 @@
 import type { Batch } from '../data/batch.js';
 import { gnbDiag } from '../curvature/gnb-diag.js';
 import { hutchinsonDiag } from '../curvature/hutchinson-diag.js';
+import { hvpPair } from '../curvature/hvp-pair.js';
+import type { UpdateExtra } from '../optim/transform.js';
 import { lossFunction, type Model } from '../nn/model.js';
 import { Tensor } from '../tensor/tensor.js';
 
+/**
+ * 'gnb': Gauss-Newton-Bartlett diagonal (Sophia-G); 'hutchinson': z⊙Hz (Sophia-H, AdaHessian);
+ * 'hvp-pair': one pair (v, H·v) for PSGD-Kron's Hessian fitting (curvature/hvp-pair.ts).
+ */
+export type CurvatureEstimator = 'gnb' | 'hutchinson' | 'hvp-pair';
+
+export const CURVATURE_ESTIMATORS: readonly CurvatureEstimator[] = ['gnb', 'hutchinson', 'hvp-pair'];
+
 export interface CurvatureConfig {
-  /** 'gnb': Gauss-Newton-Bartlett (Sophia-G); 'hutchinson': z⊙Hz (Sophia-H, AdaHessian). */
-  estimator: 'gnb' | 'hutchinson';
+  estimator: CurvatureEstimator;
   /** Refresh interval k (default 10). */
   every?: number;
   /** Step of the first launch (default k, as the official code). */
@@ -25,7 +34,7 @@ export interface CurvatureConfig {
 }
 
 export interface ResolvedCurvature {
-  estimator: 'gnb' | 'hutchinson';
+  estimator: CurvatureEstimator;
   every: number;
   first: number;
   staleness: number;
@@ -37,9 +46,9 @@ export function resolveCurvature(c: CurvatureConfig): ResolvedCurvature {
   const first = c.first ?? every;
   const staleness = c.staleness ?? 0;
   const probes = c.probes ?? 1;
-  if (c.estimator !== 'gnb' && c.estimator !== 'hutchinson') {
+  if (!CURVATURE_ESTIMATORS.includes(c.estimator)) {
     throw new RangeError(
-      `curvature.estimator must be "gnb" or "hutchinson", got ${JSON.stringify(c.estimator)}`,
+      `curvature.estimator must be "gnb", "hutchinson" or "hvp-pair", got ${JSON.stringify(c.estimator)}`,
     );
   }
   for (const [k, v, min] of [
@@ -60,7 +69,10 @@ export function launchesAt(c: ResolvedCurvature, t: number): boolean {
 }
 
 export interface CurvatureEstimate {
+  /** The diagonal estimate; empty (length 0) for an 'hvp-pair' estimate, which carries `pair` instead. */
   diag: Float32Array;
+  /** 'hvp-pair' only: the probe direction v and H·v at θ of the launch step. */
+  pair?: { v: Float32Array; hv: Float32Array };
   launchedAt: number;
   /** For Hutchinson: the loss and gradient at the same parameters and batch, free with the HVP. */
   loss?: number;
@@ -82,6 +94,36 @@ export function estimateCurvature(
     return { diag: gnbDiag(model, flat, inputs, { seed, step: t }).diag as Float32Array, launchedAt: t };
   }
   const f = lossFunction(model, inputs, batch.targets as Int32Array);
+  if (c.estimator === 'hvp-pair') {
+    const p = hvpPair(f, flat, { seed, step: t });
+    const pair = { v: p.v as Float32Array, hv: p.hv as Float32Array };
+    return { diag: new Float32Array(0), pair, launchedAt: t };
+  }
   const e = hutchinsonDiag(f, flat, { seed, step: t, probes: c.probes });
   return { diag: e.diag as Float32Array, launchedAt: t, loss: e.loss, grad: e.grad as Float32Array };
+}
+
+/** An estimate waiting for its step: the diagonal, or (hvp-pair) an empty diagonal and the pair. */
+export interface QueuedEstimate {
+  diag: Float32Array;
+  pair?: { v: Float32Array; hv: Float32Array };
+  launchedAt: number;
+}
+
+/** The record queued for an estimate: its vectors and launch step, nothing else. */
+export function queuedEstimate(e: QueuedEstimate): QueuedEstimate {
+  return { diag: e.diag, ...(e.pair ? { pair: e.pair } : {}), launchedAt: e.launchedAt };
+}
+
+/** What an estimate due now adds to the optimizer's `extra`: `hessianPair` or `hessianDiag`. */
+export function estimateExtra(due: QueuedEstimate | null): Pick<UpdateExtra, 'hessianDiag' | 'hessianPair'> {
+  if (!due) return {};
+  return due.pair ? { hessianPair: due.pair } : { hessianDiag: due.diag };
+}
+
+/** Whether every value an estimate carries is finite (a non-finite one is dropped with its step). */
+export function estimateFinite(e: QueuedEstimate): boolean {
+  for (const a of e.pair ? [e.diag, e.pair.v, e.pair.hv] : [e.diag])
+    for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
+  return true;
 }

@@ -22,7 +22,10 @@ import {
   type CurvatureConfig,
   type CurvatureEstimate,
   estimateCurvature,
+  estimateExtra,
+  estimateFinite,
   launchesAt,
+  queuedEstimate,
   resolveCurvature,
 } from './curvature-schedule.js';
 import { type EvalResult, evaluate } from './evaluate.js';
@@ -164,7 +167,7 @@ export class Trainer<S = unknown> {
     }
     // A step whose gradient failed drops the estimate launched with it.
     if (grad.length === 0) estimate = null;
-    const pending = estimate ? [...s.pending, { diag: estimate.diag, launchedAt: t }] : s.pending;
+    const pending = estimate ? [...s.pending, queuedEstimate(estimate)] : s.pending;
     const stalenessOf = this.curvature?.staleness ?? 0;
     const due = pending.find((e) => e.launchedAt + stalenessOf === t);
     const g = grad.length > 0 ? normIfFinite(grad) : { norm: NaN, finite: true };
@@ -180,12 +183,9 @@ export class Trainer<S = unknown> {
     };
 
     let next: TrainState<S>;
-    const extra = { batchSize: predictions, loss, ...(due ? { hessianDiag: due.diag } : {}) };
+    const extra = { batchSize: predictions, loss, ...estimateExtra(due ?? null) };
     const finite =
-      Number.isFinite(loss) &&
-      grad.length === s.params.length &&
-      g.finite &&
-      (!due || normIfFinite(due.diag).finite);
+      Number.isFinite(loss) && grad.length === s.params.length && g.finite && (!due || estimateFinite(due));
     const [updates, optState] = finite
       ? optimizer.update(grad, s.optState, s.params, extra)
       : [null, s.optState];

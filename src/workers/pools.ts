@@ -2,6 +2,7 @@
  * The two piscina pools and their typed, retrying front ends: gradient shards (many threads, θ read
  * zero copy from the shared buffer) and curvature probes (one thread by default, the GPU owner).
  */
+import type { CurvatureEstimator } from '../train/curvature-schedule.js';
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/batch.js';
@@ -133,7 +134,7 @@ export class GradientPool {
 }
 
 export interface ProbeTask {
-  estimator: 'gnb' | 'hutchinson';
+  estimator: CurvatureEstimator;
   step: number;
   seed: number;
   probes: number;
@@ -187,6 +188,7 @@ export class ProbePool {
         });
         const r: ProbeResponse = { ...decodeHead<ProbeReplyHead>(reply.head), diag: reply.diag };
         if (reply.grad) r.grad = reply.grad;
+        if (reply.v && reply.hv) [r.v, r.hv] = [reply.v, reply.hv];
         return r;
       },
       this.maxRetries,

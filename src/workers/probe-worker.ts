@@ -1,5 +1,5 @@
 /**
- * piscina entry point of the probe worker: one curvature estimate (GNB or Hutchinson) on the private
+ * piscina entry point of the probe worker: one curvature estimate (GNB, Hutchinson or an hvp-pair) on the private
  * θ snapshot it was sent and the whole batch, exactly `estimateCurvature` of the synchronous loop.
  * With `gpu` other than 'cpu' the worker holds the process's one GPU device (src/gpu/probe-host.ts):
  * the probes it supports run there, the rest (and all after a device failure) on the CPU, and the
@@ -8,7 +8,12 @@
  */
 import { GpuProbeHost } from '../gpu/probe-host.js';
 import { NonFiniteError } from '../tensor/errors.js';
-import { type CurvatureEstimate, estimateCurvature, resolveCurvature } from '../train/curvature-schedule.js';
+import {
+  type CurvatureEstimate,
+  estimateCurvature,
+  estimateFinite,
+  resolveCurvature,
+} from '../train/curvature-schedule.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
 import {
@@ -32,15 +37,17 @@ const gpu =
       })
     : null;
 
-function allFinite(v: Float32Array): boolean {
-  for (let i = 0; i < v.length; i++) if (v[i] - v[i] !== 0) return false;
-  return true;
-}
-
-function reply(head: ProbeReplyHead, diag: Float32Array, grad?: Float32Array): ProbeReply {
+function reply(
+  head: ProbeReplyHead,
+  diag: Float32Array,
+  grad?: Float32Array,
+  pair?: CurvatureEstimate['pair'],
+): ProbeReply {
   const r: ProbeReply = { head: encodeHead(head), diag };
   if (grad) r.grad = grad;
-  return withTransfer(r, [diag.buffer, ...(grad ? [grad.buffer] : [])]);
+  if (pair) [r.v, r.hv] = [pair.v, pair.hv];
+  const buffers = [diag, grad, pair?.v, pair?.hv].flatMap((a) => (a ? [a.buffer] : []));
+  return withTransfer(r, buffers);
 }
 
 export default async function probeTask(wire: ProbeWire): Promise<ProbeReply> {
@@ -74,13 +81,13 @@ export default async function probeTask(wire: ProbeWire): Promise<ProbeReply> {
       };
       // The CPU ops raise NonFiniteError on NaN/Inf; a device estimate is checked here instead, so the
       // coordinator drops it exactly as it drops a non-finite CPU estimate.
-      if (!allFinite(e.diag)) return reply({ ...head, nonFinite: true }, new Float32Array(0));
+      if (!estimateFinite(e)) return reply({ ...head, nonFinite: true }, new Float32Array(0));
     } else {
       e = estimateCurvature(c, model, wire.params, batch, req.seed, req.step);
       head = { ...head, seconds: (performance.now() - started) / 1000 };
     }
     if (e.grad && e.loss !== undefined) return reply({ ...head, loss: e.loss }, e.diag, e.grad);
-    return reply(head, e.diag);
+    return reply(head, e.diag, undefined, e.pair);
   } catch (e) {
     if (e instanceof NonFiniteError) return reply({ step: req.step, nonFinite: true, error: null }, empty);
     return reply({ step: req.step, nonFinite: false, error: serializeError(e) }, empty);

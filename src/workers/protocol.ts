@@ -11,6 +11,7 @@
 import { Packr } from 'msgpackr';
 import type { GpuBackendKind, GpuPreference } from '../gpu/backend.js';
 import type { ModelSpec } from '../nn/model.js';
+import type { CurvatureEstimator } from '../train/curvature-schedule.js';
 
 /** An Error flattened for postMessage; `name` lets the receiver rebuild the right class. */
 export interface SerializedError {
@@ -116,7 +117,7 @@ export interface GradientReplyHead extends Omit<GradientResponse, 'grad'> {
 
 export interface ProbeRequest {
   kind: 'probe';
-  estimator: 'gnb' | 'hutchinson';
+  estimator: CurvatureEstimator;
   step: number;
   seed: number;
   probes: number;
@@ -131,7 +132,11 @@ export interface ProbeRequest {
 
 export interface ProbeResponse {
   step: number;
+  /** The diagonal estimate; empty for 'hvp-pair', which answers with `v` and `hv`. */
   diag: Float32Array;
+  /** 'hvp-pair' only: the probe direction and H·v (both transferred beside the head). */
+  v?: Float32Array;
+  hv?: Float32Array;
   /** Hutchinson only: loss and gradient at the same θ and batch, free with the HVP. */
   loss?: number;
   grad?: Float32Array;
@@ -161,13 +166,15 @@ export interface ProbeWire {
   targets: Int32Array | Float32Array;
 }
 
-/** The head of a probe reply: the response without its arrays (`grad` rides beside it when present). */
-export type ProbeReplyHead = Omit<ProbeResponse, 'diag' | 'grad'>;
+/** The head of a probe reply: the response without its arrays (`grad`, `v`, `hv` ride beside it when present). */
+export type ProbeReplyHead = Omit<ProbeResponse, 'diag' | 'grad' | 'v' | 'hv'>;
 
 export interface ProbeReply {
   head: Uint8Array;
   diag: Float32Array;
   grad?: Float32Array;
+  v?: Float32Array;
+  hv?: Float32Array;
 }
 
 export type WorkerRequest = GradientRequest | ProbeRequest;

@@ -32,7 +32,7 @@ t.test('bad values name their key', async (t) => {
     [
       { ...quickstart, curvature: { estimator: 'exact' } },
       'curvature.estimator',
-      /must be "gnb" or "hutchinson"/,
+      /must be one of "gnb", "hutchinson", "hvp-pair"/,
     ],
     [{ ...quickstart, curvature: undefined }, 'curvature', /needs a curvature/],
     [{ ...quickstart, model: { kind: 'mlp', sizes: [784, 10, 3] } }, 'model.sizes[2]', /must be 10/],

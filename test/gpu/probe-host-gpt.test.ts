@@ -18,6 +18,7 @@ import { assertWithin } from './fixtures/helpers.js';
 const SEED = 11;
 const gnb = resolveCurvature({ estimator: 'gnb' });
 const hutchinson = resolveCurvature({ estimator: 'hutchinson' });
+const hvpPair = resolveCurvature({ estimator: 'hvp-pair' });
 const model = buildModel({ kind: 'gpt', vocabSize: 11, blockSize: 8, nLayer: 2, nHead: 2, nEmbd: 8 });
 const params = initialParams(model, 5) as Float32Array;
 {
@@ -57,6 +58,17 @@ t.test('deviceProbeProblem for the GPT', async (t) => {
   const bad = tokenBatch(2);
   bad.inputs[4] = 11;
   t.match(deviceProbeProblem(gnb, model, bad), /token ids in \[0, 11\)/);
+  t.match(deviceProbeProblem(hvpPair, model, tokenBatch(2)), /hvp-pair probe runs on the CPU/);
+});
+
+t.test('an hvp-pair estimate through the host comes from the CPU, bit for bit', async (t) => {
+  const b = tokenBatch(3);
+  const got = await host.estimate(hvpPair, model, params, b, SEED, 3);
+  t.equal(got.backend, 'cpu');
+  const want = estimateCurvature(hvpPair, model, params, b, SEED, 3);
+  t.equal(got.estimate.diag.length, 0, 'no diagonal');
+  t.equal(firstBitDifference(got.estimate.pair!.v, want.pair!.v), -1, 'v');
+  t.equal(firstBitDifference(got.estimate.pair!.hv, want.pair!.hv), -1, 'H·v');
 });
 
 t.test('GPT GNB on the device through the host', { skip }, async (t) => {

@@ -52,7 +52,7 @@ t.test('impossible combinations and wrong objects', async (t) => {
   );
   t.throws(
     () => resolvePipelineConfig({ ...base, curvature: { estimator: 'exact' as never } }),
-    /curvature.estimator must be "gnb" or "hutchinson"/,
+    /curvature.estimator must be one of "gnb", "hutchinson", "hvp-pair"/,
   );
   t.throws(
     () => resolvePipelineConfig({ ...base, curvature: { estimator: 'gnb', every: 0 } }),

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { lastValueFrom, toArray } from 'rxjs';
-import { adamw, sophiaG, sophiaH } from '../../src/optim/index.js';
+import { adamw, psgdKron, sophiaG, sophiaH } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { WorkerPools } from '../../src/workers/pools.js';
@@ -20,6 +20,13 @@ const cases: { name: string; optimizer: () => ReturnType<typeof adamw>; curvatur
     optimizer: () => sophiaH({ lr: 0.01 }),
     curvature: { estimator: 'hutchinson', every: 4, first: 0, staleness: 2 },
   },
+  {
+    // The pair (v, H·v) crosses the probe worker's wire and the coordinator's queue as two vectors.
+    name: 'psgdKron hessian + hvp-pair, staleness 1',
+    optimizer: () => psgdKron({ mode: 'hessian', lr: 0.05 }),
+    curvature: { estimator: 'hvp-pair', every: 3, first: 0, staleness: 1 },
+  },
+  { name: 'psgdKron whitening', optimizer: () => psgdKron({ lr: 0.01 }) },
 ];
 
 for (const workers of [1, 2, 4]) {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { Packr } from 'msgpackr';
 import { lastValueFrom, toArray } from 'rxjs';
-import { adamw, sophiaG, sophiaH } from '../../src/optim/index.js';
+import { adamw, psgdKron, sophiaG, sophiaH } from '../../src/optim/index.js';
 import type { PipelineCheckpoint } from '../../src/pipeline/checkpoint.js';
 import { PipelineConfigError } from '../../src/pipeline/config.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
@@ -30,6 +30,12 @@ const cases: { name: string; optimizer: () => ReturnType<typeof adamw>; curvatur
     curvature: { estimator: 'hutchinson', every: 4, first: 0, staleness: 2 },
   },
   { name: 'adamw', optimizer: () => adamw({ lr: 0.01 }) },
+  {
+    // A pending pair crosses the checkpoint as {diag: empty, pair: {v, hv}}.
+    name: 'psgdKron hessian + hvp-pair, staleness 2',
+    optimizer: () => psgdKron({ mode: 'hessian', lr: 0.05 }),
+    curvature: { estimator: 'hvp-pair', every: 3, staleness: 2 },
+  },
 ];
 
 /** The settings both halves of a resumed run share (curvature: the first case's). */
@@ -157,6 +163,20 @@ t.test('a bad checkpoint is refused before any thread starts, naming the field',
       'short estimate',
       { ...good, pending: [{ launchedAt: 1, diag: new Float32Array(3) }] },
       new RegExp(`pending\\[0\\]\\.diag must be a Float32Array of ${n} values`),
+    ],
+    [
+      'short pair',
+      {
+        ...good,
+        pending: [
+          {
+            launchedAt: 1,
+            diag: new Float32Array(0),
+            pair: { v: new Float32Array(n), hv: new Float32Array(3) },
+          },
+        ],
+      },
+      new RegExp(`pending\\[0\\]\\.pair\\.hv must be a Float32Array of ${n} values`),
     ],
     ['unknown key', { ...good, extra: 1 }, /unknown key "extra"/],
     [
