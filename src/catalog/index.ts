@@ -8,7 +8,9 @@ import type { OptimizerEntry } from './entry.js';
 import { lionEntry } from './lion.js';
 import { mfacEntry } from './mfac.js';
 import { muonEntry } from './muon.js';
+import { psgdEntry, psgdHessianEntry } from './psgd.js';
 import { soapEntry } from './soap.js';
+import { soapSophiaEntry } from './soap-sophia.js';
 import { sgdEntry } from './sgd.js';
 import { sophiaGEntry } from './sophia-g.js';
 import { sophiaHEntry } from './sophia-h.js';
@@ -34,6 +36,9 @@ export const OPTIMIZERS: readonly OptimizerEntry[] = [
   mfacEntry,
   muonEntry,
   soapEntry,
+  soapSophiaEntry,
+  psgdEntry,
+  psgdHessianEntry,
 ];
 
 /** Config names, in catalog order. */

@@ -55,7 +55,7 @@ export function hyperparameter(name: string): z.ZodType<number> {
 
 /** When curvature estimates are launched and applied; see train/curvature-schedule.ts. */
 export const curvatureSchema = z.strictObject({
-  estimator: z.enum(['gnb', 'hutchinson', 'hvp-pair']),
+  estimator: z.enum(['gnb', 'hutchinson', 'hvp-pair', 'gnb-gradient']),
   every: int(1).optional(),
   first: int(0).optional(),
   staleness: int(0).optional(),

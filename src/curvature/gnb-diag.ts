@@ -16,6 +16,11 @@ import type { Model, ModelInputs } from '../nn/model.js';
 export interface GnbOptions {
   seed?: number;
   step?: number;
+  /**
+   * Return ĝ itself instead of ĝ⊙ĝ (the 'gnb-gradient' estimator): the sampled-label gradient keeps the
+   * cross terms from which a matrix-aware optimizer builds Kronecker factors ĝĝᵀ (SOAP-Sophia).
+   */
+  unsquared?: boolean;
 }
 
 export interface GnbEstimate {
@@ -54,7 +59,7 @@ export function gnbDiag(
       const sampled = sampleLabels(logits, model.numClasses, options.seed ?? 0, options.step ?? 0);
       const [g] = gradients(crossEntropy(logits, sampled), [leaf]);
       const diag = g.data.slice();
-      for (let i = 0; i < diag.length; i++) diag[i] *= diag[i];
+      if (!options.unsquared) for (let i = 0; i < diag.length; i++) diag[i] *= diag[i];
       return { diag, sampled };
     }),
   );

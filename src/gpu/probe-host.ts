@@ -61,8 +61,8 @@ type Computed = Omit<HostedEstimate, 'notes'>;
 /** Why this probe cannot run on the device, or null when it can. */
 export function deviceProbeProblem(c: ResolvedCurvature, model: Model, batch: Batch): string | null {
   // No device kernel computes a bare H·v yet: the pair comes from the CPU's double backward.
-  if (c.estimator === 'hvp-pair')
-    return 'hessflow: the hvp-pair probe runs on the CPU (no device kernel for it yet)';
+  if (c.estimator === 'hvp-pair' || c.estimator === 'gnb-gradient')
+    return `hessflow: the ${c.estimator} probe runs on the CPU (no device kernel for it yet)`;
   if (model.spec.kind === 'gpt') return gptProbeProblem(c, model.spec as GptSpec, batch);
   const spec = model.spec as Partial<MlpSpec>;
   if (spec.kind !== 'mlp' || (spec.activation ?? 'tanh') !== 'tanh')

@@ -230,7 +230,15 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
           apply: (s, due) => {
             if (s.step !== state.step)
               throw new Error(`pipeline: step ${s.step} arrived, expected ${state.step}`);
-            const m = applyStep(state, c.optimizer, s.gradient, s.batch.targets.length, due, arrays);
+            const m = applyStep(
+              state,
+              c.optimizer,
+              s.gradient,
+              s.batch.targets.length,
+              due,
+              arrays,
+              c.curvature?.estimator,
+            );
             // A reduced gradient is the coordinator's own; a Hutchinson probe's stays with its result.
             if (!s.probe?.givesGradient) arrays.give(s.gradient.grad);
             if (due) {

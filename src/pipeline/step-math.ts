@@ -25,7 +25,12 @@ import { gather } from '../tensor/ops/indexing.js';
 import { reshape } from '../tensor/ops/layout.js';
 import { sum } from '../tensor/ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
-import { type QueuedEstimate, estimateExtra, estimateFinite } from '../train/curvature-schedule.js';
+import {
+  type CurvatureEstimator,
+  type QueuedEstimate,
+  estimateExtra,
+  estimateFinite,
+} from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
 
 /** Row ranges [start, end) of the shards of a batch of `rows` samples; never more shards than rows. */
@@ -203,6 +208,8 @@ export function applyStep<S>(
   predictions: number,
   due: PendingEstimate | null,
   arrays?: ArrayPool,
+  /** Which estimator `due` came from ('gnb-gradient' hands it on as extra.curvatureGradient). */
+  estimator?: CurvatureEstimator,
 ): StepMetrics {
   const t = state.step;
   const { loss, grad } = gradient;
@@ -219,7 +226,7 @@ export function applyStep<S>(
   const extra = {
     batchSize: predictions,
     loss,
-    ...estimateExtra(due),
+    ...estimateExtra(due, estimator),
     ...(arrays ? { arrays } : {}),
   };
   const finite =

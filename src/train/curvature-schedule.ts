@@ -15,11 +15,19 @@ import { Tensor } from '../tensor/tensor.js';
 
 /**
  * 'gnb': Gauss-Newton-Bartlett diagonal (Sophia-G); 'hutchinson': z⊙Hz (Sophia-H, AdaHessian);
- * 'hvp-pair': one pair (v, H·v) for PSGD-Kron's Hessian fitting (curvature/hvp-pair.ts).
+ * 'hvp-pair': one pair (v, H·v) for PSGD-Kron's Hessian fitting (curvature/hvp-pair.ts);
+ * 'gnb-gradient': GNB's sampled-label gradient ĝ itself, unsquared (SOAP-Sophia's Kronecker factors and
+ * rotated curvature); the same pass as 'gnb', carried in the estimate's `diag` and handed to the
+ * optimizer as `extra.curvatureGradient`.
  */
-export type CurvatureEstimator = 'gnb' | 'hutchinson' | 'hvp-pair';
+export type CurvatureEstimator = 'gnb' | 'hutchinson' | 'hvp-pair' | 'gnb-gradient';
 
-export const CURVATURE_ESTIMATORS: readonly CurvatureEstimator[] = ['gnb', 'hutchinson', 'hvp-pair'];
+export const CURVATURE_ESTIMATORS: readonly CurvatureEstimator[] = [
+  'gnb',
+  'hutchinson',
+  'hvp-pair',
+  'gnb-gradient',
+];
 
 export interface CurvatureConfig {
   estimator: CurvatureEstimator;
@@ -48,7 +56,7 @@ export function resolveCurvature(c: CurvatureConfig): ResolvedCurvature {
   const probes = c.probes ?? 1;
   if (!CURVATURE_ESTIMATORS.includes(c.estimator)) {
     throw new RangeError(
-      `curvature.estimator must be "gnb", "hutchinson" or "hvp-pair", got ${JSON.stringify(c.estimator)}`,
+      `curvature.estimator must be one of ${CURVATURE_ESTIMATORS.map((e) => `"${e}"`).join(', ')}, got ${JSON.stringify(c.estimator)}`,
     );
   }
   for (const [k, v, min] of [
@@ -90,8 +98,12 @@ export function estimateCurvature(
 ): CurvatureEstimate {
   const inputs = { data: batch.inputs, shape: batch.inputShape };
   const flat = new Tensor(params, [params.length]);
-  if (c.estimator === 'gnb') {
-    return { diag: gnbDiag(model, flat, inputs, { seed, step: t }).diag as Float32Array, launchedAt: t };
+  if (c.estimator === 'gnb' || c.estimator === 'gnb-gradient') {
+    const unsquared = c.estimator === 'gnb-gradient';
+    return {
+      diag: gnbDiag(model, flat, inputs, { seed, step: t, unsquared }).diag as Float32Array,
+      launchedAt: t,
+    };
   }
   const f = lossFunction(model, inputs, batch.targets as Int32Array);
   if (c.estimator === 'hvp-pair') {
@@ -115,10 +127,17 @@ export function queuedEstimate(e: QueuedEstimate): QueuedEstimate {
   return { diag: e.diag, ...(e.pair ? { pair: e.pair } : {}), launchedAt: e.launchedAt };
 }
 
-/** What an estimate due now adds to the optimizer's `extra`: `hessianPair` or `hessianDiag`. */
-export function estimateExtra(due: QueuedEstimate | null): Pick<UpdateExtra, 'hessianDiag' | 'hessianPair'> {
+/**
+ * What an estimate due now adds to the optimizer's `extra`: `hessianPair`, `curvatureGradient` (the
+ * 'gnb-gradient' estimator's ĝ, which travels in `diag`) or `hessianDiag`.
+ */
+export function estimateExtra(
+  due: QueuedEstimate | null,
+  estimator?: CurvatureEstimator,
+): Pick<UpdateExtra, 'hessianDiag' | 'hessianPair' | 'curvatureGradient'> {
   if (!due) return {};
-  return due.pair ? { hessianPair: due.pair } : { hessianDiag: due.diag };
+  if (due.pair) return { hessianPair: due.pair };
+  return estimator === 'gnb-gradient' ? { curvatureGradient: due.diag } : { hessianDiag: due.diag };
 }
 
 /** Whether every value an estimate carries is finite (a non-finite one is dropped with its step). */

@@ -183,7 +183,11 @@ export class Trainer<S = unknown> {
     };
 
     let next: TrainState<S>;
-    const extra = { batchSize: predictions, loss, ...estimateExtra(due ?? null) };
+    const extra = {
+      batchSize: predictions,
+      loss,
+      ...estimateExtra(due ?? null, this.curvature?.estimator),
+    };
     const finite =
       Number.isFinite(loss) && grad.length === s.params.length && g.finite && (!due || estimateFinite(due));
     const [updates, optState] = finite

@@ -13,6 +13,7 @@ import { buildOptimizer } from '../../src/cli/run-setup.js';
 import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { tensorLayoutOf } from '../../src/nn/tensor-layout.js';
+import { estimateExtra } from '../../src/train/curvature-schedule.js';
 
 const read = (f: string) => JSON.parse(readFileSync(new URL(`../../config/${f}`, import.meta.url), 'utf8'));
 const quickstart = read('quickstart.json');
@@ -43,7 +44,21 @@ for (const entry of OPTIMIZERS) {
       const grads = Float32Array.from(params, (_, i) => Math.sin(i + 1) * 0.1);
       const extra = {
         batchSize: 8,
-        ...(preset.curvature ? { hessianDiag: Float32Array.from(grads, (g) => g * g + 1e-3) } : {}),
+        // What the preset's estimator delivers, as the loops hand it on (estimateExtra).
+        ...estimateExtra(
+          preset.curvature
+            ? {
+                diag: Float32Array.from(grads, (g) =>
+                  preset.curvature!.estimator === 'gnb-gradient' ? g : g * g + 1e-3,
+                ),
+                ...(preset.curvature.estimator === 'hvp-pair'
+                  ? { pair: { v: grads, hv: Float32Array.from(grads, (g) => 2 * g) } }
+                  : {}),
+                launchedAt: 0,
+              }
+            : null,
+          preset.curvature?.estimator,
+        ),
       };
       // Two steps: SOAP, as soap.py, only builds its eigenbases on the first.
       const [, next] = opt.update(grads, state, params, extra);

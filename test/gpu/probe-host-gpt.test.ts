@@ -59,6 +59,10 @@ t.test('deviceProbeProblem for the GPT', async (t) => {
   bad.inputs[4] = 11;
   t.match(deviceProbeProblem(gnb, model, bad), /token ids in \[0, 11\)/);
   t.match(deviceProbeProblem(hvpPair, model, tokenBatch(2)), /hvp-pair probe runs on the CPU/);
+  t.match(
+    deviceProbeProblem({ ...gnb, estimator: 'gnb-gradient' }, model, tokenBatch(2)),
+    /gnb-gradient probe runs on the CPU/,
+  );
 });
 
 t.test('an hvp-pair estimate through the host comes from the CPU, bit for bit', async (t) => {

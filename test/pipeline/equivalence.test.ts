@@ -1,6 +1,14 @@
 import t from 'tap';
 import { lastValueFrom, toArray } from 'rxjs';
-import { adamw, psgdKron, sophiaG, sophiaH } from '../../src/optim/index.js';
+import {
+  adamw,
+  muon,
+  psgdKron,
+  soapSophia,
+  sophiaG,
+  sophiaH,
+  type GradientTransformation,
+} from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { WorkerPools } from '../../src/workers/pools.js';
@@ -8,7 +16,7 @@ import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
 import { batchOf, firstBitDifference, fixtureReference, model, modelSpec, spec } from './fixtures.js';
 
 const STEPS = 12;
-const cases: { name: string; optimizer: () => ReturnType<typeof adamw>; curvature?: CurvatureConfig }[] = [
+const cases: { name: string; optimizer: () => GradientTransformation; curvature?: CurvatureConfig }[] = [
   {
     name: 'sophiaG + gnb',
     optimizer: () => sophiaG({ lr: 0.02, rho: 0.05 }),
@@ -27,6 +35,12 @@ const cases: { name: string; optimizer: () => ReturnType<typeof adamw>; curvatur
     curvature: { estimator: 'hvp-pair', every: 3, first: 0, staleness: 1 },
   },
   { name: 'psgdKron whitening', optimizer: () => psgdKron({ lr: 0.01 }) },
+  { name: 'muon', optimizer: () => muon({ lr: 0.02, adamLr: 0.01 }) },
+  {
+    name: 'soapSophia + gnb-gradient, staleness 1',
+    optimizer: () => soapSophia({ lr: 0.01, curvature: 'curvatureGradient', preconditionFrequency: 2 }),
+    curvature: { estimator: 'gnb-gradient', every: 3, first: 0, staleness: 1 },
+  },
 ];
 
 for (const workers of [1, 2, 4]) {

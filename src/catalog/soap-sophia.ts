@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { soapSophia } from '../optim/soap-sophia.js';
+import type { OptimizerEntry } from './entry.js';
+import { num, rule, weightDecay } from './hyper.js';
+import { SOAP_BASIS_HYPERPARAMETERS } from './soap.js';
+
+/**
+ * hessflow's own curvature method: Sophia's clipped step in SOAP's eigenbasis, with the curvature and
+ * (optionally) the Kronecker factors from GNB's sampled-label gradient ĝ — a Gauss–Newton / K-FAC-like
+ * eigenbasis — delivered by the 'gnb-gradient' probe every k steps (concurrently, in the pipeline).
+ */
+export const soapSophiaEntry: OptimizerEntry = {
+  name: 'soapSophia',
+  label: 'SOAP-Sophia (GNB)',
+  cliName: 'soap-sophia',
+  aliases: ['soapsophia', 'soap_sophia'],
+  summary:
+    "Sophia's clipped step in the eigenbasis of Shampoo's factors, curvature (Q_Lᵀ ĝ Q_R)² from GNB's sampled-label gradient ĝ; per-tensor win-rate",
+  hyperparameters: {
+    b1: num('b1', 'momentum decay (default 0.965)'),
+    b2: num('b2', 'curvature EMA decay (default 0.99)'),
+    winRateTarget: num('winRateTarget', "each tensor's ρ set so this fraction is unclipped (default 0.9)"),
+    weightDecay: weightDecay(0.1),
+    ...SOAP_BASIS_HYPERPARAMETERS,
+    factors: rule(
+      z.enum(['gradient', 'curvature']),
+      'what the Kronecker factors accumulate: the gradient ("gradient", default) or ĝ ("curvature", Gauss–Newton)',
+      'string',
+    ),
+  },
+  curvature: {
+    estimators: ['gnb-gradient'],
+    required: true,
+    example: { estimator: 'gnb-gradient', every: 10, first: 0 },
+  },
+  needsLayout: true,
+  scaling: 'sqrt',
+  presets: {
+    // Not tuned on the MLP; the char-GPT's from the reference sweep's tuning (bench/plans/gpt-reference.json).
+    mlp: {
+      optimizer: { name: 'soapSophia', lr: 3e-3, b1: 0.9, weightDecay: 0 },
+      curvature: { estimator: 'gnb-gradient', every: 10, first: 0 },
+    },
+    gpt: {
+      optimizer: { name: 'soapSophia', lr: 0.01, b1: 0.9, b2: 0.99, winRateTarget: 0.9, weightDecay: 0.1 },
+      curvature: { estimator: 'gnb-gradient', every: 10, first: 0 },
+    },
+  },
+  build: ({ hyper, lr, decayMask }) =>
+    soapSophia({ ...hyper, lr, curvature: 'curvatureGradient', ...(decayMask ? { mask: decayMask } : {}) }),
+  preconditioner: () =>
+    "SOAP-Sophia's preconditioner is diagonal only in each tensor's rotated eigenbasis: no diagonal form in the parameters' coordinates",
+};
