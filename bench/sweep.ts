@@ -132,17 +132,21 @@ function pickArms(plan: Plan, list: string): Plan['arms'] {
 }
 
 /**
- * Wall time per Trainer step of each optimizer, by label, from the gpt suite of `npm run bench`
- * (bench/results/cpu.json), where all were timed interleaved in one run. The sweep's own CPU seconds
- * come from runs made at different times and loads (two at a time, beside other work), which moves
- * them by up to 3×; steps × this step cost compares optimizers at equal load.
+ * Wall time per Trainer step of each optimizer, by label, from the gpt suite of `npm run bench`, where all
+ * were timed interleaved in one run: bench/results/gpt-steps.json (`--suites gpt,gpt-pipeline --name
+ * gpt-steps`) when recorded, else cpu.json (the full default run). The sweep's own CPU seconds come from
+ * runs made at different times and loads (two at a time, beside other work), which moves them by up to 3×;
+ * steps × this step cost compares optimizers at equal load.
  */
 function stepCosts(id = 'gpt-step'): Map<string, number> {
-  const file = join(resultsDir(), 'cpu.json');
-  if (!existsSync(file)) return new Map();
-  const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  const section = results.sections.find((s) => s.id === id);
-  return new Map((section?.rows ?? []).map((r) => [String(r.optimizer), Number(r.ms)]));
+  for (const name of ['gpt-steps.json', 'cpu.json']) {
+    const file = join(resultsDir(), name);
+    if (!existsSync(file)) continue;
+    const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
+    const section = results.sections.find((s) => s.id === id);
+    if (section) return new Map(section.rows.map((r) => [String(r.optimizer), Number(r.ms)]));
+  }
+  return new Map();
 }
 
 function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: string): Section[] {
@@ -281,7 +285,7 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
               `Second target: ${second}'s mean final validation loss, ${target2.toFixed(4)}, read off the mean curves the same way.`,
             ]
           : []),
-        `Time to it: steps to it × each optimizer's wall time per step from the gpt suite of \`npm run bench\` (bench/results/cpu.json), where all optimizers were timed interleaved in one run${cost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
+        `Time to it: steps to it × each optimizer's wall time per step from the gpt suite of \`npm run bench\` (bench/results/gpt-steps.json, else cpu.json), where all optimizers were timed interleaved in one run${cost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
         `Pipeline time: the same steps × each optimizer's wall time per step through the streaming pipeline (2 gradient workers, probes concurrent on their own thread), from the gpt-pipeline suite of \`npm run bench\`${pipeCost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
         "Run CPU time: each run's own process CPU time for its training steps. Runs shared the machine at different loads (two at a time, beside other work), and contention inflates CPU time too (by up to 3× on this VM), so read it as a rough check only.",
         `Validation curves (mean over the final seeds): ![curves](${figure})`,
