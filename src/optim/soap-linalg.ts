@@ -36,8 +36,11 @@ export class Scratch {
   }
 }
 
-/** out = Q_Lᵀ·X·Q_R (into the eigenbasis); X and out are rows×cols, empty Q = identity. */
-export function rotate(
+/**
+ * out = Q_Lᵀ·X·Q_R (into the eigenbasis) or, with `back`, Q_L·X·Q_Rᵀ (back to the parameter space); X and
+ * out are rows×cols, an empty Q is the identity.
+ */
+function rotateInto(
   x: Float32Array,
   ql: Float32Array,
   qr: Float32Array,
@@ -45,21 +48,22 @@ export function rotate(
   cols: number,
   out: Float32Array,
   tmp: Scratch,
+  back: boolean,
 ): void {
   const n = rows * cols;
   if (ql.length === 0 && qr.length === 0) {
     out.set(x.subarray(0, n));
     return;
   }
-  if (qr.length === 0) return gemm(ql, x, out, rows, cols, rows, true, false);
-  if (ql.length === 0) return gemm(x, qr, out, rows, cols, cols);
+  if (qr.length === 0) return gemm(ql, x, out, rows, cols, rows, !back, false);
+  if (ql.length === 0) return gemm(x, qr, out, rows, cols, cols, false, back);
   const t = tmp.get(n);
-  gemm(ql, x, t, rows, cols, rows, true, false);
-  gemm(t, qr, out, rows, cols, cols);
+  gemm(ql, x, t, rows, cols, rows, !back, false);
+  gemm(t, qr, out, rows, cols, cols, false, back);
 }
 
-/** out = Q_L·X·Q_Rᵀ (back to the parameter space). */
-export function rotateBack(
+/** out = Q_Lᵀ·X·Q_R (into the eigenbasis). */
+export const rotate = (
   x: Float32Array,
   ql: Float32Array,
   qr: Float32Array,
@@ -67,18 +71,18 @@ export function rotateBack(
   cols: number,
   out: Float32Array,
   tmp: Scratch,
-): void {
-  const n = rows * cols;
-  if (ql.length === 0 && qr.length === 0) {
-    out.set(x.subarray(0, n));
-    return;
-  }
-  if (qr.length === 0) return gemm(ql, x, out, rows, cols, rows);
-  if (ql.length === 0) return gemm(x, qr, out, rows, cols, cols, false, true);
-  const t = tmp.get(n);
-  gemm(ql, x, t, rows, cols, rows);
-  gemm(t, qr, out, rows, cols, cols, false, true);
-}
+): void => rotateInto(x, ql, qr, rows, cols, out, tmp, false);
+
+/** out = Q_L·X·Q_Rᵀ (back to the parameter space). */
+export const rotateBack = (
+  x: Float32Array,
+  ql: Float32Array,
+  qr: Float32Array,
+  rows: number,
+  cols: number,
+  out: Float32Array,
+  tmp: Scratch,
+): void => rotateInto(x, ql, qr, rows, cols, out, tmp, true);
 
 /**
  * out = β·F + (1 − β)·P with P = X·Xᵀ (side 'left', rows×rows) or Xᵀ·X ('right', cols×cols): soap.py's

@@ -80,7 +80,15 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
     if (estimate && !gradient.nonFinite) state.pending = [...state.pending, queuedEstimate(estimate)];
     const staleness = curvature?.staleness ?? 0;
     const due = state.pending.find((e) => e.launchedAt + staleness === t) ?? null;
-    const m = applyStep(state, optimizer, gradient, batch.targets.length, due, undefined, curvature?.estimator);
+    const m = applyStep(
+      state,
+      optimizer,
+      gradient,
+      batch.targets.length,
+      due,
+      undefined,
+      curvature?.estimator,
+    );
     m.ms = performance.now() - t0;
     history.push(m);
   }
