@@ -23,6 +23,7 @@ import {
   fromJetStream,
 } from '../streams/from-jetstream.js';
 import { setFiniteChecks } from '../tensor/index.js';
+import { type EvalResult, evaluate } from '../train/evaluate.js';
 import type { StepMetrics } from '../train/train.js';
 import type { RunConfig } from './config.js';
 import { buildOptimizer, modelSpecOf, setupData } from './run-setup.js';
@@ -59,6 +60,8 @@ export interface StreamTrainingResult {
   lastSeq: number;
   resumedFrom: { step: number; lastSeq: number };
   source: JetStreamSourceStatus;
+  /** Held-out loss and accuracy of the final θ (the config's evaluation data). */
+  finalEval: EvalResult;
   interrupted?: boolean;
 }
 
@@ -211,6 +214,7 @@ export async function runStreamTraining(
     lastSeq: lastApplied,
     resumedFrom,
     source: source.status(),
+    finalEval: evaluate(model, s.params, data.evalBatches),
     ...(interrupted && s.step < config.steps ? { interrupted: true } : {}),
   };
 }
