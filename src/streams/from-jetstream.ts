@@ -67,8 +67,10 @@ export interface FromJetStreamOptions extends NatsConnectOptions {
   limit?: number;
   /** The consumer's AckWait in ms (default 30000); held messages are kept in progress well within it. */
   ackWaitMs?: number;
-  /** Messages fetched ahead of the pipeline (default 64). */
+  /** Messages fetched ahead of the pipeline (default 64)… */
   prefetch?: number;
+  /** …and at most about this many bytes of them (default 32 MiB; at least one message). */
+  prefetchBytes?: number;
   /** The consumer's max_ack_pending (default 65536): more than a checkpoint interval's batches. */
   maxAckPending?: number;
   /** An outage (no connection, or no pull served) longer than this errors the stream (default 60000). */
@@ -149,6 +151,10 @@ export function fromJetStream(o: FromJetStreamOptions): JetStreamSource {
   const maxBytes = positiveInt('maxMessageBytes', o.maxMessageBytes, DEFAULT_MAX_BYTES);
   const ackWaitMs = positiveInt('ackWaitMs', o.ackWaitMs, 30_000, 300);
   const prefetch = positiveInt('prefetch', o.prefetch, 64);
+  const prefetchBytes = positiveInt('prefetchBytes', o.prefetchBytes, 32 << 20);
+  // Mean message size so far, to keep a fetch of large batches within prefetchBytes.
+  let meanBytes = 0;
+  let sizeSamples = 0;
   const maxAckPending = positiveInt('maxAckPending', o.maxAckPending, 65_536);
   const maxOutageMs = positiveInt('maxOutageMs', o.maxOutageMs, 60_000);
   const startAfter = positiveInt('startAfter', o.startAfter, 0, 0);
@@ -224,7 +230,8 @@ export function fromJetStream(o: FromJetStreamOptions): JetStreamSource {
       // No stream captures the dead-letter subject: publish it plainly, for whoever listens.
       nc?.publish(dlq, m.data, { headers: h });
     }
-    m.term(reason);
+    // Plain +TERM: nats-server 2.9 ignores "+TERM <reason>" (the reason is in the dead letter anyway).
+    m.term();
     o.onDeadLetter?.({ seq: m.seq, subject: m.subject, reason, message });
   };
 
@@ -274,6 +281,8 @@ export function fromJetStream(o: FromJetStreamOptions): JetStreamSource {
 
         const handle = async (js: JetStreamClient, m: JsMsg): Promise<void> => {
           const seq = m.seq;
+          sizeSamples = Math.min(sizeSamples + 1, 100);
+          meanBytes += (m.data.length - meanBytes) / sizeSamples;
           if (m.redelivered) counts.redeliveries++;
           lastPending = m.info.pending;
           if (seq <= durableSeq) {
@@ -345,7 +354,11 @@ export function fromJetStream(o: FromJetStreamOptions): JetStreamSource {
           let backoff = 100;
           let needReposition = false;
           while (!stopped) {
-            const room = Math.min(prefetch - ready.length, limit - emittedCount - ready.length);
+            const byBytes = meanBytes > 0 ? Math.max(1, Math.floor(prefetchBytes / meanBytes)) : 8;
+            const room = Math.min(
+              Math.min(prefetch, byBytes) - ready.length,
+              limit - emittedCount - ready.length,
+            );
             if (room <= 0) {
               await new Promise<void>((r) => (wake = r));
               continue;

@@ -110,9 +110,11 @@ t.test(
     const first = await jsm.streams.getMessage('DLQ', { seq: 1 });
     t.equal(first?.header.get('Hessflow-Reason'), MALFORMED[0].reason, 'with its reason');
     t.ok(Buffer.from(first?.data ?? []).equals(Buffer.from(MALFORMED[0].body)), 'and its original bytes');
+    source.durable(s.lastEmittedSeq);
     await source.close();
     const info = await jsm.consumers.info('TRAIN', 'trainer');
     t.equal(info.num_redelivered, 0, 'no message was redelivered');
+    t.equal(info.num_ack_pending, 0, 'dead letters are terminated (not left to come back after AckWait)');
   },
 );
 

@@ -9,7 +9,8 @@ import { Command } from 'commander';
 import { type RunConfig, defaultConfigPath, readConfig } from '../config.js';
 import { nonNegativeInt, positiveInt } from '../parse.js';
 import { parseNatsSourceUrl } from '../nats-source-url.js';
-import { type PublishResult, publishDataset } from '../publish.js';
+import { loadNatsModule } from '../nats-modules.js';
+import type { PublishResult } from '../publish.js';
 import { stopOnSigint } from '../progress.js';
 
 export interface PublishCommandOptions {
@@ -29,6 +30,7 @@ export async function publishCommand(o: PublishCommandOptions): Promise<PublishR
   const url = parseNatsSourceUrl(o.to);
   const config: RunConfig = readConfig(o.config ?? (process.env.CONFIG || defaultConfigPath()));
   const count = o.count ?? config.steps;
+  const { publishDataset } = await loadNatsModule(() => import('../publish.js'), 'publish');
   const bar =
     o.progress && !o.json && process.stderr.isTTY === true
       ? new cliProgress.SingleBar(

@@ -13,7 +13,8 @@ import { positiveInt } from '../parse.js';
 import { TrainingProgress, stopOnSigint } from '../progress.js';
 import { modelSpecOf } from '../run-setup.js';
 import { runTraining } from '../run-training.js';
-import { type StreamTrainSummary, streamTrainCommand } from './train-stream.js';
+import { loadNatsModule } from '../nats-modules.js';
+import type { StreamTrainSummary } from './train-stream.js';
 
 export interface TrainOptions {
   config?: string;
@@ -77,7 +78,9 @@ function trainConfig(o: TrainOptions): RunConfig {
 export async function trainFromSourceCommand(
   o: TrainOptions & { source: string },
 ): Promise<StreamTrainSummary> {
-  return streamTrainCommand(trainConfig(o), o);
+  const config = trainConfig(o);
+  const { streamTrainCommand } = await loadNatsModule(() => import('./train-stream.js'), 'train --source');
+  return streamTrainCommand(config, o);
 }
 
 export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
