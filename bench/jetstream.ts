@@ -8,7 +8,8 @@
  *   - in-memory source rate: the same batches from an array (fromAsyncIterable), for comparison;
  *   - trainer step rate: pipeline steps/s on the in-memory source, and on the JetStream source;
  *   - publish→applied latency p50/p99: a producer paced at `--load` × the step rate publishes while the
- *     pipeline trains from the stream; latency = step applied − publish started.
+ *     pipeline trains from the stream; latency = step applied − publish started (the first 5 steps,
+ *     the workers' start-up, not counted).
  * The source must deliver ≥ 2× the trainer's step rate.
  *
  * `--rss-minutes M` instead trains from the stream for M minutes with a paced producer and samples the
@@ -50,6 +51,7 @@ const { values: args } = parseArgs({
 
 const MODEL = { kind: 'mlp' as const, sizes: [784, 256, 256, 10], activation: 'tanh' as const };
 const MAX_PAYLOAD = 8 << 20;
+const WARMUP = 5;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -212,7 +214,8 @@ async function benchBatch(batchSize: number) {
         next: (m) => {
           const seq = lat.sequenceAt(m.step);
           const at = published.get(seq);
-          if (at !== undefined) latencies.push(performance.now() - at);
+          // The first steps include the workers' start-up: not counted.
+          if (at !== undefined && m.step >= WARMUP) latencies.push(performance.now() - at);
         },
         error: reject,
         complete: resolve,

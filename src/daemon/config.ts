@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { natsIngestSchema } from './nats-ingest-config.js';
 import { curvatureSchema, hyperparameter, int } from '../config/schemas.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { ModelSpec } from '../nn/model.js';
@@ -105,6 +106,8 @@ const fields = z.strictObject({
   workers: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
   /** engine "pipeline": fixed gradient shards per batch (default 4); results never depend on workers. */
   shards: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
+  /** Further ingest beside HTTP and TCP: `{"nats": {servers, stream, ...}}` (nats-ingest-config.ts). */
+  ingest: z.strictObject({ nats: natsIngestSchema.optional() }).optional(),
 });
 
 // workers and shards configure the pipeline's pools: given to the trainer engine they would be ignored.

@@ -119,14 +119,29 @@ async function startLocked(
   metrics.step.set(engine.status().step);
 
   let accepting = true;
+  // NATS ingest (ingest.nats): loaded only when configured; acknowledges after each durable checkpoint.
+  const nats = config.ingest?.nats
+    ? new (await import('./nats-ingest.js')).NatsIngest({
+        config: config.ingest.nats,
+        engine,
+        logger,
+        dir: config.checkpointDir,
+        maxMessageBytes: config.maxFrameBytes,
+      })
+    : null;
+  nats?.registerMetrics(metrics.registry);
+
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
-    const r = await store.save(await engine.snapshot());
+    const snapshot = await engine.snapshot();
+    const r = await store.save(snapshot);
+    await nats?.checkpointed(snapshot.nextSeq);
     metrics.checkpoints.inc();
     logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
     return { path: r.path, step: r.step };
   };
 
   engine.onStep(({ seq, metrics: m }) => {
+    nats?.applied(seq);
     metrics.steps.inc();
     metrics.step.set(m.step + 1);
     metrics.queueDepth.set(engine.status().queueDepth);
@@ -157,6 +172,7 @@ async function startLocked(
     ...(config.token ? { token: config.token } : {}),
     checkpoint,
     accepting: () => accepting,
+    ...(nats ? { statusExtra: () => ({ nats: nats.status() }) } : {}),
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -193,6 +209,18 @@ async function startLocked(
   }
 
   engine.start();
+  if (nats) {
+    try {
+      // A lost broker mid-run is retried with backoff (status shows it); past maxOutageMs it is logged
+      // as an error and /v1/status keeps the reason, while HTTP and TCP ingest go on.
+      await nats.start((err) => logger.error({ err: { message: err.message } }, 'NATS ingest stopped'));
+    } catch (e) {
+      await Promise.all([sock?.close(), app.close()]);
+      await engine.stop();
+      await nats.close();
+      throw e;
+    }
+  }
   logger.info({ event: 'listening', host: config.host, httpPort, socketPort }, 'listening');
 
   let stopping: Promise<void> | null = null;
@@ -200,10 +228,12 @@ async function startLocked(
     stopping ??= (async () => {
       accepting = false;
       logger.info({ event: 'stopping' }, 'stopping: ingest closed, finishing the current step');
+      nats?.stopIngest();
       await Promise.all([sock?.close(), app.close()]);
       await engine.stop();
       await store.flush().catch(() => undefined);
       const final = await checkpoint();
+      await nats?.close();
       logger.info(
         { event: 'stopped', step: final.step, checkpoint: final.path },
         'final checkpoint written; stopped',

@@ -28,6 +28,8 @@ export interface HttpServerOptions {
   checkpoint: () => Promise<{ path: string; step: number }>;
   /** False once shutdown began: ingest answers 503. */
   accepting: () => boolean;
+  /** Further /v1/status fields (the NATS ingest's `nats`). */
+  statusExtra?: () => Record<string, unknown>;
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -114,7 +116,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     return { seq };
   });
 
-  app.get('/v1/status', async () => engine.status());
+  app.get('/v1/status', async () => ({ ...engine.status(), ...opts.statusExtra?.() }));
 
   app.post('/v1/pause', { onRequest: control }, async () => {
     engine.pause();

@@ -19,34 +19,18 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { BehaviorSubject, type Subscription } from 'rxjs';
-import { z } from 'zod';
 import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import type { NatsIngestConfig } from './nats-ingest-config.js';
 import {
   type JetStreamSource,
   type JetStreamSourceStatus,
   fromJetStream,
 } from '../streams/from-jetstream.js';
 
-const name = z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, _ and -');
-
-/** The `ingest.nats` section of the daemon config. */
-export const natsIngestSchema = z.strictObject({
-  servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
-  stream: name,
-  /** Consume only this subject of the stream (default: all of them). */
-  subject: z.string().min(1).optional(),
-  consumer: name.default('hessflow-daemon'),
-  tokenFile: z.string().min(1).optional(),
-  tokenEnv: z.string().min(1).optional(),
-  credsFile: z.string().min(1).optional(),
-  deadLetterSubject: z.string().min(1).optional(),
-  ackWaitMs: z.number().int().min(1000).default(30_000),
-  maxOutageMs: z.number().int().min(1000).default(60_000),
-});
-
-export type NatsIngestConfig = z.output<typeof natsIngestSchema>;
+export { natsIngestSchema } from './nats-ingest-config.js';
+export type { NatsIngestConfig } from './nats-ingest-config.js';
 
 export const NATS_POSITION_FILE = 'nats-position.json';
 
@@ -242,6 +226,12 @@ export class NatsIngest {
     );
     make('hessflow_nats_connected', '1 while connected to NATS', (s) => (s.connected ? 1 : 0));
     make('hessflow_nats_reconnects_total', 'Reconnections to NATS', (s) => s.reconnects);
+  }
+
+  /** Stops taking messages (shutdown); acknowledgements still go out until close(). */
+  stopIngest(): void {
+    this.sub?.unsubscribe();
+    this.sub = null;
   }
 
   async close(): Promise<void> {

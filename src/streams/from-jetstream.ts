@@ -329,14 +329,25 @@ export function fromJetStream(o: FromJetStreamOptions): JetStreamSource {
             );
             jsm = await jetstreamManager(nc, { timeout: 5000 });
             js = jetstream(nc, { timeout: 5000 });
-            try {
-              await jsm.streams.info(o.stream);
-            } catch (e) {
-              throw new JetStreamSourceError(
-                `JetStream stream ${o.stream} is not available: ${natsErrorText(e)}`,
-              );
+            // A missing stream is an error at once; anything else (a cluster electing a leader, a
+            // timeout) is retried with backoff for up to maxOutageMs.
+            const since = Date.now();
+            for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+              try {
+                await jsm.streams.info(o.stream);
+                await ensureConsumer(jsm, startAfter, o.reposition !== false);
+                conn.lastError = null;
+                break;
+              } catch (e) {
+                const text = natsErrorText(e);
+                if (/stream not found/i.test(text) || Date.now() - since > maxOutageMs)
+                  throw new JetStreamSourceError(`JetStream stream ${o.stream} is not available: ${text}`);
+                conn.lastError = text;
+                event('start_retry', text);
+                await new Promise((r) => setTimeout(r, wait));
+                if (stopped) return;
+              }
             }
-            await ensureConsumer(jsm, startAfter, o.reposition !== false);
           } catch (e) {
             throw e instanceof NatsConnectError || e instanceof JetStreamSourceError
               ? e
