@@ -1,10 +1,9 @@
 /**
- * Exactly-once training from JetStream across crashes, against real nats-server processes:
- * - a trainer process killed with SIGKILL at ≥ 10 random moments (some inside a checkpoint) while a
- *   producer publishes (retrying some publishes with the same id): after the restarts every published
- *   batch was applied exactly once, and θ equals an uninterrupted run over the same stream bit for bit;
- * - a 3-node cluster (stream replicas 3) losing one node mid-run: training goes on, nothing lost or
- *   applied twice, θ equal to the uninterrupted run.
+ * Exactly-once training from JetStream across crashes, against a real nats-server: a trainer process
+ * killed with SIGKILL at ≥ 10 random moments (some inside a checkpoint) while a producer publishes
+ * (retrying some publishes with the same id): after the restarts every published batch was applied
+ * exactly once, and θ equals an uninterrupted run over the same stream bit for bit. The 3-node cluster
+ * failover is jetstream-cluster.test.ts.
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,22 +16,13 @@ import { batchMessageId, defaultSubject, encodeBatch, publishWithRetry } from '.
 import { STREAM_CHECKPOINT, runStreamTraining } from '../../src/cli/run-stream-training.js';
 import { setupData } from '../../src/cli/run-setup.js';
 import { loadCheckpoint } from '../../src/io/checkpoint-file.js';
-import { natsSkipReason, startNatsCluster, startNatsServer } from '../helpers/nats-server.js';
-import { createStream } from './fixtures/jetstream.js';
+import { natsSkipReason, startNatsServer } from '../helpers/nats-server.js';
+import { CONFIG, createStream } from './fixtures/jetstream.js';
 import { spawnTrainer } from './fixtures/trainer-process.js';
 
 const skip = natsSkipReason();
-
-const CONFIG = {
-  name: 'nats-exactly-once',
-  model: { kind: 'mlp', sizes: [784, 24, 10], activation: 'tanh' },
-  optimizer: { name: 'sophiaG', lr: 0.002, rho: 0.04, weightDecay: 0.1 },
-  curvature: { estimator: 'gnb', every: 4 },
-  data: { name: 'mnist', evalSize: 64 },
-  batchSize: 16,
-  evalEvery: 1000,
-  seed: 3,
-};
+// Ten trainer processes and an uninterrupted run: longer than the suite's 300 s on a loaded machine.
+t.setTimeout(900_000);
 
 /** Deterministic pseudo-random numbers (mulberry32), so a failing schedule of kills can be replayed. */
 function rng(seed: number): () => number {
@@ -186,72 +176,5 @@ t.test(
       bits(cp.params).equals(bits(ref.params)),
       'θ after the crashes equals the uninterrupted run, bit for bit',
     );
-  },
-);
-
-t.test(
-  'one node of a 3-node cluster (replicas 3) killed mid-run: training goes on, nothing lost or duplicated',
-  { skip, timeout: 600_000 },
-  async (t) => {
-    const steps = 120;
-    const cluster = await startNatsCluster(t);
-    const dir = await scratch(t, 'hessflow-nats-cluster-');
-    const configPath = join(dir, 'config.json');
-    await writeFile(configPath, JSON.stringify({ ...CONFIG, steps }));
-    const config = readConfig(configPath);
-    const stream = 'TRAIN3';
-    const subject = defaultSubject(stream);
-    const nc = await connect({ servers: cluster.servers });
-    t.teardown(() => nc.close());
-    await createStream(await jetstreamManager(nc), stream, [subject], 3);
-    const js = jetstream(nc);
-    const data = setupData(config);
-    const producer = (async () => {
-      for (let k = 0; k < steps; k++) {
-        await publishWithRetry(js, subject, encodeBatch(data.batchAt(k)), batchMessageId(config, k), 20);
-        await new Promise((r) => setTimeout(r, 40));
-      }
-    })();
-    const runDir = join(dir, 'run');
-    await mkdir(runDir);
-    const p = spawnTrainer(t, {
-      config: configPath,
-      dir: runDir,
-      servers: cluster.servers,
-      stream,
-      consumer: 'trainer',
-      every: 10,
-      ackWaitMs: 3000,
-    });
-    t.ok(await p.waitFor((e) => e.event === 'step' && e.step! >= 20), 'training runs on the cluster');
-    // Kill the node holding the stream's leadership if we can tell, else the first one.
-    const jsm = await jetstreamManager(nc);
-    const leader = (await jsm.streams.info(stream)).cluster?.leader;
-    const victim = cluster.nodes.find((n) => n.name === leader) ?? cluster.nodes[0];
-    t.comment(`killing ${victim.name} (stream leader: ${leader ?? 'unknown'})`);
-    const killedAt = p.events.filter((e) => e.event === 'step').length;
-    await victim.kill();
-    const done = await p.waitFor((e) => e.event === 'done', 300_000);
-    await producer;
-    t.ok(done, `the run completes with a node down${done ? '' : `:\n${p.stderr()}`}`);
-    t.ok(killedAt < steps, `the node died mid-run (after ${killedAt} steps)`);
-    const seqs = p.events.filter((e) => e.event === 'step').map((e) => [e.step, e.seq]);
-    t.same(
-      seqs,
-      Array.from({ length: steps }, (_, k) => [k, k + 1]),
-      'every batch applied once, in order, across the failover',
-    );
-    const survivors = cluster.nodes.filter((n) => n !== victim).map((n) => n.url);
-    const ref = await runStreamTraining(config, {
-      source: { servers: survivors, stream, consumer: 'reference' },
-      dir: await scratch(t, 'hessflow-nats-cluster-ref-'),
-      checkpointEvery: 1000,
-      workers: 1,
-      shards: 2,
-      fsync: false,
-    });
-    const cp = await loadCheckpoint(join(runDir, STREAM_CHECKPOINT));
-    t.equal(cp.step, steps);
-    t.ok(bits(cp.params).equals(bits(ref.params)), 'θ equals an uninterrupted run, bit for bit');
   },
 );
