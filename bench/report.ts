@@ -6,6 +6,7 @@
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reviewReferenceRows } from './lib/comparability.js';
 import { readingsDir, reportPath, resultsDir } from './lib/paths.js';
 import { type Cell, type Column, RESULTS_SCHEMA, type Results, type Section } from './lib/types.js';
 
@@ -87,7 +88,8 @@ export function renderReport(
       `- Date: ${m.date}; load average (1 min) ${m.load[0].toFixed(2)} at start, ${m.load[1].toFixed(2)} at end`,
       `- Suites: ${r.suites.join(', ')}`,
     );
-    for (const s of r.sections) parts.push('', renderSection(s));
+    // PyTorch rows recorded before the reference checks are judged by the same rule (comparability.ts).
+    for (const s of r.sections) parts.push('', renderSection(reviewReferenceRows(s)));
     const reading = readings.get(r.name);
     if (reading) parts.push('', reading);
   }

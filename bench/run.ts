@@ -19,6 +19,7 @@ import { mnistSuite } from './suites/mnist.js';
 import { tfjsSuite } from './suites/tfjs.js';
 import { pipelineSuite } from './suites/pipeline.js';
 import { gptSuite } from './suites/gpt.js';
+import { gptPipelineSuite } from './suites/gpt-pipeline.js';
 
 export const SUITES: Record<string, Suite> = {
   matmul: matmulSuite,
@@ -27,9 +28,10 @@ export const SUITES: Record<string, Suite> = {
   tfjs: tfjsSuite,
   pipeline: pipelineSuite,
   gpt: gptSuite,
+  'gpt-pipeline': gptPipelineSuite,
 };
 /** The quick default; `--suites mnist` (npm run bench:train) runs the convergence suite. */
-const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs', 'pipeline', 'gpt'];
+const DEFAULT_SUITES = ['matmul', 'mlp', 'tfjs', 'pipeline', 'gpt', 'gpt-pipeline'];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

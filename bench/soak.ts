@@ -8,7 +8,7 @@
  *
  *   node dist/bench/soak.js [--seconds 180] [--warmup 30] [--http 2] [--http-concurrency 4]
  *                           [--socket 2] [--socket-window 32] [--socket-share 0.5] [--retry-ms 100]
- *                           [--name soak] [--keep]
+ *                           [--engine trainer|pipeline] [--workers N] [--name soak] [--keep]
  *
  * The socket producers together send --socket-share × the training rate (measured over the last 5 s;
  * 0 = unpaced). A socket paused on a full queue is woken on every other freed slot, so HTTP requests
@@ -77,9 +77,21 @@ async function main(): Promise<number> {
       'socket-share': { type: 'string', default: '0.5' },
       'retry-ms': { type: 'string', default: '100' },
       name: { type: 'string', default: 'soak' },
+      engine: { type: 'string', default: 'trainer' },
+      workers: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
   });
+  const engine = values.engine;
+  if (engine !== 'trainer' && engine !== 'pipeline')
+    throw new Error(`soak: --engine must be "trainer" or "pipeline", got ${engine}`);
+  const engineConfig =
+    engine === 'pipeline'
+      ? {
+          engine,
+          ...(values.workers !== undefined ? { workers: positiveInt('workers', values.workers) } : {}),
+        }
+      : { engine };
   const setup: SoakSetup = {
     seconds: positiveInt('seconds', values.seconds, 10),
     warmup: 0,
@@ -90,6 +102,7 @@ async function main(): Promise<number> {
     socketShare: share(values['socket-share']),
     retryMs: positiveInt('retry-ms', values['retry-ms'], 0),
     daemon:
+      `engine ${engine}${'workers' in engineConfig ? ` (${engineConfig.workers} workers)` : ''}, ` +
       `mlp ${DAEMON.model.sizes.join('-')} (tanh), batch ${BATCH}, sophiaG + GNB every ${DAEMON.curvature.every}, ` +
       `queueLimit ${DAEMON.queueLimit}, checkpoint every ${DAEMON.checkpointEvery} steps (fsync on), keepLast ${DAEMON.keepLast}`,
   };
@@ -109,7 +122,7 @@ async function main(): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'hessflow-soak-'));
   const checkpointDir = join(dir, 'ckpt');
   const configPath = join(dir, 'daemon.json');
-  await writeFile(configPath, JSON.stringify({ ...DAEMON, checkpointDir }));
+  await writeFile(configPath, JSON.stringify({ ...DAEMON, ...engineConfig, checkpointDir }));
   const load = loadAverage();
   const d = await startDaemonProcess(configPath);
   console.log(`daemon pid ${d.pid} at ${d.url}, socket ${d.socketPort}; ${setup.daemon}`);

@@ -137,16 +137,18 @@ function pickArms(plan: Plan, list: string): Plan['arms'] {
  * come from runs made at different times and loads (two at a time, beside other work), which moves
  * them by up to 3×; steps × this step cost compares optimizers at equal load.
  */
-function stepCosts(): Map<string, number> {
+function stepCosts(id = 'gpt-step'): Map<string, number> {
   const file = join(resultsDir(), 'cpu.json');
   if (!existsSync(file)) return new Map();
   const results = JSON.parse(readFileSync(file, 'utf8')) as Results;
-  const section = results.sections.find((s) => s.id === 'gpt-step');
+  const section = results.sections.find((s) => s.id === id);
   return new Map((section?.rows ?? []).map((r) => [String(r.optimizer), Number(r.ms)]));
 }
 
 function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: string): Section[] {
   const cost = stepCosts();
+  // The same through the pipeline (2 workers, concurrent probes): the gpt-pipeline suite.
+  const pipeCost = stepCosts('gpt-pipeline-step');
   const fmt = (x: number | null) => (x === null ? 'diverged' : x.toFixed(3));
   const tried = (arm: string) =>
     [...new Set(tune.filter((r) => r.arm === arm).map((r) => r.lr))].sort((x, y) => x - y);
@@ -211,6 +213,9 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
       cpuRatio: cpu !== null && refCpu ? cpu / refCpu : null,
       time,
       timeRatio: time !== null && refTime ? time / refTime : null,
+      pipeTime: steps !== null && pipeCost.has(arm.label) ? (steps * pipeCost.get(arm.label)!) / 1000 : null,
+      pipeTime2:
+        steps2 !== null && pipeCost.has(arm.label) ? (steps2 * pipeCost.get(arm.label)!) / 1000 : null,
       winRate: lastWin.length ? lastWin.reduce((a, b) => a + b, 0) / lastWin.length : null,
       cpuPerStepMs: meanOf(
         runs.map((r) => (r.curve.at(-1) ? (1000 * r.cpuSeconds) / r.curve.at(-1)!.step : null)),
@@ -259,6 +264,10 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
           : []),
         { key: 'time', label: 'time to it (s)', digits: 0 },
         { key: 'timeRatio', label: `time ÷ ${reference}'s`, digits: 2 },
+        { key: 'pipeTime', label: 'pipeline time to it (s)', digits: 0 },
+        ...(second && target2 !== null
+          ? [{ key: 'pipeTime2', label: `pipeline time to ${second}'s (s)`, digits: 0 }]
+          : []),
         { key: 'cpuRatio', label: `run CPU time ÷ ${reference}'s`, digits: 2 },
         { key: 'winRate', label: 'final win-rate', digits: 3 },
         { key: 'cpuPerStepMs', label: 'CPU ms/step', digits: 0 },
@@ -273,6 +282,7 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
             ]
           : []),
         `Time to it: steps to it × each optimizer's wall time per step from the gpt suite of \`npm run bench\` (bench/results/cpu.json), where all optimizers were timed interleaved in one run${cost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
+        `Pipeline time: the same steps × each optimizer's wall time per step through the streaming pipeline (2 gradient workers, probes concurrent on their own thread), from the gpt-pipeline suite of \`npm run bench\`${pipeCost.size === 0 ? ' (not recorded yet, so blank)' : ''}.`,
         "Run CPU time: each run's own process CPU time for its training steps. Runs shared the machine at different loads (two at a time, beside other work), and contention inflates CPU time too (by up to 3× on this VM), so read it as a rough check only.",
         `Validation curves (mean over the final seeds): ![curves](${figure})`,
       ],

@@ -112,6 +112,10 @@ export {
   muon,
   scaleByMuon,
   partition,
+  soap,
+  scaleBySoap,
+  soapSophia,
+  scaleBySoapSophia,
   findStats,
   checkTensorLayout,
 } from './optim/index.js';
@@ -126,6 +130,9 @@ export type {
   MuonOptions,
   ScaleByMuonOptions,
   PartitionState,
+  SoapOptions,
+  SoapSophiaOptions,
+  SoapState,
 } from './optim/index.js';
 
 // Curvature estimators

@@ -8,6 +8,11 @@
  * The script (bench/reference/<name>.py --serve CMD RES; harness.py) runs as a separate process answering "run N"
  * on one named pipe with one JSON line on another, so a round is a synchronous call that fits the
  * synchronous `interleave`. Each round's time is the script's own clock around its N steps.
+ *
+ * Integrity (issue #23): the process starts with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (either can
+ * put OpenBLAS on a slow generic kernel) and reports its BLAS library and kernel; its sgemm GFLOP/s (median
+ * of 21 timings) is measured before the rounds and after them, and the load average at both ends. The
+ * row is comparable only as `comparability` (comparability.ts) says.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import {
@@ -20,20 +25,41 @@ import {
   writeSync,
   constants,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from './paths.js';
+import { type Comparability, comparability, comparableCell } from './comparability.js';
 import { median } from './timing.js';
+import type { Row } from './types.js';
 
 /** The Python to use: $HESSFLOW_PYTHON, else the system's /usr/bin/python3, else python3 on PATH. */
 export function pythonCommand(): string {
   return process.env.HESSFLOW_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 }
 
+/** Which BLAS the reference process runs on, as it reports (harness.py `config`). */
+export interface BlasReport {
+  library: string | null;
+  /** OpenBLAS's core name (the kernel it chose), e.g. "Haswell"; "Prescott" is the slow generic one. */
+  kernel: string | null;
+  config: string | null;
+  threads: number | null;
+  /** threadpoolctl, or OpenBLAS asked through ctypes. */
+  source: string | null;
+}
+
+/** Environment variables that must not reach the reference process (they can slow OpenBLAS down). */
+export const UNSET_FOR_REFERENCE = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'] as const;
+
 export interface PytorchReference {
   readonly torch: string;
-  /** Float32 matmul GFLOP/s at n = 512 in that process: which BLAS torch found. */
+  /** Median float32 matmul GFLOP/s at n = 512 in that process, before the rounds: which BLAS torch found. */
   readonly sgemmGflops: number;
+  readonly blas: BlasReport;
+  /** What this run removed from the reference's environment ("NAME=value"), if anything. */
+  readonly unsetEnv: string[];
+  /** The median sgemm GFLOP/s now (the bench asks again after the rounds). */
+  sgemm(): number;
   /** Runs `steps` steps; wall and process CPU milliseconds per step by the script's clocks. */
   round(steps: number): { ms: number; cpuMs: number };
   close(): void;
@@ -50,7 +76,12 @@ export function startPytorchReference(
   timeoutMs = 120_000,
 ): { reference: PytorchReference } | { missing: string } {
   const python = pythonCommand();
-  const env = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: '1', OPENBLAS_NUM_THREADS: '1' };
+  const unsetEnv: string[] = [];
+  for (const name of UNSET_FOR_REFERENCE) {
+    if (env[name] !== undefined) unsetEnv.push(`${name}=${env[name]}`);
+    delete env[name];
+  }
   let torch: string;
   try {
     torch = execFileSync(python, ['-c', 'import torch; print(torch.__version__)'], {
@@ -123,11 +154,26 @@ export function startPytorchReference(
     return reply;
   };
   try {
-    const sgemmGflops = Number(ask('sgemm').sgemmGflops);
+    const config = ask('config') as { blas?: Partial<BlasReport>; env?: Record<string, string> };
+    const leaked = UNSET_FOR_REFERENCE.filter((name) => config.env?.[name] !== undefined);
+    if (leaked.length > 0)
+      throw new Error(`${script}: ${leaked.join(', ')} still set in the reference process`);
+    const blas: BlasReport = {
+      library: config.blas?.library ?? null,
+      kernel: config.blas?.kernel ?? null,
+      config: config.blas?.config ?? null,
+      threads: config.blas?.threads ?? null,
+      source: config.blas?.source ?? null,
+    };
+    const sgemm = (): number => Number(ask('sgemm').sgemmGflops);
+    const sgemmGflops = sgemm();
     return {
       reference: {
         torch,
         sgemmGflops,
+        blas,
+        unsetEnv,
+        sgemm,
         round(steps) {
           const reply = ask(`run ${steps}`);
           const ms = Number(reply.ms);
@@ -155,7 +201,16 @@ export type PytorchResult =
       /** Wall and CPU ms per step of each measured round, in order (to pair with rounds timed beside them). */
       perRound: { ms: number; cpuMs: number }[];
       torch: string;
+      /** Median sgemm GFLOP/s of the reference process before its rounds, and after them. */
       sgemmGflops: number;
+      sgemmEndGflops: number;
+      /** 1-minute load average when the reference started, and when it finished. */
+      loadStart: number;
+      loadEnd: number;
+      blas: BlasReport;
+      unsetEnv: string[];
+      /** The rule of comparability.ts on the lower sgemm and the start load. */
+      check: Comparability;
     }
   | { missing: string };
 
@@ -168,6 +223,7 @@ export function pytorchRounds(
   script: string,
   steps: number,
 ): { stepper: (() => void) | null; finish: (warmup: number) => PytorchResult } {
+  const loadStart = loadavg()[0];
   const started = startPytorchReference(script);
   if ('missing' in started) return { stepper: null, finish: () => started };
   const { reference } = started;
@@ -175,17 +231,62 @@ export function pytorchRounds(
   return {
     stepper: () => void rounds.push(reference.round(steps)),
     finish(warmup) {
-      reference.close();
+      let sgemmEndGflops: number;
+      try {
+        sgemmEndGflops = reference.sgemm();
+      } finally {
+        reference.close();
+      }
+      const loadEnd = loadavg()[0];
       const measured = rounds.slice(warmup);
       if (measured.length === 0) return { missing: 'no PyTorch round was measured' };
+      const sgemmGflops = reference.sgemmGflops;
       return {
         ms: median(measured.map((r) => r.ms)),
         cpuMs: median(measured.map((r) => r.cpuMs)),
         rounds: measured.length,
         perRound: measured,
         torch: reference.torch,
-        sgemmGflops: reference.sgemmGflops,
+        sgemmGflops,
+        sgemmEndGflops,
+        loadStart,
+        loadEnd,
+        blas: reference.blas,
+        unsetEnv: reference.unsetEnv,
+        check: comparability({ sgemmGflops: Math.min(sgemmGflops, sgemmEndGflops), loadStart }),
       };
     },
   };
+}
+
+type Measured = Exclude<PytorchResult, { missing: string }>;
+
+/** The columns a section with a PyTorch reference row adds (empty cells on its other rows). */
+export const REFERENCE_COLUMNS = [
+  { key: 'sgemmGflops', label: 'ref. sgemm GFLOP/s', digits: 0 },
+  { key: 'loadStart', label: 'load at start', digits: 2 },
+  { key: 'loadEnd', label: 'load at end', digits: 2 },
+  { key: 'comparable', label: 'reference comparable' },
+] as const;
+
+/** The reference row's integrity cells: the lower sgemm median, the load average at both ends, the verdict. */
+export function referenceCells(torch: Measured): Row {
+  return {
+    sgemmGflops: Math.min(torch.sgemmGflops, torch.sgemmEndGflops),
+    loadStart: torch.loadStart,
+    loadEnd: torch.loadEnd,
+    comparable: comparableCell(torch.check),
+  };
+}
+
+/** A note with what the reference process reported: its BLAS, kernel, sgemm and the environment it got. */
+export function referenceNote(torch: Measured): string {
+  const b = torch.blas;
+  const blas = b.library
+    ? `BLAS ${b.library}${b.kernel ? `, kernel ${b.kernel}` : ', kernel not reported'}${b.config ? ` (${b.config})` : ''}${b.threads !== null ? `, ${b.threads} thread(s)` : ''}, as ${b.source ?? 'reported'}`
+    : 'BLAS library not identified';
+  const unset = torch.unsetEnv.length
+    ? `removed from its environment: ${torch.unsetEnv.join(', ')}`
+    : `${UNSET_FOR_REFERENCE.join(' and ')} were not set`;
+  return `Reference checks: PyTorch ${torch.torch}, ${blas}; ${unset}; sgemm (n = 512, median of 21) ${torch.sgemmGflops.toFixed(0)} GFLOP/s before the rounds, ${torch.sgemmEndGflops.toFixed(0)} after; load average ${torch.loadStart.toFixed(2)} at start, ${torch.loadEnd.toFixed(2)} at end. ${torch.check.comparable ? 'Comparable (sgemm ≥ 45 GFLOP/s, start load ≤ 0.5).' : `NOT comparable (${torch.check.reasons.join('; ')}): no ratio to PyTorch is quoted from this run.`}`;
 }

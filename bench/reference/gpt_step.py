@@ -4,9 +4,11 @@ The same model and step as config/gpt-reference-adamw.json: 2 layers, 4 heads, n
 batch 32, tied embeddings, pre-LayerNorm blocks with a 4x GELU (tanh) MLP, biases, no dropout; AdamW
 beta (0.9, 0.95), weight decay 0.1 on linear weights only, gradient clipping at global norm 1.0, one
 thread. Tokens are drawn from a fixed random corpus of the same vocabulary (89 characters): the data
-does not change the arithmetic of a step. Prints one JSON line: {"ms": [...], "torch": version,
-"sgemmGflops": float32 matmul GFLOP/s at n = 512} -- the last says which BLAS torch found: about 4 with
-Debian's reference BLAS, 50-60 with OpenBLAS (apt install libopenblas0-pthread).
+does not change the arithmetic of a step. Prints one JSON line (harness.py): {"ms": [...], "cpuMs": [...],
+"torch", "threads", "blas" (library and OpenBLAS kernel), "env", "sgemmGflops" (median float32 matmul
+GFLOP/s at n = 512), "sgemmRuns", "loadavg"} -- sgemm says which BLAS torch found and how fast it runs
+now: about 4 with Debian's reference BLAS, 50-90 with OpenBLAS on a quiet core (apt install
+libopenblas0-pthread); below 45, or with a load average above 0.5, the bench marks a row not comparable.
 
 Run: python3 bench/reference/gpt_step.py --rounds 5 --steps 10
 """

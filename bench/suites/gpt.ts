@@ -10,28 +10,28 @@ import { modelSpecOf, setupData, trainerFor } from '../../src/cli/run-setup.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { setFiniteChecks } from '../../src/tensor/index.js';
 import { repoRoot } from '../lib/paths.js';
-import { pytorchRounds } from '../lib/pytorch-reference.js';
+import { REFERENCE_COLUMNS, pytorchRounds, referenceCells, referenceNote } from '../lib/pytorch-reference.js';
 import { interleave, pairedRatio } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 import { join } from 'node:path';
+import { readPlan } from '../sweep/plan.js';
 
 const STEPS_PER_SAMPLE = 10;
 const PYTORCH = 'PyTorch';
 
-/** Labelled as the arms of bench/plans/gpt-reference.json: the sweep reads these step costs by label. */
-const CONFIGS: Record<string, string> = {
-  AdamW: 'config/gpt-reference-adamw.json',
-  Lion: 'config/gpt-reference-lion.json',
-  'Sophia-G, official': 'config/gpt-reference-sophiag.json',
-  'Sophia-G, win-rate 0.9': 'config/gpt-reference-sophiag-wr.json',
-  'Sophia-H': 'config/gpt-reference-sophiah.json',
-  AdaHessian: 'config/gpt-reference-adahessian.json',
-};
+/**
+ * Every arm of the reference sweep's plan, by its label (the sweep reads these step costs by label), so an
+ * optimizer added to the plan is timed here too.
+ */
+function configs(): Record<string, string> {
+  const plan = readPlan(join(repoRoot(), 'bench/plans/gpt-reference.json'));
+  return Object.fromEntries(plan.arms.map((a) => [a.label, a.config]));
+}
 
 export function gptSuite(ctx: SuiteContext): Section[] {
   setFiniteChecks(false); // as in training: the Trainer checks loss, gradient and update itself
   const steppers: Record<string, () => void> = {};
-  for (const [label, file] of Object.entries(CONFIGS)) {
+  for (const [label, file] of Object.entries(configs())) {
     const config = { ...readConfig(join(repoRoot(), file)), steps: 100_000 };
     const data = setupData(config);
     const model = buildModel(modelSpecOf(config, data));
@@ -59,8 +59,9 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       };
     });
   // hessflow's AdamW ÷ PyTorch within each round: rounds taken seconds apart share the machine's state.
+  // ... quoted only from a comparable reference (sgemm ≥ 45 GFLOP/s, start load ≤ 0.5: comparability.ts).
   const paired =
-    'ms' in torch
+    'ms' in torch && torch.check.comparable
       ? {
           wall: pairedRatio(
             samples.AdamW.ms.map((x) => x / STEPS_PER_SAMPLE),
@@ -74,13 +75,14 @@ export function gptSuite(ctx: SuiteContext): Section[] {
       : null;
   if ('ms' in torch) {
     ctx.log(
-      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step, ${torch.cpuMs.toFixed(1)} CPU ms/step (sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s); AdamW ÷ PyTorch per round: wall ${paired!.wall.toFixed(3)}, CPU ${paired!.cpu.toFixed(3)}`,
+      `PyTorch ${torch.torch}: ${torch.ms.toFixed(1)} ms/step, ${torch.cpuMs.toFixed(1)} CPU ms/step; ${referenceNote(torch)}${paired ? ` AdamW ÷ PyTorch per round: wall ${paired.wall.toFixed(3)}, CPU ${paired.cpu.toFixed(3)}` : ''}`,
     );
     rows.push({
       optimizer: `AdamW in PyTorch ${torch.torch} (1 thread, run here)`,
       ms: torch.ms,
       cpuMs: torch.cpuMs,
-      vsAdamW: (torch.ms * STEPS_PER_SAMPLE) / samples.AdamW.median,
+      vsAdamW: paired ? (torch.ms * STEPS_PER_SAMPLE) / samples.AdamW.median : null,
+      ...referenceCells(torch),
     });
   } else ctx.log(`PyTorch not run: ${torch.missing}`);
   return [
@@ -92,13 +94,15 @@ export function gptSuite(ctx: SuiteContext): Section[] {
         { key: 'ms', label: 'ms/step', digits: 1 },
         { key: 'cpuMs', label: 'CPU ms/step', digits: 1 },
         { key: 'vsAdamW', label: '÷ AdamW', digits: 2 },
+        ...('ms' in torch ? REFERENCE_COLUMNS : []),
       ],
       rows,
       notes: [
         `Median over interleaved rounds of ${STEPS_PER_SAMPLE} Trainer steps (one thread, finite checks off as in training), after one warm-up round; the Sophia rows include their probes (one step in ten), AdaHessian its Hutchinson probe every step.`,
         'ms' in torch
-          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread; sgemm ${torch.sgemmGflops.toFixed(0)} GFLOP/s there), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clocks (wall, and process CPU time of all its threads); median of ${torch.rounds}. hessflow's AdamW step ÷ PyTorch's, the median of the ratios within each round: wall ${paired!.wall.toFixed(2)}, CPU ${paired!.cpu.toFixed(2)}.`
-          : `PyTorch not run here (${torch.missing}); on one core of this machine kind it takes 90–100 ms per step (AdamW). Install it with \`apt install python3-torch libopenblas0-pthread\`.`,
+          ? `PyTorch: bench/reference/gpt_step.py, the same model and AdamW step in its own process (one thread), its rounds of ${STEPS_PER_SAMPLE} steps interleaved with these, timed by its own clocks (wall, and process CPU time of all its threads); median of ${torch.rounds}.${paired ? ` hessflow's AdamW step ÷ PyTorch's, the median of the ratios within each round: wall ${paired.wall.toFixed(2)}, CPU ${paired.cpu.toFixed(2)}.` : ''}`
+          : `PyTorch not run here (${torch.missing}); on a quiet core of this machine kind PyTorch 1.13 (OpenBLAS) took 62.6–90 ms per step (AdamW). Install it with \`apt install python3-torch libopenblas0-pthread\`.`,
+        ...('ms' in torch ? [referenceNote(torch)] : []),
       ],
     },
   ];

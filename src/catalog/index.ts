@@ -8,6 +8,7 @@ import type { OptimizerEntry } from './entry.js';
 import { lionEntry } from './lion.js';
 import { mfacEntry } from './mfac.js';
 import { muonEntry } from './muon.js';
+import { soapEntry } from './soap.js';
 import { sgdEntry } from './sgd.js';
 import { sophiaGEntry } from './sophia-g.js';
 import { sophiaHEntry } from './sophia-h.js';
@@ -32,6 +33,7 @@ export const OPTIMIZERS: readonly OptimizerEntry[] = [
   adahessianEntry,
   mfacEntry,
   muonEntry,
+  soapEntry,
 ];
 
 /** Config names, in catalog order. */

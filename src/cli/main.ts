@@ -14,6 +14,7 @@ import { optimizersCommandSpec } from './commands/optimizers.js';
 import { publishCommandSpec } from './commands/publish.js';
 import { trainCommandSpec } from './commands/train.js';
 import { packageRoot } from './config.js';
+import { MissingOptionalDependencyError } from '../util/optional-dependency.js';
 import { UsageError } from './errors.js';
 
 export function program(): Command {
@@ -71,9 +72,26 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`hessflow: ${e.message}\n`);
       return 2;
     }
+    // A missing optional package (installed with --omit=optional): its message says what to install.
+    if (
+      e instanceof MissingOptionalDependencyError ||
+      (e as Error)?.name === 'MissingOptionalDependencyError'
+    ) {
+      process.stderr.write(`hessflow: ${(e as Error).message}\n`);
+      return 1;
+    }
     process.stderr.write(`hessflow: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 1;
   }
+}
+
+// A reader that stops early (`hessflow --help | head`) closes the pipe: that ends the output, it is no
+// crash. Any other write error still is.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
+  });
 }
 
 process.exitCode = await main(process.argv.slice(2));

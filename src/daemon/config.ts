@@ -50,6 +50,27 @@ export const OPTIMIZER_HYPERPARAMS: Record<DaemonOptimizerName, readonly string[
   sgd: Object.keys(optimizers.sgd.shape).filter((k) => k !== 'name'),
 };
 
+const optimizerSchema = z.discriminatedUnion('name', [optimizers.sophiaG, optimizers.adamw, optimizers.sgd]);
+
+/**
+ * Checks an optimizer's settings (`{name, lr, …}`) against the schema the config is validated with, so a
+ * value set at run time (POST /v1/hyperparams) meets the same bounds as one in daemon.json. Throws an
+ * Error naming each bad hyperparameter.
+ */
+export function checkOptimizerSettings(settings: Record<string, unknown>): void {
+  const r = checkConfig(optimizerSchema, settings);
+  if (!r.ok)
+    throw new Error(
+      r.problems
+        .map((p) =>
+          p.kind === 'unknown-key'
+            ? `unknown hyperparameter "${p.key}"`
+            : `hyperparameter "${p.key || '(root)'}" ${p.detail}`,
+        )
+        .join('; '),
+    );
+}
+
 /** Kept as a plain interface: the engine treats the hyperparameters generically, by name. */
 export interface DaemonOptimizerConfig {
   name: DaemonOptimizerName;
@@ -69,10 +90,7 @@ const fields = z.strictObject({
     z.custom<ModelSpec>((v) => isObject(v) && typeof v.kind === 'string'),
     'a model spec object like {"kind": "mlp", "sizes": [8, 6, 3]}',
   ),
-  optimizer: expecting(
-    z.discriminatedUnion('name', [optimizers.sophiaG, optimizers.adamw, optimizers.sgd]),
-    'an object like {"name": "sophiaG", "lr": 0.01}',
-  ),
+  optimizer: expecting(optimizerSchema, 'an object like {"name": "sophiaG", "lr": 0.01}'),
   /** Curvature refreshes (default for sophiaG: GNB every 10 steps; none for the others). */
   curvature: curvatureSchema.optional(),
   host: expecting(z.string().min(1), 'a non-empty string').default('127.0.0.1'),
@@ -96,6 +114,22 @@ const fields = z.strictObject({
   maxFrameBytes: count(16, 1 << 30, 1 << 20),
   /** Largest HTTP request body in bytes. */
   maxBodyBytes: count(16, 1 << 30, 1 << 20),
+  /**
+   * Socket connections held at most; one more is answered `too_many_connections` and closed. With
+   * maxFrameBytes this bounds the memory partial frames can hold (64 × 1 MiB by default).
+   */
+  maxConnections: count(1, 1_000_000, 64),
+  /**
+   * A socket connection from which nothing arrives for this long (while the daemon is not the one holding
+   * it back: a full queue or unread acks do not count) is answered `idle_timeout` and closed; 0 = never.
+   */
+  socketIdleTimeoutMs: count(0, 86_400_000, 60_000),
+  /** HTTP connections held at most (excess ones are dropped at accept and counted). */
+  httpMaxConnections: count(1, 1_000_000, 256),
+  /** The whole HTTP request (headers and body) must arrive within this (408 otherwise); 0 = never. */
+  httpRequestTimeoutMs: count(0, 86_400_000, 30_000),
+  /** An HTTP connection idle for this long is closed; 0 = never. */
+  httpIdleTimeoutMs: count(0, 86_400_000, 60_000),
   seed: count(0, 2 ** 32 - 1, 0),
   /**
    * What trains: "trainer" (default) runs each step in the daemon's thread; "pipeline" streams the

@@ -17,13 +17,21 @@ import { buildModel } from '../nn/models/registry.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { DaemonConfig } from './config.js';
 import { type DirLock, acquireDirLock } from './dir-lock.js';
-import type { TrainingEngine } from './engine.js';
+import type { EngineSnapshot, TrainingEngine } from './engine.js';
 import { PipelineEngine } from './pipeline-engine.js';
 import { TrainerEngine } from './trainer-engine.js';
 import { createHttpServer } from './http-server.js';
 import { DaemonMetrics } from './metrics.js';
 import { createSocketServer } from './socket-server.js';
+import { IngestError } from './errors.js';
+import { optimizerOf } from './optimizers.js';
+import { checkpointProblems } from '../pipeline/checkpoint.js';
 import { mkdirSync } from 'node:fs';
+
+/** While checkpoints fail, a write is retried this often (and ingest refused meanwhile). */
+const CHECKPOINT_RETRY_MS = 1000;
+/** Attempts at the final checkpoint of a graceful stop before giving up and reporting what is lost. */
+const FINAL_CHECKPOINT_TRIES = 3;
 
 export interface StartDaemonOptions {
   logger?: Logger;
@@ -70,14 +78,24 @@ async function startLocked(
 ): Promise<DaemonHandle> {
   const model = buildModel(config.model);
   const store = new CheckpointStore(config.checkpointDir, config.keepLast, options.fsync ?? true);
+  store.onPruneNote = (n) =>
+    logger.warn(
+      { checkpoint: n.path, error: n.error, movedTo: n.movedTo },
+      n.kind === 'unreadable'
+        ? 'not pruning a checkpoint that cannot be read (kept for inspection)'
+        : 'not pruning a corrupt checkpoint: moved aside',
+    );
+  // A CheckpointUnreadableError (the newest checkpoint cannot be read) refuses the start.
   const { found, skipped } = await store.loadNewestValid();
-  for (const s of skipped) logger.warn({ checkpoint: s.path, error: s.error }, 'skipping corrupt checkpoint');
+  for (const s of skipped)
+    logger.warn({ checkpoint: s.path, error: s.error, movedTo: s.movedTo }, 'skipping corrupt checkpoint');
   if (found && found.snapshot.params.length !== model.layout.size) {
     throw new Error(
       `checkpoint ${found.path} holds ${found.snapshot.params.length} parameters but the configured model has ` +
         `${model.layout.size}; use another checkpointDir for a different model`,
     );
   }
+  if (found) checkResumable(found.path, found.snapshot, config, model.layout.size);
   if (found) {
     const paused = found.snapshot.paused;
     logger.info(
@@ -131,10 +149,77 @@ async function startLocked(
     : null;
   nats?.registerMetrics(metrics.registry);
 
+  /** Why ingest is refused now (503 with the reason), or null while batches are taken. */
+  const refusal = (): IngestError | null => {
+    if (!accepting) return new IngestError('shutting_down', 'the daemon is shutting down', 503);
+    if (!persistence.ok)
+      return new IngestError(
+        'persistence_failed',
+        `checkpoints cannot be written (${persistence.lastError}); batches are refused until one succeeds`,
+        503,
+      );
+    const halted = engine.halted;
+    if (halted)
+      return new IngestError(
+        'training_halted',
+        `training is halted: the step of batch ${halted.seq} failed (${halted.error}); ` +
+          'POST /v1/resume retries it',
+        503,
+      );
+    return null;
+  };
+  /**
+   * Whether checkpoints can be written. After a failed write (disk full, I/O error) ingest answers 503
+   * `persistence_failed` (acknowledging batches that cannot be persisted would only grow what a crash
+   * loses), /v1/status and the metrics say so, and a write is retried every CHECKPOINT_RETRY_MS until one
+   * succeeds. Training goes on meanwhile.
+   */
+  const persistence = {
+    ok: true,
+    failures: 0,
+    lastError: null as string | null,
+    lastErrorAt: null as string | null,
+    lastCheckpoint: found ? { path: found.path, step: found.snapshot.step } : null,
+  };
+  let retry: ReturnType<typeof setTimeout> | null = null;
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
-    const snapshot = await engine.snapshot();
-    const r = await store.save(snapshot);
-    await nats?.checkpointed(snapshot.nextSeq);
+    let r;
+    let snapshot;
+    try {
+      snapshot = await engine.snapshot();
+      r = await store.save(snapshot);
+    } catch (err) {
+      persistence.ok = false;
+      persistence.failures++;
+      persistence.lastError = (err as Error).message;
+      persistence.lastErrorAt = new Date().toISOString();
+      metrics.checkpointFailures.inc();
+      metrics.persistenceFailing.set(1);
+      logger.error(
+        { err, event: 'checkpoint_failed', failures: persistence.failures },
+        'checkpoint failed: ingest is refused (503 persistence_failed) until a checkpoint succeeds',
+      );
+      if (accepting && retry === null)
+        retry = setTimeout(() => {
+          retry = null;
+          if (accepting) checkpoint().catch(() => undefined);
+        }, CHECKPOINT_RETRY_MS);
+      throw new IngestError(
+        'persistence_failed',
+        `the checkpoint could not be written: ${(err as Error).message}`,
+        503,
+      );
+    }
+    if (!persistence.ok) logger.info({ event: 'checkpoint_recovered' }, 'checkpoints work again');
+    persistence.ok = true;
+    persistence.lastCheckpoint = { path: r.path, step: r.step };
+    metrics.persistenceFailing.set(0);
+    // The messages this checkpoint holds are durable: record the stream position, then acknowledge.
+    await nats
+      ?.checkpointed(snapshot.nextSeq)
+      .catch((err: unknown) =>
+        logger.error({ err }, 'NATS position not recorded; messages stay unacknowledged'),
+      );
     metrics.checkpoints.inc();
     logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
     return { path: r.path, step: r.step };
@@ -144,7 +229,9 @@ async function startLocked(
     nats?.applied(seq);
     metrics.steps.inc();
     metrics.step.set(m.step + 1);
-    metrics.queueDepth.set(engine.status().queueDepth);
+    // Not engine.status(): the pipeline engine's copies θ and the optimizer state, and after every step
+    // that churned ~(params + state) of ArrayBuffers per step, growing RSS outside the JS heap (#21 item 12).
+    metrics.queueDepth.set(engine.queueDepth);
     metrics.stepSeconds.observe(m.ms / 1000);
     if (m.skipped) metrics.skippedSteps.inc();
     else {
@@ -155,13 +242,19 @@ async function startLocked(
     if (m.curvatureStaleness !== undefined) metrics.curvatureStaleness.set(m.curvatureStaleness);
     logger.debug({ step: m.step, seq, loss: m.loss, ms: m.ms }, 'step');
     if (config.checkpointEvery > 0 && (m.step + 1) % config.checkpointEvery === 0) {
-      checkpoint().catch((err) => logger.error({ err }, 'periodic checkpoint failed'));
+      checkpoint().catch(() => undefined); // logged, counted and retried by checkpoint()
     }
   });
   engine.onProbe((p) => metrics.probeSeconds.observe({ estimator: p.estimator }, p.seconds));
-  engine.onError((err, seq) => {
+  engine.onError((err, seq, dropped) => {
     metrics.reject('step_error');
-    logger.error({ err, seq }, 'step failed; batch dropped');
+    if (dropped) logger.error({ err, seq }, 'step failed; batch dropped');
+    else
+      logger.error(
+        { err, seq, event: 'halted' },
+        'step failed for a reason other than its batch; the batch is kept and training is halted ' +
+          '(ingest answers 503; POST /v1/resume retries, a graceful stop checkpoints the queue)',
+      );
   });
 
   const app = createHttpServer({
@@ -169,10 +262,19 @@ async function startLocked(
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
+    limits: {
+      httpMaxConnections: config.httpMaxConnections,
+      httpRequestTimeoutMs: config.httpRequestTimeoutMs,
+      httpIdleTimeoutMs: config.httpIdleTimeoutMs,
+    },
     ...(config.token ? { token: config.token } : {}),
     checkpoint,
-    accepting: () => accepting,
-    ...(nats ? { statusExtra: () => ({ nats: nats.status() }) } : {}),
+    refusal,
+    status: () => ({
+      ...engine.status(),
+      persistence: { ...persistence },
+      ...(nats ? { nats: nats.status() } : {}),
+    }),
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -192,7 +294,9 @@ async function startLocked(
           metrics,
           logger,
           maxFrameBytes: config.maxFrameBytes,
-          accepting: () => accepting,
+          maxConnections: config.maxConnections,
+          idleTimeoutMs: config.socketIdleTimeoutMs,
+          refusal,
         });
   if (sock) {
     try {
@@ -221,19 +325,60 @@ async function startLocked(
       throw e;
     }
   }
+  if (!config.token && !isLoopback(config.host))
+    logger.warn(
+      { event: 'insecure_bind', host: config.host },
+      `listening on ${config.host}, which is not a loopback address, without a token: anyone who can ` +
+        'reach it can pause, change hyperparameters, read the weights and (always unauthenticated) ' +
+        'ingest; set "token" in the config or bind 127.0.0.1',
+    );
   logger.info({ event: 'listening', host: config.host, httpPort, socketPort }, 'listening');
 
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       accepting = false;
-      logger.info({ event: 'stopping' }, 'stopping: ingest closed, finishing the current step');
       nats?.stopIngest();
+      logger.info({ event: 'stopping' }, 'stopping: ingest closed, finishing the current step');
       await Promise.all([sock?.close(), app.close()]);
       await engine.stop();
+      if (retry) clearTimeout(retry);
       await store.flush().catch(() => undefined);
-      const final = await checkpoint();
+      let final: { path: string; step: number } | null = null;
+      for (let attempt = 0; final === null && attempt < FINAL_CHECKPOINT_TRIES; attempt++) {
+        if (attempt > 0) await new Promise((r) => setTimeout(r, CHECKPOINT_RETRY_MS));
+        final = await checkpoint().catch(() => null);
+      }
       await nats?.close();
+      if (final === null) {
+        // Say exactly what is lost: the queue (acknowledged, unapplied) and the steps since the last
+        // checkpoint that was written.
+        const snap = await engine.snapshot();
+        const seqs = snap.queue.map((q) => q.seq);
+        const last = persistence.lastCheckpoint;
+        const lost = {
+          event: 'lost',
+          queuedBatches: seqs.length,
+          firstSeq: seqs[0] ?? null,
+          lastSeq: seqs[seqs.length - 1] ?? null,
+          step: snap.step,
+          lastCheckpoint: last,
+          stepsSinceLastCheckpoint: snap.step - (last?.step ?? 0),
+          error: persistence.lastError,
+        };
+        logger.fatal(
+          lost,
+          `final checkpoint failed (${persistence.lastError}): ${seqs.length} acknowledged batches ` +
+            (seqs.length ? `(seq ${seqs[0]}..${seqs[seqs.length - 1]}) ` : '') +
+            `and ${lost.stepsSinceLastCheckpoint} steps since the last checkpoint ` +
+            `(${last ? `${last.path}, step ${last.step}` : 'none'}) are lost`,
+        );
+        lock.release();
+        throw new Error(
+          `final checkpoint failed: ${seqs.length} acknowledged batches and ` +
+            `${lost.stepsSinceLastCheckpoint} steps are lost (${persistence.lastError})`,
+        );
+      }
       logger.info(
         { event: 'stopped', step: final.step, checkpoint: final.path },
         'final checkpoint written; stopped',
@@ -244,4 +389,40 @@ async function startLocked(
   };
 
   return { host: config.host, httpPort, socketPort, engine, logger, checkpoint, stop };
+}
+
+/**
+ * Refuses to resume from a checkpoint the configured optimizer cannot continue: one written by another
+ * optimizer (recorded in the checkpoint), or (checkpoints before the name was recorded) whose state the
+ * optimizer's own update does not accept. Both engines: without it the trainer engine would acknowledge
+ * batches and fail every step.
+ */
+function checkResumable(path: string, snap: EngineSnapshot, config: DaemonConfig, size: number): void {
+  const want = config.optimizer.name;
+  const advice = 'use the optimizer it was written with, or another checkpointDir to start afresh';
+  if (snap.optimizer !== undefined && snap.optimizer !== want)
+    throw new Error(
+      `checkpoint ${path} was written with optimizer "${snap.optimizer}" but the config says "${want}"; ${advice}`,
+    );
+  const problems = checkpointProblems(
+    {
+      params: snap.params,
+      optState: snap.optState,
+      step: snap.step,
+      skipped: snap.skipped,
+      pending: snap.pending.map((e) => ({ diag: e.diag, launchedAt: e.launchedAt })),
+    },
+    size,
+    optimizerOf(config.optimizer).optimizer,
+  );
+  if (problems.length > 0)
+    throw new Error(
+      `checkpoint ${path} cannot be resumed with optimizer "${want}": ${problems.join('; ')}; ${advice}`,
+    );
+}
+
+/** Whether `host` names only this machine (127.0.0.0/8, ::1, localhost). */
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h) || h === '::ffff:127.0.0.1';
 }

@@ -6,14 +6,15 @@ import type { AppliedStep, ProbeTiming } from './engine.js';
 
 export abstract class EngineListeners {
   private readonly stepListeners: ((s: AppliedStep) => void)[] = [];
-  private readonly errorListeners: ((e: Error, seq: number) => void)[] = [];
+  private readonly errorListeners: ((e: Error, seq: number, dropped: boolean) => void)[] = [];
   private readonly probeListeners: ((p: ProbeTiming) => void)[] = [];
 
   onStep(listener: (s: AppliedStep) => void): void {
     this.stepListeners.push(listener);
   }
 
-  onError(listener: (e: Error, seq: number) => void): void {
+  /** `dropped`: the batch was taken off the queue (its own fault); otherwise it is kept and training halts. */
+  onError(listener: (e: Error, seq: number, dropped: boolean) => void): void {
     this.errorListeners.push(listener);
   }
 
@@ -29,8 +30,8 @@ export abstract class EngineListeners {
     for (const l of this.stepListeners) l(s);
   }
 
-  protected emitError(e: Error, seq: number): void {
-    for (const l of this.errorListeners) l(e, seq);
+  protected emitError(e: Error, seq: number, dropped = true): void {
+    for (const l of this.errorListeners) l(e, seq, dropped);
   }
 
   protected emitProbe(p: ProbeTiming): void {

@@ -10,7 +10,7 @@ export function engineStatus(
   progress: { step: number; skipped: number },
   optimizer: EngineStatus['optimizer'],
   queue: BatchQueue,
-  engine: { paused: boolean; lastLoss: number | null },
+  engine: { paused: boolean; lastLoss: number | null; halted?: EngineStatus['halted'] },
 ): EngineStatus {
   return {
     step: progress.step,
@@ -23,5 +23,6 @@ export function engineStatus(
     nextSeq: queue.seqCounter,
     backend: 'cpu',
     lastLoss: engine.lastLoss,
+    halted: engine.halted ?? null,
   };
 }

@@ -27,6 +27,8 @@ export interface EngineSnapshot {
   nextSeq: number;
   /** Paused when the snapshot was taken: a daemon restarted from it comes back paused. */
   paused: boolean;
+  /** The optimizer's config name (a resume with another optimizer is refused); absent in old checkpoints. */
+  optimizer?: string;
 }
 
 export interface EngineStatus {
@@ -41,6 +43,11 @@ export interface EngineStatus {
   nextSeq: number;
   backend: 'cpu';
   lastLoss: number | null;
+  /**
+   * Set while training is halted by a step that failed for a reason other than its batch (the batch is
+   * kept at the head of the queue; `POST /v1/resume` retries it): the error and the batch's seq.
+   */
+  halted: { error: string; seq: number } | null;
 }
 
 export interface AppliedStep {
@@ -57,6 +64,10 @@ export interface ProbeTiming {
 
 export interface TrainingEngine {
   readonly batchSpec: BatchSpec;
+  /** status().queueDepth, cheaply (read after every step: the pipeline's status() copies θ and state). */
+  readonly queueDepth: number;
+  /** status().halted, cheaply (asked on every ingest). */
+  readonly halted: EngineStatus['halted'];
   /** Accepts a validated batch: its sequence number, or null when the queue is full. */
   submit(batch: Batch): number | null;
   /** Resolves when the queue has room. */
@@ -80,7 +91,8 @@ export interface TrainingEngine {
   /** Stops after the step in progress (there is at most one) and releases any worker threads. */
   stop(): Promise<void>;
   onStep(listener: (s: AppliedStep) => void): void;
-  onError(listener: (e: Error, seq: number) => void): void;
+  /** `dropped`: the batch was taken off the queue; false: it is kept and training halted (status().halted). */
+  onError(listener: (e: Error, seq: number, dropped: boolean) => void): void;
   onProbe(listener: (p: ProbeTiming) => void): void;
 }
 

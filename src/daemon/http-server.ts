@@ -11,8 +11,10 @@
  * reason and counted. With a token configured, control endpoints require `Authorization: Bearer <token>`.
  */
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { requireOptional } from '../util/optional-dependency.js';
 import type { TrainingEngine } from './engine.js';
 import { IngestError } from './errors.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -23,13 +25,24 @@ export interface HttpServerOptions {
   metrics: DaemonMetrics;
   logger: Logger;
   maxBodyBytes: number;
+  /** Connection limits and timeouts (daemon config keys of the same names). */
+  limits: { httpMaxConnections: number; httpRequestTimeoutMs: number; httpIdleTimeoutMs: number };
   token?: string;
+  /** What GET /v1/status answers (the engine's status and the daemon's own). */
+  status: () => object;
   /** Writes a checkpoint now. */
   checkpoint: () => Promise<{ path: string; step: number }>;
-  /** False once shutdown began: ingest answers 503. */
-  accepting: () => boolean;
-  /** Further /v1/status fields (the NATS ingest's `nats`). */
-  statusExtra?: () => Record<string, unknown>;
+  /** Why ingest is refused now (shutting down, training halted, …: answered 503), or null. */
+  refusal: () => IngestError | null;
+}
+
+/**
+ * The path of a request URL without its query string: what is logged and echoed. A token put in the
+ * query (`?token=…`, wrongly: the API takes it in the Authorization header only) never reaches the logs.
+ */
+export function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : `${url.slice(0, q)}?[query redacted]`;
 }
 
 const MSGPACK_TYPES = ['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack'];
@@ -71,7 +84,57 @@ function reasonOfFastifyError(err: { code?: string; statusCode?: number }): {
 
 export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   const { engine, metrics, logger } = opts;
-  const app = Fastify({ logger: false, bodyLimit: opts.maxBodyBytes, forceCloseConnections: true });
+  const { httpRequestTimeoutMs, httpIdleTimeoutMs } = opts.limits;
+  // fastify is an optional dependency, loaded when a daemon starts (not when the CLI does).
+  const { fastify } = requireOptional<typeof import('fastify')>('fastify');
+  const app = fastify({
+    logger: false,
+    bodyLimit: opts.maxBodyBytes,
+    forceCloseConnections: true,
+    // A slow or stalled body is cut off (408) instead of holding a connection and a buffer forever.
+    requestTimeout: httpRequestTimeoutMs,
+    connectionTimeout: httpIdleTimeoutMs,
+    // Node checks request timeouts at this interval (30 s by default, too coarse for short timeouts).
+    http: {
+      connectionsCheckingInterval: Math.max(
+        100,
+        Math.min(30_000, Math.floor((httpRequestTimeoutMs || 30_000) / 4)),
+      ),
+    },
+    // Errors of Node's HTTP parser (and request timeouts) never reach a route: answered here like every
+    // other rejection, {error, reason}, and counted.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket) => {
+      if (err.code === 'ECONNRESET' || socket.destroyed) return;
+      const [status, reason, what] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'request_timeout', `the request did not arrive within ${httpRequestTimeoutMs} ms`]
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'header_too_large', 'the request headers are too large']
+            : [400, 'http_parse', `the request is not valid HTTP/1.1 (${err.code ?? 'parse error'})`];
+      metrics.reject(reason);
+      logger.warn({ reason, status, code: err.code }, `rejected: ${what}`);
+      if (socket.writable) {
+        const body = JSON.stringify({ error: what, reason });
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `Content-Type: application/json\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.end();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    },
+  });
+  // Node only enforces requestTimeout on a body still arriving when headersTimeout is not above it.
+  if (httpRequestTimeoutMs > 0)
+    app.server.headersTimeout = Math.min(app.server.headersTimeout, httpRequestTimeoutMs);
+  app.server.maxConnections = opts.limits.httpMaxConnections;
+  app.server.on('drop', () => {
+    metrics.reject('too_many_connections');
+    logger.warn(
+      { reason: 'too_many_connections', transport: 'http', limit: opts.limits.httpMaxConnections },
+      'HTTP connection dropped: httpMaxConnections reached',
+    );
+  });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(
     ['application/json', ...MSGPACK_TYPES],
@@ -86,13 +149,17 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   };
 
   app.setErrorHandler((err, req, reply) => {
-    if (err instanceof IngestError) return reject(reply, err, req.url);
+    if (err instanceof IngestError) return reject(reply, err, pathOf(req.url));
     const { reason, status } = reasonOfFastifyError(err as { code?: string; statusCode?: number });
-    if (status === 500) logger.error({ err, url: req.url }, 'internal error');
-    return reject(reply, new IngestError(reason, (err as Error).message, status), req.url);
+    if (status === 500) logger.error({ err, url: pathOf(req.url) }, 'internal error');
+    return reject(reply, new IngestError(reason, (err as Error).message, status), pathOf(req.url));
   });
   app.setNotFoundHandler((req, reply) =>
-    reject(reply, new IngestError('not_found', `no route ${req.method} ${req.url}`, 404), req.url),
+    reject(
+      reply,
+      new IngestError('not_found', `no route ${req.method} ${pathOf(req.url)}`, 404),
+      pathOf(req.url),
+    ),
   );
 
   const token = opts.token ? Buffer.from(opts.token) : null;
@@ -105,7 +172,8 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
   };
 
   app.post('/v1/batches', async (req, reply) => {
-    if (!opts.accepting()) throw new IngestError('shutting_down', 'the daemon is shutting down', 503);
+    const refused = opts.refusal();
+    if (refused) throw refused;
     const batch = decodeBatch(bodyBytes(req), formatOf(req), engine.batchSpec);
     const seq = engine.submit(batch);
     if (seq === null) {
@@ -116,7 +184,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     return { seq };
   });
 
-  app.get('/v1/status', async () => ({ ...engine.status(), ...opts.statusExtra?.() }));
+  app.get('/v1/status', async () => opts.status());
 
   app.post('/v1/pause', { onRequest: control }, async () => {
     engine.pause();

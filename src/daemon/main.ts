@@ -1,7 +1,10 @@
 /**
  * Standalone entry of the daemon: `node --import tsx src/daemon/main.ts --config config/daemon.json`
  * (wired to `hessflow daemon`). Prints structured logs (pino, JSON lines) on stdout, among them one
- * `{"event":"listening","httpPort":…,"socketPort":…}` line. SIGTERM/SIGINT → graceful shutdown, exit 0.
+ * `{"event":"listening","httpPort":…,"socketPort":…}` line. SIGTERM, SIGINT or SIGHUP → graceful shutdown
+ * (exit 0 once the final checkpoint holding the queue is written). Further signals while it runs are logged
+ * and ignored, so an impatient second Ctrl-C cannot lose the queue; SIGKILL is the hard stop (it loses what
+ * was acknowledged since the last checkpoint, like a crash).
  * Exit codes: 0 stopped cleanly, 1 runtime failure, 2 usage or config error, 3 checkpoint dir locked.
  */
 import { realpathSync } from 'node:fs';
@@ -12,6 +15,8 @@ import { type DaemonHandle, startDaemon } from './daemon.js';
 import { DaemonConfigError, DaemonLockedError } from './errors.js';
 
 const USAGE = 'usage: hessflow daemon --config <path>';
+/** Signals that stop the daemon gracefully (SIGHUP too: a closed terminal must not lose the queue). */
+const SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 
 /** Runs the daemon until a signal stops it; resolves with the process exit code. */
 export async function runDaemon(argv: readonly string[]): Promise<number> {
@@ -43,7 +48,18 @@ export async function runDaemon(argv: readonly string[]): Promise<number> {
     return code;
   }
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        // The handlers stay installed: without them a second signal would kill the process mid-write.
+        logger.warn(
+          { signal, event: 'signal_ignored' },
+          `${signal} ignored: graceful shutdown in progress (it finishes writing the final checkpoint); ` +
+            'SIGKILL stops at once, losing what was acknowledged since the last checkpoint',
+        );
+        return;
+      }
+      stopping = true;
       logger.info({ signal }, 'signal received');
       handle.stop().then(
         () => resolve(0),
@@ -53,8 +69,7 @@ export async function runDaemon(argv: readonly string[]): Promise<number> {
         },
       );
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    for (const s of SIGNALS) process.on(s, onSignal);
   });
 }
 

@@ -1,8 +1,15 @@
 /** Prometheus metrics of the daemon (prom-client), on a registry of its own (no global state). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export class DaemonMetrics {
   readonly registry = new Registry();
+
+  constructor() {
+    // process_resident_memory_bytes, nodejs_heap_size_used_bytes, nodejs_external_memory_bytes, …: the
+    // memory of a long-running daemon is watched from outside (the soak reads them too).
+    collectDefaultMetrics({ register: this.registry });
+  }
+
   readonly steps = new Counter({
     name: 'hessflow_steps_total',
     help: 'Training steps taken',
@@ -79,6 +86,17 @@ export class DaemonMetrics {
   readonly checkpoints = new Counter({
     name: 'hessflow_checkpoints_total',
     help: 'Checkpoints written',
+    registers: [this.registry],
+  });
+
+  readonly checkpointFailures = new Counter({
+    name: 'hessflow_checkpoint_failures_total',
+    help: 'Checkpoint writes that failed (disk full, I/O error, ...)',
+    registers: [this.registry],
+  });
+  readonly persistenceFailing = new Gauge({
+    name: 'hessflow_persistence_failing',
+    help: '1 while the last checkpoint write failed (ingest answers 503 persistence_failed)',
     registers: [this.registry],
   });
 

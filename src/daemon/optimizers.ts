@@ -7,7 +7,7 @@ import { type InjectedState, injectHyperparams } from '../optim/inject.js';
 import { sgd } from '../optim/sgd.js';
 import { sophiaG } from '../optim/sophia-g.js';
 import type { GradientTransformation } from '../optim/transform.js';
-import type { DaemonOptimizerConfig } from './config.js';
+import { type DaemonOptimizerConfig, checkOptimizerSettings } from './config.js';
 
 type Factory = (o: Record<string, unknown>) => GradientTransformation;
 
@@ -19,7 +19,10 @@ const FACTORIES: Record<string, Factory> = {
 
 export function optimizerOf(config: DaemonOptimizerConfig): {
   optimizer: GradientTransformation<InjectedState>;
-  /** Builds the factory with these hyperparameters over the configured ones: throws on a bad value. */
+  /**
+   * Checks these hyperparameters over the configured ones with the config's own schema (one set of bounds
+   * for daemon.json and POST /v1/hyperparams), then builds the factory: throws on a bad value.
+   */
   check: (hyper: Record<string, number>) => void;
 } {
   const { name, ...hyper } = config;
@@ -27,6 +30,9 @@ export function optimizerOf(config: DaemonOptimizerConfig): {
   if (!factory) throw new RangeError(`daemon: unknown optimizer "${name}"`);
   return {
     optimizer: injectHyperparams(factory)(hyper),
-    check: (h) => void factory({ ...hyper, ...h }),
+    check: (h) => {
+      checkOptimizerSettings({ name, ...hyper, ...h });
+      factory({ ...hyper, ...h });
+    },
   };
 }

@@ -60,6 +60,8 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
   private run: Subscription | null = null;
   private stepDone: (() => void) | null = null;
   private lastLoss: number | null = null;
+  /** Worker failures drop the head batch (see failed()); the pipeline engine never halts. */
+  readonly halted = null;
   /** The state at stop(): the pools are gone after it, so later snapshots return this. */
   private final: Promise<PipelineCheckpoint<InjectedState>> | null = null;
   private snapshots: Promise<unknown> = Promise.resolve();
@@ -106,6 +108,10 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     const seq = this.queue.offer(batch);
     if (seq !== null) this.feed?.();
     return seq;
+  }
+
+  get queueDepth(): number {
+    return this.queue.depth;
   }
 
   whenRoom(): Promise<void> {
@@ -159,6 +165,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
         queue,
         nextSeq,
         paused,
+        optimizer: this.opts.optimizer.name,
       };
     });
     this.snapshots = snap.catch(() => undefined);

@@ -20,7 +20,12 @@ export interface SocketServerOptions {
   metrics: DaemonMetrics;
   logger: Logger;
   maxFrameBytes: number;
-  accepting: () => boolean;
+  /** Connections held at most: one more is answered too_many_connections and closed. */
+  maxConnections: number;
+  /** Nothing received for this long (unless the daemon holds the producer back): idle_timeout; 0 = never. */
+  idleTimeoutMs: number;
+  /** Why ingest is refused now (answered with its reason, and the connection closed), or null. */
+  refusal: () => IngestError | null;
 }
 
 // Acks are plain msgpack maps (no records), readable by any msgpack client.
@@ -44,11 +49,46 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
   const { engine, metrics, logger } = opts;
   const sockets = new Set<net.Socket>();
 
-  const server = net.createServer((socket) => {
+  // allowHalfOpen: a producer that sends its last frames and half-closes still gets every answer.
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    if (sockets.size >= opts.maxConnections) {
+      metrics.reject('too_many_connections');
+      logger.warn(
+        { reason: 'too_many_connections', transport: 'socket', limit: opts.maxConnections },
+        'socket connection refused: maxConnections reached',
+      );
+      socket.on('error', () => undefined);
+      socket.end(
+        encodeFrame({
+          error: `the daemon holds ${opts.maxConnections} connections already (maxConnections)`,
+          reason: 'too_many_connections',
+        }),
+      );
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
     sockets.add(socket);
     let buffered: Buffer = Buffer.alloc(0);
     let waiting = false;
     let closed = false;
+    /** The producer half-closed: answer every complete frame still buffered, then end. */
+    let ended = false;
+
+    const finish = (): void => {
+      if (closed || !ended || waiting) return;
+      if (buffered.length > 0) {
+        const e = new IngestError(
+          'truncated_frame',
+          `the connection ended inside a frame (${buffered.length} bytes of an incomplete frame)`,
+        );
+        metrics.reject(e.reason);
+        logger.warn({ reason: e.reason, bytes: buffered.length }, 'connection ended inside a frame');
+        reply({ error: e.message, reason: e.reason });
+      }
+      closed = true;
+      buffered = Buffer.alloc(0);
+      socket.end();
+    };
 
     const reply = (value: unknown): void => {
       if (closed) return;
@@ -87,12 +127,17 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
           socket.end();
           return;
         }
-        if (buffered.length < 4 + len) return;
-        if (!opts.accepting()) {
-          fail(new IngestError('shutting_down', 'the daemon is shutting down', 503));
-          closed = true;
-          socket.end();
-          return;
+        if (buffered.length < 4 + len) break;
+        const refused = opts.refusal();
+        if (refused) {
+          fail(refused);
+          if (refused.reason === 'shutting_down') {
+            closed = true;
+            socket.end();
+            return;
+          }
+          buffered = buffered.subarray(4 + len);
+          continue;
         }
         // Decode before waiting for room so garbage is answered at once; wait only with a valid batch.
         const payload = Uint8Array.prototype.slice.call(buffered, 4, 4 + len);
@@ -124,6 +169,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
         metrics.accepted.inc({ transport: 'socket' });
         reply({ seq });
       }
+      finish();
     };
 
     socket.on('data', (chunk: Buffer) => {
@@ -132,13 +178,29 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
       pump();
     });
     socket.on('end', () => {
-      if (!closed && buffered.length > 0) {
-        metrics.reject('truncated_frame');
-        logger.warn({ reason: 'truncated_frame', bytes: buffered.length }, 'connection ended inside a frame');
-      }
-      closed = true;
-      socket.end();
+      ended = true;
+      // Frames waiting for queue room or for the producer to read its acks are answered first.
+      if (!waiting) pump();
     });
+    if (opts.idleTimeoutMs > 0) {
+      socket.setTimeout(opts.idleTimeoutMs);
+      socket.on('timeout', () => {
+        // Held back by the daemon (queue full, unread acks): not the producer's idleness.
+        if (closed || waiting || ended) return;
+        fail(
+          new IngestError(
+            'idle_timeout',
+            `nothing received for ${opts.idleTimeoutMs} ms` +
+              (buffered.length > 0 ? ` inside a frame (${buffered.length} bytes of it)` : ''),
+            408,
+          ),
+        );
+        closed = true;
+        buffered = Buffer.alloc(0);
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
+      });
+    }
     socket.on('error', (err) => logger.debug({ err }, 'socket error'));
     socket.on('close', () => {
       closed = true;

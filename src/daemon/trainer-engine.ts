@@ -4,7 +4,7 @@
  * one at a time on the event loop (setImmediate between them, so ingest and control stay responsive).
  */
 import type { Batch } from '../data/batch.js';
-import type { BatchSpec } from '../data/validate.js';
+import { BatchValidationError, type BatchSpec } from '../data/validate.js';
 import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model } from '../nn/model.js';
 import type { InjectedState } from '../optim/inject.js';
@@ -49,6 +49,8 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   private paused = false;
   private scheduled: ReturnType<typeof setImmediate> | null = null;
   private lastLoss: number | null = null;
+  /** A step that failed for a reason other than its batch: training halts, the batch stays queued. */
+  halted: { error: string; seq: number } | null = null;
   private readonly curvature: ResolvedCurvature | null;
   private readonly clock = new ProbeClock();
   private readonly timedModel: Model;
@@ -100,6 +102,10 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
     return seq;
   }
 
+  get queueDepth(): number {
+    return this.queue.depth;
+  }
+
   whenRoom(): Promise<void> {
     return this.queue.whenRoom();
   }
@@ -107,7 +113,11 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   status(): EngineStatus {
     const s = this.trainer.state();
     const optimizer = { name: this.opts.optimizer.name, hyperparams: s.optState.hyperparams };
-    return engineStatus(s, optimizer, this.queue, { paused: this.paused, lastLoss: this.lastLoss });
+    return engineStatus(s, optimizer, this.queue, {
+      paused: this.paused,
+      lastLoss: this.lastLoss,
+      halted: this.halted,
+    });
   }
 
   pause(): void {
@@ -116,6 +126,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
 
   resume(): void {
     this.paused = false;
+    this.halted = null; // retry the kept batch
     this.schedule();
   }
 
@@ -138,6 +149,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
       queue: this.queue.snapshot(),
       nextSeq: this.queue.seqCounter,
       paused: this.paused,
+      optimizer: this.opts.optimizer.name,
     };
   }
 
@@ -162,7 +174,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   }
 
   private schedule(): void {
-    if (!this.running || this.paused || this.scheduled || this.queue.depth === 0) return;
+    if (!this.running || this.paused || this.halted || this.scheduled || this.queue.depth === 0) return;
     this.scheduled = setImmediate(() => {
       this.scheduled = null;
       this.runOne();
@@ -171,7 +183,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   }
 
   private runOne(): void {
-    if (!this.running || this.paused) return;
+    if (!this.running || this.paused || this.halted) return;
     const item = this.queue.peek();
     if (!item) return;
     this.current = item.batch;
@@ -183,10 +195,17 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
       metrics = this.trainer.step();
     } catch (e) {
       if (probing) this.clock.disarm();
-      // The Trainer changed nothing; drop the batch so one bad step cannot wedge the loop.
-      this.queue.take();
       this.current = null;
-      this.emitError(e as Error, item.seq);
+      // The Trainer changed nothing. A batch at fault is dropped so it cannot wedge the loop; any other
+      // failure (an optimizer state that does not fit, a bug) is not the batch's: it stays acknowledged
+      // and queued, and training halts until resume() retries it (or a graceful stop checkpoints it).
+      if (e instanceof BatchValidationError) {
+        this.queue.take();
+        this.emitError(e, item.seq, true);
+      } else {
+        this.halted = { error: (e as Error).message, seq: item.seq };
+        this.emitError(e as Error, item.seq, false);
+      }
       return;
     }
     if (probing) {

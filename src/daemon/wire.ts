@@ -106,10 +106,38 @@ function toInt32(field: 'targets' | 'inputs', v: unknown): Int32Array {
   return out;
 }
 
+/** Largest dimension taken (no batch holds more than 2^31 - 1 values). */
+const MAX_DIM = 2 ** 31 - 1;
+
+function describeValue(x: unknown): string {
+  if (typeof x === 'string') return `the string ${JSON.stringify(x)}`;
+  if (x === null) return 'null';
+  if (Array.isArray(x)) return 'an array';
+  if (typeof x === 'object') return 'an object';
+  return `${typeof x} ${String(x)}`;
+}
+
 function toShape(field: 'inputShape' | 'targetShape', v: unknown): number[] {
   if (!Array.isArray(v)) throw new IngestError('missing', `${field} must be an array of dimensions`);
   if (v.length > 8) throw new IngestError('shape', `${field} has ${v.length} dimensions`);
+  v.forEach((x: unknown, i) => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > MAX_DIM)
+      throw new IngestError(
+        'shape',
+        `${field}[${i}] must be an integer in [0, ${MAX_DIM}] (a number, not a string), got ${describeValue(x)}`,
+      );
+  });
   return v as number[];
+}
+
+/** The data must fill its shape: checked here so the field at fault is the one named. */
+function checkFills(field: 'inputs', data: { length: number }, shape: number[]): void {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== size)
+    throw new IngestError(
+      'length',
+      `${field} has ${data.length} values but inputShape [${shape.join(', ')}] describes ${size}`,
+    );
 }
 
 /** A decoded body (plain object) → a validated Batch. */
@@ -133,7 +161,13 @@ export function batchFromValue(value: unknown, spec: BatchSpec): Batch {
     targets: spec.targetKind === 'int' ? toInt32('targets', obj.targets) : toFloat32('inputs', obj.targets),
     targetShape: toShape('targetShape', obj.targetShape),
   };
-  if (typeof obj.id === 'string' || typeof obj.id === 'number') batch.id = obj.id;
+  if (obj.id !== undefined) {
+    if (typeof obj.id !== 'string' && !(typeof obj.id === 'number' && Number.isFinite(obj.id)))
+      throw new IngestError('bad_id', `id must be a string or a finite number, got ${describeValue(obj.id)}`);
+    batch.id = obj.id;
+  }
+  // inputShape sets B, which targetShape is then checked against: a wrong B is the inputs' fault.
+  checkFills('inputs', batch.inputs, batch.inputShape);
   try {
     validateBatch(batch, spec);
   } catch (e) {

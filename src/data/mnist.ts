@@ -18,9 +18,9 @@
  * arrays out of the module cache (≈ 60 MB per worker thread); only the Float32 copies stay.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { rng } from '../random/counter-rng.js';
+import { resolveOptional } from '../util/optional-dependency.js';
 import { ArrayDataset } from './array-dataset.js';
 
 export const MNIST_PIXELS = 784;
@@ -51,8 +51,7 @@ export function decodeMnistOrigin(code: number): [number, number] {
 
 /** The raw pixel arrays of the package, one per digit (samples concatenated, 784 values each). */
 export function readMnistDigitFiles(): number[][] {
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve('mnist/package.json'));
+  const root = dirname(resolveOptional('mnist', 'package.json'));
   const out: number[][] = [];
   for (let d = 0; d < MNIST_CLASSES; d++) {
     const json = JSON.parse(readFileSync(join(root, 'src', 'digits', `${d}.json`), 'utf8')) as {

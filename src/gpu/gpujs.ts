@@ -2,7 +2,7 @@
  * Loads gpu.js (CommonJS) lazily and types the part of it this package uses. Loading is deferred to
  * first use so importing src/gpu never fails on a machine where gpu.js cannot load.
  */
-import { createRequire } from 'node:module';
+import { requireOptional } from '../util/optional-dependency.js';
 import type { WgpuAdapter, WgpuBuffer, WgpuDevice } from './webgpu-types.js';
 
 export type GpuJsMode = 'webgpu' | 'webasm' | 'cpu';
@@ -67,8 +67,7 @@ let cached: GpuJsModule | null = null;
 
 export function loadGpuJs(): GpuJsModule {
   if (!cached) {
-    const require = createRequire(import.meta.url);
-    cached = require('gpu.js') as GpuJsModule;
+    cached = requireOptional<GpuJsModule>('gpu.js');
   }
   return cached;
 }

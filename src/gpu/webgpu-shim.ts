@@ -14,6 +14,7 @@
  * (and compatibility mode's lower ones: 128 invocations per workgroup) are below what tiled matmul
  * uses, and gpu.js requests its device with defaults for everything but buffer sizes.
  */
+import { MissingOptionalDependencyError, importOptional } from '../util/optional-dependency.js';
 import type { WgpuAdapter, WgpuInstance, WgpuLimits } from './webgpu-types.js';
 
 export type WebGpuSource = 'native' | 'software';
@@ -176,9 +177,10 @@ async function install(sources: readonly WebGpuSource[]): Promise<WebGpuInstall>
   }
   let dawn: DawnModule;
   try {
-    dawn = (await import('webgpu')) as unknown as DawnModule;
+    dawn = await importOptional<DawnModule>('webgpu');
   } catch (e) {
-    return { ok: false, reason: `the 'webgpu' package (Dawn) could not be loaded: ${(e as Error).message}` };
+    const message = e instanceof MissingOptionalDependencyError ? e.message : (e as Error).message;
+    return { ok: false, reason: `the 'webgpu' package (Dawn) could not be loaded: ${message}` };
   }
   const reasons: string[] = [];
   for (const source of sources) {

@@ -42,5 +42,16 @@ export type { PartitionGroupState, PartitionState } from './partition.js';
 export { muon, scaleByMuon } from './muon.js';
 export type { MuonOptions, MuonState, ScaleByMuonOptions } from './muon.js';
 export { newtonSchulzInto, NS_COEFFICIENTS } from './newton-schulz.js';
+export { scaleBySoap, soap } from './soap.js';
+export type {
+  ScaleBySoapOptions,
+  SoapBasisOptions,
+  SoapBlock,
+  SoapFactors,
+  SoapOptions,
+  SoapState,
+} from './soap.js';
+export { scaleBySoapSophia, soapSophia } from './soap-sophia.js';
+export type { ScaleBySoapSophiaOptions, SoapSophiaOptions } from './soap-sophia.js';
 export { findStats } from './stats.js';
 export type { CurvatureStats } from './stats.js';

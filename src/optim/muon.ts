@@ -9,9 +9,17 @@
  * and the `muon` alias then applies the official step p ← p·(1 − lr·wd) − lr·u (as −lr·(u + wd·p)).
  * lerp is evaluated as torch.lerp does (start + w·(end − start) for w < 0.5, else end − (end − start)·(1 − w)).
  *
- * Deviation from the official code: Newton–Schulz runs in float32 here, not bfloat16 (the official code's
- * choice for GPU speed); the result is closer to the exact iteration, and agrees with a float32 run of the
- * official code to rounding (bench/reference/muon_check.py).
+ * Deviations from the official code, both at the level of rounding: Newton–Schulz runs in float32, not
+ * bfloat16 (the official code's choice for GPU speed), so it is closer to the exact iteration; and each of
+ * its iterations groups the diagonal terms into the products (newton-schulz.ts says why). Three steps on
+ * the reference char-GPT's layout agree with muon.py's semantics run by PyTorch in float32 to 2e-6 of the
+ * largest update (bench/reference/muon_check.py, test/optim/muon-torch.test.ts); the official bfloat16
+ * class itself differs from both by ~8%, which is bfloat16's rounding.
+ *
+ * A non-finite gradient or momentum gives a non-finite update (NaN spreads over its whole matrix), which
+ * Trainer and the pipeline's applyStep already treat as a step to skip, keeping θ and the optimizer state
+ * as they were; no transformation throws for it, because those loops catch NonFiniteError only around
+ * the gradient computation.
  *
  * `muon(options)` is the repo's MuonWithAuxAdam recipe on one flat vector: `matrix` tensors go to Muon,
  * every other role (`embedding` — a tied head included —, `head`, `vector`) to an AdamW with its own
@@ -114,9 +122,10 @@ export function scaleByMuon(options: ScaleByMuonOptions = {}): GradientTransform
       const buf = freshArray(grads.length, extra);
       const out = freshArray(grads.length, extra);
       const w = 1 - beta;
-      for (let i = 0; i < grads.length; i++) buf[i] = lerp(buf0[i], grads[i], w);
-      if (nesterov) for (let i = 0; i < grads.length; i++) out[i] = lerp(grads[i], buf[i], beta);
-      else out.set(buf);
+      for (let i = 0; i < grads.length; i++) {
+        buf[i] = lerp(buf0[i], grads[i], w);
+        out[i] = nesterov ? lerp(grads[i], buf[i], beta) : buf[i];
+      }
       for (let j = 0; j < matrices.length; j += 3) {
         const [offset, rows, cols] = [matrices[j], matrices[j + 1], matrices[j + 2]];
         const u = out.subarray(offset, offset + rows * cols);

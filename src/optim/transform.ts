@@ -18,6 +18,14 @@ export interface UpdateExtra {
    * steps where a probe worker delivered one. Kept out of the optimizer so estimators can run elsewhere.
    */
   hessianDiag?: Float32Array;
+  /**
+   * A curvature gradient ĝ: the gradient of the mean loss against labels sampled from the model's own
+   * predictive distribution (the GNB / true-Fisher sample whose square ĝ⊙ĝ is `hessianDiag`'s GNB
+   * estimate), present only on steps where a probe delivered one. Unlike ĝ⊙ĝ it keeps the cross terms a
+   * matrix-aware optimizer needs: SOAP-Sophia (soap-sophia.ts) builds Kronecker factors ĝĝᵀ, ĝᵀĝ and the
+   * rotated curvature (Q_Lᵀ ĝ Q_R)² from it. Same length as the gradient.
+   */
+  curvatureGradient?: Float32Array;
   /** Number of predictions in the minibatch (tokens for an LM): Sophia-G's `bs`. */
   batchSize?: number;
   /** Loss of the minibatch; carried for telemetry, no transformation needs it. */

@@ -131,7 +131,9 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     params,
     // The coordinator owns every state it holds (a resumed one is copied), so each state it replaces,
     // and each update it has applied, can be recycled: see array-pool.ts. Snapshots get copies.
-    optState: resumed ? structuredClone(resumed.optState) : c.optimizer.init(params.slice(), tensorLayoutOf(model)),
+    optState: resumed
+      ? structuredClone(resumed.optState)
+      : c.optimizer.init(params.slice(), tensorLayoutOf(model)),
     step: resumed?.step ?? 0,
     pending: [],
     skipped: resumed?.skipped ?? 0,

@@ -42,7 +42,13 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
   const shards = config.shards ?? 4;
   const curvature = config.curvature ? resolveCurvature(config.curvature) : null;
   const params = (config.initialParams?.slice() ?? initialParams(model, seed)) as Float32Array;
-  const state: StepState<S> = { params, optState: optimizer.init(params, tensorLayoutOf(model)), step: 0, pending: [], skipped: 0 };
+  const state: StepState<S> = {
+    params,
+    optState: optimizer.init(params, tensorLayoutOf(model)),
+    step: 0,
+    pending: [],
+    skipped: 0,
+  };
   const history: StepMetrics[] = [];
   while (state.step < config.steps) {
     const t0 = performance.now();

@@ -13,6 +13,7 @@ import type { Model, ModelInputs } from '../nn/model.js';
 import { addVectorInto, applyUpdatesInPlace } from '../optim/apply.js';
 import type { ArrayPool } from '../optim/array-pool.js';
 import { normIfFinite } from '../optim/clip.js';
+import { stateIsFinite } from '../optim/finite-state.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
@@ -194,7 +195,7 @@ export interface StepState<S> {
 
 /**
  * One optimizer step, Trainer's rule: `due` (an estimate in `state.pending`, or null) is folded in; a
- * non-finite loss/gradient/estimate/update skips the step and drops `due`. Mutates `state` (params in
+ * non-finite loss/gradient/estimate/update/new optimizer state skips the step and drops `due`. Mutates `state` (params in
  * place, so the shared buffer workers read is the one updated) and returns the step's metrics.
  */
 export function applyStep<S>(
@@ -235,7 +236,7 @@ export function applyStep<S>(
   state.pending = state.pending.filter((e) => e !== due);
   state.step = t + 1;
   const u = updates ? normIfFinite(updates) : null;
-  if (!updates || !u?.finite) {
+  if (!updates || !u?.finite || !stateIsFinite(optState, state.optState)) {
     metrics.skipped = true;
     state.skipped += 1;
     // The update made for nothing: what it allocated is nobody's.

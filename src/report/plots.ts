@@ -6,6 +6,7 @@
  */
 import type * as vega from 'vega';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { importOptional } from '../util/optional-dependency.js';
 
 export interface Point {
   x: number;
@@ -156,7 +157,7 @@ export function figureSpec(panels: readonly Panel[], options: FigureOptions = {}
 
 /** Renders a Vega spec to an SVG string, headless. */
 export async function renderSvg(spec: vega.Spec): Promise<string> {
-  const vega = await import('vega');
+  const vega = await importOptional<typeof import('vega')>('vega');
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });
   try {
     return await view.toSVG();
@@ -167,7 +168,7 @@ export async function renderSvg(spec: vega.Spec): Promise<string> {
 
 /** Rasterises an SVG to PNG bytes at `scale`× its size, on white. */
 export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
-  const { Resvg } = await import('@resvg/resvg-js');
+  const { Resvg } = await importOptional<typeof import('@resvg/resvg-js')>('@resvg/resvg-js');
   const resvg = new Resvg(svg, {
     background: 'white',
     fitTo: { mode: 'zoom', value: scale },

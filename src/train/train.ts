@@ -1,8 +1,8 @@
 /**
  * The synchronous training loop: the reference semantics that the streaming pipeline reproduces bit
  * for bit. Each step validates its batch, computes loss and gradient, launches/applies curvature
- * estimates on their schedule, and applies the optimizer. A step whose loss, gradient or update is
- * not finite is skipped and counted, never applied.
+ * estimates on their schedule, and applies the optimizer. A step whose loss, gradient, update or new
+ * optimizer state is not finite is skipped and counted, never applied (state and θ unchanged).
  */
 import type { Batch } from '../data/batch.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
@@ -11,6 +11,7 @@ import { initialParams, lossFunction, type Model } from '../nn/model.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import { applyUpdates } from '../optim/apply.js';
 import { normIfFinite } from '../optim/clip.js';
+import { stateIsFinite } from '../optim/finite-state.js';
 import { findStats } from '../optim/stats.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
@@ -100,7 +101,13 @@ export class Trainer<S = unknown> {
           `train: initialParams has ${params.length} values, the model has ${config.model.layout.size}`,
         );
       }
-      this.current = { params, optState: config.optimizer.init(params, tensorLayoutOf(config.model)), step: 0, pending: [], skipped: 0 };
+      this.current = {
+        params,
+        optState: config.optimizer.init(params, tensorLayoutOf(config.model)),
+        step: 0,
+        pending: [],
+        skipped: 0,
+      };
     }
   }
 
@@ -183,8 +190,9 @@ export class Trainer<S = unknown> {
       ? optimizer.update(grad, s.optState, s.params, extra)
       : [null, s.optState];
     const u = updates ? normIfFinite(updates) : null;
-    if (!updates || !u?.finite) {
-      // Never apply a non-finite step; an estimate due now is dropped with it.
+    if (!updates || !u?.finite || !stateIsFinite(optState, s.optState)) {
+      // Never apply a non-finite step (nor keep a non-finite optimizer state); an estimate due now is
+      // dropped with it.
       metrics.skipped = true;
       next = { ...s, step: t + 1, pending: pending.filter((e) => e !== due), skipped: s.skipped + 1 };
     } else {

@@ -4,7 +4,7 @@
  * GPT's layout. Skipped, saying why, where no Python with torch is installed.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -13,7 +13,10 @@ import { tensorLayoutOf } from '../../src/nn/tensor-layout.js';
 import { applyUpdates, muon, type MuonOptions } from '../../src/optim/index.js';
 import { seeded } from './muon-reference.js';
 
-const python = process.env.HESSFLOW_PYTHON ?? 'python3';
+// As bench/lib/pytorch-reference.ts: $HESSFLOW_PYTHON, else the system's Python (where Debian's
+// python3-torch lives), else python3 on PATH.
+const python =
+  process.env.HESSFLOW_PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
 
 function torchVersion(): string | null {
   try {

@@ -2,6 +2,7 @@
 import { Packr } from 'msgpackr';
 import t from 'tap';
 import { symmetricEigen } from '../../src/diagnostics/symmetric-eigen.js';
+import { kernelBackends, withKernelBackend } from '../../src/kernels/index.js';
 import { gpt } from '../../src/nn/models/gpt.js';
 import { tensorLayoutOf } from '../../src/nn/tensor-layout.js';
 import {
@@ -20,37 +21,42 @@ import { applyStep, type StepState } from '../../src/pipeline/step-math.js';
 import { assertClose, firstDifference } from './helpers.js';
 import { matmul64, newtonSchulz64, seeded, transpose64 } from './muon-reference.js';
 
-t.test('Newton–Schulz matches a float64 implementation to float32 rounding', async (t) => {
-  for (const [rows, cols] of [
-    [5, 8],
-    [8, 5],
-    [6, 6],
-    [64, 256],
-  ]) {
-    const g = Float32Array.from(seeded(rows * cols, rows * 100 + cols));
-    const out = new Float32Array(rows * cols);
-    newtonSchulzInto(g, rows, cols, 5, out, 2);
-    const want = newtonSchulz64(g, rows, cols).map((v) => 2 * v);
-    const scale = Math.max(...want.map(Math.abs));
-    // Measured ~2e-6 of the largest entry; a wrong coefficient or order is off by > 1e-2.
-    assertClose(
-      t,
-      Array.from(out, (v) => v / scale),
-      want.map((v) => v / scale),
-      `${rows}×${cols}`,
-      2e-5,
-    );
-  }
-  const g = Float32Array.from(seeded(12, 3));
-  const copy = g.slice();
-  const out = new Float32Array(12);
-  newtonSchulzInto(g, 3, 4, 3, out);
-  assertClose(t, out, newtonSchulz64(copy, 3, 4, 3), 'nsSteps honoured (3 iterations)', 2e-5);
-  const apart = new Float32Array(12);
-  newtonSchulzInto(g, 3, 4, 5, apart);
-  newtonSchulzInto(g, 3, 4, 5, g);
-  t.equal(firstDifference(g, apart), null, 'in place (out = g) equals out of place');
-});
+t.test(
+  'Newton–Schulz matches a float64 implementation to float32 rounding, on every matmul backend',
+  async (t) => {
+    for (const backend of kernelBackends('matmul')) {
+      for (const [rows, cols] of [
+        [5, 8],
+        [8, 5],
+        [6, 6],
+        [64, 256],
+      ]) {
+        const g = Float32Array.from(seeded(rows * cols, rows * 100 + cols));
+        const out = new Float32Array(rows * cols);
+        withKernelBackend(backend, () => newtonSchulzInto(g, rows, cols, 5, out, 2));
+        const want = newtonSchulz64(g, rows, cols).map((v) => 2 * v);
+        const scale = Math.max(...want.map(Math.abs));
+        // Measured ~3e-6 of the largest entry; a wrong coefficient or order is off by > 1e-2.
+        assertClose(
+          t,
+          Array.from(out, (v) => v / scale),
+          want.map((v) => v / scale),
+          `${backend}: ${rows}×${cols}`,
+          2e-5,
+        );
+      }
+    }
+    const g = Float32Array.from(seeded(12, 3));
+    const copy = g.slice();
+    const out = new Float32Array(12);
+    newtonSchulzInto(g, 3, 4, 3, out);
+    assertClose(t, out, newtonSchulz64(copy, 3, 4, 3), 'nsSteps honoured (3 iterations)', 2e-5);
+    const apart = new Float32Array(12);
+    newtonSchulzInto(g, 3, 4, 5, apart);
+    newtonSchulzInto(g, 3, 4, 5, g);
+    t.equal(firstDifference(g, apart), null, 'in place (out = g) equals out of place');
+  },
+);
 
 t.test("five iterations put every singular value in the quintic's band [0.68, 1.13]", async (t) => {
   for (const [rows, cols] of [
