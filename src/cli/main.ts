@@ -11,6 +11,7 @@ import { compareCommandSpec } from './commands/compare.js';
 import { daemonCommandSpec, daemonExitCode } from './commands/daemon.js';
 import { hessianCommandSpec } from './commands/hessian.js';
 import { optimizersCommandSpec } from './commands/optimizers.js';
+import { publishCommandSpec } from './commands/publish.js';
 import { trainCommandSpec } from './commands/train.js';
 import { packageRoot } from './config.js';
 import { MissingOptionalDependencyError } from '../util/optional-dependency.js';
@@ -31,7 +32,9 @@ Examples:
   hessflow compare --optimizers adamw,sophia-g --steps 300
   hessflow hessian --checkpoint runs/<run>        trace, eigenvalues, density, stability, HAWQ
   hessflow daemon --config config/daemon.json     training service (HTTP/TCP ingest, /metrics)
-  hessflow optimizers [name]                      the optimizers, their hyperparameters and presets`,
+  hessflow optimizers [name]                      the optimizers, their hyperparameters and presets
+  hessflow publish --to nats://127.0.0.1:4222/TRAIN          MNIST batches to a JetStream stream
+  hessflow train --source nats://127.0.0.1:4222/TRAIN --out runs/nats   train from it, exactly once`,
     );
   for (const sub of [
     trainCommandSpec(),
@@ -39,6 +42,7 @@ Examples:
     hessianCommandSpec(),
     daemonCommandSpec(),
     optimizersCommandSpec(),
+    publishCommandSpec(),
   ])
     root.addCommand(sub);
   // Every command throws instead of exiting, so the exit code is decided in one place.

@@ -14,3 +14,10 @@ export function positiveNumber(value: string): number {
     throw new InvalidArgumentError('must be a positive number.');
   return n;
 }
+
+export function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n))
+    throw new InvalidArgumentError('must be an integer >= 0.');
+  return n;
+}

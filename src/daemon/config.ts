@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { OPTIMIZERS, OPTIMIZER_NAMES, optimizerEntry } from '../catalog/index.js';
 import { curvatureProblems } from '../catalog/curvature-rules.js';
 import { optimizerSchemaOf } from '../catalog/schema.js';
+import { natsIngestSchema } from './nats-ingest-config.js';
 import { curvatureSchema, int } from '../config/schemas.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { ModelSpec } from '../nn/model.js';
@@ -117,6 +118,8 @@ const fields = z.strictObject({
   workers: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
   /** engine "pipeline": fixed gradient shards per batch (default 4); results never depend on workers. */
   shards: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
+  /** Further ingest beside HTTP and TCP: `{"nats": {servers, stream, ...}}` (nats-ingest-config.ts). */
+  ingest: z.strictObject({ nats: natsIngestSchema.optional() }).optional(),
 });
 
 // What the optimizer needs from the curvature schedule (its catalog entry; a required schedule left out

@@ -138,6 +138,18 @@ async function startLocked(
   metrics.step.set(engine.status().step);
 
   let accepting = true;
+  // NATS ingest (ingest.nats): loaded only when configured; acknowledges after each durable checkpoint.
+  const nats = config.ingest?.nats
+    ? new (await import('./nats-ingest.js')).NatsIngest({
+        config: config.ingest.nats,
+        engine,
+        logger,
+        dir: config.checkpointDir,
+        maxMessageBytes: config.maxFrameBytes,
+      })
+    : null;
+  nats?.registerMetrics(metrics.registry);
+
   /** Why ingest is refused now (503 with the reason), or null while batches are taken. */
   const refusal = (): IngestError | null => {
     if (!accepting) return new IngestError('shutting_down', 'the daemon is shutting down', 503);
@@ -173,8 +185,10 @@ async function startLocked(
   let retry: ReturnType<typeof setTimeout> | null = null;
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
     let r;
+    let snapshot;
     try {
-      r = await store.save(await engine.snapshot());
+      snapshot = await engine.snapshot();
+      r = await store.save(snapshot);
     } catch (err) {
       persistence.ok = false;
       persistence.failures++;
@@ -201,12 +215,19 @@ async function startLocked(
     persistence.ok = true;
     persistence.lastCheckpoint = { path: r.path, step: r.step };
     metrics.persistenceFailing.set(0);
+    // The messages this checkpoint holds are durable: record the stream position, then acknowledge.
+    await nats
+      ?.checkpointed(snapshot.nextSeq)
+      .catch((err: unknown) =>
+        logger.error({ err }, 'NATS position not recorded; messages stay unacknowledged'),
+      );
     metrics.checkpoints.inc();
     logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
     return { path: r.path, step: r.step };
   };
 
   engine.onStep(({ seq, metrics: m }) => {
+    nats?.applied(seq);
     metrics.steps.inc();
     metrics.step.set(m.step + 1);
     // Not engine.status(): the pipeline engine's copies θ and the optimizer state, and after every step
@@ -250,7 +271,11 @@ async function startLocked(
     ...(config.token ? { token: config.token } : {}),
     checkpoint,
     refusal,
-    status: () => ({ ...engine.status(), persistence: { ...persistence } }),
+    status: () => ({
+      ...engine.status(),
+      persistence: { ...persistence },
+      ...(nats ? { nats: nats.status() } : {}),
+    }),
   });
   try {
     await app.listen({ host: config.host, port: config.port });
@@ -289,6 +314,18 @@ async function startLocked(
   }
 
   engine.start();
+  if (nats) {
+    try {
+      // A lost broker mid-run is retried with backoff (status shows it); past maxOutageMs it is logged
+      // as an error and /v1/status keeps the reason, while HTTP and TCP ingest go on.
+      await nats.start((err) => logger.error({ err: { message: err.message } }, 'NATS ingest stopped'));
+    } catch (e) {
+      await Promise.all([sock?.close(), app.close()]);
+      await engine.stop();
+      await nats.close();
+      throw e;
+    }
+  }
   if (!config.token && !isLoopback(config.host))
     logger.warn(
       { event: 'insecure_bind', host: config.host },
@@ -302,6 +339,7 @@ async function startLocked(
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       accepting = false;
+      nats?.stopIngest();
       logger.info({ event: 'stopping' }, 'stopping: ingest closed, finishing the current step');
       await Promise.all([sock?.close(), app.close()]);
       await engine.stop();
@@ -312,6 +350,7 @@ async function startLocked(
         if (attempt > 0) await new Promise((r) => setTimeout(r, CHECKPOINT_RETRY_MS));
         final = await checkpoint().catch(() => null);
       }
+      await nats?.close();
       if (final === null) {
         // Say exactly what is lost: the queue (acknowledged, unapplied) and the steps since the last
         // checkpoint that was written.

@@ -75,7 +75,7 @@ t.test('nested unknown keys, impossible values and several problems at once', as
       'daemon config: "port" must be an integer in [0, 65535], got number 1.5',
       'daemon config: "token" must be a string of at least 8 characters, got number 12345678',
       'daemon config: "keepLast" must be an integer in [1, 10000], got 0',
-      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, maxConnections, socketIdleTimeoutMs, httpMaxConnections, httpRequestTimeoutMs, httpIdleTimeoutMs, seed, engine, workers, shards)',
+      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, maxConnections, socketIdleTimeoutMs, httpMaxConnections, httpRequestTimeoutMs, httpIdleTimeoutMs, seed, engine, workers, shards, ingest)',
     ].join('\n'),
   );
 });

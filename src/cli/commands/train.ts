@@ -13,6 +13,8 @@ import { positiveInt } from '../parse.js';
 import { TrainingProgress, stopOnSigint } from '../progress.js';
 import { modelSpecOf } from '../run-setup.js';
 import { runTraining } from '../run-training.js';
+import { loadNatsModule } from '../nats-modules.js';
+import type { StreamTrainSummary } from './train-stream.js';
 
 export interface TrainOptions {
   config?: string;
@@ -24,6 +26,13 @@ export interface TrainOptions {
   workers?: number;
   /** Gradient shards per batch (default 4); results depend on it, never on `workers`. */
   shards?: number;
+  /** Train from a JetStream stream, nats://host:port/STREAM (src/cli/commands/train-stream.ts). */
+  source?: string;
+  consumer?: string;
+  tokenFile?: string;
+  tokenEnv?: string;
+  creds?: string;
+  checkpointEvery?: number;
 }
 
 export interface TrainSummary {
@@ -49,7 +58,8 @@ function mean(xs: number[]): number {
   return f.length === 0 ? NaN : f.reduce((a, b) => a + b, 0) / f.length;
 }
 
-export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
+/** The run config of `train`'s options: --config (or CONFIG=…), with --steps (or STEPS=…) applied. */
+function trainConfig(o: TrainOptions): RunConfig {
   // CONFIG=… and STEPS=… (as `STEPS=300 npm start`) stand in for the flags when those are not given.
   const config: RunConfig = readConfig(o.config ?? (process.env.CONFIG || defaultConfigPath()));
   let steps = o.steps;
@@ -61,6 +71,24 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     }
   }
   if (steps !== undefined) config.steps = steps;
+  return config;
+}
+
+/** `hessflow train --source nats://…`: the config's model trained from a JetStream stream. */
+export async function trainFromSourceCommand(
+  o: TrainOptions & { source: string },
+): Promise<StreamTrainSummary> {
+  const config = trainConfig(o);
+  const { streamTrainCommand } = await loadNatsModule(() => import('./train-stream.js'), 'train --source');
+  return streamTrainCommand(config, o);
+}
+
+export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
+  if ((o.consumer ?? o.tokenFile ?? o.tokenEnv ?? o.creds ?? o.checkpointEvery) !== undefined)
+    throw new UsageError(
+      '--consumer, --token-file, --token-env, --creds and --checkpoint-every go with --source nats://…',
+    );
+  const config = trainConfig(o);
   const name = config.name ?? 'run';
   const dir = makeRunDir(o.out, name);
   await writeJson(join(dir, RUN_FILES.config), config);
@@ -231,9 +259,29 @@ export function trainCommandSpec(): Command {
       'gradient shards per batch (default 4); the result depends on it, never on --workers',
       positiveInt,
     )
-    .addHelpText('after', '\nEnvironment: CONFIG=<file> and STEPS=<n> stand in for --config and --steps.')
+    .option(
+      '--source <url>',
+      'train from a NATS JetStream stream, nats://host:port/STREAM[?consumer=NAME&subject=SUBJ]: exactly once across crashes; --out DIR again resumes',
+    )
+    .option('--consumer <name>', 'the durable consumer (default hessflow-<config name>)')
+    .option('--token-file <file>', 'NATS token read from this file (never logged)')
+    .option('--token-env <var>', 'NATS token read from this environment variable (never logged)')
+    .option('--creds <file>', 'NATS credentials file')
+    .option(
+      '--checkpoint-every <n>',
+      'with --source: checkpoint (and acknowledge) every n steps (default 100)',
+      positiveInt,
+    )
+    .addHelpText(
+      'after',
+      '\nEnvironment: CONFIG=<file> and STEPS=<n> stand in for --config and --steps.\n' +
+        'From a stream: nats-server -js -sd /tmp/nats & hessflow publish --to nats://127.0.0.1:4222/TRAIN;\n' +
+        '  hessflow train --source nats://127.0.0.1:4222/TRAIN --out runs/from-nats',
+    )
     .action(async (opts: TrainOptions) => {
-      const summary = await trainCommand(opts);
+      const source = opts.source;
+      const summary =
+        source === undefined ? await trainCommand(opts) : await trainFromSourceCommand({ ...opts, source });
       // Everything is written and the worker threads are closed; report the interruption as Ctrl-C does.
       if (summary.interrupted) process.exit(130);
     });
