@@ -27,7 +27,7 @@ export function program(): Command {
       'after',
       `
 Examples:
-  hessflow train                                  MNIST MLP with Sophia-G (config/quickstart.json)
+  hessflow train                                  MNIST MLP with SOAP (config/quickstart.json)
   hessflow train --config config/char-gpt.json    Moby Dick character GPT, prints generated text
   hessflow compare --optimizers adamw,sophia-g --steps 300
   hessflow hessian --checkpoint runs/<run>        trace, eigenvalues, density, stability, HAWQ

@@ -9,12 +9,15 @@ import { preconditionerOf } from '../../src/cli/commands/hessian.js';
 
 const read = (name: string): Record<string, unknown> =>
   JSON.parse(readFileSync(fileURLToPath(new URL(`../../config/${name}`, import.meta.url)), 'utf8'));
-const quickstart = read('quickstart.json');
+const sophiaMnist = read('mnist-sophiag.json');
 
 t.test('the shipped configs are valid', async (t) => {
-  const q = validateConfig(quickstart, 'quickstart.json');
+  const q = validateConfig(sophiaMnist, 'mnist-sophiag.json');
   t.equal(q.data, undefined, 'no data key: MNIST by default');
   t.equal(q.optimizer.name, 'sophiaG');
+  const d = validateConfig(read('quickstart.json'), 'quickstart.json');
+  t.equal(d.optimizer.name, 'soap', 'the default job: SOAP, which measured best on MNIST');
+  t.equal(d.curvature, undefined);
   const g = validateConfig(read('char-gpt.json'), 'char-gpt.json');
   t.equal(g.model.kind, 'gpt');
   t.equal(g.data?.name, 'moby-dick');
@@ -22,24 +25,24 @@ t.test('the shipped configs are valid', async (t) => {
 
 t.test('bad values name their key', async (t) => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
-    [{ ...quickstart, stepz: 3 }, 'stepz', /unknown key/],
-    [{ ...quickstart, steps: 0 }, 'steps', />= 1/],
-    [{ ...quickstart, steps: 2.5 }, 'steps', /integer/],
-    [{ ...quickstart, seed: 'one' }, 'seed', /finite number/],
-    [{ ...quickstart, optimizer: { name: 'adam', lr: 1 } }, 'optimizer.name', /one of/],
-    [{ ...quickstart, optimizer: { name: 'adamw', lr: 1e-3, rho: 1 } }, 'optimizer.rho', /unknown key/],
-    [{ ...quickstart, optimizer: { name: 'adamw', lr: 1e-3, b1: 1 } }, 'optimizer.b1', /\[0, 1\)/],
+    [{ ...sophiaMnist, stepz: 3 }, 'stepz', /unknown key/],
+    [{ ...sophiaMnist, steps: 0 }, 'steps', />= 1/],
+    [{ ...sophiaMnist, steps: 2.5 }, 'steps', /integer/],
+    [{ ...sophiaMnist, seed: 'one' }, 'seed', /finite number/],
+    [{ ...sophiaMnist, optimizer: { name: 'adam', lr: 1 } }, 'optimizer.name', /one of/],
+    [{ ...sophiaMnist, optimizer: { name: 'adamw', lr: 1e-3, rho: 1 } }, 'optimizer.rho', /unknown key/],
+    [{ ...sophiaMnist, optimizer: { name: 'adamw', lr: 1e-3, b1: 1 } }, 'optimizer.b1', /\[0, 1\)/],
     [
-      { ...quickstart, curvature: { estimator: 'exact' } },
+      { ...sophiaMnist, curvature: { estimator: 'exact' } },
       'curvature.estimator',
       /must be one of "gnb", "hutchinson", "hvp-pair"/,
     ],
-    [{ ...quickstart, curvature: undefined }, 'curvature', /needs a curvature/],
-    [{ ...quickstart, model: { kind: 'mlp', sizes: [784, 10, 3] } }, 'model.sizes[2]', /must be 10/],
-    [{ ...quickstart, data: { name: 'cifar' } }, 'data.name', /must be "mnist" or "moby-dick"/],
-    [{ ...quickstart, schedule: { warmupSteps: 10, decaySteps: 5 } }, 'schedule.decaySteps', /greater/],
-    [{ ...quickstart, clip: -1 }, 'clip', /> 0/],
-    [{ ...quickstart, generate: {} }, 'generate', /gpt/],
+    [{ ...sophiaMnist, curvature: undefined }, 'curvature', /needs a curvature/],
+    [{ ...sophiaMnist, model: { kind: 'mlp', sizes: [784, 10, 3] } }, 'model.sizes[2]', /must be 10/],
+    [{ ...sophiaMnist, data: { name: 'cifar' } }, 'data.name', /must be "mnist" or "moby-dick"/],
+    [{ ...sophiaMnist, schedule: { warmupSteps: 10, decaySteps: 5 } }, 'schedule.decaySteps', /greater/],
+    [{ ...sophiaMnist, clip: -1 }, 'clip', /> 0/],
+    [{ ...sophiaMnist, generate: {} }, 'generate', /gpt/],
   ];
   for (const [raw, key, detail] of cases) {
     try {
@@ -67,7 +70,7 @@ t.test('unknown keys at depth, wrong types and impossible values', async (t) => 
   const gpt = read('char-gpt.json') as { model: object; optimizer: object };
   const cases: [unknown, string, string][] = [
     [
-      { ...quickstart, model: { kind: 'mlp', sizes: [784, 10], activaton: 'relu' } },
+      { ...sophiaMnist, model: { kind: 'mlp', sizes: [784, 10], activaton: 'relu' } },
       'model.activaton',
       'unknown key; allowed in model: kind, sizes, activation',
     ],
@@ -77,25 +80,33 @@ t.test('unknown keys at depth, wrong types and impossible values', async (t) => 
       'unknown key; allowed in generate: prompt, tokens, temperature, lines',
     ],
     [
-      { ...quickstart, model: { kind: 'mlp', sizes: [784, 'wide', 10] } },
+      { ...sophiaMnist, model: { kind: 'mlp', sizes: [784, 'wide', 10] } },
       'model.sizes[1]',
       'must be a finite number, got the string "wide"',
     ],
     [
-      { ...quickstart, model: { kind: 'mlp', sizes: 784 } },
+      { ...sophiaMnist, model: { kind: 'mlp', sizes: 784 } },
       'model.sizes',
       'must be an array of at least 2 layer widths, got number 784',
     ],
-    [{ ...quickstart, model: { kind: 'cnn' } }, 'model.kind', 'must be "mlp" or "gpt", got the string "cnn"'],
     [
-      { ...quickstart, optimizer: { name: 'sgd', lr: 0.1, nesterov: 'yes' } },
+      { ...sophiaMnist, model: { kind: 'cnn' } },
+      'model.kind',
+      'must be "mlp" or "gpt", got the string "cnn"',
+    ],
+    [
+      { ...sophiaMnist, optimizer: { name: 'sgd', lr: 0.1, nesterov: 'yes' } },
       'optimizer.nesterov',
       'must be a boolean, got the string "yes"',
     ],
-    [{ ...quickstart, optimizer: { name: 'adamw' } }, 'optimizer.lr', 'must be a finite number, got nothing'],
+    [
+      { ...sophiaMnist, optimizer: { name: 'adamw' } },
+      'optimizer.lr',
+      'must be a finite number, got nothing',
+    ],
     ['{}', '(top level)', 'must be an object, got the string "{}"'],
     [
-      { ...quickstart, optimizer: { name: 'adamw', lr: 1e-3, b2: 1.5 } },
+      { ...sophiaMnist, optimizer: { name: 'adamw', lr: 1e-3, b2: 1.5 } },
       'optimizer.b2',
       'must be a number in [0, 1), got 1.5',
     ],
@@ -111,7 +122,7 @@ t.test('unknown keys at depth, wrong types and impossible values', async (t) => 
     ],
     [
       {
-        ...quickstart,
+        ...sophiaMnist,
         optimizer: { name: 'adahessian', lr: 0.1 },
         curvature: { estimator: 'hutchinson', staleness: 2 },
       },
@@ -119,7 +130,7 @@ t.test('unknown keys at depth, wrong types and impossible values', async (t) => 
       'adahessian needs staleness 0, got 2',
     ],
     [
-      { ...quickstart, diagnostics: { every: 5, trace: false, topEigenvalue: false } },
+      { ...sophiaMnist, diagnostics: { every: 5, trace: false, topEigenvalue: false } },
       'diagnostics',
       'topEigenvalue and trace are both false: nothing to compute',
     ],
@@ -134,7 +145,7 @@ t.test('unknown keys at depth, wrong types and impossible values', async (t) => 
 
 t.test('several problems are reported at once, one line each', async (t) => {
   const e = rejects({
-    ...quickstart,
+    ...sophiaMnist,
     stepz: 3,
     optimizer: { name: 'sophiaG', lr: -1, rho: 0.04 },
     curvature: { estimator: 'gnb', every: 0 },
@@ -153,7 +164,7 @@ t.test('several problems are reported at once, one line each', async (t) => {
     ].join('\n'),
   );
   // A cross-field rule is checked as soon as the keys it reads are valid, even when others are not.
-  const both = rejects({ ...quickstart, curvature: undefined, seed: -1 });
+  const both = rejects({ ...sophiaMnist, curvature: undefined, seed: -1 });
   t.equal(
     both.message,
     'c.json: seed: must be >= 0, got -1\nc.json: curvature: sophiaG needs a curvature schedule, e.g. {"estimator": "gnb", "every": 10}',
@@ -164,7 +175,7 @@ t.test('compare: optimizer lists, per-optimizer configs, smoothing', async (t) =
   t.same(parseOptimizerList('adamw, Sophia-G,sophiah'), ['adamw', 'sophia-g', 'sophia-h']);
   t.throws(() => parseOptimizerList('adamw,adamw'), /twice/);
   t.throws(() => parseOptimizerList('newton'), /unknown optimizer/);
-  const base = validateConfig(quickstart);
+  const base = validateConfig(sophiaMnist);
   const a = configFor(base, 'adahessian', 7);
   t.equal(a.steps, 7);
   t.equal(a.evalEvery, 7);
@@ -179,7 +190,7 @@ t.test('compare: optimizer lists, per-optimizer configs, smoothing', async (t) =
 });
 
 t.test('hessian: preconditioners from saved optimizer states', async (t) => {
-  const base = validateConfig(quickstart);
+  const base = validateConfig(sophiaMnist);
   const h = Float32Array.from([0, 1, 2]);
   const m = Float32Array.from([0.5, 0, 0]);
   const state = [{ count: 3, m, h, stats: {} }, {}, {}];
@@ -193,7 +204,7 @@ t.test('hessian: preconditioners from saved optimizer states', async (t) => {
   t.equal(p.beta1, 0.965);
   t.match(preconditionerOf(base, [{}], 10) as string, /no Sophia state/);
   const lionConfig = validateConfig({
-    ...quickstart,
+    ...sophiaMnist,
     optimizer: { name: 'lion', lr: 1e-4 },
     curvature: undefined,
   });

@@ -247,7 +247,7 @@ export function trainCommandSpec(): Command {
     .description('train the model of a config, evaluate on held-out data and write a run directory')
     .option(
       '-c, --config <file>',
-      'JSON run config (default: config/quickstart.json, MNIST MLP with Sophia-G)',
+      'JSON run config (default: config/quickstart.json, MNIST MLP with SOAP)',
     )
     .option('-s, --steps <n>', 'override the config step budget', positiveInt)
     .option('-o, --out <dir>', 'run directory (default: runs/<timestamp>-<name>)')
