@@ -245,10 +245,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
 export function trainCommandSpec(): Command {
   return new Command('train')
     .description('train the model of a config, evaluate on held-out data and write a run directory')
-    .option(
-      '-c, --config <file>',
-      'JSON run config (default: config/quickstart.json, MNIST MLP with SOAP)',
-    )
+    .option('-c, --config <file>', 'JSON run config (default: config/quickstart.json, MNIST MLP with SOAP)')
     .option('-s, --steps <n>', 'override the config step budget', positiveInt)
     .option('-o, --out <dir>', 'run directory (default: runs/<timestamp>-<name>)')
     .option('--json', 'print the summary as one JSON object on stdout (no progress output)')
