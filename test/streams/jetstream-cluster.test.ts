@@ -2,8 +2,7 @@
  * Exactly-once training from a 3-node JetStream cluster (stream replicas 3) losing one node mid-run: the
  * trainer process goes on, every batch is applied once and in order, and θ equals an uninterrupted run.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -14,19 +13,11 @@ import { STREAM_CHECKPOINT, runStreamTraining } from '../../src/cli/run-stream-t
 import { setupData } from '../../src/cli/run-setup.js';
 import { loadCheckpoint } from '../../src/io/checkpoint-file.js';
 import { natsSkipReason, startNatsCluster } from '../helpers/nats-server.js';
-import { CONFIG, createStream } from './fixtures/jetstream.js';
+import { CONFIG, bits, createStream, scratch } from './fixtures/jetstream.js';
 import { spawnTrainer } from './fixtures/trainer-process.js';
 
 const skip = natsSkipReason();
 t.setTimeout(600_000);
-
-const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-async function scratch(t: { teardown(fn: () => unknown): void }, prefix: string) {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 t.test(
   'one node of a 3-node cluster (replicas 3) killed mid-run: training goes on, nothing lost or duplicated',

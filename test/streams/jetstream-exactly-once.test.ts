@@ -5,8 +5,7 @@
  * exactly once, and θ equals an uninterrupted run over the same stream bit for bit. The 3-node cluster
  * failover is jetstream-cluster.test.ts.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -17,7 +16,7 @@ import { STREAM_CHECKPOINT, runStreamTraining } from '../../src/cli/run-stream-t
 import { setupData } from '../../src/cli/run-setup.js';
 import { loadCheckpoint } from '../../src/io/checkpoint-file.js';
 import { natsSkipReason, startNatsServer } from '../helpers/nats-server.js';
-import { CONFIG, createStream } from './fixtures/jetstream.js';
+import { CONFIG, bits, createStream, scratch } from './fixtures/jetstream.js';
 import { spawnTrainer } from './fixtures/trainer-process.js';
 
 const skip = natsSkipReason();
@@ -33,14 +32,6 @@ function rng(seed: number): () => number {
     x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
-
-async function scratch(t: { teardown(fn: () => unknown): void }, prefix: string) {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.teardown(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 t.test(
