@@ -60,8 +60,11 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
   private run: Subscription | null = null;
   private stepDone: (() => void) | null = null;
   private lastLoss: number | null = null;
-  /** Worker failures drop the head batch (see failed()); the pipeline engine never halts. */
-  readonly halted = null;
+  /**
+   * A worker failure past the retry bound (never the batch's fault: batches were validated on submit)
+   * halts training with the batch kept at the head of the queue, as the trainer engine does (see failed()).
+   */
+  halted: EngineStatus['halted'] = null;
   /** The state at stop(): the pools are gone after it, so later snapshots return this. */
   private final: Promise<PipelineCheckpoint<InjectedState>> | null = null;
   private snapshots: Promise<unknown> = Promise.resolve();
@@ -124,7 +127,11 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
       name: this.opts.optimizer.name,
       hyperparams: this.overlay.apply(s.optState).hyperparams,
     };
-    return engineStatus(s, optimizer, this.queue, { paused: this.paused, lastLoss: this.lastLoss });
+    return engineStatus(s, optimizer, this.queue, {
+      paused: this.paused,
+      lastLoss: this.lastLoss,
+      halted: this.halted,
+    });
   }
 
   pause(): void {
@@ -139,6 +146,11 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     if (this.stopping) return;
     this.gated = false;
     this.pipeline.resume();
+    // Retry the kept batch: a new run continues from the state the pipeline kept (the last applied step).
+    if (this.halted && this.running) {
+      this.halted = null;
+      this.startRun();
+    }
   }
 
   setHyperparams(values: Record<string, unknown>): Record<string, number> {
@@ -253,15 +265,23 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     this.settle();
   }
 
-  /** A worker failure past the retry bound: drop the head batch (as the trainer engine does), go on. */
+  /**
+   * A worker failure past the retry bound. The batch at the head of the queue was valid (checked on
+   * submit), so the failure is not its own: it stays acknowledged and queued, and training halts until
+   * resume() retries it (a graceful stop checkpoints it), like a failed trainer-engine step.
+   */
   private failed(e: Error): void {
     this.run = null;
     this.feed = null;
-    const item = this.queue.take();
-    if (item) this.emitError(e, item.seq);
+    this.fed = 0;
+    const item = this.queue.peek();
+    if (item) {
+      this.halted = { error: e.message, seq: item.seq };
+      this.emitError(e, item.seq, false);
+    } else if (this.running && !this.stopping)
+      // No batch was in flight: nothing to keep, so a new run simply continues.
+      setImmediate(() => this.running && !this.stopping && !this.halted && this.startRun());
     this.settle();
-    // A new run continues from the state the pipeline kept (the last applied step).
-    if (this.running && !this.stopping) setImmediate(() => this.running && !this.stopping && this.startRun());
   }
 
   private settle(): void {

@@ -2,7 +2,7 @@
  * PipelineEngine in process, against the trainer engine and the pipeline's reference loop bit for bit:
  * one shard equals the Trainer, several shards equal `referenceLoop`; a hyperparameter change applies
  * from the next step; a snapshot through the checkpoint store (msgpackr) resumes exactly; a worker
- * failure past the retry bound drops its batch with onError and training goes on; stop() ends every
+ * failure past the retry bound keeps its batch (onError, not dropped) and halts until resume(); stop() ends every
  * worker thread (the test would not exit otherwise).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -215,58 +215,114 @@ t.test('a snapshot saved and loaded by the checkpoint store resumes bit for bit'
   await Promise.all([whole.stop(), b.stop()]);
 });
 
-t.test('a gradient failing past the retry bound: onError with its seq, training goes on', async (t) => {
-  // Every task of step 2 fails, so each batch reaching step 2 is dropped in turn.
-  const p = pipelineEngine({ injectFailures: { gradient: { step: 2, times: 100, mode: 'throw' } } });
-  const ps = record(p);
-  const errors: number[] = [];
-  const twoErrors = new Promise<void>((resolve) =>
-    p.onError((e, seq) => {
-      t.match(e.message, /shard 0 of step 2/, 'the original cause');
-      errors.push(seq);
-      if (errors.length === 2) resolve();
-    }),
-  );
-  p.start();
-  await feed(p, range(0, 4), ps, 2);
-  await twoErrors;
-  t.same(errors, [3, 4], 'the batches at step 2 are dropped, in order');
-  t.equal(p.status().step, 2);
-  t.equal(p.status().queueDepth, 0);
-  t.equal(p.submit(batch(9)), 5, 'still accepting');
+/** Resolves with the next onError call: the error, the seq, whether the batch was dropped. */
+function nextError(engine: TrainingEngine): Promise<[Error, number, boolean]> {
+  return new Promise((resolve) => {
+    let fired = false;
+    engine.onError((e, seq, dropped) => {
+      if (!fired) resolve([e, seq, dropped]);
+      fired = true;
+    });
+  });
+}
 
-  const r = trainerEngine();
-  const rs = record(r);
-  r.start();
-  await feed(r, range(0, 2), rs);
-  sameBits(t, await params(p), await params(r), 'θ is the last applied step (2 steps)');
-  await Promise.all([p.stop(), r.stop()]);
-});
+for (const mode of ['throw', 'exit'] as const)
+  t.test(
+    `a gradient worker failing past the retry bound (${mode}): the batch is kept, training halts`,
+    async (t) => {
+      // Every attempt of every run at step 2 fails: the worker throws, or its thread exits.
+      const p = pipelineEngine({ injectFailures: { gradient: { step: 2, times: 1000, mode } } });
+      const ps = record(p);
+      const failed = nextError(p);
+      p.start();
+      await feed(p, range(0, 2), ps);
+      for (const k of range(2, 5)) t.ok(p.submit(batch(k)) !== null, `batch ${k} acknowledged`);
+      const [e, seq, dropped] = await failed;
+      t.match(e.message, mode === 'throw' ? /shard 0 of step 2/ : /./, 'the original cause');
+      t.equal(seq, 3, 'the batch at the head');
+      t.equal(dropped, false, 'is not dropped');
+      const s = p.status();
+      t.same(s.halted, { error: e.message, seq: 3 }, 'status says halted, with the kept batch');
+      t.equal(s.step, 2);
+      t.equal(s.queueDepth, 3, 'seq 3, 4, 5 still queued');
+      t.equal(ps.length + s.queueDepth, 5, 'applied + queued = acknowledged');
+
+      // resume() retries the kept batch; the worker fails again, and again nothing is lost.
+      const again = nextError(p);
+      p.resume();
+      t.equal((await again)[1], 3, 'the retry fails on the same batch');
+      t.equal(p.status().queueDepth, 3);
+      t.equal(ps.length, 2, 'nothing applied meanwhile');
+
+      // A graceful stop checkpoints the queue; an engine resumed from it (workers healthy) applies it.
+      await p.stop();
+      const snap = await p.snapshot();
+      t.same(
+        snap.queue.map((q) => q.seq),
+        [3, 4, 5],
+        'the checkpoint holds every unapplied acknowledged batch',
+      );
+      t.equal(snap.step, 2);
+      t.equal(snap.nextSeq, 6);
+      const q = pipelineEngine({ resume: snap });
+      const qs = record(q);
+      const drained = new Promise<void>((resolve) => q.onStep(() => qs.length === 3 && resolve()));
+      q.start();
+      await drained;
+      t.same(
+        qs.map((x) => x.seq),
+        [3, 4, 5],
+        'and the resumed engine applies them, in order',
+      );
+      const r = trainerEngine();
+      const rs = record(r);
+      r.start();
+      await feed(r, range(0, 5), rs);
+      sameBits(t, await params(q), await params(r), 'θ equals an uninterrupted run of all 5 batches');
+      await Promise.all([q.stop(), r.stop()]);
+    },
+  );
 
 t.test(
-  'a probe failing past the retry bound: the step waiting for it is dropped, training goes on',
+  'a probe failing past the retry bound: the step waiting for it halts with its batch kept; resume trains on',
   async (t) => {
-    // Launched at 3 and due at 4: step 3 applies, step 4 (seq 5) errors waiting for the estimate.
+    // Launched at 3 and due at 4: step 3 applies, step 4 (seq 5) fails waiting for the estimate.
     const p = pipelineEngine({
       curvature: { ...CURVATURE, staleness: 1 },
       injectFailures: { probe: { step: 3, times: 3, mode: 'throw' } },
     });
     const ps = record(p);
-    const errors: [string, number][] = [];
-    p.onError((e, seq) => errors.push([e.message, seq]));
+    const errors: [string, number, boolean][] = [];
+    p.onError((e, seq, dropped) => errors.push([e.message, seq, dropped]));
+    const failed = nextError(p);
     p.start();
-    await feed(p, range(0, 8), ps, 7);
-    t.same(errors, [['injected failure in probe step 3 (attempt 0)', 5]], 'one batch dropped, with its seq');
+    await feed(p, range(0, 4), ps);
+    for (const k of range(4, 8)) p.submit(batch(k));
+    await failed;
+    t.same(errors, [['injected failure in probe step 3 (attempt 0)', 5, false]], 'halted on seq 5, kept');
+    t.equal(p.status().halted?.seq, 5);
+    t.equal(p.status().queueDepth, 4);
+    const snapHalted = await p.snapshot();
+    t.same(
+      snapHalted.queue.map((q) => q.seq),
+      [5, 6, 7, 8],
+      'a checkpoint while halted holds the kept batch',
+    );
+    const done = new Promise<void>((resolve) => p.onStep(() => ps.length === 8 && resolve()));
+    p.resume();
+    await done;
     t.same(
       ps.map((s) => s.seq),
-      [1, 2, 3, 4, 6, 7, 8],
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      'every acknowledged batch applied once, in order',
     );
+    t.equal(p.status().halted, null);
     const snap = await p.snapshot();
-    t.equal(snap.step, 7, 'checkpoints go on: the failed estimate left the book');
+    t.equal(snap.step, 8, 'checkpoints go on: the failed estimate left the book');
     t.same(
       snap.pending.map((e) => e.launchedAt),
-      [6],
-      'only the estimate launched at 6 (due at 7) is pending',
+      [],
+      'nothing pending: the estimate launched at 6 was applied at 7',
     );
     await p.stop();
   },
