@@ -12,8 +12,8 @@
  *
  * Besides parameters and optimizer state, `meta` holds the pending curvature estimates, the skipped-step
  * count, the sequence counter, the accepted-but-unapplied queue (so a graceful shutdown loses no
- * acknowledged batch) and whether training was paused (so a restart comes back paused). Checkpoints
- * written before `paused` was recorded read as not paused.
+ * acknowledged batch), whether training was paused (so a restart comes back paused) and whether it had
+ * diverged (so a restart stays stopped). Checkpoints written before either was recorded read as neither.
  */
 import { mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -23,6 +23,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../io/checkpoint-codec.js';
 import type { CurvatureEstimate } from '../train/curvature-schedule.js';
 import type { QueuedBatch } from './batch-queue.js';
+import type { Divergence } from './divergence.js';
 import type { EngineSnapshot } from './engine.js';
 
 // 12 digits, more past 999999999999 (up to 15: indexes stay exact doubles).
@@ -69,6 +70,8 @@ interface DaemonMeta {
   skipped: number;
   nextSeq: number;
   paused?: boolean;
+  /** Set when training had diverged (divergence.ts); absent in older checkpoints and when it had not. */
+  diverged?: Divergence;
   /** The optimizer's config name (checkpoints before it was recorded lack it). */
   optimizer?: string;
   queue: {
@@ -120,6 +123,7 @@ export class CheckpointStore {
       skipped: snap.skipped,
       nextSeq: snap.nextSeq,
       paused: snap.paused,
+      ...(snap.diverged ? { diverged: snap.diverged } : {}),
       ...(snap.optimizer !== undefined ? { optimizer: snap.optimizer } : {}),
       queue: snap.queue.map((q) => ({
         seq: q.seq,
@@ -266,6 +270,7 @@ export class CheckpointStore {
         queue,
         nextSeq: meta.nextSeq,
         paused: meta.paused === true,
+        diverged: isDivergence(meta.diverged) ? meta.diverged : null,
         ...(typeof meta.optimizer === 'string' ? { optimizer: meta.optimizer } : {}),
       },
     };
@@ -273,6 +278,12 @@ export class CheckpointStore {
 }
 
 class NotDaemonCheckpoint extends Error {}
+
+function isDivergence(v: unknown): v is Divergence {
+  if (v === null || typeof v !== 'object') return false;
+  const d = v as Record<string, unknown>;
+  return ['steps', 'firstStep', 'firstSeq', 'lastSeq'].every((k) => Number.isInteger(d[k]));
+}
 
 /** `ckpt-<index>.hfckpt`, the index zero-padded to 12 digits. */
 export function checkpointName(index: number): string {

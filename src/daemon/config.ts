@@ -14,6 +14,7 @@ import { natsIngestSchema } from './nats-ingest-config.js';
 import { curvatureSchema, int } from '../config/schemas.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { ModelSpec } from '../nn/model.js';
+import { DEFAULT_DIVERGENCE_STEPS, DEFAULT_MAX_FEATURE_MAGNITUDE } from './engine.js';
 import { DaemonConfigError } from './errors.js';
 
 /** Every optimizer of the catalog (src/catalog) can train in the daemon. */
@@ -109,6 +110,18 @@ const fields = z.strictObject({
   /** An HTTP connection idle for this long is closed; 0 = never. */
   httpIdleTimeoutMs: count(0, 86_400_000, 60_000),
   seed: count(0, 2 ** 32 - 1, 0),
+  /**
+   * A batch with a feature of larger magnitude is refused (`feature_range`) before it is acknowledged:
+   * one valid batch near the float32 limit can push θ where no later step is finite. 0 = no bound.
+   */
+  maxFeatureMagnitude: expecting(z.number().finite().min(0), 'a finite number >= 0 (0 = no bound)').default(
+    DEFAULT_MAX_FEATURE_MAGNITUDE,
+  ),
+  /**
+   * This many consecutive skipped steps (non-finite loss, gradient, update or state on validated
+   * batches) mean training diverged: it stops, the queue is kept, ingest answers 503 `diverged`. 0 = never.
+   */
+  divergenceSteps: count(0, 1_000_000, DEFAULT_DIVERGENCE_STEPS),
   /**
    * What trains: "trainer" (default) runs each step in the daemon's thread; "pipeline" streams the
    * queue through createPipeline (gradient shards on worker threads, probes on their own worker).

@@ -18,6 +18,7 @@ import type { Model } from '../nn/model.js';
 import { CheckpointStore } from './checkpoint-store.js';
 import type { DaemonConfig } from './config.js';
 import { type DirLock, acquireDirLock } from './dir-lock.js';
+import type { Divergence } from './divergence.js';
 import type { EngineSnapshot, TrainingEngine } from './engine.js';
 import { PipelineEngine } from './pipeline-engine.js';
 import { TrainerEngine } from './trainer-engine.js';
@@ -98,7 +99,7 @@ async function startLocked(
   }
   if (found) checkResumable(found.path, found.snapshot, config, model);
   if (found) {
-    const paused = found.snapshot.paused;
+    const { paused, diverged } = found.snapshot;
     logger.info(
       {
         event: 'resumed',
@@ -106,9 +107,13 @@ async function startLocked(
         step: found.snapshot.step,
         queued: found.snapshot.queue.length,
         paused,
+        diverged: diverged ?? null,
       },
       `resumed from checkpoint ${found.path} at step ${found.snapshot.step}` +
-        (paused ? '; paused, as when the checkpoint was written (POST /v1/resume to train)' : ''),
+        (paused ? '; paused, as when the checkpoint was written (POST /v1/resume to train)' : '') +
+        (diverged
+          ? '; training had diverged when it was written, and stays stopped (see the diverged log line)'
+          : ''),
     );
   } else {
     logger.info(
@@ -122,6 +127,8 @@ async function startLocked(
     optimizer: config.optimizer,
     seed: config.seed,
     queueLimit: config.queueLimit,
+    maxFeatureMagnitude: config.maxFeatureMagnitude,
+    divergenceSteps: config.divergenceSteps,
     ...(config.curvature ? { curvature: config.curvature } : {}),
     ...(found ? { resume: found.snapshot } : {}),
   };
@@ -167,6 +174,14 @@ async function startLocked(
           'POST /v1/resume retries it',
         503,
       );
+    const diverged = engine.diverged;
+    if (diverged)
+      return new IngestError(
+        'diverged',
+        `training diverged: ${diverged.steps} consecutive steps (batches ${diverged.firstSeq}..${diverged.lastSeq}) ` +
+          'were not finite; batches are refused until an operator recovers (see the daemon log)',
+        503,
+      );
     return null;
   };
   /**
@@ -182,6 +197,27 @@ async function startLocked(
     lastErrorAt: null as string | null,
     lastCheckpoint: found ? { path: found.path, step: found.snapshot.step } : null,
   };
+  /**
+   * Training diverged (divergence.ts): say what happened and how to recover. θ is not trusted any more,
+   * so the advice is to go back to a checkpoint from before the skipped run; the queue stays in memory
+   * and goes into the final checkpoint of a graceful stop, and producers that resend from that older
+   * checkpoint's nextSeq lose nothing.
+   */
+  function logDiverged(d: Divergence): void {
+    metrics.diverged.set(1);
+    const last = persistence.lastCheckpoint;
+    logger.error(
+      { event: 'diverged', ...d, queued: engine.queueDepth, lastCheckpoint: last },
+      `training diverged: ${d.steps} consecutive steps from step ${d.firstStep} (batches ` +
+        `${d.firstSeq}..${d.lastSeq}) had a non-finite loss, gradient, update or state on valid batches, so the ` +
+        `weights or optimizer state have gone bad. Training has stopped; ${engine.queueDepth} queued batches ` +
+        'are kept and ingest answers 503 "diverged". To recover: stop the daemon (SIGTERM; its final ' +
+        `checkpoint keeps the queue), move the checkpoints written at or after step ${d.firstStep} ` +
+        'out of checkpointDir (an earlier one may be needed if the weights went bad before the skips began), ' +
+        'fix the cause (lower lr, lower maxFeatureMagnitude), restart, and resend every batch with seq >= the ' +
+        'nextSeq that /v1/status reports. POST /v1/resume instead retries on the current weights.',
+    );
+  }
   let retry: ReturnType<typeof setTimeout> | null = null;
   const checkpoint = async (): Promise<{ path: string; step: number }> => {
     let r;
@@ -246,6 +282,7 @@ async function startLocked(
       checkpoint().catch(() => undefined); // logged, counted and retried by checkpoint()
     }
   });
+  engine.onDiverged(logDiverged);
   engine.onProbe((p) => metrics.probeSeconds.observe({ estimator: p.estimator }, p.seconds));
   engine.onError((err, seq, dropped) => {
     metrics.reject('step_error');
@@ -313,6 +350,8 @@ async function startLocked(
     socketPort = (sock.server.address() as AddressInfo).port;
   }
 
+  // Restored from a checkpoint written after training diverged: still stopped, say so again.
+  if (engine.diverged) logDiverged(engine.diverged);
   engine.start();
   if (nats) {
     try {

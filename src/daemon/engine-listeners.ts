@@ -1,13 +1,15 @@
 /**
- * The listener half of a TrainingEngine, written once for both engines: `onStep`, `onError` and
- * `onProbe` register, and the engine's own code emits to everyone registered, in registration order.
+ * The listener half of a TrainingEngine, written once for both engines: `onStep`, `onError`, `onProbe`
+ * and `onDiverged` register, and the engine's own code emits to everyone registered, in registration order.
  */
+import type { Divergence } from './divergence.js';
 import type { AppliedStep, ProbeTiming } from './engine.js';
 
 export abstract class EngineListeners {
   private readonly stepListeners: ((s: AppliedStep) => void)[] = [];
   private readonly errorListeners: ((e: Error, seq: number, dropped: boolean) => void)[] = [];
   private readonly probeListeners: ((p: ProbeTiming) => void)[] = [];
+  private readonly divergedListeners: ((d: Divergence) => void)[] = [];
 
   onStep(listener: (s: AppliedStep) => void): void {
     this.stepListeners.push(listener);
@@ -26,6 +28,11 @@ export abstract class EngineListeners {
     this.probeListeners.push(listener);
   }
 
+  /** Called once when training diverges (divergence.ts). */
+  onDiverged(listener: (d: Divergence) => void): void {
+    this.divergedListeners.push(listener);
+  }
+
   protected emitStep(s: AppliedStep): void {
     for (const l of this.stepListeners) l(s);
   }
@@ -36,5 +43,9 @@ export abstract class EngineListeners {
 
   protected emitProbe(p: ProbeTiming): void {
     for (const l of this.probeListeners) l(p);
+  }
+
+  protected emitDiverged(d: Divergence): void {
+    for (const l of this.divergedListeners) l(d);
   }
 }

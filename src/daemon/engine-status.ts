@@ -10,7 +10,12 @@ export function engineStatus(
   progress: { step: number; skipped: number },
   optimizer: EngineStatus['optimizer'],
   queue: BatchQueue,
-  engine: { paused: boolean; lastLoss: number | null; halted?: EngineStatus['halted'] },
+  engine: {
+    paused: boolean;
+    lastLoss: number | null;
+    halted: EngineStatus['halted'];
+    diverged: EngineStatus['diverged'];
+  },
 ): EngineStatus {
   return {
     step: progress.step,
@@ -23,6 +28,7 @@ export function engineStatus(
     nextSeq: queue.seqCounter,
     backend: 'cpu',
     lastLoss: engine.lastLoss,
-    halted: engine.halted ?? null,
+    halted: engine.halted,
+    diverged: engine.diverged ? { ...engine.diverged } : null,
   };
 }

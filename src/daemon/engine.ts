@@ -12,6 +12,21 @@ import type { CurvatureEstimate, CurvatureEstimator } from '../train/curvature-s
 import type { EvalResult } from '../train/evaluate.js';
 import type { StepMetrics } from '../train/train.js';
 import type { QueuedBatch } from './batch-queue.js';
+import type { Divergence } from './divergence.js';
+
+/**
+ * What ingest checks a batch against before acknowledging it: the model's `BatchSpec` plus the daemon's
+ * bound on feature magnitude (`maxFeatureMagnitude`; 0 = none). A valid batch with features near the
+ * float32 limit can push θ to where every later step is skipped (#21 item 6), so it is refused up front.
+ */
+export interface IngestSpec extends BatchSpec {
+  maxFeatureMagnitude: number;
+}
+
+/** Default `maxFeatureMagnitude`: far beyond normalized data, far below what overflows a float32 step. */
+export const DEFAULT_MAX_FEATURE_MAGNITUDE = 1e6;
+/** Default `divergenceSteps`: consecutive skipped steps that mean training diverged. */
+export const DEFAULT_DIVERGENCE_STEPS = 10;
 
 /** Everything needed to continue training exactly where it stopped (what a checkpoint holds). */
 export interface EngineSnapshot {
@@ -29,6 +44,8 @@ export interface EngineSnapshot {
   paused: boolean;
   /** The optimizer's config name (a resume with another optimizer is refused); absent in old checkpoints. */
   optimizer?: string;
+  /** Set when training had diverged: a daemon restarted from it stays stopped (absent in old checkpoints). */
+  diverged?: Divergence | null;
 }
 
 export interface EngineStatus {
@@ -48,6 +65,11 @@ export interface EngineStatus {
    * kept at the head of the queue; `POST /v1/resume` retries it): the error and the batch's seq.
    */
   halted: { error: string; seq: number } | null;
+  /**
+   * Set once `divergenceSteps` consecutive steps were skipped (non-finite loss, gradient, update or state
+   * on batches that passed validation): training stops, the queue is kept, ingest answers 503 `diverged`.
+   */
+  diverged: Divergence | null;
 }
 
 export interface AppliedStep {
@@ -63,14 +85,15 @@ export interface ProbeTiming {
 }
 
 export interface TrainingEngine {
-  readonly batchSpec: BatchSpec;
+  readonly batchSpec: IngestSpec;
   /** status().queueDepth, cheaply (read after every step: the pipeline's status() copies θ and state). */
   readonly queueDepth: number;
   /** status().halted, cheaply (asked on every ingest). */
   readonly halted: EngineStatus['halted'];
+  /** status().diverged, cheaply (asked on every ingest). */
+  readonly diverged: Divergence | null;
   /** Accepts a validated batch: its sequence number, or null when the queue is full. */
   submit(batch: Batch): number | null;
-  /** Resolves when the queue has room. */
   /** Resolves when the queue has room (a waiting producer gets every other freed slot). */
   whenRoom(): Promise<void>;
   status(): EngineStatus;
@@ -94,6 +117,15 @@ export interface TrainingEngine {
   /** `dropped`: the batch was taken off the queue; false: it is kept and training halted (status().halted). */
   onError(listener: (e: Error, seq: number, dropped: boolean) => void): void;
   onProbe(listener: (p: ProbeTiming) => void): void;
+  /** Called once when training diverges (status().diverged is set by then). */
+  onDiverged(listener: (d: Divergence) => void): void;
+}
+
+/** The model's batch spec with the ingest bound on feature magnitude. */
+export function ingestSpecOf(model: Model, maxFeatureMagnitude: number): IngestSpec {
+  if (!(maxFeatureMagnitude >= 0))
+    throw new RangeError(`maxFeatureMagnitude must be a number >= 0, got ${maxFeatureMagnitude}`);
+  return { ...batchSpecOfModel(model), maxFeatureMagnitude };
 }
 
 export function batchSpecOfModel(model: Model): BatchSpec {

@@ -226,6 +226,7 @@ export function createHttpServer(opts: HttpServerOptions): FastifyInstance {
     const s = engine.status();
     metrics.queueDepth.set(s.queueDepth);
     metrics.paused.set(s.paused ? 1 : 0);
+    metrics.diverged.set(s.diverged ? 1 : 0);
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

@@ -100,6 +100,12 @@ export class DaemonMetrics {
     registers: [this.registry],
   });
 
+  readonly diverged = new Gauge({
+    name: 'hessflow_diverged',
+    help: '1 while training is stopped as diverged (divergenceSteps consecutive skipped steps; ingest answers 503 diverged)',
+    registers: [this.registry],
+  });
+
   reject(reason: string): void {
     this.rejected.inc({ reason });
   }

@@ -9,7 +9,6 @@
 import type { Subscription } from 'rxjs';
 import { Observable } from 'rxjs';
 import type { Batch } from '../data/batch.js';
-import type { BatchSpec } from '../data/validate.js';
 import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model, ModelSpec } from '../nn/model.js';
 import type { InjectedState } from '../optim/inject.js';
@@ -22,8 +21,9 @@ import type { StepMetrics } from '../train/train.js';
 import type { FailureHook } from '../workers/protocol.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
-import type { EngineSnapshot, EngineStatus, TrainingEngine } from './engine.js';
-import { batchSpecOfModel } from './engine.js';
+import { type Divergence, DivergenceWatch } from './divergence.js';
+import type { EngineSnapshot, EngineStatus, IngestSpec, TrainingEngine } from './engine.js';
+import { DEFAULT_DIVERGENCE_STEPS, DEFAULT_MAX_FEATURE_MAGNITUDE, ingestSpecOf } from './engine.js';
 import { engineStatus } from './engine-status.js';
 import { EngineListeners } from './engine-listeners.js';
 import { HyperparamOverlay } from './hyperparam-update.js';
@@ -40,13 +40,18 @@ export interface PipelineEngineOptions {
   workers?: number;
   shards?: number;
   resume?: EngineSnapshot;
+  /** Ingest refuses features of larger magnitude (0 = no bound; default DEFAULT_MAX_FEATURE_MAGNITUDE). */
+  maxFeatureMagnitude?: number;
+  /** Consecutive skipped steps that stop training as diverged (0 = never; default DEFAULT_DIVERGENCE_STEPS). */
+  divergenceSteps?: number;
   /** Tests only: make gradient or probe workers fail on purpose. */
   injectFailures?: { gradient?: FailureHook; probe?: FailureHook };
 }
 
 export class PipelineEngine extends EngineListeners implements TrainingEngine {
-  readonly batchSpec: BatchSpec;
+  readonly batchSpec: IngestSpec;
   private readonly queue: BatchQueue;
+  private readonly watch: DivergenceWatch;
   private readonly overlay: HyperparamOverlay;
   private readonly pipeline: Pipeline<InjectedState>;
   private running = false;
@@ -71,13 +76,14 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
 
   constructor(private readonly opts: PipelineEngineOptions) {
     super();
-    this.batchSpec = batchSpecOfModel(opts.model);
+    this.batchSpec = ingestSpecOf(opts.model, opts.maxFeatureMagnitude ?? DEFAULT_MAX_FEATURE_MAGNITUDE);
     const { optimizer, check } = optimizerOf(opts.optimizer, opts.model);
     this.overlay = new HyperparamOverlay(optimizer, check);
     const r = opts.resume;
     this.queue = new BatchQueue(opts.queueLimit, r?.nextSeq ?? 1);
     if (r) this.queue.restore(r.queue, r.nextSeq);
     this.paused = r?.paused ?? false;
+    this.watch = new DivergenceWatch(opts.divergenceSteps ?? DEFAULT_DIVERGENCE_STEPS, r?.diverged ?? null);
     // Batches were validated on submit, so no batchSpec: a refused batch would break seq ↔ step.
     this.pipeline = createPipeline<InjectedState>({
       model: opts.modelSpec,
@@ -100,7 +106,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
           }
         : {}),
     });
-    if (this.paused) this.pipeline.pause();
+    if (this.paused || this.diverged) this.pipeline.pause();
     // Emitted as the coordinator applies an estimate, before that step's metrics reach onStep.
     this.pipeline.probes$.subscribe(({ step, estimator, seconds }) => {
       this.emitProbe({ step, estimator, seconds });
@@ -111,6 +117,10 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     const seq = this.queue.offer(batch);
     if (seq !== null) this.feed?.();
     return seq;
+  }
+
+  get diverged(): Divergence | null {
+    return this.watch.diverged;
   }
 
   get queueDepth(): number {
@@ -131,6 +141,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
       paused: this.paused,
       lastLoss: this.lastLoss,
       halted: this.halted,
+      diverged: this.watch.diverged,
     });
   }
 
@@ -144,6 +155,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
   resume(): void {
     this.paused = false;
     if (this.stopping) return;
+    this.watch.clear(); // the operator's call: count skipped steps afresh
     this.gated = false;
     this.pipeline.resume();
     // Retry the kept batch: a new run continues from the state the pipeline kept (the last applied step).
@@ -164,6 +176,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     const queue = this.queue.snapshot();
     const nextSeq = this.queue.seqCounter;
     const paused = this.paused;
+    const diverged = this.watch.diverged;
     // Resolved in call order, so checkpoints are written in step order.
     const snap = this.snapshots.then(async (): Promise<EngineSnapshot> => {
       const c = await cp;
@@ -178,6 +191,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
         nextSeq,
         paused,
         optimizer: this.opts.optimizer.name,
+        diverged,
       };
     });
     this.snapshots = snap.catch(() => undefined);
@@ -217,7 +231,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
 
   private startRun(): void {
     this.fed = 0;
-    this.gated = this.paused;
+    this.gated = this.paused || this.diverged !== null;
     this.run = this.pipeline.run(this.source()).subscribe({
       next: (m) => this.applied(m),
       error: (e: unknown) => this.failed(e instanceof Error ? e : new Error(String(e))),
@@ -262,6 +276,12 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
     this.gated = this.paused || this.stopping;
     if (!m.skipped) this.lastLoss = m.loss;
     this.emitStep({ seq: item.seq, metrics: m });
+    if (this.watch.observe(item.seq, m.step, m.skipped)) {
+      // Hold the next step back, as a pause does; the batches fed ahead stay queued.
+      this.gated = true;
+      this.pipeline.pause();
+      this.emitDiverged(this.watch.diverged!);
+    }
     this.settle();
   }
 

@@ -4,7 +4,7 @@
  * one at a time on the event loop (setImmediate between them, so ingest and control stay responsive).
  */
 import type { Batch } from '../data/batch.js';
-import { BatchValidationError, type BatchSpec } from '../data/validate.js';
+import { BatchValidationError } from '../data/validate.js';
 import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model } from '../nn/model.js';
 import type { InjectedState } from '../optim/inject.js';
@@ -19,8 +19,9 @@ import { type EvalResult, evaluate } from '../train/evaluate.js';
 import { type StepMetrics, Trainer } from '../train/train.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
-import type { EngineSnapshot, EngineStatus, ProbeTiming, TrainingEngine } from './engine.js';
-import { batchSpecOfModel } from './engine.js';
+import { type Divergence, DivergenceWatch } from './divergence.js';
+import type { EngineSnapshot, EngineStatus, IngestSpec, ProbeTiming, TrainingEngine } from './engine.js';
+import { DEFAULT_DIVERGENCE_STEPS, DEFAULT_MAX_FEATURE_MAGNITUDE, ingestSpecOf } from './engine.js';
 import { engineStatus } from './engine-status.js';
 import { EngineListeners } from './engine-listeners.js';
 import { withHyperparams } from './hyperparam-update.js';
@@ -36,11 +37,16 @@ export interface TrainerEngineOptions {
   queueLimit: number;
   /** Continue from a checkpoint (paused if it was taken while paused). */
   resume?: EngineSnapshot;
+  /** Ingest refuses features of larger magnitude (0 = no bound; default DEFAULT_MAX_FEATURE_MAGNITUDE). */
+  maxFeatureMagnitude?: number;
+  /** Consecutive skipped steps that stop training as diverged (0 = never; default DEFAULT_DIVERGENCE_STEPS). */
+  divergenceSteps?: number;
 }
 
 export class TrainerEngine extends EngineListeners implements TrainingEngine {
-  readonly batchSpec: BatchSpec;
+  readonly batchSpec: IngestSpec;
   private readonly queue: BatchQueue;
+  private readonly watch: DivergenceWatch;
   private readonly optimizer: GradientTransformation<InjectedState>;
   private readonly check: (hyper: Record<string, number>) => void;
   private trainer: Trainer<InjectedState>;
@@ -57,7 +63,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
 
   constructor(private readonly opts: TrainerEngineOptions) {
     super();
-    this.batchSpec = batchSpecOfModel(opts.model);
+    this.batchSpec = ingestSpecOf(opts.model, opts.maxFeatureMagnitude ?? DEFAULT_MAX_FEATURE_MAGNITUDE);
     const { optimizer, check } = optimizerOf(opts.optimizer, opts.model);
     this.optimizer = optimizer;
     this.check = check;
@@ -67,6 +73,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
     const r = opts.resume;
     if (r) this.queue.restore(r.queue, r.nextSeq);
     this.paused = r?.paused ?? false;
+    this.watch = new DivergenceWatch(opts.divergenceSteps ?? DEFAULT_DIVERGENCE_STEPS, r?.diverged ?? null);
     this.trainer = this.makeTrainer(
       r
         ? {
@@ -102,6 +109,10 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
     return seq;
   }
 
+  get diverged(): Divergence | null {
+    return this.watch.diverged;
+  }
+
   get queueDepth(): number {
     return this.queue.depth;
   }
@@ -117,6 +128,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
       paused: this.paused,
       lastLoss: this.lastLoss,
       halted: this.halted,
+      diverged: this.watch.diverged,
     });
   }
 
@@ -127,6 +139,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   resume(): void {
     this.paused = false;
     this.halted = null; // retry the kept batch
+    this.watch.clear(); // the operator's call: count skipped steps afresh
     this.schedule();
   }
 
@@ -150,6 +163,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
       nextSeq: this.queue.seqCounter,
       paused: this.paused,
       optimizer: this.opts.optimizer.name,
+      diverged: this.watch.diverged,
     };
   }
 
@@ -174,7 +188,15 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   }
 
   private schedule(): void {
-    if (!this.running || this.paused || this.halted || this.scheduled || this.queue.depth === 0) return;
+    if (
+      !this.running ||
+      this.paused ||
+      this.halted ||
+      this.diverged ||
+      this.scheduled ||
+      this.queue.depth === 0
+    )
+      return;
     this.scheduled = setImmediate(() => {
       this.scheduled = null;
       this.runOne();
@@ -183,7 +205,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   }
 
   private runOne(): void {
-    if (!this.running || this.paused || this.halted) return;
+    if (!this.running || this.paused || this.halted || this.diverged) return;
     const item = this.queue.peek();
     if (!item) return;
     this.current = item.batch;
@@ -220,5 +242,6 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
     this.current = null;
     if (!metrics.skipped) this.lastLoss = metrics.loss;
     this.emitStep({ seq: item.seq, metrics });
+    if (this.watch.observe(item.seq, metrics.step, metrics.skipped)) this.emitDiverged(this.watch.diverged!);
   }
 }

@@ -140,8 +140,31 @@ function checkFills(field: 'inputs', data: { length: number }, shape: number[]):
     );
 }
 
+/**
+ * `spec.maxFeatureMagnitude` (the daemon's IngestSpec; absent or 0 = no bound): a float feature of larger
+ * magnitude is refused, naming the batch, sample and feature.
+ */
+function checkMagnitude(batch: Batch, spec: BatchSpec & { maxFeatureMagnitude?: number }): void {
+  const limit = spec.maxFeatureMagnitude ?? 0;
+  if (limit === 0 || !(batch.inputs instanceof Float32Array)) return;
+  const x = batch.inputs;
+  const per = x.length / batch.inputShape[0];
+  for (let i = 0; i < x.length; i++) {
+    if (Math.abs(x[i]) > limit) {
+      const s = Math.floor(i / per);
+      const e = i - s * per;
+      const id = batch.id !== undefined ? `batch ${JSON.stringify(batch.id)}: ` : '';
+      throw new IngestError(
+        'feature_range',
+        `${id}inputs[${s}][${e}] = ${x[i]} exceeds maxFeatureMagnitude ${limit} (sample ${s}, feature ${e}); ` +
+          'scale the data, or raise maxFeatureMagnitude in the daemon config',
+      );
+    }
+  }
+}
+
 /** A decoded body (plain object) → a validated Batch. */
-export function batchFromValue(value: unknown, spec: BatchSpec): Batch {
+export function batchFromValue(value: unknown, spec: BatchSpec & { maxFeatureMagnitude?: number }): Batch {
   if (value === null || typeof value !== 'object' || Array.isArray(value) || ArrayBuffer.isView(value))
     throw new IngestError(
       'not_object',
@@ -174,13 +197,18 @@ export function batchFromValue(value: unknown, spec: BatchSpec): Batch {
     if (e instanceof BatchValidationError) throw new IngestError(e.reason, e.message);
     throw e;
   }
+  checkMagnitude(batch, spec);
   return batch;
 }
 
 export type WireFormat = 'json' | 'msgpack';
 
 /** Raw body bytes of a known format → a validated Batch. */
-export function decodeBatch(body: Uint8Array, format: WireFormat, spec: BatchSpec): Batch {
+export function decodeBatch(
+  body: Uint8Array,
+  format: WireFormat,
+  spec: BatchSpec & { maxFeatureMagnitude?: number },
+): Batch {
   if (format === 'json') {
     if (body.length === 0) throw new IngestError('empty_body', 'the body is empty');
     const text = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');

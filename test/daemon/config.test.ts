@@ -63,6 +63,14 @@ t.test('nested unknown keys, impossible values and several problems at once', as
       { ...base, socketPort: -1 },
       'daemon config: "socketPort" must be an integer in [0, 65535] or null (no socket endpoint), got -1',
     ],
+    [
+      { ...base, maxFeatureMagnitude: -1 },
+      'daemon config: "maxFeatureMagnitude" must be a finite number >= 0 (0 = no bound), got -1',
+    ],
+    [
+      { ...base, divergenceSteps: 2.5 },
+      'daemon config: "divergenceSteps" must be an integer in [0, 1000000], got number 2.5',
+    ],
   ];
   for (const [cfg, message] of one) t.throws(() => validateDaemonConfig(cfg), { message });
 
@@ -75,7 +83,7 @@ t.test('nested unknown keys, impossible values and several problems at once', as
       'daemon config: "port" must be an integer in [0, 65535], got number 1.5',
       'daemon config: "token" must be a string of at least 8 characters, got number 12345678',
       'daemon config: "keepLast" must be an integer in [1, 10000], got 0',
-      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, maxConnections, socketIdleTimeoutMs, httpMaxConnections, httpRequestTimeoutMs, httpIdleTimeoutMs, seed, engine, workers, shards, ingest)',
+      'daemon config: unknown key "chekpointEvery" (allowed: model, optimizer, curvature, host, port, socketPort, token, checkpointDir, checkpointEvery, keepLast, queueLimit, maxFrameBytes, maxBodyBytes, maxConnections, socketIdleTimeoutMs, httpMaxConnections, httpRequestTimeoutMs, httpIdleTimeoutMs, seed, maxFeatureMagnitude, divergenceSteps, engine, workers, shards, ingest)',
     ].join('\n'),
   );
 });
