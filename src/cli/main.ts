@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { compareCommandSpec } from './commands/compare.js';
-import { daemonCommandSpec, daemonExitCode } from './commands/daemon.js';
+import { daemonCommandSpec } from './commands/daemon.js';
 import { hessianCommandSpec } from './commands/hessian.js';
 import { optimizersCommandSpec } from './commands/optimizers.js';
 import { publishCommandSpec } from './commands/publish.js';
@@ -17,7 +17,8 @@ import { packageRoot } from './config.js';
 import { MissingOptionalDependencyError } from '../util/optional-dependency.js';
 import { UsageError } from './errors.js';
 
-export function program(): Command {
+/** `onExitCode`: a command that decides its own exit code (the daemon) reports it here. */
+export function program(onExitCode: (code: number) => void = () => undefined): Command {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
   const root = new Command('hessflow')
     .description('Second-order clipped stochastic optimization (Sophia) and Hessian diagnostics')
@@ -40,7 +41,7 @@ Examples:
     trainCommandSpec(),
     compareCommandSpec(),
     hessianCommandSpec(),
-    daemonCommandSpec(),
+    daemonCommandSpec(onExitCode),
     optimizersCommandSpec(),
     publishCommandSpec(),
   ])
@@ -56,11 +57,12 @@ Examples:
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const cli = program();
+  let exitCode = 0;
+  const cli = program((code) => (exitCode = code));
   try {
     await cli.parseAsync(argv, { from: 'user' });
     if (argv.length === 0) cli.outputHelp();
-    return daemonExitCode;
+    return exitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0)

@@ -12,4 +12,5 @@ export type { AppliedStep, EngineSnapshot, EngineStatus, ProbeTiming, TrainingEn
 export { batchSpecOfModel } from './engine.js';
 export { TrainerEngine } from './trainer-engine.js';
 export { DaemonConfigError, DaemonLockedError, IngestError } from './errors.js';
-export { runDaemon } from './main.js';
+export type { RunDaemonOptions } from './run.js';
+export { runDaemon } from './run.js';
