@@ -123,10 +123,12 @@ const fields = z.strictObject({
    */
   divergenceSteps: count(0, 1_000_000, DEFAULT_DIVERGENCE_STEPS),
   /**
-   * What trains: "trainer" (default) runs each step in the daemon's thread; "pipeline" streams the
-   * queue through createPipeline (gradient shards on worker threads, probes on their own worker).
+   * What trains: "pipeline" (default) streams the queue through createPipeline (gradient shards on worker
+   * threads, probes on their own worker); "trainer" runs each step in the daemon's thread. The default is
+   * `hessflow train`'s (runTraining), so a job trains the same way (the pipeline's step is the ordered sum
+   * over `shards` shards) in the CLI and in the daemon.
    */
-  engine: expecting(z.enum(DAEMON_ENGINES), 'one of "trainer", "pipeline"').default('trainer'),
+  engine: expecting(z.enum(DAEMON_ENGINES), 'one of "trainer", "pipeline"').default('pipeline'),
   /** engine "pipeline": gradient worker threads (default: the machine's available parallelism). */
   workers: expecting(int(1, 1024), 'an integer in [1, 1024]').optional(),
   /** engine "pipeline": fixed gradient shards per batch (default 4); results never depend on workers. */

@@ -128,19 +128,27 @@ t.test('explicit values are kept; checkpointDir is made absolute', async (t) => 
   });
 });
 
-t.test('engine: "trainer" by default; "pipeline" takes workers and shards', async (t) => {
-  t.equal(validateDaemonConfig(base).engine, 'trainer');
-  const c = validateDaemonConfig({ ...base, engine: 'pipeline', workers: 2, shards: 3 });
-  t.equal(c.engine, 'pipeline');
-  t.equal(c.workers, 2);
-  t.equal(c.shards, 3);
-  const bad: [unknown, RegExp][] = [
-    [{ ...base, engine: 'gpu' }, /"engine" must be one of "trainer", "pipeline"/],
-    [{ ...base, workers: 2 }, /"workers" applies to engine "pipeline" only, but engine is "trainer"/],
-    [{ ...base, engine: 'trainer', shards: 2 }, /"shards" applies to engine "pipeline" only/],
-    [{ ...base, engine: 'pipeline', shards: 0 }, /"shards" must be an integer in \[1, 1024\]/],
-    [{ ...base, engine: 'pipeline', workers: 1.5 }, /"workers" must be an integer in \[1, 1024\]/],
-  ];
-  for (const [cfg, re] of bad)
-    t.throws(() => validateDaemonConfig(cfg), { name: 'DaemonConfigError', message: re });
-});
+t.test(
+  'engine: "pipeline" by default (as hessflow train); "pipeline" takes workers and shards',
+  async (t) => {
+    t.equal(validateDaemonConfig(base).engine, 'pipeline');
+    t.equal(validateDaemonConfig({ ...base, engine: 'trainer' }).engine, 'trainer', 'a named engine is kept');
+    t.equal(validateDaemonConfig({ ...base, workers: 2 }).workers, 2, 'workers need no engine key');
+    const c = validateDaemonConfig({ ...base, engine: 'pipeline', workers: 2, shards: 3 });
+    t.equal(c.engine, 'pipeline');
+    t.equal(c.workers, 2);
+    t.equal(c.shards, 3);
+    const bad: [unknown, RegExp][] = [
+      [{ ...base, engine: 'gpu' }, /"engine" must be one of "trainer", "pipeline"/],
+      [
+        { ...base, engine: 'trainer', workers: 2 },
+        /"workers" applies to engine "pipeline" only, but engine is "trainer"/,
+      ],
+      [{ ...base, engine: 'trainer', shards: 2 }, /"shards" applies to engine "pipeline" only/],
+      [{ ...base, engine: 'pipeline', shards: 0 }, /"shards" must be an integer in \[1, 1024\]/],
+      [{ ...base, engine: 'pipeline', workers: 1.5 }, /"workers" must be an integer in \[1, 1024\]/],
+    ];
+    for (const [cfg, re] of bad)
+      t.throws(() => validateDaemonConfig(cfg), { name: 'DaemonConfigError', message: re });
+  },
+);
