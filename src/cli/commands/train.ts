@@ -1,8 +1,8 @@
 /** `hessflow train`: trains the model of a config, evaluates on held-out data, writes a run directory. */
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { type Point, writeFigure } from '../../report/plots.js';
 import { RUN_FILES, makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
+import { TrainingRecord } from '../../report/training-record.js';
 import { checkpointEvery } from '../../streams/checkpoint-every.js';
 import type { DiagnosedMetrics, StepDiagnostics } from '../../streams/diagnose-every.js';
 import { writeMetrics } from '../../streams/write-metrics.js';
@@ -11,7 +11,7 @@ import { UsageError } from '../errors.js';
 import { generateText } from '../generate.js';
 import { positiveInt } from '../parse.js';
 import { TrainingProgress, stopOnSigint } from '../progress.js';
-import { modelSpecOf } from '../run-setup.js';
+import { learningRateAt, modelSpecOf } from '../run-setup.js';
 import { runTraining } from '../run-training.js';
 import { loadNatsModule } from '../nats-modules.js';
 import type { StreamTrainSummary } from './train-stream.js';
@@ -41,6 +41,7 @@ export interface TrainSummary {
   steps: number;
   skipped: number;
   parameters: number;
+  /** The train loss after the last step: EMA 0.9 of the minibatch losses (src/report/loss-ema.ts). */
   finalTrainLoss: number;
   heldOut: { loss: number; accuracy: number; predictions: number };
   seconds: number;
@@ -51,11 +52,6 @@ export interface TrainSummary {
   diagnostics?: StepDiagnostics;
   files: Record<string, string>;
   generated?: string;
-}
-
-function mean(xs: number[]): number {
-  const f = xs.filter(Number.isFinite);
-  return f.length === 0 ? NaN : f.reduce((a, b) => a + b, 0) / f.length;
 }
 
 /** The run config of `train`'s options: --config (or CONFIG=…), with --steps (or STEPS=…) applied. */
@@ -102,9 +98,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     quiet: o.json,
     diagnostics: config.diagnostics !== undefined,
   });
-  const loss: Point[] = [];
-  const evalLoss: Point[] = [];
-  const evalAccuracy: Point[] = [];
+  const record = new TrainingRecord((step) => learningRateAt(config, step), join(dir, RUN_FILES.metricsCsv));
   let diagnostics: StepDiagnostics | undefined;
   // Ctrl-C once: finish the step in progress, then write the checkpoint and summary of what was done.
   const interrupt = stopOnSigint(() => {
@@ -133,47 +127,25 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
           }),
         ),
       onStep(m: DiagnosedMetrics) {
-        loss.push({ x: m.step + 1, y: m.loss });
+        record.add(m);
         if (m.diagnostics) diagnostics = m.diagnostics;
-        if (m.eval) {
-          evalLoss.push({ x: m.step + 1, y: m.eval.loss });
-          evalAccuracy.push({ x: m.step + 1, y: m.eval.accuracy });
-        }
         progress.update(m);
       },
     });
   } finally {
     interrupt.dispose();
     progress.stop();
+    record.close();
   }
   const checkpoint = join(dir, RUN_FILES.checkpoint);
   const weights = join(dir, RUN_FILES.weights);
   const isLm = config.model.kind === 'gpt';
-  const plot = await writeFigure(
-    join(dir, 'training'),
-    [
-      {
-        title: isLm ? 'Loss (nats per character)' : 'Loss',
-        xTitle: 'step',
-        yTitle: 'cross-entropy',
-        series: [
-          { name: 'train', points: loss },
-          { name: 'held-out', points: evalLoss, symbols: true },
-        ],
-        legendTitle: 'loss',
-        xDomain: [1, Math.max(2, result.step)],
-      },
-      {
-        title: isLm ? 'Held-out next-character accuracy' : 'Held-out accuracy',
-        xTitle: 'step',
-        yTitle: 'accuracy',
-        series: [{ name: 'held-out', points: evalAccuracy, symbols: true }],
-        xDomain: [1, Math.max(2, result.step)],
-        yFormat: '.1~%',
-      },
-    ],
-    { title: `hessflow train: ${name} (${config.optimizer.name})` },
-  );
+  record.addFinalEval(result.step - 1, result.finalEval);
+  const plot = await record.writeFigure(join(dir, 'training'), {
+    steps: result.step,
+    languageModel: isLm,
+    title: `hessflow train: ${name} (${config.optimizer.name})`,
+  });
 
   let generated: string | undefined;
   if (isLm && result.data.corpus && config.model.kind === 'gpt') {
@@ -195,7 +167,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     steps: result.step,
     skipped: result.skipped,
     parameters: result.model.layout.size,
-    finalTrainLoss: mean(loss.slice(-Math.max(1, Math.ceil(loss.length / 20))).map((p) => p.y)),
+    finalTrainLoss: record.trainLoss,
     heldOut: result.finalEval,
     seconds,
     samplesPerSecond: (result.step * config.batchSize) / Math.max(seconds, 1e-9),
@@ -204,6 +176,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     files: {
       config: join(dir, RUN_FILES.config),
       metrics: join(dir, RUN_FILES.metrics),
+      metricsCsv: join(dir, RUN_FILES.metricsCsv),
       checkpoint,
       weights,
       plotSvg: plot.svg,
@@ -219,7 +192,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     const what = isLm ? 'next-character accuracy' : 'accuracy';
     const lines = [
       `hessflow train: ${name} — ${config.model.kind} (${summary.parameters.toLocaleString('en')} parameters), ${config.optimizer.name}, ${summary.steps}${summary.interrupted ? ` of ${config.steps}` : ''} steps${summary.interrupted ? ' (interrupted)' : ''}${summary.skipped ? ` (${summary.skipped} skipped)` : ''}`,
-      `  final train loss  ${summary.finalTrainLoss.toFixed(4)}`,
+      `  final train loss  ${summary.finalTrainLoss.toFixed(4)}  (EMA 0.9 of the minibatch loss)`,
       `  held-out loss     ${summary.heldOut.loss.toFixed(4)}   ${what} ${(100 * summary.heldOut.accuracy).toFixed(2)}% (${summary.heldOut.predictions} predictions)`,
       `  time              ${seconds.toFixed(1)} s (${summary.samplesPerSecond.toFixed(0)} samples/s)`,
       ...(diagnostics
@@ -232,7 +205,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
             ].join('   ')}`,
           ]
         : []),
-      `  run directory     ${rel}/  (config.json, metrics.ndjson, checkpoint.hfckpt, weights.safetensors, training.svg, training.png)`,
+      `  run directory     ${rel}/  (config.json, metrics.ndjson, metrics.csv, checkpoint.hfckpt, weights.safetensors, training.svg, training.png)`,
     ];
     if (generated !== undefined)
       lines.push('', 'Generated text:', ...generated.split('\n').map((l) => `  ${l}`));
