@@ -323,6 +323,8 @@ export function compareCommandSpec(): Command {
     .option('--no-progress', 'no progress bars')
     .action(async (opts: CompareOptions) => {
       const { interrupted } = await compareCommand(opts);
-      if (interrupted) process.exitCode = 130;
+      // The table of what finished is written; exit as the shell expects of SIGINT (main's return value
+      // would overwrite process.exitCode).
+      if (interrupted) process.exit(130);
     });
 }
