@@ -9,44 +9,37 @@
  * stops the stage in progress after its current HVP and writes the report of what was computed — the
  * interrupted stage's partial estimate marked not converged, later stages marked not computed.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { optimizerEntry } from '../../catalog/index.js';
 import {
-  type Stepwise,
-  hutchinsonTraceSteps,
-  preconditionedLambdaMaxSteps,
-  spectralDensitySteps,
-  topEigenvaluesSteps,
   type SpectralDensity,
   type StabilityReport,
+  type Stepwise,
   adamStability,
-  batchedHvpOperator,
   eigenvaluesLargestFirst,
   gdStability,
   hawqLayersFromGroups,
   hawqMixedPrecision,
+  hutchinsonTraceSteps,
   layoutGroups,
   momentumStability,
+  preconditionedLambdaMaxSteps,
   sgdStability,
+  spectralDensitySteps,
   suggestLearningRates,
+  topEigenvaluesSteps,
 } from '../../diagnostics/index.js';
-import { type Preconditioner, optimizerEntry } from '../../catalog/index.js';
-import { CheckpointError } from '../../io/checkpoint-codec.js';
-import { loadCheckpoint } from '../../io/checkpoint-file.js';
-import { type Model, type ModelSpec, lossFunction } from '../../nn/model.js';
-import { buildModel } from '../../nn/models/registry.js';
 import { writeFigure } from '../../report/plots.js';
-import { RUN_FILES, writeJson } from '../../report/run-dir.js';
+import { writeJson } from '../../report/run-dir.js';
 import { setFiniteChecks } from '../../tensor/index.js';
-import { Tensor } from '../../tensor/tensor.js';
-import { type RunConfig, validateConfig } from '../config.js';
-import { UsageError } from '../errors.js';
 import { hessianText } from '../hessian-text.js';
+import { loadHessianTarget, preconditionerOf } from '../hessian-target.js';
 import { positiveInt, positiveNumber } from '../parse.js';
 import { stopOnSigint } from '../progress.js';
 import { StageProgress } from '../stage-progress.js';
-import { learningRateAt, modelSpecOf, setupData } from '../run-setup.js';
+import { learningRateAt } from '../run-setup.js';
 
 export interface HessianOptions {
   checkpoint: string;
@@ -63,30 +56,7 @@ export interface HessianOptions {
   progress?: boolean;
 }
 
-/**
- * The diagonal preconditioner of an adaptive optimizer from its saved state (its catalog entry reads it),
- * or a sentence saying why there is none.
- */
-export function preconditionerOf(
-  config: RunConfig,
-  state: unknown,
-  predictionsPerBatch: number,
-): Preconditioner | string {
-  const o = config.optimizer;
-  const num = (k: string, d: number) => (typeof o[k] === 'number' ? (o[k] as number) : d);
-  return optimizerEntry(o.name).preconditioner({ state, num, predictionsPerBatch });
-}
-
-function checkpointPath(arg: string): { file: string; runDir: string } {
-  const p = resolve(arg);
-  if (!existsSync(p)) throw new UsageError(`--checkpoint: ${arg} does not exist`);
-  if (statSync(p).isDirectory()) {
-    const file = join(p, RUN_FILES.checkpoint);
-    if (!existsSync(file)) throw new UsageError(`--checkpoint: ${arg} holds no ${RUN_FILES.checkpoint}`);
-    return { file, runDir: p };
-  }
-  return { file: p, runDir: dirname(p) };
-}
+export { preconditionerOf };
 
 /** The eigenvalue density plot (SVG and PNG). */
 async function densityFigure(
@@ -121,34 +91,11 @@ async function densityFigure(
 
 export async function hessianCommand(o: HessianOptions): Promise<Record<string, unknown>> {
   setFiniteChecks(false);
-  const { file, runDir } = checkpointPath(o.checkpoint);
-  let ckpt;
-  try {
-    ckpt = await loadCheckpoint(file);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new UsageError(`--checkpoint: ${e.message}`);
-    throw e;
-  }
-  let rawConfig = ckpt.meta.config;
-  const configFile = join(runDir, RUN_FILES.config);
-  if (rawConfig === undefined && existsSync(configFile))
-    rawConfig = JSON.parse(readFileSync(configFile, 'utf8'));
-  if (rawConfig === undefined)
-    throw new UsageError(`--checkpoint: ${file} carries no config and ${configFile} does not exist`);
-  const config = validateConfig(rawConfig, `config of ${file}`);
-  const data = setupData(config);
-  const spec = (ckpt.meta.model as ModelSpec | undefined) ?? modelSpecOf(config, data);
-  const model: Model = buildModel(spec);
+  const { file, runDir, ckpt, config, data, model, params, hvp } = await loadHessianTarget(
+    o.checkpoint,
+    o.batches,
+  );
   const n = model.layout.size;
-  if (ckpt.params.length !== n)
-    throw new UsageError(`--checkpoint: ${ckpt.params.length} parameters, the config's model has ${n}`);
-  const params = ckpt.params;
-  const flat = new Tensor(params, [n]);
-  const losses = Array.from({ length: o.batches }, (_, k) => {
-    const b = data.batchAt(k);
-    return lossFunction(model, { data: b.inputs, shape: b.inputShape }, b.targets as Int32Array);
-  });
-  const hvp = batchedHvpOperator(losses, flat);
   const seed = config.seed;
   const t0 = performance.now();
   const sigint = stopOnSigint(() => {
