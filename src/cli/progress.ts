@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import type { DiagnosedMetrics } from '../streams/diagnose-every.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 
 export interface ProgressOptions {
   label: string;

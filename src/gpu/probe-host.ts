@@ -26,7 +26,7 @@ import {
   type CurvatureEstimate,
   type ResolvedCurvature,
   estimateCurvature,
-} from '../train/curvature-schedule.js';
+} from '../step/curvature-schedule.js';
 import type { GpuFailureHook } from '../workers/protocol.js';
 import { type GpuBackendKind, type GpuPreference, selectGpuBackend } from './backend.js';
 import { type DeviceArray, GpuDevice } from './device.js';

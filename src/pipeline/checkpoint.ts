@@ -8,7 +8,7 @@
  * a checkpoint continues bit for bit as the uninterrupted run would have.
  */
 import type { GradientTransformation } from '../optim/transform.js';
-import type { PendingEstimate } from './step-math.js';
+import type { PendingEstimate } from '../step/records.js';
 
 export interface PipelineCheckpoint<S> {
   /** θ after `step` steps. */

@@ -13,8 +13,8 @@ import { ArrayPool } from '../optim/array-pool.js';
 import { buildModel } from '../nn/models/registry.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import type { GpuBackendKind } from '../gpu/backend.js';
-import { type CurvatureEstimator, launchesAt } from '../train/curvature-schedule.js';
-import type { StepMetrics } from '../train/train.js';
+import { type CurvatureEstimator, launchesAt } from '../step/curvature-schedule.js';
+import type { StepMetrics } from '../step/records.js';
 import { deserializeError } from '../workers/errors.js';
 import { WorkerPools } from '../workers/pools.js';
 import { withCredits } from '../streams/backpressure.js';
@@ -28,7 +28,8 @@ import type { BatchError, ProbeOutcome } from '../streams/step.js';
 import { validate } from '../streams/validate.js';
 import { type PipelineCheckpoint, checkpointProblems } from './checkpoint.js';
 import { type PipelineConfig, PipelineConfigError, resolvePipelineConfig } from './config.js';
-import { type ShardGradient, type StepState, applyStep } from './step-math.js';
+import { applyStep } from '../step/apply.js';
+import type { ShardGradient, StepState } from '../step/records.js';
 
 export interface PipelineSnapshot<S> {
   params: Float32Array;

@@ -8,7 +8,7 @@
  */
 import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
 import { type RunArtifacts, writeModelFiles } from '../report/run-dir.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 import { type TrainedState, checkEvery, stateAfter } from './trained-state.js';
 
 export interface CheckpointWritten {

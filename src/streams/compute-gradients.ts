@@ -19,7 +19,8 @@ import {
   take,
 } from 'rxjs';
 import type { ArrayPool } from '../optim/array-pool.js';
-import { type ShardGradient, reduceShards } from '../pipeline/step-math.js';
+import { type ShardGradient } from '../step/records.js';
+import { reduceShards } from '../step/shards.js';
 import type { GradientStep, ParamsReady, ProbedStep } from './step.js';
 
 const NON_FINITE: ShardGradient = { loss: NaN, grad: new Float32Array(0), nonFinite: true };

@@ -19,7 +19,7 @@ import {
   of,
   take,
 } from 'rxjs';
-import type { PendingEstimate } from '../pipeline/step-math.js';
+import type { PendingEstimate } from '../step/records.js';
 import type { GradientStep, ProbeOutcome } from './step.js';
 
 export interface CoordinateOptions<M> {

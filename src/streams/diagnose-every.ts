@@ -10,7 +10,7 @@ import { type OperatorFunction, map } from 'rxjs';
 import { lambdaMax } from '../diagnostics/eigen.js';
 import type { HvpFn } from '../diagnostics/operator.js';
 import { hutchinsonTrace } from '../diagnostics/trace.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 import { type TrainedState, checkEvery, stateAfter } from './trained-state.js';
 
 export interface StepDiagnostics {

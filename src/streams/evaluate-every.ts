@@ -5,8 +5,8 @@
  * numbers belong to exactly θ after that step.
  */
 import { type MonoTypeOperatorFunction, map } from 'rxjs';
-import type { EvalResult } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import { type TrainedState, checkEvery, stateAfter } from './trained-state.js';
 
 export interface EvaluateEveryOptions {

@@ -5,7 +5,7 @@
  */
 import type { Observable } from 'rxjs';
 import type { Batch } from '../data/batch.js';
-import type { ShardGradient } from '../pipeline/step-math.js';
+import type { ShardGradient } from '../step/records.js';
 
 export interface StepInput {
   step: number;

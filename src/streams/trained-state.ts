@@ -5,7 +5,7 @@
  * step check turns a misplaced stage (behind an asynchronous one, where θ may have moved on) into a
  * clear error instead of silently evaluating or saving the wrong parameters.
  */
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 
 export interface TrainedState {
   /** Steps applied so far (θ is θ_step). */

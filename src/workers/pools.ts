@@ -2,7 +2,7 @@
  * The two piscina pools and their typed, retrying front ends: gradient shards (many threads, θ read
  * zero copy from the shared buffer) and curvature probes (one thread by default, the GPU owner).
  */
-import type { CurvatureEstimator } from '../train/curvature-schedule.js';
+import type { CurvatureEstimator } from '../step/curvature-schedule.js';
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/batch.js';

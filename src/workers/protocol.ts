@@ -11,7 +11,7 @@
 import { Packr } from 'msgpackr';
 import type { GpuBackendKind, GpuPreference } from '../gpu/backend.js';
 import type { ModelSpec } from '../nn/model.js';
-import type { CurvatureEstimator } from '../train/curvature-schedule.js';
+import type { CurvatureEstimator } from '../step/curvature-schedule.js';
 
 /** An Error flattened for postMessage; `name` lets the receiver rebuild the right class. */
 export interface SerializedError {
