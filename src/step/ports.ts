@@ -5,15 +5,13 @@
  * (the ordered shard reduction in this thread), the pipeline's a worker pool (src/pipeline/pool-ports.ts).
  * A remote pool is one more implementation of the same ports; nothing that applies steps changes.
  */
+import type { ObservableInput } from 'rxjs';
 import type { Batch } from '../data/batch.js';
 import { lossFunction, type Model } from '../nn/model.js';
-import { valueAndGrad } from '../tensor/autodiff.js';
 import { NonFiniteError } from '../tensor/errors.js';
-import { withScratch } from '../tensor/scratch.js';
-import { Tensor } from '../tensor/tensor.js';
 import { type CurvatureEstimator, estimateCurvature, resolveCurvature } from './curvature-schedule.js';
-import type { ProbeOutcome, ShardGradient } from './records.js';
-import { batchGradient } from './shards.js';
+import type { ProbeBackend, ProbeOutcome, ShardGradient } from './records.js';
+import { batchGradient, lossAndGradient } from './shards.js';
 
 /** A curvature probe to run: the estimate launched at `step` on θ_step and that step's batch. */
 export interface ProbeTask {
@@ -31,6 +29,35 @@ export interface ProbeTask {
 export interface StepPorts<G = ShardGradient, P = ProbeOutcome> {
   gradient(step: number, batch: Batch): G;
   probe(task: ProbeTask): P;
+}
+
+/** A probe's outcome as a pool delivers it, with where and how long it was computed (metadata only). */
+export interface ProbeResult extends ProbeOutcome {
+  /** Which backend computed the estimate; absent when the pool computes on the CPU only. */
+  backend?: ProbeBackend;
+  /** What the probe's worker logged while computing it (backend chosen and why, a fallback). */
+  notes?: string[];
+  /** Seconds the worker spent computing the estimate (no queueing, no transfers). */
+  seconds?: number;
+}
+
+/**
+ * The ports of an asynchronous runner (the pipeline's Coordinator): a pool of workers, local or remote.
+ * The gradient port works per shard, because the shard set and its reduction order belong to the step's
+ * arithmetic (src/step/shards.ts), not to the pool: the coordinator sends every shard of step t once
+ * θ_t is published as version t and reduces the answers in shard order. A shard's answer may be a view
+ * of a reused buffer, valid until the next task of the same shard index; a failed task errors (after
+ * whatever retries the pool makes).
+ */
+export interface PoolPorts {
+  gradient(
+    step: number,
+    shardIndex: number,
+    shard: Batch,
+    totalPredictions: number,
+  ): ObservableInput<ShardGradient>;
+  /** `task.params` is the coordinator's private copy of θ_step, the pool's to keep or transfer. */
+  probe(task: ProbeTask): ObservableInput<ProbeResult>;
 }
 
 export const NON_FINITE_GRADIENT: ShardGradient = {
@@ -55,23 +82,8 @@ export function inlineProbe(model: Model, task: ProbeTask): ProbeOutcome {
 export function inlinePorts(model: Model, params: () => Float32Array): StepPorts {
   return {
     gradient: (_step, batch) => {
-      const f = lossFunction(
-        model,
-        { data: batch.inputs, shape: batch.inputShape },
-        batch.targets as Int32Array,
-      );
-      const theta = params();
-      try {
-        // The passes' intermediates live in scratch memory; the gradient leaves as a copy.
-        return withScratch(() => {
-          const [y, g] = valueAndGrad(f)(new Tensor(theta, [theta.length]));
-          return { loss: y.item(), grad: (g.data as Float32Array).slice(), nonFinite: false };
-        });
-      } catch (e) {
-        // An op that produced NaN/Inf (per-op checks on) makes this a non-finite step: skipped.
-        if (!(e instanceof NonFiniteError)) throw e;
-        return NON_FINITE_GRADIENT;
-      }
+      const inputs = { data: batch.inputs, shape: batch.inputShape };
+      return lossAndGradient(lossFunction(model, inputs, batch.targets as Int32Array), params());
     },
     probe: (task) => inlineProbe(model, task),
   };

@@ -61,6 +61,15 @@ export interface StepState<S = unknown> {
   skipped: number;
 }
 
+/** What the sinks read after a step: θ after it and the optimizer state. */
+export interface TrainedState {
+  /** Steps applied so far (θ is θ_step). */
+  step: number;
+  /** θ_step; a reader copies it when it keeps it past the call (a pipeline updates it in place). */
+  params: Float32Array;
+  optState: unknown;
+}
+
 /** One shard's (or a whole batch's) loss and gradient; `nonFinite` when an op raised NonFiniteError. */
 export interface ShardGradient {
   loss: number;

@@ -97,19 +97,11 @@ export function shardLossFunction(
   };
 }
 
-/** Loss part and gradient of one shard at `params` (read, never written). */
-export function shardGradient(
-  model: Model,
-  params: Float32Array,
-  shard: Batch,
-  totalPredictions: number,
-): ShardGradient {
-  const f = shardLossFunction(
-    model,
-    { data: shard.inputs, shape: shard.inputShape },
-    shard.targets as Int32Array,
-    totalPredictions,
-  );
+/**
+ * The value and gradient of the loss `f` at `params` (read, never written). An op that raised
+ * NonFiniteError (per-op checks on) makes a non-finite result: the step is then skipped.
+ */
+export function lossAndGradient(f: (flat: Tensor) => Tensor, params: Float32Array): ShardGradient {
   try {
     // The passes' intermediates live in scratch memory; the gradient leaves as a copy.
     return withScratch(() => {
@@ -120,6 +112,20 @@ export function shardGradient(
     if (!(e instanceof NonFiniteError)) throw e;
     return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
   }
+}
+
+/** Loss part and gradient of one shard at `params` (read, never written). */
+export function shardGradient(
+  model: Model,
+  params: Float32Array,
+  shard: Batch,
+  totalPredictions: number,
+): ShardGradient {
+  const inputs = { data: shard.inputs, shape: shard.inputShape };
+  return lossAndGradient(
+    shardLossFunction(model, inputs, shard.targets as Int32Array, totalPredictions),
+    params,
+  );
 }
 
 /**

@@ -14,7 +14,8 @@ export interface EvaluateEveryOptions {
   every: number;
   /** The step count at which the run ends: evaluated too, even off the `every` grid. */
   last?: number;
-  state: () => TrainedState;
+  /** Reads the state after a step; without it, the reader each step's metrics carry is used. */
+  state?: () => TrainedState;
   evaluate: (params: Float32Array) => EvalResult;
 }
 

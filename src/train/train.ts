@@ -10,6 +10,7 @@ import { initialParams, type Model } from '../nn/model.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { type CurvatureConfig, resolveCurvature } from '../step/curvature-schedule.js';
+import { carryState } from '../step/event.js';
 import { inlinePorts } from '../step/ports.js';
 import type { StepMetrics, StepState } from '../step/records.js';
 import { type StepRunnerOptions, runStep } from '../step/runner.js';
@@ -100,7 +101,8 @@ export class Trainer<S = unknown> {
     if (ev && (next.step % ev.every === 0 || next.step === this.config.steps))
       metrics.eval = evaluate(this.config.model, next.params, ev.batches);
     metrics.ms = performance.now() - t0;
-    return metrics;
+    // The state after this step is an immutable value: the sinks may read it whenever they like.
+    return carryState(metrics, () => next);
   }
 
   *[Symbol.iterator](): Iterator<StepMetrics> {
