@@ -5,27 +5,16 @@
  * inline-sharded ports. With `shards: 1` it equals `Trainer` bit for bit; with any `shards` the pipeline
  * equals it bit for bit for any worker count.
  */
-import type { Batch } from '../data/batch.js';
-import type { BatchSpec } from '../data/validate.js';
-import { initialParams, type Model } from '../nn/model.js';
+import { initialParams } from '../nn/model.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
-import type { GradientTransformation } from '../optim/transform.js';
-import { type CurvatureConfig, resolveCurvature } from '../step/curvature-schedule.js';
+import { resolveCurvature } from '../step/curvature-schedule.js';
 import { inlineShardedPorts } from '../step/ports.js';
 import type { StepMetrics, StepState } from '../step/records.js';
-import { runStep } from '../step/runner.js';
+import { type LoopConfig, runStep } from '../step/runner.js';
 
-export interface ReferenceConfig<S> {
-  model: Model;
-  optimizer: GradientTransformation<S>;
-  batchAt: (step: number) => Batch;
-  steps: number;
-  seed?: number;
+export interface ReferenceConfig<S> extends LoopConfig<S> {
   /** Fixed number of gradient shards per batch (default 4). */
   shards?: number;
-  batchSpec?: BatchSpec;
-  curvature?: CurvatureConfig;
-  initialParams?: Float32Array;
 }
 
 export function referenceLoop<S>(config: ReferenceConfig<S>): {

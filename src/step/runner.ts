@@ -7,11 +7,32 @@
  */
 import type { Batch } from '../data/batch.js';
 import { type BatchSpec, validateBatch } from '../data/validate.js';
+import type { Model } from '../nn/model.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { applyStep, dueAt } from './apply.js';
-import { type ResolvedCurvature, launchesAt, queuedEstimate } from './curvature-schedule.js';
+import {
+  type CurvatureConfig,
+  type ResolvedCurvature,
+  launchesAt,
+  queuedEstimate,
+} from './curvature-schedule.js';
 import { NON_FINITE_GRADIENT, type StepPorts } from './ports.js';
 import type { ShardGradient, StepMetrics, StepState } from './records.js';
+
+/** What a synchronous loop (Trainer, referenceLoop) is configured with. */
+export interface LoopConfig<S = unknown> {
+  model: Model;
+  optimizer: GradientTransformation<S>;
+  /** The batch of step t: a pure function of t, so runs are reproducible and resumable. */
+  batchAt: (step: number) => Batch;
+  /** Number of steps to run in total (a resumed run continues up to this step). */
+  steps: number;
+  seed?: number;
+  /** Checks each batch before use; a bad batch throws a BatchValidationError and changes nothing. */
+  batchSpec?: BatchSpec;
+  curvature?: CurvatureConfig;
+  initialParams?: Float32Array;
+}
 
 export interface StepRunnerOptions<S> {
   optimizer: GradientTransformation<S>;

@@ -5,35 +5,22 @@
  * optimizer state is not finite is skipped and counted, never applied (state and θ unchanged).
  */
 import type { Batch } from '../data/batch.js';
-import type { BatchSpec } from '../data/validate.js';
-import { initialParams, type Model } from '../nn/model.js';
+import { initialParams } from '../nn/model.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
-import type { GradientTransformation } from '../optim/transform.js';
-import { type CurvatureConfig, resolveCurvature } from '../step/curvature-schedule.js';
+import { resolveCurvature } from '../step/curvature-schedule.js';
 import { carryState } from '../step/event.js';
 import { inlinePorts } from '../step/ports.js';
 import type { StepMetrics, StepState } from '../step/records.js';
-import { type StepRunnerOptions, runStep } from '../step/runner.js';
+import { type LoopConfig, type StepRunnerOptions, runStep } from '../step/runner.js';
 import { evaluate } from './evaluate.js';
 
 // The step's records live on the step floor; these names stay importable from here.
 export type { StepMetrics } from '../step/records.js';
 
-export interface TrainConfig<S = unknown> {
-  model: Model;
-  optimizer: GradientTransformation<S>;
-  /** The batch of step t: a pure function of t, so runs are reproducible and resumable. */
-  batchAt: (step: number) => Batch;
-  /** Number of steps to run in total (a resumed run continues up to this step). */
-  steps: number;
-  seed?: number;
-  /** Checks each batch before use; a bad batch throws a BatchValidationError and changes nothing. */
-  batchSpec?: BatchSpec;
-  curvature?: CurvatureConfig;
+export interface TrainConfig<S = unknown> extends LoopConfig<S> {
   evaluation?: { every: number; batches: readonly Batch[] };
   /** Resume: parameters, optimizer state, next step and estimates still in flight. */
   resume?: TrainState<S>;
-  initialParams?: Float32Array;
 }
 
 /** Parameters, optimizer state, next step, estimates still in flight and steps skipped. */
