@@ -8,7 +8,7 @@
 import type { z } from 'zod';
 import type { Model } from '../nn/model.js';
 import type { GradientTransformation, ScalarOrSchedule } from '../optim/transform.js';
-import type { CurvatureConfig } from '../train/curvature-schedule.js';
+import type { CurvatureConfig } from '../step/curvature-schedule.js';
 
 /** The curvature estimators a probe can compute (train/curvature-schedule.ts). */
 export type CurvatureKind = CurvatureConfig['estimator'];

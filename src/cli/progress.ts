@@ -6,7 +6,7 @@
 import cliProgress from 'cli-progress';
 import { LossEma } from '../report/loss-ema.js';
 import type { DiagnosedMetrics } from '../streams/diagnose-every.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 
 export interface ProgressOptions {
   label: string;

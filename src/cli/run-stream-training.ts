@@ -23,8 +23,9 @@ import {
   fromJetStream,
 } from '../streams/from-jetstream.js';
 import { setFiniteChecks } from '../tensor/index.js';
-import { type EvalResult, evaluate } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import { evaluate } from '../train/evaluate.js';
+import { type EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import type { RunConfig } from './config.js';
 import { buildOptimizer, modelSpecOf, setupData } from './run-setup.js';
 

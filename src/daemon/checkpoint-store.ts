@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { Batch } from '../data/batch.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../io/checkpoint-codec.js';
-import type { CurvatureEstimate } from '../train/curvature-schedule.js';
+import type { CurvatureEstimate } from '../step/curvature-schedule.js';
 import type { QueuedBatch } from './batch-queue.js';
 import type { EngineSnapshot } from './engine.js';
 

@@ -8,9 +8,9 @@ import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { ParamLayoutEntry } from '../io/param-layout.js';
 import type { Model } from '../nn/model.js';
-import type { CurvatureEstimate, CurvatureEstimator } from '../train/curvature-schedule.js';
-import type { EvalResult } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { CurvatureEstimate, CurvatureEstimator } from '../step/curvature-schedule.js';
+import type { EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import type { QueuedBatch } from './batch-queue.js';
 
 /** Everything needed to continue training exactly where it stopped (what a checkpoint holds). */

@@ -26,8 +26,7 @@ import {
   type CurvatureEstimate,
   type ResolvedCurvature,
   estimateCurvature,
-} from '../train/curvature-schedule.js';
-import type { GpuFailureHook } from '../workers/protocol.js';
+} from '../step/curvature-schedule.js';
 import { type GpuBackendKind, type GpuPreference, selectGpuBackend } from './backend.js';
 import { type DeviceArray, GpuDevice } from './device.js';
 import { gptGnbProbe } from './device-gpt-probe.js';
@@ -35,6 +34,15 @@ import { GpuFallback } from './fallback.js';
 import { registerGpuJsKernels } from './sync.js';
 import { withKernelBackend } from '../kernels/registry.js';
 import { uncertainDraws } from './probe-labels.js';
+
+/**
+ * Injected GPU failures, for tests only: the probe worker's device computation of the matching step
+ * (every step when absent) throws ('throw') or first destroys the device, as a device loss ('lose').
+ */
+export interface GpuFailureHook {
+  step?: number;
+  mode: 'throw' | 'lose';
+}
 
 export interface ProbeHostOptions {
   preference: GpuPreference;

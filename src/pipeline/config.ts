@@ -19,7 +19,7 @@ import {
   type CurvatureConfig,
   type ResolvedCurvature,
   resolveCurvature,
-} from '../train/curvature-schedule.js';
+} from '../step/curvature-schedule.js';
 import { WorkerPools } from '../workers/pools.js';
 import type { FailureHook, GpuFailureHook } from '../workers/protocol.js';
 

@@ -13,7 +13,7 @@ import {
   estimateCurvature,
   estimateFinite,
   resolveCurvature,
-} from '../train/curvature-schedule.js';
+} from '../step/curvature-schedule.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
 import {

@@ -11,7 +11,7 @@ import { GpuProbeHost, deviceProbeProblem } from '../../src/gpu/probe-host.js';
 import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { rng } from '../../src/random/counter-rng.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { firstBitDifference } from '../pipeline/fixtures.js';
 import { assertWithin } from './fixtures/helpers.js';
 

@@ -14,7 +14,7 @@ import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { rng } from '../../src/random/counter-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { firstBitDifference } from '../pipeline/fixtures.js';
 import { assertWithin } from './fixtures/helpers.js';
 import { batchOf, maxAbs, model, params0 } from './fixtures/tanh-mlp.js';

@@ -7,7 +7,7 @@
  * the worker.
  */
 import t from 'tap';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import type { ProbeResponse } from '../../src/workers/protocol.js';
 import { firstBitDifference } from '../pipeline/fixtures.js';
 import { assertWithin } from './fixtures/helpers.js';

@@ -10,7 +10,7 @@ import { batchAt, softmaxRegressionData } from '../../src/data/index.js';
 import { initialParams } from '../../src/nn/model.js';
 import { mlp } from '../../src/nn/models/mlp.js';
 import { rng } from '../../src/random/counter-rng.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { assertWithin, closeAtEnd, openDevice } from './fixtures/helpers.js';
 import { maxAbs } from './fixtures/tanh-mlp.js';
 

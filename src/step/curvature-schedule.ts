@@ -12,6 +12,7 @@ import { hvpPair } from '../curvature/hvp-pair.js';
 import type { UpdateExtra } from '../optim/transform.js';
 import { lossFunction, type Model } from '../nn/model.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { PendingEstimate } from './records.js';
 
 /**
  * 'gnb': Gauss-Newton-Bartlett diagonal (Sophia-G); 'hutchinson': z⊙Hz (Sophia-H, AdaHessian);
@@ -76,13 +77,11 @@ export function launchesAt(c: ResolvedCurvature, t: number): boolean {
   return t >= c.first && (t - c.first) % c.every === 0;
 }
 
-export interface CurvatureEstimate {
-  /** The diagonal estimate; empty (length 0) for an 'hvp-pair' estimate, which carries `pair` instead. */
-  diag: Float32Array;
-  /** 'hvp-pair' only: the probe direction v and H·v at θ of the launch step. */
-  pair?: { v: Float32Array; hv: Float32Array };
-  launchedAt: number;
-  /** For Hutchinson: the loss and gradient at the same parameters and batch, free with the HVP. */
+/**
+ * A computed estimate: what is queued for its step and, for Hutchinson, the loss and gradient at the
+ * same parameters and batch, free with the HVP.
+ */
+export interface CurvatureEstimate extends PendingEstimate {
   loss?: number;
   grad?: Float32Array;
 }
@@ -115,15 +114,8 @@ export function estimateCurvature(
   return { diag: e.diag as Float32Array, launchedAt: t, loss: e.loss, grad: e.grad as Float32Array };
 }
 
-/** An estimate waiting for its step: the diagonal, or (hvp-pair) an empty diagonal and the pair. */
-export interface QueuedEstimate {
-  diag: Float32Array;
-  pair?: { v: Float32Array; hv: Float32Array };
-  launchedAt: number;
-}
-
 /** The record queued for an estimate: its vectors and launch step, nothing else. */
-export function queuedEstimate(e: QueuedEstimate): QueuedEstimate {
+export function queuedEstimate(e: PendingEstimate): PendingEstimate {
   return { diag: e.diag, ...(e.pair ? { pair: e.pair } : {}), launchedAt: e.launchedAt };
 }
 
@@ -132,7 +124,7 @@ export function queuedEstimate(e: QueuedEstimate): QueuedEstimate {
  * 'gnb-gradient' estimator's ĝ, which travels in `diag`) or `hessianDiag`.
  */
 export function estimateExtra(
-  due: QueuedEstimate | null,
+  due: PendingEstimate | null,
   estimator?: CurvatureEstimator,
 ): Pick<UpdateExtra, 'hessianDiag' | 'hessianPair' | 'curvatureGradient'> {
   if (!due) return {};
@@ -141,7 +133,7 @@ export function estimateExtra(
 }
 
 /** Whether every value an estimate carries is finite (a non-finite one is dropped with its step). */
-export function estimateFinite(e: QueuedEstimate): boolean {
+export function estimateFinite(e: PendingEstimate): boolean {
   for (const a of e.pair ? [e.diag, e.pair.v, e.pair.hv] : [e.diag])
     for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
   return true;

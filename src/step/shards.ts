@@ -1,7 +1,7 @@
 /**
- * The step arithmetic shared by the reference loop and the streaming pipeline. Both call exactly these
- * functions, in the same order, on the same values, so their parameters agree bit for bit no matter how
- * many workers computed the shards or in which order they finished.
+ * The shard arithmetic shared by the reference loop, the gradient workers and the streaming pipeline.
+ * All call exactly these functions, in the same order, on the same values, so their parameters agree
+ * bit for bit no matter how many workers computed the shards or in which order they finished.
  *
  * A step's gradient is defined as the ordered shard reduction Σ_s ∇L_s with L_s = −(1/P)·Σ_{i∈s} log p_i
  * (P = predictions in the whole batch). The shard set is fixed by `shards` (not by the worker count), so
@@ -10,12 +10,8 @@
  */
 import type { Batch } from '../data/batch.js';
 import type { Model, ModelInputs } from '../nn/model.js';
-import { addVectorInto, applyUpdatesInPlace } from '../optim/apply.js';
+import { addVectorInto } from '../optim/apply.js';
 import type { ArrayPool } from '../optim/array-pool.js';
-import { normIfFinite } from '../optim/clip.js';
-import { stateIsFinite } from '../optim/finite-state.js';
-import { findStats } from '../optim/stats.js';
-import type { GradientTransformation } from '../optim/transform.js';
 import { valueAndGrad } from '../tensor/autodiff.js';
 import { withScratch } from '../tensor/scratch.js';
 import { NonFiniteError, ShapeError, describeShape } from '../tensor/errors.js';
@@ -25,13 +21,7 @@ import { gather } from '../tensor/ops/indexing.js';
 import { reshape } from '../tensor/ops/layout.js';
 import { sum } from '../tensor/ops/reduce.js';
 import { Tensor } from '../tensor/tensor.js';
-import {
-  type CurvatureEstimator,
-  type QueuedEstimate,
-  estimateExtra,
-  estimateFinite,
-} from '../train/curvature-schedule.js';
-import type { StepMetrics } from '../train/train.js';
+import type { ShardGradient } from './records.js';
 
 /** Row ranges [start, end) of the shards of a batch of `rows` samples; never more shards than rows. */
 export function shardRanges(rows: number, shards: number): [number, number][] {
@@ -107,26 +97,11 @@ export function shardLossFunction(
   };
 }
 
-/** One shard's contribution; `nonFinite` when an op raised NonFiniteError (the step is then skipped). */
-export interface ShardGradient {
-  loss: number;
-  grad: Float32Array;
-  nonFinite: boolean;
-}
-
-/** Loss part and gradient of one shard at `params` (read, never written). */
-export function shardGradient(
-  model: Model,
-  params: Float32Array,
-  shard: Batch,
-  totalPredictions: number,
-): ShardGradient {
-  const f = shardLossFunction(
-    model,
-    { data: shard.inputs, shape: shard.inputShape },
-    shard.targets as Int32Array,
-    totalPredictions,
-  );
+/**
+ * The value and gradient of the loss `f` at `params` (read, never written). An op that raised
+ * NonFiniteError (per-op checks on) makes a non-finite result: the step is then skipped.
+ */
+export function lossAndGradient(f: (flat: Tensor) => Tensor, params: Float32Array): ShardGradient {
   try {
     // The passes' intermediates live in scratch memory; the gradient leaves as a copy.
     return withScratch(() => {
@@ -137,6 +112,20 @@ export function shardGradient(
     if (!(e instanceof NonFiniteError)) throw e;
     return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
   }
+}
+
+/** Loss part and gradient of one shard at `params` (read, never written). */
+export function shardGradient(
+  model: Model,
+  params: Float32Array,
+  shard: Batch,
+  totalPredictions: number,
+): ShardGradient {
+  const inputs = { data: shard.inputs, shape: shard.inputShape };
+  return lossAndGradient(
+    shardLossFunction(model, inputs, shard.targets as Int32Array, totalPredictions),
+    params,
+  );
 }
 
 /**
@@ -182,97 +171,4 @@ export function batchGradient(
     shardBatch(batch, shards).map((s) => shardGradient(model, params, s, total)),
     true,
   );
-}
-
-/** A curvature estimate waiting to be applied (an 'hvp-pair' one: empty `diag`, and `pair`). */
-export type PendingEstimate = QueuedEstimate;
-
-/** What the coordinator carries from step to step. `params` is updated in place. */
-export interface StepState<S> {
-  params: Float32Array;
-  optState: S;
-  step: number;
-  pending: PendingEstimate[];
-  skipped: number;
-}
-
-/**
- * One optimizer step, Trainer's rule: `due` (an estimate in `state.pending`, or null) is folded in; a
- * non-finite loss/gradient/estimate/update/new optimizer state skips the step and drops `due`. Mutates `state` (params in
- * place, so the shared buffer workers read is the one updated) and returns the step's metrics.
- */
-export function applyStep<S>(
-  state: StepState<S>,
-  optimizer: GradientTransformation<S>,
-  gradient: ShardGradient,
-  predictions: number,
-  due: PendingEstimate | null,
-  arrays?: ArrayPool,
-  /** Which estimator `due` came from ('gnb-gradient' hands it on as extra.curvatureGradient). */
-  estimator?: CurvatureEstimator,
-): StepMetrics {
-  const t = state.step;
-  const { loss, grad } = gradient;
-  const g = grad.length > 0 ? normIfFinite(grad) : { norm: NaN, finite: true };
-  const metrics: StepMetrics = {
-    step: t,
-    loss,
-    gradNorm: g.norm,
-    updateNorm: 0,
-    predictions,
-    skipped: false,
-    ms: 0,
-  };
-  const extra = {
-    batchSize: predictions,
-    loss,
-    ...estimateExtra(due, estimator),
-    ...(arrays ? { arrays } : {}),
-  };
-  const finite =
-    !gradient.nonFinite &&
-    Number.isFinite(loss) &&
-    grad.length === state.params.length &&
-    g.finite &&
-    (!due || estimateFinite(due));
-  const [updates, optState] = finite
-    ? optimizer.update(grad, state.optState, state.params, extra)
-    : [null, state.optState];
-  state.pending = state.pending.filter((e) => e !== due);
-  state.step = t + 1;
-  const u = updates ? normIfFinite(updates) : null;
-  if (!updates || !u?.finite || !stateIsFinite(optState, state.optState)) {
-    metrics.skipped = true;
-    state.skipped += 1;
-    // The update made for nothing: what it allocated is nobody's.
-    if (arrays && updates) recycle(arrays, optimizer, updates, optState, state.optState);
-    return metrics;
-  }
-  metrics.updateNorm = u.norm;
-  if (due) metrics.curvatureStaleness = t - due.launchedAt;
-  const stats = findStats(optState);
-  if (stats) {
-    metrics.winRate = stats.winRate;
-    metrics.hMean = stats.hMean;
-  }
-  const replaced = state.optState;
-  state.optState = optState;
-  applyUpdatesInPlace(state.params, updates);
-  if (arrays) recycle(arrays, optimizer, updates, replaced, optState);
-  return metrics;
-}
-
-/**
- * After a step under an array pool: the state that is no longer current (minus the parts it shares with
- * the current one) and the updates, if the optimizer made them fresh, can be reused.
- */
-function recycle<S>(
-  arrays: ArrayPool,
-  optimizer: GradientTransformation<S>,
-  updates: Float32Array,
-  dead: S,
-  live: S,
-): void {
-  arrays.giveUnshared(dead, live);
-  if (optimizer.freshUpdates) arrays.give(updates);
 }
