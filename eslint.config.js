@@ -2,6 +2,36 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// --- Floors --------------------------------------------------------------------------------------
+// The layers of ARCHITECTURE.md, enforced: a folder may not import from the folders listed for it
+// (each pattern matches a relative import that reaches that top-level folder of src/). The rules
+// workers ↛ pipeline, streams ↛ pipeline, gpu ↛ workers/train and streams ↛ daemon come with the
+// step floor (src/step/) and the wire format's move, which remove today's imports that break them.
+/** `forbidden`: the top-level folders of src/ that `folder` may not import, space-separated. */
+const floor = (folder, forbidden) => ({
+  files: [`src/${folder}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: forbidden.split(' ').map((to) => ({
+          regex: `^(\\.\\./)+${to}(/|$)`,
+          message: `src/${folder} sits below src/${to} (see ARCHITECTURE.md, "Floors").`,
+        })),
+      },
+    ],
+  },
+});
+const floors = [
+  floor('kernels', 'tensor nn optim curvature diagnostics workers pipeline streams train daemon cli'),
+  floor('tensor', 'nn optim curvature diagnostics gpu workers pipeline streams train daemon cli'),
+  floor('optim', 'tensor nn curvature gpu workers pipeline streams train daemon cli'),
+  floor('streams', 'cli'),
+  floor('pipeline', 'daemon cli'),
+  // With src/step/: floor('workers', 'pipeline'), floor('streams', 'pipeline daemon cli'),
+  // floor('gpu', 'workers train').
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tap/**', 'coverage/**', 'runs/**', 'scratch/**'] },
   js.configs.recommended,
@@ -12,4 +42,5 @@ export default tseslint.config(
       '@typescript-eslint/no-non-null-assertion': 'off',
     },
   },
+  ...floors,
 );

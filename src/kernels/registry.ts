@@ -4,7 +4,7 @@
  * dispatch through `kernel(name)` so a faster implementation drops in without touching the ops.
  * Kernel tests run every registered backend of a kernel against its CPU reference.
  */
-import type { FloatArray } from '../tensor/tensor.js';
+import type { FloatArray } from './arrays.js';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'greaterEqual' | 'equal';
 export type UnaryOp =

@@ -5,7 +5,7 @@
  * block of C with 16 accumulators, so each loaded element is used four times (register blocking);
  * accumulators are JS doubles, so float32 products are summed in float64 and rounded once.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import type { MatmulKernel } from '../registry.js';
 
 /** C[cOff + i·n + j] = Σ_p A[aOff + i·k + p] · B[bOff + j·k + p]. */
