@@ -2,7 +2,8 @@
  * Synchronous gpu.js forms of registry kernels, for gpu.js's `webasm` (WebAssembly, SIMD where the
  * engine has it) and `cpu` modes — the modes whose kernels return results synchronously, as the
  * registry's signatures require. (gpu.js's WebGPU kernels return Promises; that path is the async
- * device API in device.ts.) matmul, unary, binary and where are here; sum and max are in
+ * device API in device.ts.) matmul (with affine: the matmul, then the bias pass), unary, binary and
+ * where are here; sum and max are in
  * sync-reduce.ts; the softmax family, layerNorm, layerNormVjp, geluVjp and geluExp in sync-rows.ts.
  *
  * gpu.js computes in float32: float64 operands, broadcasts over more than three non-mergeable dims,
@@ -13,6 +14,7 @@
  * clauses some contracts set (logSoftmaxVjp's, geluExp's saved exponentials).
  */
 import '../kernels/cpu/register.js'; // the CPU references (registered before any other backend)
+import { affineFromMatmul } from '../kernels/cpu/matmul.js';
 import { kernelFor, registerKernel } from '../kernels/registry.js';
 import type {
   BinaryKernel,
@@ -223,6 +225,7 @@ export function registerGpuJsKernels(mode: SyncGpuJsMode = 'webasm'): string {
   const unary = new Map<UnaryOp, UnaryKernel>();
   const binary = new Map<BinaryOp, BinaryKernel>();
   registerKernel('matmul', name, g.matmul);
+  registerKernel('affine', name, affineFromMatmul(g.matmul));
   registerKernel('unary', name, (op) => {
     let k = unary.get(op);
     if (!k) unary.set(op, (k = g.unary(op)));

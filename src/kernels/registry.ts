@@ -70,6 +70,21 @@ export interface MatmulSpec {
 }
 export type MatmulKernel = (a: FloatArray, b: FloatArray, out: FloatArray, spec: MatmulSpec) => void;
 
+/**
+ * A Linear layer's forward: out = x·wᵀ + bias with x [rows, k], w [n, k] (as PyTorch stores it) and
+ * bias [n]. Each product element is rounded to out's type before its bias is added, so the result is
+ * the matmul kernel's followed by a row-bias pass; a backend may add the bias as it stores the product.
+ */
+export type AffineKernel = (
+  x: FloatArray,
+  w: FloatArray,
+  bias: FloatArray,
+  out: FloatArray,
+  rows: number,
+  k: number,
+  n: number,
+) => void;
+
 /** Copy with permuted axes: out[perm-order index] = x[index]. */
 export type PermuteKernel = (
   x: FloatArray,
@@ -197,6 +212,7 @@ export interface KernelSignatures {
   sum: ReduceKernel;
   max: ReduceKernel;
   matmul: MatmulKernel;
+  affine: AffineKernel;
   permute: PermuteKernel;
   gather: GatherKernel;
   scatterAdd: ScatterAddKernel;

@@ -674,6 +674,40 @@ const CASES: Cases = {
       [false, true].map((tB) => matmulTrial(dtype, seed, m, n, k, tA, tB, items[0], items[1])),
     );
   },
+  affine: (dtype, seed) => {
+    const [rows, n, k] = Array.from(ints(3, 9, seed, 'affine-shape'), (d) => d + 1);
+    const x = inputs(dtype, normals(rows * k, seed, 'affine-x'));
+    const w = inputs(dtype, normals(n * k, seed, 'affine-w'));
+    const bias = inputs(dtype, normals(n, seed, 'affine-b'));
+    // x·wᵀ + bias in float64, on the scale Σ|x·w| + |bias|.
+    const { want, scale } = naiveMatmul(x, w, {
+      batch: 1,
+      m: rows,
+      n,
+      k,
+      transA: false,
+      transB: true,
+      aOffsets: new Int32Array(1),
+      bOffsets: new Int32Array(1),
+    });
+    for (let i = 0; i < want.length; i++) {
+      want[i] += bias[i % n];
+      scale[i] += Math.abs(bias[i % n]);
+    }
+    return [
+      {
+        label: `affine ${rows}×${n}×${k}`,
+        run: (impl) => {
+          const out = poisoned(dtype, rows * n);
+          impl(x, w, bias, out, rows, k, n);
+          return out;
+        },
+        want,
+        scale,
+        exact: false,
+      },
+    ];
+  },
   permute: (dtype, seed) => {
     const rank = ints(1, 5, seed, 'rank')[0];
     const shape = Array.from(ints(rank, 4, seed, 'dims'), (d) => d + 1);
@@ -858,6 +892,7 @@ const EXPECTED: KernelName[] = [
   'sum',
   'max',
   'matmul',
+  'affine',
   'permute',
   'gather',
   'scatterAdd',

@@ -6,7 +6,7 @@ import { cpuLayerNorm, cpuLayerNormVjp } from './layer-norm.js';
 import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from './softmax.js';
 import { cpuMax, cpuSum } from './reduce.js';
 import { cpuCopyBox, cpuGather, cpuPermute, cpuScatterAdd } from './layout.js';
-import { cpuMatmul } from './matmul.js';
+import { cpuAffine, cpuMatmul } from './matmul.js';
 
 registerKernel('binary', 'cpu', cpuBinary);
 registerKernel('unary', 'cpu', cpuUnary);
@@ -14,6 +14,7 @@ registerKernel('where', 'cpu', cpuWhere);
 registerKernel('sum', 'cpu', cpuSum);
 registerKernel('max', 'cpu', cpuMax);
 registerKernel('matmul', 'cpu', cpuMatmul);
+registerKernel('affine', 'cpu', cpuAffine);
 registerKernel('permute', 'cpu', cpuPermute);
 registerKernel('gather', 'cpu', cpuGather);
 registerKernel('scatterAdd', 'cpu', cpuScatterAdd);
