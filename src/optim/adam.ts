@@ -7,7 +7,7 @@ import {
   adamSelfCheck,
 } from '../kernels/wasm/adam.js';
 import { checkedOnce } from '../kernels/wasm/checked-kernel.js';
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
@@ -103,7 +103,7 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       const nu0 = checkStateVector(owner, 'nu', s.nu, mu0.length);
       checkLength(owner, 'gradient', grads, mu0.length);
       const c = adamConstants(b1, b2, count, eps, epsRoot);
-      const allocate = (n: number) => freshArray(n, extra);
+      const allocate = (n: number) => takeArray(n, extra);
       const wasm = grads.length >= MIN_WASM ? adamKernel() : null;
       if (wasm) {
         const { mu, nu, out } = wasm(grads, mu0, nu0, c, allocate);

@@ -13,7 +13,7 @@
  */
 import { FunctionBuilder, assembleModule, uleb } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
-import { checkedOnce, kernelFor } from './checked-kernel.js';
+import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import {
   A_AT,
   ACC_AT,
@@ -389,7 +389,8 @@ export const MIN_WASM_SOPHIA = 256;
 /** The kernel, built and self-checked on first use; null where it is unavailable or fails the check. */
 const kernel = checkedOnce(WasmSophia.supported, () => new WasmSophia(), sophiaSelfCheck);
 
-const useKernel = (n: number, ...views: Float32Array[]) => kernelFor(kernel, MIN_WASM_SOPHIA, n, views);
+const useKernel = (n: number, ...views: Float32Array[]) =>
+  worthwhileKernel(kernel, MIN_WASM_SOPHIA, n, views);
 
 /** out[i] = f32(b·a[i] + c·x[i]) in float64, unfused; out may be a or x. */
 export function emaInto(out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number): void {

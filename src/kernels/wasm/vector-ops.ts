@@ -14,7 +14,7 @@
  */
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
-import { checkedOnce, kernelFor } from './checked-kernel.js';
+import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import { WasmKernelHost } from './kernel-host.js';
 
 // --- JavaScript loops: the references and fallbacks ---------------------------------------------
@@ -314,7 +314,8 @@ export function checkLengths(owner: string, n: number, ...others: Float32Array[]
     if (o.length !== n) throw new RangeError(`${owner}: lengths differ (${n} and ${o.length})`);
 }
 
-const useKernel = (n: number, ...views: Float32Array[]) => kernelFor(kernel, MIN_WASM_VECTOR, n, views);
+const useKernel = (n: number, ...views: Float32Array[]) =>
+  worthwhileKernel(kernel, MIN_WASM_VECTOR, n, views);
 
 /** dst[i] = f32(dst[i] + src[i]); dst may be src. */
 export function addInto(dst: Float32Array, src: Float32Array): void {
