@@ -23,7 +23,7 @@ const floor = (folder, forbidden) => ({
   },
 });
 const floors = [
-  floor('kernels', 'tensor nn optim curvature diagnostics workers pipeline streams train daemon cli'),
+  floor('kernels', 'tensor nn optim curvature diagnostics gpu workers pipeline streams train daemon cli'),
   floor('tensor', 'nn optim curvature diagnostics gpu workers pipeline streams train daemon cli'),
   floor('optim', 'tensor nn curvature gpu workers pipeline streams train daemon cli'),
   floor('streams', 'cli'),

@@ -63,7 +63,7 @@ export const curvatureSchema = z.strictObject({
 });
 
 /**
- * Where curvature probes run (src/gpu/backend.ts): "cpu" (the default; results bit-identical to the
+ * Where curvature probes run (src/gpu/host/backend.ts): "cpu" (the default; results bit-identical to the
  * reference loop), "webgpu", "webasm" (gpu.js's WebAssembly kernels), or "auto" (a real GPU when one
  * answers, else the CPU).
  */

@@ -12,7 +12,7 @@ import { initialParams } from '../nn/model.js';
 import { ArrayPool } from '../optim/array-pool.js';
 import { buildModel } from '../nn/models/registry.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
-import type { GpuBackendKind } from '../gpu/backend.js';
+import type { GpuBackendKind } from '../gpu/host/backend.js';
 import { type CurvatureEstimator, launchesAt } from '../train/curvature-schedule.js';
 import type { StepMetrics } from '../train/train.js';
 import { deserializeError } from '../workers/errors.js';

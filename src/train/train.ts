@@ -5,7 +5,7 @@
  * optimizer state is not finite is skipped and counted, never applied (state and θ unchanged).
  */
 import type { Batch } from '../data/batch.js';
-import type { GpuBackendKind } from '../gpu/backend.js';
+import type { GpuBackendKind } from '../gpu/host/backend.js';
 import { validateBatch, type BatchSpec } from '../data/validate.js';
 import { initialParams, lossFunction, type Model } from '../nn/model.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';

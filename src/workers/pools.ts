@@ -6,7 +6,7 @@ import type { CurvatureEstimator } from '../train/curvature-schedule.js';
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/batch.js';
-import type { GpuPreference } from '../gpu/backend.js';
+import type { GpuPreference } from '../gpu/host/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import { workerEntry } from './entry-file.js';
 import { Errors } from './errors.js';

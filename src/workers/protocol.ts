@@ -9,7 +9,7 @@
  * to retry. Callers of the pools only see the decoded interfaces below.
  */
 import { Packr } from 'msgpackr';
-import type { GpuBackendKind, GpuPreference } from '../gpu/backend.js';
+import type { GpuBackendKind, GpuPreference } from '../gpu/host/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { CurvatureEstimator } from '../train/curvature-schedule.js';
 

@@ -10,7 +10,7 @@
 import t from 'tap';
 import '../../src/kernels/cpu/register.js';
 import { kernelFor, type BinaryOp, type MatmulSpec, type UnaryOp } from '../../src/kernels/registry.js';
-import { registerGpuJsKernels, type SyncGpuJsMode } from '../../src/gpu/sync.js';
+import { registerGpuJsKernels, type SyncGpuJsMode } from '../../src/kernels/gpujs/sync.js';
 import { EPS32, assertWithin, awayF32, randF32, relTol } from './fixtures/helpers.js';
 
 const SIZES = [1, 7, 33, 130, 257];

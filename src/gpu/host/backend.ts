@@ -18,8 +18,8 @@ import {
   installWebGpu,
   type AdapterDescription,
   type InstallOptions,
-} from './webgpu-shim.js';
-import { syncModeProblem } from './sync.js';
+} from '../device/webgpu-shim.js';
+import { syncModeProblem } from '../../kernels/gpujs/sync.js';
 
 export type GpuPreference = 'auto' | 'webgpu' | 'webasm' | 'cpu';
 export type GpuBackendKind = 'webgpu' | 'webasm' | 'cpu';

@@ -2,7 +2,7 @@
  * Loads gpu.js (CommonJS) lazily and types the part of it this package uses. Loading is deferred to
  * first use so importing src/gpu never fails on a machine where gpu.js cannot load.
  */
-import { requireOptional } from '../util/optional-dependency.js';
+import { requireOptional } from '../../util/optional-dependency.js';
 import type { WgpuAdapter, WgpuBuffer, WgpuDevice } from './webgpu-types.js';
 
 export type GpuJsMode = 'webgpu' | 'webasm' | 'cpu';

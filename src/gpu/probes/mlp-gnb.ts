@@ -2,9 +2,9 @@
  * The device-resident Gauss-Newton-Bartlett probe of a tanh MLP (src/nn/models/mlp.ts with activation
  * 'tanh'): forward, label sampling, backward and ĝ⊙ĝ in gpu.js kernels, only the estimate read back.
  */
-import { checkSize, need, type DeviceArray, type GpuDeviceCore } from './device-core.js';
-import { logSumExpRows, sampleLabels, softmaxXentGrad } from './device-elementwise.js';
-import { backTanhSource, biasGradSqSource, linearSource, weightGradSqSource } from './kernels.js';
+import { checkSize, need, type DeviceArray, type GpuDeviceCore } from '../device/core.js';
+import { logSumExpRows, sampleLabels, softmaxXentGrad } from '../device/elementwise.js';
+import { backTanhSource, biasGradSqSource, linearSource, weightGradSqSource } from './mlp-sources.js';
 
 export interface MlpGnbProbeOptions {
   /** Layer widths [in, hidden…, classes]; tanh between layers (src/nn/models/mlp.ts with activation 'tanh'). */

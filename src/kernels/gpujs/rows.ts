@@ -2,7 +2,7 @@
  * Synchronous gpu.js forms of the registry's row-wise kernels — softmax, causalSoftmax, softmaxVjp,
  * logSoftmaxVjp, layerNorm, layerNormVjp — and of geluVjp and geluExp, registered by
  * `registerGpuJsKernels` (sync.ts). Each runs its row statistics as one kernel (a thread per row)
- * and then the elementwise pass (a thread per element); sources are in kernels-rows.ts.
+ * and then the elementwise pass (a thread per element); sources are in rows-sources.ts.
  *
  * gpu.js computes in float32, so these hold the contracts to float32 rounding, not bit for bit:
  * in particular logSoftmaxVjp's row sum is a float32 sum (the registry asks a backend to match
@@ -11,9 +11,9 @@
  * the CPU reference: float64 arrays, empty shapes, a causal softmax whose rows are not whole
  * [cols, cols] blocks, and every geluExp (see below).
  */
-import { kernelFor, type KernelSignatures } from '../kernels/registry.js';
-import type { FloatArray } from '../tensor/tensor.js';
-import { reduceRowsSource, sumColsSource, type KernelSource } from './kernels.js';
+import { kernelFor, type KernelSignatures } from '../registry.js';
+import type { FloatArray } from '../arrays.js';
+import { reduceRowsSource, sumColsSource, type KernelSource } from './sources.js';
 import {
   colDotSource,
   geluVjpSource,
@@ -28,7 +28,7 @@ import {
   rowRstdSource,
   softmaxSource,
   softmaxVjpSource,
-} from './kernels-rows.js';
+} from './rows-sources.js';
 import type { SyncGpuJs } from './sync.js';
 
 type RowKernelName =

@@ -14,8 +14,8 @@
  * (and compatibility mode's lower ones: 128 invocations per workgroup) are below what tiled matmul
  * uses, and gpu.js requests its device with defaults for everything but buffer sizes.
  */
-import { MissingOptionalDependencyError, importOptional } from '../util/optional-dependency.js';
-import type { WgpuAdapter, WgpuInstance, WgpuLimits } from './webgpu-types.js';
+import { MissingOptionalDependencyError, importOptional } from '../../util/optional-dependency.js';
+import type { WgpuAdapter, WgpuInstance, WgpuLimits } from '../../kernels/gpujs/webgpu-types.js';
 
 export type WebGpuSource = 'native' | 'software';
 

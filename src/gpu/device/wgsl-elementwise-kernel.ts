@@ -1,13 +1,13 @@
 /**
  * Hand-written WGSL kernels of the simplest shape: one invocation per output index i < n, written
  * as a few statements over named storage buffers and named scalar uniforms. The GPT probe's kernels
- * (kernels-gpt.ts) are of this shape; WGSL rather than gpu.js because they need integer index
+ * (../probes/gpt-src/kernels/gpujs/sources.ts) are of this shape; WGSL rather than gpu.js because they need integer index
  * arithmetic (i / C, i % T, token ids as indices), which gpu.js's translation turns into float
- * arithmetic (see kernels.ts), and because several of them update a buffer in place (the gradient
+ * arithmetic (see src/kernels/gpujs/sources.ts), and because several of them update a buffer in place (the gradient
  * vector the probe assembles). Workgroups are 64 wide and loop grid-stride, so any n is covered by
  * one 1-D dispatch within the device's workgroup limit.
  */
-import { checkSize, type DeviceArray, type GpuDeviceCore } from './device-core.js';
+import { checkSize, type DeviceArray, type GpuDeviceCore } from './core.js';
 import { gridStrideSource } from './wgsl-grid-stride.js';
 
 export const ELEMENTWISE_WORKGROUP = 64;

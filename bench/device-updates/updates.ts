@@ -3,8 +3,8 @@
  * AdaHessian step as hand-written WGSL (wgsl-update.ts) over separate flat buffers, updated in place;
  * and the earlier gpu.js Sophia-G kernel over an interleaved (θ, m) state, kept for comparison.
  */
-import { DeviceArray, need, type GpuDeviceCore, type WgslDispatch } from './device-core.js';
-import { emaSource, interleaveSource, sophiaGSource } from './kernels.js';
+import { DeviceArray, need, type GpuDeviceCore, type WgslDispatch } from '../../src/gpu/device/core.js';
+import { emaSource, interleaveSource, sophiaGSource } from './sources.js';
 import {
   EMA_IN_PLACE,
   EMA_OUT,

@@ -1,6 +1,6 @@
 /** Device arrays, device options and argument checks shared by the device modules. */
-import type { BufferResult } from './gpujs.js';
-import { BufferUsage, type WgpuBuffer, type WgpuDevice } from './webgpu-types.js';
+import type { BufferResult } from '../../kernels/gpujs/load.js';
+import { BufferUsage, type WgpuBuffer, type WgpuDevice } from '../../kernels/gpujs/webgpu-types.js';
 
 /** A flat float32 array resident on the device. */
 export class DeviceArray {

@@ -9,32 +9,32 @@
  *
  * With the `webasm` backend (no WebGPU adapter, gpu.js's WebAssembly mode works) every estimate is
  * `estimateCurvature` computed with gpu.js's kernels: the registry's kernels switched to backend
- * `gpujs-webasm` for the probe (this worker's own registry; sync.ts), float32 throughout. A failure
+ * `gpujs-webasm` for the probe (this worker's own registry; src/kernels/gpujs/sync.ts), float32 throughout. A failure
  * there is noted and that estimate and every later one come from the CPU reference kernels.
  *
  * The device draws the same labels as the CPU's GNB: it is given the very uniforms `sampleLabels`
  * draws from (seed, 'gnb-labels', step), one per prediction row in row order (for the GPT a row is a
  * token position, b·T + t), and a draw that lies too close to a class boundary for float32 logits to
- * be trusted is redrawn from the CPU's logits (probe-labels.ts).
+ * be trusted is redrawn from the CPU's logits (../probes/labels.ts).
  */
-import type { Batch } from '../data/batch.js';
-import { sampleLabels } from '../curvature/gnb-diag.js';
-import type { GptSpec, MlpSpec, Model } from '../nn/model.js';
-import { rng } from '../random/counter-rng.js';
-import { Tensor } from '../tensor/tensor.js';
+import type { Batch } from '../../data/batch.js';
+import { sampleLabels } from '../../curvature/gnb-diag.js';
+import type { GptSpec, MlpSpec, Model } from '../../nn/model.js';
+import { rng } from '../../random/counter-rng.js';
+import { Tensor } from '../../tensor/tensor.js';
 import {
   type CurvatureEstimate,
   type ResolvedCurvature,
   estimateCurvature,
-} from '../train/curvature-schedule.js';
-import type { GpuFailureHook } from '../workers/protocol.js';
+} from '../../train/curvature-schedule.js';
+import type { GpuFailureHook } from '../../workers/protocol.js';
 import { type GpuBackendKind, type GpuPreference, selectGpuBackend } from './backend.js';
-import { type DeviceArray, GpuDevice } from './device.js';
-import { gptGnbProbe } from './device-gpt-probe.js';
+import { type DeviceArray, GpuDevice } from '../device/device.js';
+import { gptGnbProbe } from '../probes/gpt-gnb.js';
 import { GpuFallback } from './fallback.js';
-import { registerGpuJsKernels } from './sync.js';
-import { withKernelBackend } from '../kernels/registry.js';
-import { uncertainDraws } from './probe-labels.js';
+import { registerGpuJsKernels } from '../../kernels/gpujs/sync.js';
+import { withKernelBackend } from '../../kernels/registry.js';
+import { uncertainDraws } from '../probes/labels.js';
 
 export interface ProbeHostOptions {
   preference: GpuPreference;

@@ -1,7 +1,7 @@
 /**
  * gpu.js kernel sources for the registry's row-wise kernels over x viewed as [rows, cols] — the
  * softmax family and LayerNorm — and the elementwise GELU backward, run synchronously by
- * sync-rows.ts. They follow kernels.ts's rules (indices inline, loop counters the only integer
+ * rows.ts. They follow sources.ts's rules (indices inline, loop counters the only integer
  * variables, LOOP_MAX_ITERATIONS on data-dependent loops).
  *
  * A row statistic (max, Σexp, mean, …) is one thread per row, output [rows]; the elementwise pass
@@ -13,7 +13,7 @@
  * over [cols, blocks] (x = row i of a block, y = block) and the element kernels over
  * [cols, cols, blocks] (x = column j, y = row i, z = block), so row i's width is simply i + 1.
  */
-import type { KernelSource } from './kernels.js';
+import type { KernelSource } from './sources.js';
 
 const TX = 'this.thread.x';
 const TY = 'this.thread.y';

@@ -2,17 +2,17 @@
  * Device lifecycle and buffers for the asynchronous WebGPU API (device.ts): one Dawn device per
  * process, flat float32 storage buffers (`DeviceArray`), uploads and readbacks, the gpu.js kernel
  * cache and a cache of hand-written WGSL pipelines with their uniform buffers. The operation modules
- * (device-elementwise, device-matmul, device-update, device-probe) build on the members marked
+ * (elementwise.ts, matmul.ts, ../probes, bench/device-updates) build on the members marked
  * "internal" here; callers use `GpuDevice`.
  */
-import { LOOP_MAX_ITERATIONS, type KernelSource } from './kernels.js';
+import { LOOP_MAX_ITERATIONS, type KernelSource } from '../../kernels/gpujs/sources.js';
 import {
   loadGpuJs,
   type BufferResult,
   type GpuJsInstance,
   type GpuJsKernel,
   type WebGpuContext,
-} from './gpujs.js';
+} from '../../kernels/gpujs/load.js';
 import {
   DeviceArray,
   checkSize,
@@ -20,7 +20,7 @@ import {
   poisonNewBuffers,
   type GpuDeviceOptions,
   type MatmulImpl,
-} from './device-array.js';
+} from './array.js';
 import { installWebGpu, type AdapterDescription } from './webgpu-shim.js';
 import {
   BufferUsage,
@@ -29,7 +29,7 @@ import {
   type WgpuBuffer,
   type WgpuComputePipeline,
   type WgpuDevice,
-} from './webgpu-types.js';
+} from '../../kernels/gpujs/webgpu-types.js';
 
 export { DeviceArray, checkSize, need, type GpuDeviceOptions, type MatmulImpl };
 

@@ -2,20 +2,20 @@
  * Elementwise ops, broadcasting binaries, reductions and the softmax/cross-entropy pieces on the
  * device (gpu.js kernels). `GpuDevice` exposes these as methods.
  */
-import type { BinaryOp, UnaryOp } from '../kernels/registry.js';
-import { checkSize, need, type DeviceArray, type GpuDeviceCore } from './device-core.js';
+import type { BinaryOp, UnaryOp } from '../../kernels/registry.js';
+import { checkSize, need, type DeviceArray, type GpuDeviceCore } from './core.js';
 import {
   binarySource,
   logSumExpRowsSource,
   reduceRowsSource,
   sampleLabelsSource,
   softmaxXentGradSource,
-  stridedSource,
   sumColsSource,
   unarySource,
   whereSource,
-} from './kernels.js';
-import { contiguous, outputOf, to3d } from './shape.js';
+} from '../../kernels/gpujs/sources.js';
+import { stridesOf } from '../../kernels/arrays.js';
+import { outputOf, to3d } from '../../kernels/gpujs/shape.js';
 
 export async function unary(
   dev: GpuDeviceCore,
@@ -38,7 +38,7 @@ export async function binary(
   bStrides?: readonly number[],
 ): Promise<DeviceArray> {
   const s = shape ?? [a.length];
-  const [d, as, bs] = to3d(s, aStrides ?? contiguous(s), bStrides ?? contiguous(s));
+  const [d, as, bs] = to3d(s, aStrides ?? stridesOf(s), bStrides ?? stridesOf(s));
   return dev.run(binarySource(op), outputOf(d), [a, b, ...as, ...bs]);
 }
 
@@ -51,7 +51,7 @@ export async function where(
   strides?: { cond?: readonly number[]; a?: readonly number[]; b?: readonly number[] },
 ): Promise<DeviceArray> {
   const s = shape ?? [a.length];
-  const c = contiguous(s);
+  const c = stridesOf(s);
   const [d, cs, as, bs] = to3d(s, strides?.cond ?? c, strides?.a ?? c, strides?.b ?? c);
   return dev.run(whereSource(), outputOf(d), [cond, a, b, ...cs, ...as, ...bs]);
 }
@@ -116,15 +116,4 @@ export async function sampleLabels(
   need('logits', logits, rows * classes);
   need('uniforms', uniforms, rows);
   return dev.run(sampleLabelsSource(), [rows], [logits, uniforms, classes]);
-}
-
-export async function strided(
-  dev: GpuDeviceCore,
-  x: DeviceArray,
-  offset: number,
-  stride: number,
-  length: number,
-): Promise<DeviceArray> {
-  need('x', x, offset + (length - 1) * stride + 1);
-  return dev.run(stridedSource(), [length], [x, offset, stride]);
 }

@@ -1,21 +1,10 @@
-/** Shape helpers shared by the device API and the synchronous gpu.js kernels. */
+/** Shape helpers shared by the device API (src/gpu/device) and the synchronous gpu.js kernels. */
 
 /** gpu.js output for collapsed dims [d0, d1, d2]: 1-D or 2-D when the leading dims are 1 (denser workgroups). */
 export function outputOf(d: readonly number[]): number[] {
   if (d[0] === 1 && d[1] === 1) return [d[2]];
   if (d[0] === 1) return [d[2], d[1]];
   return [d[2], d[1], d[0]];
-}
-
-/** Row-major strides of a shape. */
-export function contiguous(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    s[d] = acc;
-    acc *= shape[d];
-  }
-  return s;
 }
 
 /**

@@ -8,9 +8,9 @@
  * go to the CPU reference, as do float64 arrays (gpu.js is float32 only) and empty inputs (nothing
  * to run a thread over; the reference fills the output with the reduction's identity).
  */
-import { collapseReduce } from '../kernels/cpu/reduce.js';
-import { kernelFor, type ReduceKernel } from '../kernels/registry.js';
-import { reduceSource } from './kernels-reduce.js';
+import { collapseReduce } from '../cpu/reduce.js';
+import { kernelFor, type ReduceKernel } from '../registry.js';
+import { reduceSource } from './reduce-source.js';
 import type { SyncGpuJs } from './sync.js';
 
 /** [k0, r0, k1, r1] for a reduction, or null when its collapsed layout has no such form. */

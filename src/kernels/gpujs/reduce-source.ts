@@ -1,12 +1,12 @@
 /**
- * gpu.js kernel source for the registry's `sum` and `max` reductions (run by sync-reduce.ts).
+ * gpu.js kernel source for the registry's `sum` and `max` reductions (run by reduce.ts).
  *
  * The reduction's collapsed layout (cpu/reduce.ts: alternating reduced and kept runs) is padded with
  * size-1 runs to [k0, r0, k1, r1] — kept, reduced, kept, reduced — which covers a full reduction, row
  * sums, column sums and a broadcast sumTo ([r, k, r]) with one source. One thread per output element
- * loops over both reduced runs; indices stay inline in the subscript (see kernels.ts).
+ * loops over both reduced runs; indices stay inline in the subscript (see sources.ts).
  */
-import type { KernelSource } from './kernels.js';
+import type { KernelSource } from './sources.js';
 
 /**
  * Sum or max of x viewed as [k0, r0, k1, r1] over r0 and r1: output [k1, k0] (x = kept inner index,

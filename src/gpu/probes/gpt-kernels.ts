@@ -1,13 +1,13 @@
 /**
  * WGSL kernels of the character-level GPT's forward and backward pass (src/nn/models/gpt.ts), for
- * the device-resident GNB probe (device-gpt-probe.ts); the dense products go through the tiled
+ * the device-resident GNB probe (gpt-gnb.ts); the dense products go through the tiled
  * matmul. Each mirrors the CPU op it stands for (src/kernels/cpu: layer-norm.ts, gelu.ts,
  * softmax.ts) in float32. Shapes: N = batch·T token rows, C = nEmbd, H heads of hd = C/H, the
  * fused qkv [N, 3C] laid out as nanoGPT's [B, T, 3, H, hd], attention probabilities [B, H, T, T].
  * Kernels that produce a parameter's gradient write it into the probe's flat gradient vector `g`
  * at that parameter's offset, so the whole ĝ is assembled in one buffer and read back once.
  */
-import type { WgslElementKernel } from './wgsl-elementwise-kernel.js';
+import type { WgslElementKernel } from '../device/wgsl-elementwise-kernel.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;

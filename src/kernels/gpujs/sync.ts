@@ -2,9 +2,9 @@
  * Synchronous gpu.js forms of registry kernels, for gpu.js's `webasm` (WebAssembly, SIMD where the
  * engine has it) and `cpu` modes — the modes whose kernels return results synchronously, as the
  * registry's signatures require. (gpu.js's WebGPU kernels return Promises; that path is the async
- * device API in device.ts.) matmul (with affine: the matmul, then the bias pass), unary, binary and
+ * device API in src/gpu/device.) matmul (with affine: the matmul, then the bias pass), unary, binary and
  * where are here; sum and max are in
- * sync-reduce.ts; the softmax family, layerNorm, layerNormVjp, geluVjp and geluExp in sync-rows.ts.
+ * reduce.ts; the softmax family, layerNorm, layerNormVjp, geluVjp and geluExp in rows.ts.
  *
  * gpu.js computes in float32: float64 operands, broadcasts over more than three non-mergeable dims,
  * and the other shapes and outputs the gpu.js forms cannot express (listed in each file) go to the
@@ -13,20 +13,13 @@
  * WebAssembly SIMD matmul is faster on CPUs, and float32 results do not meet the bit-for-bit
  * clauses some contracts set (logSoftmaxVjp's, geluExp's saved exponentials).
  */
-import '../kernels/cpu/register.js'; // the CPU references (registered before any other backend)
-import { affineFromMatmul } from '../kernels/cpu/matmul.js';
-import { kernelFor, registerKernel } from '../kernels/registry.js';
-import type {
-  BinaryKernel,
-  BinaryOp,
-  MatmulKernel,
-  UnaryKernel,
-  UnaryOp,
-  WhereKernel,
-} from '../kernels/registry.js';
-import type { FloatArray } from '../tensor/tensor.js';
+import '../cpu/register.js'; // the CPU references (registered before any other backend)
+import { affineFromMatmul } from '../cpu/matmul.js';
+import { kernelFor, registerKernel } from '../registry.js';
+import type { BinaryKernel, BinaryOp, MatmulKernel, UnaryKernel, UnaryOp, WhereKernel } from '../registry.js';
+import type { FloatArray } from '../arrays.js';
 import { to3d } from './shape.js';
-import { loadGpuJs, type GpuJsInstance, type GpuJsKernel } from './gpujs.js';
+import { loadGpuJs, type GpuJsInstance, type GpuJsKernel } from './load.js';
 import {
   LOOP_MAX_ITERATIONS,
   binarySource,
@@ -34,9 +27,9 @@ import {
   unarySource,
   whereSource,
   type KernelSource,
-} from './kernels.js';
-import { gpuJsReduce } from './sync-reduce.js';
-import { gpuJsRowKernels } from './sync-rows.js';
+} from './sources.js';
+import { gpuJsReduce } from './reduce.js';
+import { gpuJsRowKernels } from './rows.js';
 
 export type SyncGpuJsMode = 'webasm' | 'cpu';
 
@@ -215,7 +208,7 @@ const registered = new Map<SyncGpuJsMode, SyncGpuJs>();
 /**
  * Registers gpu.js forms of matmul, unary, binary, where, sum, max, softmax, causalSoftmax,
  * softmaxVjp, logSoftmaxVjp, layerNorm, layerNormVjp, geluVjp and geluExp (the last always the CPU
- * reference, see sync-rows.ts) as registry backend `gpujs-<mode>` (not preferred: select them with
+ * reference, see rows.ts) as registry backend `gpujs-<mode>` (not preferred: select them with
  * useKernelBackend). Returns the backend name.
  */
 export function registerGpuJsKernels(mode: SyncGpuJsMode = 'webasm'): string {

@@ -5,15 +5,15 @@
  * CPU's uniforms, the mean cross-entropy's gradient backwards through everything, and ĝ⊙ĝ — all on the
  * device. The gradient is assembled in one flat buffer in the model's parameter layout (taken from
  * `gpt(spec).layout`, so it is the CPU's by construction), squared in place and read back once.
- * Dense products use the tiled WGSL matmul (device-matmul.ts); the rest are the kernels of
- * kernels-gpt.ts and kernels-gpt-attention.ts; log-sum-exp, label sampling and the logits' gradient
- * are the MLP probe's (device-elementwise.ts).
+ * Dense products use the tiled WGSL matmul (../device/matmul.ts); the rest are the kernels of
+ * gpt-kernels.ts and gpt-attention-kernels.ts; log-sum-exp, label sampling and the logits' gradient
+ * are the MLP probe's (../device/elementwise.ts).
  */
-import type { GptSpec } from '../nn/model.js';
-import { gpt } from '../nn/models/gpt.js';
-import { checkSize, need, type DeviceArray, type GpuDeviceCore } from './device-core.js';
-import { logSumExpRows, sampleLabels, softmaxXentGrad } from './device-elementwise.js';
-import { matmul } from './device-matmul.js';
+import type { GptSpec } from '../../nn/model.js';
+import { gpt } from '../../nn/models/gpt.js';
+import { checkSize, need, type DeviceArray, type GpuDeviceCore } from '../device/core.js';
+import { logSumExpRows, sampleLabels, softmaxXentGrad } from '../device/elementwise.js';
+import { matmul } from '../device/matmul.js';
 import {
   COL_SUM,
   EMBED,
@@ -26,9 +26,9 @@ import {
   biasAdd,
   embedGrad,
   lnBackward,
-} from './kernels-gpt.js';
-import { ATTN_OUT, ATTN_PROBS, ATTN_QKV_BACKWARD, ATTN_SCORES_BACKWARD } from './kernels-gpt-attention.js';
-import { runElementKernel, type WgslElementKernel } from './wgsl-elementwise-kernel.js';
+} from './gpt-kernels.js';
+import { ATTN_OUT, ATTN_PROBS, ATTN_QKV_BACKWARD, ATTN_SCORES_BACKWARD } from './gpt-attention-kernels.js';
+import { runElementKernel, type WgslElementKernel } from '../device/wgsl-elementwise-kernel.js';
 
 export interface GptGnbProbeOptions {
   spec: GptSpec;

@@ -2,8 +2,8 @@
  * Matmul on the device: the tiled WGSL kernels (wgsl-matmul.ts, sized to the device's limits) and
  * the gpu.js forms kept for comparison. `GpuDevice.matmul` calls `matmul` here.
  */
-import { checkSize, need, type DeviceArray, type GpuDeviceCore, type MatmulImpl } from './device-core.js';
-import { matmulSource, matmulTiledSource } from './kernels.js';
+import { checkSize, need, type DeviceArray, type GpuDeviceCore, type MatmulImpl } from './core.js';
+import { matmulSource, matmulTiledSource } from '../../kernels/gpujs/sources.js';
 import {
   MATMUL_UNIFORM_BYTES,
   WGSL_MATMUL_128,

@@ -1,12 +1,12 @@
 /**
  * gpu.js kernel sources of the tanh-MLP Hessian-vector product (Pearlmutter's R-operator), for the
- * device-resident Hutchinson probe (device-hvp-probe.ts). Notation per dense layer
+ * device-resident Hutchinson probe (mlp-hutchinson.ts). Notation per dense layer
  * z = a·Wᵀ + b (W [out, in] at wOff in the flat θ, b at bOff), a' = tanh(z); v is the direction in
  * the same flat layout (V, c its pieces); δ = ∂L/∂z and Rδ its directional derivative along v.
- * The rules of kernels.ts apply (indices inline, sizes as Integer arguments, outputs [x, y] with x the
+ * The rules of src/kernels/gpujs/sources.ts apply (indices inline, sizes as Integer arguments, outputs [x, y] with x the
  * fastest index). Layer 0 has R(a) = 0, so its kernels come in a variant without that argument.
  */
-import type { KernelSource } from './kernels.js';
+import type { KernelSource } from '../../kernels/gpujs/sources.js';
 
 const TX = 'this.thread.x';
 const TY = 'this.thread.y';

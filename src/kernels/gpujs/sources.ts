@@ -1,7 +1,8 @@
 /**
- * gpu.js kernel sources for the probes and updates, shared by the WebGPU device API (device.ts,
- * `pipeline: true, immutable: true`, results stay on the device) and the synchronous gpu.js
- * `webasm`/`cpu` wrappers (sync.ts).
+ * gpu.js kernel sources of the registry's kernels and the device's elementwise pieces, shared by the
+ * synchronous gpu.js registry backend (sync.ts, `webasm`/`cpu` modes) and the WebGPU device API
+ * (src/gpu/device, `pipeline: true, immutable: true`, results stay on the device); the probes' own
+ * sources (src/gpu/probes) build on the argument helpers exported here.
  *
  * Sources are strings (not TypeScript functions) so tsc and tsx hand gpu.js the same text. Rules
  * learned from gpu.js 2.24's WGSL translation, which every source here follows:
@@ -11,12 +12,12 @@
  * - Loops with a non-constant bound are capped at `loopMaxIterations` (default 1000!) — kernels are
  *   built with LOOP_MAX_ITERATIONS.
  * - `%` and `/` are float operations; neither is used on indices.
- * - A pipeline result returned as Array(n) cannot be passed to another kernel; device.ts reinterprets
+ * - A pipeline result returned as Array(n) cannot be passed to another kernel; src/gpu/device reinterprets
  *   such buffers as flat scalar buffers (same bytes: element (x, c) is at x·n + c).
  * Sizes are scalar Integer arguments rather than constants, so kernels of different sizes share one
  * WGSL text (Dawn then reuses the compiled shader).
  */
-import type { BinaryOp, UnaryOp } from '../kernels/registry.js';
+import type { BinaryOp, UnaryOp } from '../registry.js';
 
 /** Cap for data-dependent loops (gpu.js's LOOP_MAX); far above any k a kernel here loops over. */
 export const LOOP_MAX_ITERATIONS = 1 << 30;
@@ -29,17 +30,17 @@ export interface KernelSource {
   returnType?: 'Number' | 'Array(2)' | 'Array(4)';
 }
 
-const TX = 'this.thread.x';
-const TY = 'this.thread.y';
-const TZ = 'this.thread.z';
+export const TX = 'this.thread.x';
+export const TY = 'this.thread.y';
+export const TZ = 'this.thread.z';
 
-function arrays(...names: string[]): Record<string, 'Array'> {
+export function arrays(...names: string[]): Record<string, 'Array'> {
   return Object.fromEntries(names.map((n) => [n, 'Array' as const]));
 }
-function ints(...names: string[]): Record<string, 'Integer'> {
+export function ints(...names: string[]): Record<string, 'Integer'> {
   return Object.fromEntries(names.map((n) => [n, 'Integer' as const]));
 }
-function floats(...names: string[]): Record<string, 'Float'> {
+export function floats(...names: string[]): Record<string, 'Float'> {
   return Object.fromEntries(names.map((n) => [n, 'Float' as const]));
 }
 
@@ -281,118 +282,4 @@ export function sampleLabelsSource(): KernelSource {
   return pick;
 }`;
   return { key: 'sampleLabels', source, argumentTypes: { ...arrays('l', 'u'), ...ints('classes') } };
-}
-
-/**
- * Fused Sophia-G step over a flat vector whose state is interleaved [θ0, m0, θ1, m1, …]:
- *   m ← β1·m + (1−β1)·g;  θ ← θ·(1 − lr·wd) − lr·sign(m)·min(|m| / (ρ·bs·h + 1e-15), 1)
- * Output [d] of Array(2) = the new interleaved state (θ, m). Args (s, g, h, lr, wd, b1, rhoBs).
- */
-export function sophiaGSource(): KernelSource {
-  const source = `function (s, g, h, lr, wd, b1, rhoBs) {
-  const th = s[${TX} * 2];
-  const m = b1 * s[${TX} * 2 + 1] + (1 - b1) * g[${TX}];
-  const ratio = Math.abs(m) / (rhoBs * h[${TX}] + 1e-15);
-  return [th * (1 - lr * wd) - lr * Math.sign(m) * Math.min(ratio, 1), m];
-}`;
-  return {
-    key: 'sophiaG',
-    source,
-    argumentTypes: { ...arrays('s', 'g', 'h'), ...floats('lr', 'wd', 'b1', 'rhoBs') },
-    returnType: 'Array(2)',
-  };
-}
-
-/** Interleaves θ and m into a Sophia state: output [d] of Array(2). */
-export function interleaveSource(): KernelSource {
-  const source = `function (a, b) {
-  return [a[${TX}], b[${TX}]];
-}`;
-  return { key: 'interleave2', source, argumentTypes: arrays('a', 'b'), returnType: 'Array(2)' };
-}
-
-/** Every `stride`-th element from `offset`: output [len] (e.g. θ out of an interleaved state). */
-export function stridedSource(): KernelSource {
-  const source = `function (x, offset, stride) {
-  return x[offset + ${TX} * stride];
-}`;
-  return { key: 'strided', source, argumentTypes: { ...arrays('x'), ...ints('offset', 'stride') } };
-}
-
-/** Exponential moving average h ← β·h + (1−β)·x: output [len]; args (h, x, beta). */
-export function emaSource(): KernelSource {
-  const source = `function (h, x, beta) {
-  return beta * h[${TX}] + (1 - beta) * x[${TX}];
-}`;
-  return { key: 'ema', source, argumentTypes: { ...arrays('h', 'x'), ...floats('beta') } };
-}
-
-// ---- MLP Gauss-Newton-Bartlett probe pieces (weights [out, in] row-major in the flat θ) ----
-
-/**
- * Dense layer z[r, j] = Σ_p x[r, p]·θ[wOff + j·in + p] + θ[bOff + j], then tanh when `act`.
- * Output [out, rows]; args (x, theta, inF, wOff, bOff).
- */
-export function linearSource(act: 'tanh' | 'none'): KernelSource {
-  const ret = act === 'tanh' ? 'return Math.tanh(Math.min(Math.max(s, -15), 15));' : 'return s;';
-  const source = `function (x, theta, inF, wOff, bOff) {
-  let s = theta[bOff + ${TX}];
-  for (let p = 0; p < inF; p++) {
-    s += x[${TY} * inF + p] * theta[wOff + ${TX} * inF + p];
-  }
-  ${ret}
-}`;
-  return {
-    key: `linear:${act}`,
-    source,
-    argumentTypes: { ...arrays('x', 'theta'), ...ints('inF', 'wOff', 'bOff') },
-  };
-}
-
-/** Squared weight gradient (Σ_r dz[r, j]·x[r, p])²: output [in, out] (x = p, y = j); args (dz, x, rows, inF, outF). */
-export function weightGradSqSource(): KernelSource {
-  const source = `function (dz, x, rows, inF, outF) {
-  let s = 0;
-  for (let r = 0; r < rows; r++) {
-    s += dz[r * outF + ${TY}] * x[r * inF + ${TX}];
-  }
-  return s * s;
-}`;
-  return {
-    key: 'weightGradSq',
-    source,
-    argumentTypes: { ...arrays('dz', 'x'), ...ints('rows', 'inF', 'outF') },
-  };
-}
-
-/** Squared bias gradient (Σ_r dz[r, j])²: output [out]; args (dz, rows, outF). */
-export function biasGradSqSource(): KernelSource {
-  const source = `function (dz, rows, outF) {
-  let s = 0;
-  for (let r = 0; r < rows; r++) {
-    s += dz[r * outF + ${TX}];
-  }
-  return s * s;
-}`;
-  return { key: 'biasGradSq', source, argumentTypes: { ...arrays('dz'), ...ints('rows', 'outF') } };
-}
-
-/**
- * Back through a dense layer and the tanh before it: dz_prev[r, p] = (Σ_j dz[r, j]·W[j, p])·(1 − h[r, p]²)
- * where h = tanh output feeding the layer. Output [in, rows]; args (dz, theta, h, inF, outF, wOff).
- */
-export function backTanhSource(): KernelSource {
-  const source = `function (dz, theta, h, inF, outF, wOff) {
-  let s = 0;
-  for (let j = 0; j < outF; j++) {
-    s += dz[${TY} * outF + j] * theta[wOff + j * inF + ${TX}];
-  }
-  const hv = h[${TY} * inF + ${TX}];
-  return s * (1 - hv * hv);
-}`;
-  return {
-    key: 'backTanh',
-    source,
-    argumentTypes: { ...arrays('dz', 'theta', 'h'), ...ints('inF', 'outF', 'wOff') },
-  };
 }

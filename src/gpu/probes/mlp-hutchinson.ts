@@ -2,13 +2,13 @@
  * The device-resident Hutchinson probe of a tanh MLP (src/nn/models/mlp.ts with activation 'tanh'):
  * the mean cross-entropy's loss and gradient, and for each Rademacher direction v the product v ⊙ Hv
  * by Pearlmutter's R-operator — a forward pass of R(z), then the backward pass differentiated along v —
- * all in gpu.js kernels (kernels-hvp.ts); only the gradient, the per-direction products and the logits
+ * all in gpu.js kernels (mlp-hvp-sources.ts); only the gradient, the per-direction products and the logits
  * (for the loss) are read back. The estimate averages the directions exactly as src/curvature
  * `hutchinsonDiag` does: diag += (v ⊙ Hv) / probes, in float32, direction by direction.
  */
-import { checkSize, need, type DeviceArray, type GpuDeviceCore } from './device-core.js';
-import { logSumExpRows, softmaxXentGrad } from './device-elementwise.js';
-import { backTanhSource, linearSource } from './kernels.js';
+import { checkSize, need, type DeviceArray, type GpuDeviceCore } from '../device/core.js';
+import { logSumExpRows, softmaxXentGrad } from '../device/elementwise.js';
+import { backTanhSource, linearSource } from './mlp-sources.js';
 import {
   biasGradSource,
   biasHvpSource,
@@ -17,7 +17,7 @@ import {
   rSoftmaxXentSource,
   weightGradSource,
   weightHvpSource,
-} from './kernels-hvp.js';
+} from './mlp-hvp-sources.js';
 
 export interface MlpHutchinsonProbeOptions {
   /** Layer widths [in, hidden…, classes]; tanh between layers. */

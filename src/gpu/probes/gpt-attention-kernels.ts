@@ -6,7 +6,7 @@
  * scores, the causal softmax covers columns 0..i of row i and leaves exact zeros beyond, and every
  * product is float32.
  */
-import type { WgslElementKernel } from './wgsl-elementwise-kernel.js';
+import type { WgslElementKernel } from '../device/wgsl-elementwise-kernel.js';
 
 /** Row (b, h, i) of the score matrix sits at att[((b·H + h)·T + i)·T]. */
 const ROW = `let T = p.T;

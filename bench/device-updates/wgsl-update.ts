@@ -9,7 +9,7 @@
  * (n, stride, base, pad: u32) and then the kernel's f32 parameters, padded to 16 bytes.
  */
 
-import { gridStrideSource } from './wgsl-grid-stride.js';
+import { gridStrideSource } from '../../src/gpu/device/wgsl-grid-stride.js';
 
 export const STREAM_WORKGROUP = 256;
 
