@@ -19,7 +19,7 @@
  * factor, basis or result returns NaN updates and the state it was given: Trainer and the pipeline skip
  * a non-finite update and keep the old state, so θ and every moment stay as they were.
  */
-import { emaInto } from '../kernels/wasm/sophia.js';
+import { emaInto } from '../kernels/passes.js';
 import { takeArray } from './array-pool.js';
 import { eigenbasisDescending, refreshEigenbasis } from './eigenbasis.js';
 import { quantileSelect } from './group-quantile.js';

@@ -11,7 +11,7 @@
  * and the next step then uses it; here the estimate comes with the step that uses it, which is the same
  * sequence of arithmetic. Until the first estimate h = 0 and each step is lr·sign(m).
  */
-import { sophiaGClipInto } from '../kernels/wasm/sophia.js';
+import { sophiaGClipInto } from '../kernels/passes.js';
 import { takeArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';

@@ -11,7 +11,7 @@
  * update; delivering optax's ĥ_t one step later (at t+1) reproduces optax exactly. Max with ε (not +ε)
  * means a negative curvature gives ε, hence a clipped, sign-like step.
  */
-import { sophiaHClipInto } from '../kernels/wasm/sophia.js';
+import { sophiaHClipInto } from '../kernels/passes.js';
 import { takeArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';

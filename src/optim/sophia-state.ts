@@ -1,5 +1,5 @@
 /** The state Sophia-G and Sophia-H share, and the steps on it they take alike, written once for both. */
-import { emaInto } from '../kernels/wasm/sophia.js';
+import { emaInto } from '../kernels/passes.js';
 import { takeArray } from './array-pool.js';
 import { checkStats, initialStats, vectorStats, type CurvatureStats } from './stats.js';
 import type { UpdateExtra } from './transform.js';

@@ -36,6 +36,9 @@ import { WasmLayerNorm } from './layer-norm.js';
 import { WasmSoftmax } from './softmax.js';
 import { WasmGelu } from './gelu.js';
 import { WasmMatmul, wasmSimdSupported } from './matmul.js';
+import { adamKernel } from './adam.js';
+import { sophiaBackends, sophiaKernel } from './sophia.js';
+import { vectorOpsBackends, vectorOpsKernel } from './vector-ops.js';
 
 /** The instance behind the registered kernel (undefined where WebAssembly SIMD is unavailable). */
 export const wasmMatmul: WasmMatmul | undefined = wasmSimdSupported() ? new WasmMatmul() : undefined;
@@ -160,4 +163,31 @@ if (wasmGelu) {
   registerKernel('geluExp', 'wasm', wasmGelu.geluExp);
   if (geluVjpSelfCheck(wasmGelu.geluVjp)) preferKernelBackend('geluVjp', 'wasm');
   if (geluExpSelfCheck(wasmGelu.geluExp)) preferKernelBackend('geluExp', 'wasm');
+}
+
+/**
+ * The optimizers' per-element passes: built and checked bit for bit against their loops here (null
+ * where SIMD is missing or a check fails, and then only the CPU references are registered). Each
+ * backend runs the loop itself below its size threshold or on partly overlapping views.
+ */
+const vectorOps = vectorOpsKernel();
+if (vectorOps) {
+  const b = vectorOpsBackends(vectorOps);
+  for (const name of ['addInto', 'scaleInto', 'addScaledInto', 'sumOfSquares'] as const) {
+    registerKernel(name, 'wasm', b[name]);
+    preferKernelBackend(name, 'wasm');
+  }
+}
+const sophia = sophiaKernel();
+if (sophia) {
+  const b = sophiaBackends(sophia);
+  for (const name of ['emaInto', 'sophiaGClip', 'sophiaHClip'] as const) {
+    registerKernel(name, 'wasm', b[name]);
+    preferKernelBackend(name, 'wasm');
+  }
+}
+const adam = adamKernel();
+if (adam) {
+  registerKernel('adamMoments', 'wasm', adam);
+  preferKernelBackend('adamMoments', 'wasm');
 }
