@@ -4,7 +4,7 @@
  * reference's loop, with the same bits either way.
  */
 import './index.js';
-import { type AdamConstants, type AllocateArray, kernel } from './registry.js';
+import { type AdamConstants, type AllocateArray, type VectorPassSignatures, kernel } from './registry.js';
 
 /** The passes take equal lengths, as their loops assume. */
 export function checkLengths(owner: string, n: number, ...others: Float32Array[]): void {
@@ -42,30 +42,16 @@ export function emaInto(out: Float32Array, a: Float32Array, x: Float32Array, b: 
 }
 
 /** out[i] = f32(sign(m[i])·min(|m[i]|/(scale·h[i] + eps), 1)); returns how many ratios were below 1. */
-export function sophiaGClipInto(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  scale: number,
-  eps: number,
-): number {
+export const sophiaGClipInto: VectorPassSignatures['sophiaGClip'] = (out, m, h, scale, eps) => {
   checkLengths('sophiaGClipInto', out.length, m, h);
   return kernel('sophiaGClip')(out, m, h, scale, eps);
-}
+};
 
 /** out[i] = f32(clamp(m[i]/bc1/max(γ·h[i], eps), ±clip)); returns how many |u| were below clip. */
-export function sophiaHClipInto(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  bc1: number,
-  gamma: number,
-  eps: number,
-  clip: number,
-): number {
+export const sophiaHClipInto: VectorPassSignatures['sophiaHClip'] = (out, m, h, bc1, gamma, eps, clip) => {
   checkLengths('sophiaHClipInto', out.length, m, h);
   return kernel('sophiaHClip')(out, m, h, bc1, gamma, eps, clip);
-}
+};
 
 /** Adam's moments and update for one step, in arrays from `allocate`; all inputs of one length. */
 export function adamMoments(

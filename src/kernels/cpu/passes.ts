@@ -4,8 +4,7 @@
  * 'sophiaHClip' and 'adamMoments'): plain loops, each element computed in float64 and rounded to float32 on store.
  * The WebAssembly kernels (wasm/vector-ops.ts, wasm/sophia.ts) equal them bit for bit.
  */
-import type { AdamMomentsKernel, AdamMomentsLoop } from '../registry.js';
-import type { AdamConstants } from '../registry.js';
+import type { AdamConstants, AdamMomentsKernel, AdamMomentsLoop, VectorPassSignatures } from '../registry.js';
 
 export function addIntoLoop(dst: Float32Array, src: Float32Array): void {
   for (let i = 0; i < dst.length; i++) dst[i] = dst[i] + src[i];
@@ -53,13 +52,7 @@ export function emaIntoLoop(out: Float32Array, a: Float32Array, x: Float32Array,
 }
 
 /** Sophia-G's clipped step (src/optim/sophia-g.ts); returns how many ratios were below 1. */
-export function sophiaGClipLoop(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  scale: number,
-  eps: number,
-): number {
+export const sophiaGClipLoop: VectorPassSignatures['sophiaGClip'] = (out, m, h, scale, eps) => {
   let unclipped = 0;
   for (let i = 0; i < out.length; i++) {
     const mi = m[i];
@@ -68,18 +61,10 @@ export function sophiaGClipLoop(
     out[i] = Math.sign(mi) * Math.min(ratio, 1);
   }
   return unclipped;
-}
+};
 
 /** Sophia-H's clipped step (src/optim/sophia-h.ts); returns how many |u| were below `clip`. */
-export function sophiaHClipLoop(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  bc1: number,
-  gamma: number,
-  eps: number,
-  clip: number,
-): number {
+export const sophiaHClipLoop: VectorPassSignatures['sophiaHClip'] = (out, m, h, bc1, gamma, eps, clip) => {
   let unclipped = 0;
   for (let i = 0; i < out.length; i++) {
     const u = m[i] / bc1 / Math.max(gamma * h[i], eps);
@@ -87,7 +72,7 @@ export function sophiaHClipLoop(
     out[i] = Math.min(Math.max(u, -clip), clip);
   }
   return unclipped;
-}
+};
 
 /** The constants of step `count` (1 for the first): bias corrections 1 − β^count, as the loop uses them. */
 export function adamConstants(

@@ -14,6 +14,7 @@
 import { FunctionBuilder, assembleModule, uleb } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
 import { emaIntoLoop, sophiaGClipLoop, sophiaHClipLoop } from '../cpu/passes.js';
+import type { VectorPassSignatures } from '../registry.js';
 import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import {
   A_AT,
@@ -349,24 +350,18 @@ export const sophiaKernel = checkedOnce(WasmSophia.supported, () => new WasmSoph
  * The registry backends over a built kernel: the kernel where it is worthwhile (at least
  * MIN_WASM_SOPHIA elements, no partly overlapping views), else the CPU reference's loop.
  */
-export function sophiaBackends(k: SophiaKernel) {
+export function sophiaBackends(
+  k: SophiaKernel,
+): Pick<VectorPassSignatures, 'emaInto' | 'sophiaGClip' | 'sophiaHClip'> {
   const use = (n: number, ...views: Float32Array[]) => worthwhileKernel(() => k, MIN_WASM_SOPHIA, n, views);
   return {
-    emaInto: (out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number): void => {
+    emaInto: (out, a, x, b, c) => {
       if (!use(out.length, out, a, x)?.emaInto(out, a, x, b, c)) emaIntoLoop(out, a, x, b, c);
     },
-    sophiaGClip: (out: Float32Array, m: Float32Array, h: Float32Array, scale: number, eps: number): number =>
+    sophiaGClip: (out, m, h, scale, eps) =>
       use(out.length, out, m, h)?.sophiaGClipInto(out, m, h, scale, eps) ??
       sophiaGClipLoop(out, m, h, scale, eps),
-    sophiaHClip: (
-      out: Float32Array,
-      m: Float32Array,
-      h: Float32Array,
-      bc1: number,
-      gamma: number,
-      eps: number,
-      clip: number,
-    ): number =>
+    sophiaHClip: (out, m, h, bc1, gamma, eps, clip) =>
       use(out.length, out, m, h)?.sophiaHClipInto(out, m, h, bc1, gamma, eps, clip) ??
       sophiaHClipLoop(out, m, h, bc1, gamma, eps, clip),
   };

@@ -15,6 +15,7 @@
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
 import { addIntoLoop, addScaledIntoLoop, combine, scaleIntoLoop, sumOfSquaresLoop } from '../cpu/passes.js';
+import type { VectorPassSignatures } from '../registry.js';
 import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import { WasmKernelHost } from './kernel-host.js';
 
@@ -276,18 +277,20 @@ export const vectorOpsKernel = checkedOnce(
  * The registry backends over a built kernel: the kernel where it is worthwhile (at least
  * MIN_WASM_VECTOR elements, no partly overlapping views), else the CPU reference's loop.
  */
-export function vectorOpsBackends(k: VectorOpsKernel) {
+export function vectorOpsBackends(
+  k: VectorOpsKernel,
+): Pick<VectorPassSignatures, 'addInto' | 'scaleInto' | 'addScaledInto' | 'sumOfSquares'> {
   const use = (n: number, ...views: Float32Array[]) => worthwhileKernel(() => k, MIN_WASM_VECTOR, n, views);
   return {
-    addInto: (dst: Float32Array, src: Float32Array): void => {
+    addInto: (dst, src) => {
       if (!use(dst.length, dst, src)?.addInto(dst, src)) addIntoLoop(dst, src);
     },
-    scaleInto: (out: Float32Array, x: Float32Array, f: number): void => {
+    scaleInto: (out, x, f) => {
       if (!use(out.length, out, x)?.scaleInto(out, x, f)) scaleIntoLoop(out, x, f);
     },
-    addScaledInto: (out: Float32Array, g: Float32Array, p: Float32Array, wd: number): void => {
+    addScaledInto: (out, g, p, wd) => {
       if (!use(out.length, out, g, p)?.addScaledInto(out, g, p, wd)) addScaledIntoLoop(out, g, p, wd);
     },
-    sumOfSquares: (v: Float32Array): number => use(v.length)?.sumOfSquares(v) ?? sumOfSquaresLoop(v),
+    sumOfSquares: (v) => use(v.length)?.sumOfSquares(v) ?? sumOfSquaresLoop(v),
   };
 }
