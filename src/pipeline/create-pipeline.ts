@@ -9,7 +9,7 @@
  */
 import { BehaviorSubject, Observable, Subject, defer, filter, take, takeUntil } from 'rxjs';
 import type { Batch } from '../data/batch.js';
-import type { GpuBackendKind } from '../gpu/backend.js';
+import type { GpuBackendKind } from '../gpu/host/backend.js';
 import { initialParams } from '../nn/model.js';
 import { buildModel } from '../nn/models/registry.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';

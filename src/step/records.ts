@@ -13,7 +13,7 @@ export interface EvalResult {
 
 /**
  * Where a probe computed its estimate: the gpu floor's `GpuBackendKind`, spelled out here so this
- * floor never imports from gpu (src/gpu/probe-host.ts checks the two stay the same).
+ * floor never imports from gpu (src/gpu/host/probe-host.ts checks the two stay the same).
  */
 export type ProbeBackend = 'webgpu' | 'webasm' | 'cpu';
 

@@ -5,7 +5,7 @@
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/batch.js';
-import type { GpuPreference } from '../gpu/backend.js';
+import type { GpuPreference } from '../gpu/host/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { ProbeTask } from '../step/ports.js';
 import { workerEntry } from './entry-file.js';

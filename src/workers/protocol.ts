@@ -9,8 +9,8 @@
  * to retry. Callers of the pools only see the decoded interfaces below.
  */
 import { Packr } from 'msgpackr';
-import type { GpuBackendKind, GpuPreference } from '../gpu/backend.js';
-import type { GpuFailureHook } from '../gpu/probe-host.js';
+import type { GpuBackendKind, GpuPreference } from '../gpu/host/backend.js';
+import type { GpuFailureHook } from '../gpu/host/probe-host.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { CurvatureEstimator } from '../step/curvature-schedule.js';
 
@@ -32,8 +32,8 @@ export interface FailureHook {
   mode: 'throw' | 'exit';
 }
 
-// Injected GPU failures belong to the device host (gpu/probe-host.ts); workers are told of them here.
-export type { GpuFailureHook } from '../gpu/probe-host.js';
+// Injected GPU failures belong to the device host (gpu/host/probe-host.ts); workers are told of them here.
+export type { GpuFailureHook } from '../gpu/host/probe-host.js';
 
 /** What every worker is started with (piscina `workerData`). */
 export interface WorkerInit {

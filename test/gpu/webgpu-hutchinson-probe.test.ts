@@ -1,5 +1,5 @@
 /**
- * The device-resident Hutchinson probe of a tanh MLP (src/gpu/device-hvp-probe.ts: R-operator
+ * The device-resident Hutchinson probe of a tanh MLP (src/gpu/probes/mlp-hutchinson.ts: R-operator
  * Hessian-vector products) against the CPU's `estimateCurvature` (src/curvature hutchinsonDiag, double
  * backward) on the same θ, batch and Rademacher directions: estimate, loss and gradient within float32
  * tolerance, for a deep and a shallow net and several directions. Skips, saying why, when no WebGPU
