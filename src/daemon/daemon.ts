@@ -30,6 +30,7 @@ import { IngestError } from './errors.js';
 import { optimizerOf } from './optimizers.js';
 import { checkpointProblems } from '../pipeline/checkpoint.js';
 import { mkdirSync } from 'node:fs';
+import { importWithNats } from '../streams/nats-packages.js';
 
 /** While checkpoints fail, a write is retried this often (and ingest refused meanwhile). */
 const CHECKPOINT_RETRY_MS = 1000;
@@ -142,7 +143,7 @@ async function startLocked(
   let accepting = true;
   // NATS ingest (ingest.nats): loaded only when configured; acknowledges after each durable checkpoint.
   const nats = config.ingest?.nats
-    ? new (await import('./nats-ingest.js')).NatsIngest({
+    ? new (await importWithNats(() => import('./nats-ingest.js'), "the daemon's ingest.nats")).NatsIngest({
         config: config.ingest.nats,
         engine,
         logger,
