@@ -26,6 +26,33 @@ function hessflow(args: string[], env: NodeJS.ProcessEnv = {}) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** A scratch directory with a small MNIST run config in it (`overrides` on top), removed at the end. */
+async function mnistConfig(
+  t: { teardown(f: () => unknown): void },
+  overrides: Record<string, unknown>,
+): Promise<{ dir: string; config: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'hessflow-cli-nats-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const config = join(dir, 'config.json');
+  const base = {
+    model: { kind: 'mlp', sizes: [784, 16, 10] },
+    data: { name: 'mnist', evalSize: 64 },
+    batchSize: 8,
+    evalEvery: 100,
+  };
+  await writeFile(config, JSON.stringify({ ...base, ...overrides }));
+  return { dir, config };
+}
+
+/** The (step, stream sequence) pairs of a run directory's metrics.ndjson, in order. */
+async function stepSequences(runDir: string): Promise<[number, number][]> {
+  return (await readFile(join(runDir, 'metrics.ndjson'), 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { step: number; seq: number })
+    .map((m) => [m.step, m.seq]);
+}
+
 t.test('nats:// URLs', async (t) => {
   t.same(parseNatsSourceUrl('nats://127.0.0.1:4222/TRAIN'), {
     servers: ['nats://127.0.0.1:4222'],
@@ -48,24 +75,14 @@ t.test(
   async (t) => {
     const token = `tok-${Math.random().toString(36).slice(2)}`;
     const srv = await startNatsServer(t, { token });
-    const dir = await mkdtemp(join(tmpdir(), 'hessflow-cli-nats-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
+    const { dir, config } = await mnistConfig(t, {
+      name: 'cli-nats',
+      optimizer: { name: 'adamw', lr: 0.001 },
+      steps: 12,
+      seed: 2,
+    });
     const tokenFile = join(dir, 'token');
     await writeFile(tokenFile, token);
-    const config = join(dir, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        name: 'cli-nats',
-        model: { kind: 'mlp', sizes: [784, 16, 10] },
-        optimizer: { name: 'adamw', lr: 0.001 },
-        data: { name: 'mnist', evalSize: 64 },
-        batchSize: 8,
-        steps: 12,
-        evalEvery: 100,
-        seed: 2,
-      }),
-    );
     const to = `nats://127.0.0.1:${srv.port}/CLI`;
     const pub = hessflow(['publish', '--to', to, '--config', config, '--json', '--token-file', tokenFile]);
     t.equal(pub.code, 0, pub.stderr);
@@ -139,12 +156,8 @@ t.test(
     t.match(run2.stderr, /resuming at step 5, after stream sequence 5/);
     t.match(run2.stdout, /12 steps \(resumed at 5\)/);
     t.match(run2.stdout, /last applied sequence\s+12/);
-    const metrics = (await readFile(join(out, 'metrics.ndjson'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { step: number; seq: number });
     t.same(
-      metrics.map((m) => [m.step, m.seq]),
+      await stepSequences(out),
       Array.from({ length: 12 }, (_, k) => [k, k + 1]),
       'metrics: step k from message k + 1',
     );
@@ -158,23 +171,13 @@ t.test(
   { skip, timeout: 600_000 },
   async (t) => {
     const srv = await startNatsServer(t);
-    const dir = await mkdtemp(join(tmpdir(), 'hessflow-cli-nats-trainer-'));
-    t.teardown(() => rm(dir, { recursive: true, force: true }));
-    const config = join(dir, 'config.json');
-    await writeFile(
-      config,
-      JSON.stringify({
-        name: 'cli-nats-trainer',
-        model: { kind: 'mlp', sizes: [784, 16, 10] },
-        optimizer: { name: 'sophiaG', lr: 0.002, rho: 0.04 },
-        curvature: { estimator: 'gnb', every: 3 },
-        data: { name: 'mnist', evalSize: 64 },
-        batchSize: 8,
-        steps: 10,
-        evalEvery: 100,
-        seed: 4,
-      }),
-    );
+    const { dir, config } = await mnistConfig(t, {
+      name: 'cli-nats-trainer',
+      optimizer: { name: 'sophiaG', lr: 0.002, rho: 0.04 },
+      curvature: { estimator: 'gnb', every: 3 },
+      steps: 10,
+      seed: 4,
+    });
     const to = `nats://127.0.0.1:${srv.port}/TR`;
     const pub = hessflow(['publish', '--to', to, '--config', config, '--json']);
     t.equal(pub.code, 0, pub.stderr);
@@ -195,12 +198,8 @@ t.test(
     t.equal(run2.code, 0, run2.stderr);
     const s2 = JSON.parse(run2.stdout) as { steps: number; lastSeq: number; resumedFrom: { step: number } };
     t.same([s2.steps, s2.lastSeq, s2.resumedFrom.step], [10, 10, 4], 'resumed at 4, on to 10');
-    const metrics = (await readFile(join(out, 'metrics.ndjson'), 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { step: number; seq: number });
     t.same(
-      metrics.map((m) => [m.step, m.seq]),
+      await stepSequences(out),
       Array.from({ length: 10 }, (_, k) => [k, k + 1]),
       'step k from message k + 1, each once',
     );

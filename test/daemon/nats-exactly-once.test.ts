@@ -13,7 +13,7 @@ import { connect } from '@nats-io/transport-node';
 import t from 'tap';
 import { decodeCheckpoint } from '../../src/io/checkpoint-codec.js';
 import { natsSkipReason, startNatsServer } from '../helpers/nats-server.js';
-import { MALFORMED, batchMessage, createStream } from '../streams/fixtures/jetstream.js';
+import { MALFORMED, batchMessage, createStream, rng } from '../streams/fixtures/jetstream.js';
 import {
   daemonConfig,
   scratchDir,
@@ -26,17 +26,6 @@ import {
 
 const skip = natsSkipReason();
 t.setTimeout(600_000);
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failing kill schedule can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const BATCHES = 72;
 /** The producer's message k: batch k, except two malformed ones (dead-lettered, never trained). */
