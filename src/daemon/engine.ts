@@ -12,6 +12,7 @@ import type { CurvatureEstimate, CurvatureEstimator } from '../step/curvature-sc
 import type { EvalResult } from '../step/records.js';
 import type { StepMetrics } from '../step/records.js';
 import type { QueuedBatch } from './batch-queue.js';
+import type { NatsPosition } from './nats-ingest-config.js';
 
 /** Everything needed to continue training exactly where it stopped (what a checkpoint holds). */
 export interface EngineSnapshot {
@@ -29,6 +30,8 @@ export interface EngineSnapshot {
   paused: boolean;
   /** The optimizer's config name (a resume with another optimizer is refused); absent in old checkpoints. */
   optimizer?: string;
+  /** The NATS ingest's position (set by the daemon, not the engine; absent without `ingest.nats`). */
+  nats?: NatsPosition;
 }
 
 export interface EngineStatus {

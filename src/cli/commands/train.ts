@@ -1,6 +1,6 @@
 /** `hessflow train`: trains the model of a config, evaluates on held-out data, writes a run directory. */
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { RUN_FILES, makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
 import { TrainingRecord } from '../../report/training-record.js';
 import { checkpointEvery } from '../../streams/checkpoint-every.js';
@@ -26,6 +26,8 @@ export interface TrainOptions {
   workers?: number;
   /** Gradient shards per batch (default 4); results depend on it, never on `workers`. */
   shards?: number;
+  /** 'pipeline' (default, worker threads) or 'trainer' (the synchronous reference loop). */
+  engine?: 'pipeline' | 'trainer';
   /** Train from a JetStream stream, nats://host:port/STREAM (src/cli/commands/train-stream.ts). */
   source?: string;
   consumer?: string;
@@ -74,12 +76,20 @@ function trainConfig(o: TrainOptions): RunConfig {
 export async function trainFromSourceCommand(
   o: TrainOptions & { source: string },
 ): Promise<StreamTrainSummary> {
+  checkEngineOptions(o);
   const config = trainConfig(o);
   const { streamTrainCommand } = await loadNatsModule(() => import('./train-stream.js'), 'train --source');
   return streamTrainCommand(config, o);
 }
 
+/** The Trainer runs in this thread: the pipeline's worker and shard counts mean nothing to it. */
+function checkEngineOptions(o: TrainOptions): void {
+  if (o.engine === 'trainer' && (o.workers !== undefined || o.shards !== undefined))
+    throw new UsageError('--workers and --shards are for the pipeline engine, not --engine trainer');
+}
+
 export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
+  checkEngineOptions(o);
   if ((o.consumer ?? o.tokenFile ?? o.tokenEnv ?? o.creds ?? o.checkpointEvery) !== undefined)
     throw new UsageError(
       '--consumer, --token-file, --token-env, --creds and --checkpoint-every go with --source nats://…',
@@ -109,6 +119,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
   try {
     result = await runTraining(config, {
       signal: interrupt.signal,
+      ...(o.engine !== undefined ? { engine: o.engine } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.shards !== undefined ? { shards: o.shards } : {}),
       sinks: (run) => (steps$) =>
@@ -228,6 +239,12 @@ export function trainCommandSpec(): Command {
       '--shards <n>',
       'gradient shards per batch (default 4); the result depends on it, never on --workers',
       positiveInt,
+    )
+    .addOption(
+      new Option(
+        '--engine <name>',
+        'pipeline (default: worker threads) or trainer (the synchronous reference loop, one thread)',
+      ).choices(['pipeline', 'trainer']),
     )
     .option(
       '--source <url>',
