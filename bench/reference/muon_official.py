@@ -14,8 +14,8 @@ peak * lr_factor[step] (our schedule, exported), step. Evaluates the fixed held-
 --eval-every steps and at the end.
 
 --ns bf16 (default) runs the official Newton-Schulz as written (bfloat16). --ns fp32 swaps in the same
-quintic iteration in float32 (a re-statement of zeropower_via_newtonschulz5 with one change: no bfloat16
-cast) to tell bfloat16's rounding apart from any other difference.
+quintic iteration in float32 (muon_check.py's zeropower_via_newtonschulz5_f32: the official function with
+G.float() for G.bfloat16()) to tell bfloat16's rounding apart from any other difference.
 
 Before training it checks step 0 against ours: the loss and gradient of batch 0 at theta0, and theta after
 one and two official steps against our theta1/theta2. Prints one JSON line:
@@ -33,22 +33,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gpt_step import Gpt  # noqa: E402
-
-
-def ns_fp32(G, steps):
-    """zeropower_via_newtonschulz5 without the bfloat16 cast (same coefficients, order and eps)."""
-    a, b, c = (3.4445, -4.7750, 2.0315)
-    X = G.float()
-    if G.size(-2) > G.size(-1):
-        X = X.mT
-    X = X / (X.norm(dim=(-2, -1), keepdim=True) + 1e-7)
-    for _ in range(steps):
-        A = X @ X.mT
-        B = b * A + c * A @ A
-        X = a * X + B @ X
-    if G.size(-2) > G.size(-1):
-        X = X.mT
-    return X
+from muon_check import zeropower_via_newtonschulz5_f32  # noqa: E402
 
 
 def read(path, dtype, shape=None):
@@ -70,7 +55,7 @@ def main():
     import muon  # the official file, unmodified
 
     if args.ns == "fp32":
-        muon.zeropower_via_newtonschulz5 = ns_fp32
+        muon.zeropower_via_newtonschulz5 = zeropower_via_newtonschulz5_f32
 
     d = args.data
     man = json.load(open(os.path.join(d, "manifest.json")))
