@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CharVocab, DataFileError, indexTableFile, readLines, readTextCorpus } from '../../src/data/index.js';
 import { rng } from '../../src/random/counter-rng.js';
 
@@ -20,7 +20,7 @@ const file = (text: string | Buffer, ext = 'csv') => {
   return p;
 };
 
-const throwsAt = (t: Tap.Test, fn: () => unknown, where: string, detail: RegExp) => {
+const throwsAt = (t: Test, fn: () => unknown, where: string, detail: RegExp) => {
   try {
     fn();
     t.fail(`no error at ${where}`);
