@@ -4,7 +4,7 @@
  * benchmarks; run-training.ts drives the steps.
  */
 import type { Batch } from '../data/batch.js';
-import { batchAt, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js';
+import { batchAt, batchSampler, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { CharCorpus } from '../data/char-corpus.js';
 import type { CharVocab } from '../data/char-vocab.js';
@@ -65,7 +65,7 @@ export function setupData(config: RunConfig, options: SetupDataOptions = {}): Ru
     });
     const n = Math.min(d.evalSize ?? TABLE_EVAL_ROWS, table.heldOut.size);
     return {
-      batchAt: (k) => batchAt(table.train, { batchSize, seed }, k),
+      batchAt: batchSampler(table.train, { batchSize, seed }),
       batchSpec: batchSpecOf(table.train),
       evalBatches: [table.heldOut.gather(Int32Array.from({ length: n }, (_, i) => i))],
       predictionsPerBatch: batchSize,

@@ -5,7 +5,7 @@ export type { ArrayDatasetOptions } from './array-dataset.js';
 export { ArrayDataset } from './array-dataset.js';
 export { epochPermutation } from './shuffle.js';
 export type { BatchingOptions, BatchIterationOptions } from './batching.js';
-export { batchAt, batches, batchesPerEpoch, batchIndices } from './batching.js';
+export { batchAt, batchSampler, batches, batchesPerEpoch, batchIndices } from './batching.js';
 export type { Mnist, MnistSplit } from './mnist.js';
 export {
   MNIST_CLASSES,
