@@ -21,7 +21,7 @@ import { type Checkpoint, loadCheckpoint } from '../io/index.js';
 import type { ModelSpec } from '../nn/model.js';
 import { buildModel } from '../nn/models/registry.js';
 import type { Model } from '../nn/model.js';
-import type { PendingEstimate } from '../pipeline/step-math.js';
+import type { PendingEstimate } from '../step/records.js';
 import { RUN_FILES, writeJson } from '../report/run-dir.js';
 import { type RunConfig, validateConfig } from './config.js';
 import { UsageError } from './errors.js';

@@ -28,9 +28,9 @@ import { fromDataset } from '../streams/from-dataset.js';
 import { fromTrainer } from '../streams/from-trainer.js';
 import { setFiniteChecks } from '../tensor/index.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { EvalResult } from '../train/evaluate.js';
+import type { EvalResult } from '../step/records.js';
 import { evaluate } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 import type { RunConfig } from './config.js';
 import { buildOptimizer, modelSpecOf, setupData, trainerFor, type RunData } from './run-setup.js';
 

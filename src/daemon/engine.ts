@@ -8,10 +8,11 @@ import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { ParamLayoutEntry } from '../io/param-layout.js';
 import type { Model } from '../nn/model.js';
-import type { CurvatureEstimate, CurvatureEstimator } from '../train/curvature-schedule.js';
-import type { EvalResult } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { CurvatureEstimate, CurvatureEstimator } from '../step/curvature-schedule.js';
+import type { EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import type { QueuedBatch } from './batch-queue.js';
+import type { NatsPosition } from './nats-ingest-config.js';
 
 /** Everything needed to continue training exactly where it stopped (what a checkpoint holds). */
 export interface EngineSnapshot {
@@ -29,6 +30,8 @@ export interface EngineSnapshot {
   paused: boolean;
   /** The optimizer's config name (a resume with another optimizer is refused); absent in old checkpoints. */
   optimizer?: string;
+  /** The NATS ingest's position (set by the daemon, not the engine; absent without `ingest.nats`). */
+  nats?: NatsPosition;
 }
 
 export interface EngineStatus {

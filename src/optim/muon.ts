@@ -25,7 +25,7 @@
  * every other role (`embedding` — a tied head included —, `head`, `vector`) to an AdamW with its own
  * learning rate, betas (0.9, 0.95) and eps 1e-10. Both learning rates may be schedules.
  */
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
 import { adamw } from './adam.js';
 import { scaleByLearningRate } from './learning-rate.js';
@@ -119,8 +119,8 @@ export function scaleByMuon(options: ScaleByMuonOptions = {}): GradientTransform
       const buf0 = checkStateVector(owner, 'momentum', s.momentum);
       checkLength(owner, 'gradient', grads, buf0.length);
       const matrices = checkMatrices(owner, s.matrices, buf0.length);
-      const buf = freshArray(grads.length, extra);
-      const out = freshArray(grads.length, extra);
+      const buf = takeArray(grads.length, extra);
+      const out = takeArray(grads.length, extra);
       const w = 1 - beta;
       for (let i = 0; i < grads.length; i++) {
         buf[i] = lerp(buf0[i], grads[i], w);

@@ -15,7 +15,7 @@
  * `_clip_update_rms`, clip 1.1). The alias then adds decoupled decay and scales by −lr.
  * Every random draw is counter-based on (seed, purpose, step, tensor), so a run is a function of its seed.
  */
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { type KronPlan, applyQ, initFactors, planTensor, precondition, solveConj } from './psgd-factors.js';
@@ -71,7 +71,7 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
         );
       const count = s.count + 1;
       const d = grads.length;
-      const mu = freshArray(d, extra);
+      const mu = takeArray(d, extra);
       const bc = 1 - b1 ** count;
       const mHat = new Float32Array(d);
       for (let i = 0; i < d; i++) {
@@ -145,7 +145,7 @@ export function scaleByPsgdKron(options: ScaleByPsgdKronOptions = {}): GradientT
         factors = nextF;
         lipschitz = nextL;
       }
-      const out = freshArray(d, extra);
+      const out = takeArray(d, extra);
       out.fill(0);
       let f = 0;
       for (const p of s.plans) {

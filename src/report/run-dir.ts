@@ -1,6 +1,6 @@
 /**
  * The run directory of `hessflow train`: config.json (the config used), metrics.ndjson (one StepMetrics
- * per line, written as the run goes), checkpoint.hfckpt (params, layout, optimizer state, step, and the
+ * per line, written as the run goes), metrics.csv (the same steps as table rows, training-record.ts), checkpoint.hfckpt (params, layout, optimizer state, step, and the
  * config in its meta), weights.safetensors, and the plots.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { paramsToSafetensors } from '../io/safetensors-params.js';
 export const RUN_FILES = {
   config: 'config.json',
   metrics: 'metrics.ndjson',
+  metricsCsv: 'metrics.csv',
   checkpoint: 'checkpoint.hfckpt',
   weights: 'weights.safetensors',
 } as const;

@@ -1,9 +1,9 @@
 /** `hessflow train`: trains the model of a config, evaluates on held-out data, writes a run directory. */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Command } from 'commander';
-import { type Point, writeFigure } from '../../report/plots.js';
+import { Command, Option } from 'commander';
 import { RUN_FILES, makeRunDir, writeJson, shownPath, writeModelFiles } from '../../report/run-dir.js';
+import { TrainingRecord } from '../../report/training-record.js';
 import { buildModel } from '../../nn/models/registry.js';
 import type { StepMetrics } from '../../train/train.js';
 import { keepBest } from '../keep-best.js';
@@ -23,7 +23,7 @@ import { UsageError } from '../errors.js';
 import { generateText } from '../generate.js';
 import { positiveInt } from '../parse.js';
 import { TrainingProgress, stopOnSigint } from '../progress.js';
-import { type RunData, modelSpecOf, setupData } from '../run-setup.js';
+import { type RunData, learningRateAt, modelSpecOf, setupData } from '../run-setup.js';
 import { type ResumeState, runTraining } from '../run-training.js';
 import { loadNatsModule } from '../nats-modules.js';
 import type { StreamTrainSummary } from './train-stream.js';
@@ -38,6 +38,8 @@ export interface TrainOptions {
   workers?: number;
   /** Gradient shards per batch (default 4); results depend on it, never on `workers`. */
   shards?: number;
+  /** 'pipeline' (default, worker threads) or 'trainer' (the synchronous reference loop). */
+  engine?: 'pipeline' | 'trainer';
   /** Train from a JetStream stream, nats://host:port/STREAM (src/cli/commands/train-stream.ts). */
   source?: string;
   consumer?: string;
@@ -57,6 +59,7 @@ export interface TrainSummary {
   steps: number;
   skipped: number;
   parameters: number;
+  /** The train loss after the last step: EMA 0.9 of the minibatch losses (src/report/loss-ema.ts). */
   finalTrainLoss: number;
   heldOut: { loss: number; accuracy: number; predictions: number };
   seconds: number;
@@ -88,31 +91,20 @@ function defaultPrompt(config: RunConfig, text: string): string {
  * The metrics lines of the steps before `step` (the checkpoint a run resumes from); the file is cut back
  * to them, since steps after the checkpoint (a run killed between checkpoints) are run again.
  */
-function priorMetrics(
-  path: string,
-  step: number,
-): { step: number; loss: number | null; eval?: { loss: number; accuracy: number } }[] {
+function priorMetrics(path: string, step: number): DiagnosedMetrics[] {
   if (!existsSync(path)) return [];
   const kept: string[] = [];
   const out = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (line.trim() === '') continue;
-    const m = JSON.parse(line) as {
-      step: number;
-      loss: number | null;
-      eval?: { loss: number; accuracy: number };
-    };
+    // JSON has no NaN: a non-finite loss or norm was written as null.
+    const m = JSON.parse(line, (_, v: unknown) => (v === null ? NaN : v)) as DiagnosedMetrics;
     if (m.step >= step) break;
     kept.push(line);
     out.push(m);
   }
   writeFileSync(path, kept.map((l) => `${l}\n`).join(''));
   return out;
-}
-
-function mean(xs: number[]): number {
-  const f = xs.filter(Number.isFinite);
-  return f.length === 0 ? NaN : f.reduce((a, b) => a + b, 0) / f.length;
 }
 
 /** The run config of `train`'s options: --config (or CONFIG=…), with --steps (or STEPS=…) applied. */
@@ -141,6 +133,7 @@ function stepsOption(o: TrainOptions): number | undefined {
 export async function trainFromSourceCommand(
   o: TrainOptions & { source: string },
 ): Promise<StreamTrainSummary> {
+  checkEngineOptions(o);
   const config = trainConfig(o);
   const { streamTrainCommand } = await loadNatsModule(() => import('./train-stream.js'), 'train --source');
   return streamTrainCommand(config, o);
@@ -248,7 +241,14 @@ function sameSchedule(run: RunConfig, other: RunConfig): boolean {
   );
 }
 
+/** The Trainer runs in this thread: the pipeline's worker and shard counts mean nothing to it. */
+function checkEngineOptions(o: TrainOptions): void {
+  if (o.engine === 'trainer' && (o.workers !== undefined || o.shards !== undefined))
+    throw new UsageError('--workers and --shards are for the pipeline engine, not --engine trainer');
+}
+
 export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
+  checkEngineOptions(o);
   if ((o.consumer ?? o.tokenFile ?? o.tokenEnv ?? o.creds ?? o.checkpointEvery) !== undefined)
     throw new UsageError(
       '--consumer, --token-file, --token-env, --creds and --checkpoint-every go with --source nats://…',
@@ -270,19 +270,10 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     quiet: o.json,
     diagnostics: config.diagnostics !== undefined,
   });
-  const loss: Point[] = [];
-  const evalLoss: Point[] = [];
-  const evalAccuracy: Point[] = [];
-  // A resumed run's plot and final-loss average include the steps before it.
-  if (start.resume) {
-    for (const m of priorMetrics(join(dir, RUN_FILES.metrics), start.resume.step)) {
-      loss.push({ x: m.step + 1, y: m.loss ?? NaN });
-      if (m.eval) {
-        evalLoss.push({ x: m.step + 1, y: m.eval.loss });
-        evalAccuracy.push({ x: m.step + 1, y: m.eval.accuracy });
-      }
-    }
-  }
+  const record = new TrainingRecord((step) => learningRateAt(config, step), join(dir, RUN_FILES.metricsCsv));
+  // A resumed run's metrics.csv, plot and train-loss EMA include the steps before it.
+  if (start.resume)
+    for (const m of priorMetrics(join(dir, RUN_FILES.metrics), start.resume.step)) record.add(m);
   let diagnostics: StepDiagnostics | undefined;
   // Ctrl-C once: finish the step in progress, then write the checkpoint and summary of what was done.
   const interrupt = stopOnSigint(() => {
@@ -298,6 +289,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
       ...(early
         ? { stopAfter: (m: StepMetrics) => m.eval !== undefined && best.evalsSinceBest >= early.patience }
         : {}),
+      ...(o.engine !== undefined ? { engine: o.engine } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.shards !== undefined ? { shards: o.shards } : {}),
       sinks: (run) => (steps$) =>
@@ -324,18 +316,15 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
           }),
         ),
       onStep(m: DiagnosedMetrics) {
-        loss.push({ x: m.step + 1, y: m.loss });
+        record.add(m);
         if (m.diagnostics) diagnostics = m.diagnostics;
-        if (m.eval) {
-          evalLoss.push({ x: m.step + 1, y: m.eval.loss });
-          evalAccuracy.push({ x: m.step + 1, y: m.eval.accuracy });
-        }
         progress.update(m);
       },
     });
   } finally {
     interrupt.dispose();
     progress.stop();
+    record.close();
   }
   // The last checkpoint once more, now with what resuming needs besides θ and the optimizer state (the
   // estimates still in flight, awaited by runTraining, and the skipped-step count).
@@ -354,31 +343,12 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     },
   });
   const isLm = config.model.kind === 'gpt';
-  const plot = await writeFigure(
-    join(dir, 'training'),
-    [
-      {
-        title: isLm ? 'Loss (nats per character)' : 'Loss',
-        xTitle: 'step',
-        yTitle: 'cross-entropy',
-        series: [
-          { name: 'train', points: loss },
-          { name: 'held-out', points: evalLoss, symbols: true },
-        ],
-        legendTitle: 'loss',
-        xDomain: [1, Math.max(2, result.step)],
-      },
-      {
-        title: isLm ? 'Held-out next-character accuracy' : 'Held-out accuracy',
-        xTitle: 'step',
-        yTitle: 'accuracy',
-        series: [{ name: 'held-out', points: evalAccuracy, symbols: true }],
-        xDomain: [1, Math.max(2, result.step)],
-        yFormat: '.1~%',
-      },
-    ],
-    { title: `hessflow train: ${name} (${config.optimizer.name})` },
-  );
+  record.addFinalEval(result.step - 1, result.finalEval);
+  const plot = await record.writeFigure(join(dir, 'training'), {
+    steps: result.step,
+    languageModel: isLm,
+    title: `hessflow train: ${name} (${config.optimizer.name})`,
+  });
 
   let generated: string | undefined;
   if (isLm && result.data.corpus && config.model.kind === 'gpt') {
@@ -401,7 +371,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     steps: result.step,
     skipped: result.skipped,
     parameters: result.model.layout.size,
-    finalTrainLoss: mean(loss.slice(-Math.max(1, Math.ceil(loss.length / 20))).map((p) => p.y)),
+    finalTrainLoss: record.trainLoss,
     heldOut: result.finalEval,
     seconds,
     samplesPerSecond:
@@ -417,6 +387,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     files: {
       config: join(dir, RUN_FILES.config),
       metrics: join(dir, RUN_FILES.metrics),
+      metricsCsv: join(dir, RUN_FILES.metricsCsv),
       checkpoint,
       weights,
       plotSvg: plot.svg,
@@ -438,7 +409,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
       ...(summary.skippedRows
         ? [`  bad rows skipped  ${summary.skippedRows} (data.badRows "skip"; see ${RUN_EXTRA_FILES.data})`]
         : []),
-      `  final train loss  ${summary.finalTrainLoss.toFixed(4)}`,
+      `  final train loss  ${summary.finalTrainLoss.toFixed(4)}  (EMA 0.9 of the minibatch loss)`,
       `  held-out loss     ${summary.heldOut.loss.toFixed(4)}   ${what} ${(100 * summary.heldOut.accuracy).toFixed(2)}% (${summary.heldOut.predictions} predictions)`,
       ...(summary.best
         ? [
@@ -456,7 +427,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
             ].join('   ')}`,
           ]
         : []),
-      `  run directory     ${rel}/  (config.json, metrics.ndjson, checkpoint.hfckpt, weights.safetensors, training.svg, training.png)`,
+      `  run directory     ${rel}/  (config.json, metrics.ndjson, metrics.csv, checkpoint.hfckpt, weights.safetensors, training.svg, training.png)`,
     ];
     if (generated !== undefined)
       lines.push('', 'Generated text:', ...generated.split('\n').map((l) => `  ${l}`));
@@ -491,6 +462,12 @@ export function trainCommandSpec(): Command {
       '--shards <n>',
       'gradient shards per batch (default 4); the result depends on it, never on --workers',
       positiveInt,
+    )
+    .addOption(
+      new Option(
+        '--engine <name>',
+        'pipeline (default: worker threads) or trainer (the synchronous reference loop, one thread)',
+      ).choices(['pipeline', 'trainer']),
     )
     .option(
       '--source <url>',
