@@ -158,6 +158,30 @@ t.test('CSV: train, resume bit for bit, refuse another optimizer, --force, predi
   t.equal(readFileSync(join(a, 'metrics.ndjson'), 'utf8').trim().split('\n').length, 5);
 });
 
+t.test('--engine trainer: 25 steps, then --resume to 50, equals 50 in one go', async (t) => {
+  const [c, d] = [join(tmp, 'tr-c'), join(tmp, 'tr-d')];
+  let r = hessflow('train', '-c', csvConfig, '-s', '25', '-o', c, '--engine', 'trainer', '--json');
+  t.equal(r.code, 0, r.stderr);
+  r = hessflow('train', '--resume', c, '-s', '50', '--engine', 'trainer', '--json');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(summaryOf(r.stdout).resumedFrom, 25);
+  r = hessflow('train', '-c', csvConfig, '-s', '50', '-o', d, '--engine', 'trainer', '--json');
+  t.equal(r.code, 0, r.stderr);
+  t.ok(
+    readFileSync(join(c, 'weights.safetensors')).equals(readFileSync(join(d, 'weights.safetensors'))),
+    'bit for bit',
+  );
+  // step, loss, its EMA, lr, norms, skipped: the training columns (the 25-step run also evaluated at its
+  // end, and ms is a timing).
+  const csvRows = (dir: string) =>
+    readFileSync(join(dir, 'metrics.csv'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(',').slice(0, 7).join(','));
+  t.equal(csvRows(c).length, 51, 'metrics.csv: the header and every step, those before the resume too');
+  t.same(csvRows(c), csvRows(d), 'the same rows as the run in one go');
+});
+
 t.test('a bad row without skipping: file:line:column, exit 2, no run written', async (t) => {
   const c = cfg('strict', { ...base, data: { ...base.data, badRows: 'error' } });
   const out = join(tmp, 'strict');
