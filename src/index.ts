@@ -157,11 +157,17 @@ export {
   loadMnist,
   loadMobyDick,
   MobyDickCorpus,
+  CharCorpus,
+  CharVocab,
+  readTextCorpus,
+  indexTableFile,
+  TableRows,
+  DataFileError,
   quadratic,
   logisticRegressionData,
   softmaxRegressionData,
 } from './data/index.js';
-export type { Batch, Dataset, BatchSpec } from './data/index.js';
+export type { Batch, Dataset, BatchSpec, TableFile, TableFileOptions } from './data/index.js';
 
 // Files
 export {

@@ -34,8 +34,11 @@ export function makeRunDir(out: string | undefined, name: string): string {
 export class NdjsonWriter {
   private fd: number | null;
 
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+  constructor(
+    readonly path: string,
+    append = false,
+  ) {
+    this.fd = openSync(path, append ? 'a' : 'w');
   }
 
   write(value: unknown): void {
@@ -82,7 +85,7 @@ export async function writeModelFiles(
     meta: a.meta,
   });
   const meta: Record<string, string> = { format: 'pt', step: String(a.step) };
-  await writeFileAtomic(weights, paramsToSafetensors(a.params, layout, meta));
+  await writeFileAtomic(weights, paramsToSafetensors(a.params, layout, meta, { torchTiedHead: true }));
   return { checkpoint, weights };
 }
 
