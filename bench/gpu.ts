@@ -14,9 +14,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GpuDevice, type DeviceArray, type MatmulImpl } from '../src/gpu/device.js';
-import { selectGpuBackend } from '../src/gpu/backend.js';
-import { describeAdapter } from '../src/gpu/webgpu-shim.js';
+import type { DeviceArray, MatmulImpl } from '../src/gpu/device/device.js';
+import { UpdateDevice } from './device-updates/update-device.js';
+import { selectGpuBackend } from '../src/gpu/host/backend.js';
+import { describeAdapter } from '../src/gpu/device/webgpu-shim.js';
 import type { GptSpec } from '../src/nn/model.js';
 import { describeMachine, loadAverage } from './lib/machine.js';
 import { RESULTS_SCHEMA, type Results, type Row, type Section } from './lib/types.js';
@@ -96,7 +97,7 @@ interface UpdateRow {
  * checked on one step from a known state against the float64 formula at sampled elements.
  */
 async function benchUpdates(
-  dev: GpuDevice,
+  dev: UpdateDevice,
   x: {
     d: number;
     o: { lr: number; weightDecay: number; b1: number; rho: number; batchSize: number };
@@ -318,9 +319,9 @@ async function main(): Promise<number> {
   report.autoSelection = selection;
   console.log(`auto backend: ${selection.kind} — ${selection.reason}`);
 
-  let dev: GpuDevice;
+  let dev: UpdateDevice;
   try {
-    dev = await GpuDevice.open();
+    dev = await UpdateDevice.open();
   } catch (e) {
     report.error = (e as Error).message;
     report.ok = false;
@@ -600,7 +601,7 @@ async function main(): Promise<number> {
  * readback. The check compares the diagonal computed with the CPU's labels.
  */
 async function benchGptProbe(
-  dev: GpuDevice,
+  dev: UpdateDevice,
   configPath: string | undefined,
   reps: number,
   check: (name: string, ok: boolean, detail: string) => void,
@@ -613,7 +614,7 @@ async function benchGptProbe(
     const { gnbDiag } = await import('../src/curvature/gnb-diag.js');
     const { rng } = await import('../src/random/counter-rng.js');
     const { Tensor } = await import('../src/tensor/tensor.js');
-    const { gptGnbProbe } = await import('../src/gpu/device-gpt-probe.js');
+    const { gptGnbProbe } = await import('../src/gpu/probes/gpt-gnb.js');
     const { repoRoot } = await import('./lib/paths.js');
     const path = configPath ?? join(repoRoot(), 'config', 'gpt-reference-sophiag.json');
     const config = readConfig(path);

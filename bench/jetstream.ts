@@ -12,9 +12,12 @@
  *     the workers' start-up, not counted).
  * The source must deliver ≥ 2× the trainer's step rate.
  *
- * `--rss-minutes M` instead trains from the stream for M minutes with a paced producer and samples the
- * process RSS every 10 s (the issue's 10-minute flat-RSS check):
- *   npx tsx bench/jetstream.ts --batch 128 --rss-minutes 10
+ * `--rss-minutes M` instead trains from the stream for M minutes with a paced producer (0.8× the step
+ * rate measured at the start, and never more than RSS_AHEAD messages ahead of training, so a machine that
+ * slows down does not turn the run into a growing backlog) and samples the process RSS every 10 s (the
+ * issue's 10-minute flat-RSS check); `--record` writes it as bench/results/jetstream-rss.json and
+ * regenerates BENCHMARKS.md:
+ *   npx tsx bench/jetstream.ts --batch 128 --rss-minutes 10 --record
  *
  *   npx tsx bench/jetstream.ts [--batch 128,1024] [--messages 300] [--steps 60] [--load 0.5]
  *                              [--workers N] [--out bench/results/jetstream.json]
@@ -22,7 +25,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { describeMachine } from './lib/machine.js';
+import { recordResults } from './lib/record.js';
+import { RESULTS_SCHEMA, type Results, type Section } from './lib/types.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -46,12 +52,15 @@ const { values: args } = parseArgs({
     workers: { type: 'string' },
     'rss-minutes': { type: 'string' },
     out: { type: 'string' },
+    record: { type: 'boolean', default: false },
   },
 });
 
 const MODEL = { kind: 'mlp' as const, sizes: [784, 256, 256, 10], activation: 'tanh' as const };
 const MAX_PAYLOAD = 8 << 20;
 const WARMUP = 5;
+/** The RSS run's producer waits while it is this many messages ahead of training. */
+const RSS_AHEAD = 200;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -251,7 +260,7 @@ async function rssRun(batchSize: number, minutes: number) {
   const spec = batchSpecOf(train.dataset);
   const srv = await startServer();
   const nc = await connect({ servers: srv.url });
-  const samples: { s: number; rssMiB: number; steps: number }[] = [];
+  const samples: { s: number; rssMiB: number; heapMiB: number; steps: number; load1: number }[] = [];
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.add({ name: 'RSS', subjects: ['rss'], max_msg_size: MAX_PAYLOAD, max_msgs: 2000 });
@@ -266,11 +275,13 @@ async function rssRun(batchSize: number, minutes: number) {
     const rate = 0.8 * stepRate;
     const end = performance.now() + minutes * 60_000;
     let stop = false;
+    let steps = 0;
     const producer = (async () => {
       const start = performance.now();
       for (let k = 0; !stop; k++) {
         const wait = start + (k * 1000) / rate - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        while (!stop && k - steps > RSS_AHEAD) await new Promise((r) => setTimeout(r, 100));
         await js.publish('rss', encodeBatch(batchAt(train.dataset, { batchSize, seed: 1 }, k)), {
           msgID: `r:${k}`,
         });
@@ -284,13 +295,16 @@ async function rssRun(batchSize: number, minutes: number) {
       maxMessageBytes: MAX_PAYLOAD,
     });
     const p = pipelineFor(spec);
-    let steps = 0;
     const t0 = performance.now();
     const timer = setInterval(() => {
       samples.push({
         s: Math.round((performance.now() - t0) / 1000),
         rssMiB: process.memoryUsage().rss / 2 ** 20,
+        // The JS heap in use: RSS also holds what V8 has not collected yet and buffers outside the heap.
+        heapMiB: process.memoryUsage().heapUsed / 2 ** 20,
         steps,
+        // The machine is shared: the load average says how much of the step rate is ours.
+        load1: loadavg()[0],
       });
       process.stderr.write(`${JSON.stringify(samples[samples.length - 1])}\n`);
     }, 10_000);
@@ -308,6 +322,7 @@ async function rssRun(batchSize: number, minutes: number) {
         error: reject,
       });
     });
+    const seconds = (performance.now() - t0) / 1000;
     clearInterval(timer);
     stop = true;
     await producer;
@@ -318,6 +333,13 @@ async function rssRun(batchSize: number, minutes: number) {
       batchSize,
       minutes,
       steps,
+      producerRate: rate,
+      stepsPerSecond: steps / seconds,
+      loadAverage: {
+        min: Math.min(...samples.map((x) => x.load1)),
+        max: Math.max(...samples.map((x) => x.load1)),
+        mean: samples.reduce((a, x) => a + x.load1, 0) / samples.length,
+      },
       rssFirstMiB: samples[0]?.rssMiB,
       rssSecondHalfMinMiB: Math.min(...half.map((x) => x.rssMiB)),
       rssSecondHalfMaxMiB: Math.max(...half.map((x) => x.rssMiB)),
@@ -330,6 +352,72 @@ async function rssRun(batchSize: number, minutes: number) {
   }
 }
 
+/** The RSS run as report sections: a summary row, then RSS and step rate minute by minute. */
+function rssSections(r: Awaited<ReturnType<typeof rssRun>>): Section[] {
+  const perMinute = [];
+  let prev = { s: 0, steps: 0 };
+  for (let m = 1; m <= Math.ceil(r.minutes); m++) {
+    const inMinute = r.samples.filter((x) => x.s > (m - 1) * 60 && x.s <= m * 60);
+    if (inMinute.length === 0) continue;
+    const last = inMinute[inMinute.length - 1];
+    perMinute.push({
+      minute: m,
+      rssMin: Math.min(...inMinute.map((x) => x.rssMiB)),
+      rssMax: Math.max(...inMinute.map((x) => x.rssMiB)),
+      heap: last.heapMiB,
+      stepsPerS: (last.steps - prev.steps) / (last.s - prev.s),
+      load: inMinute.reduce((a, x) => a + x.load1, 0) / inMinute.length,
+    });
+    prev = last;
+  }
+  return [
+    {
+      id: `rss-${r.batchSize}`,
+      title: `Training from JetStream for ${r.minutes} min: RSS and throughput (MLP 784-256-256-10, batch ${r.batchSize})`,
+      columns: [
+        { key: 'steps', label: 'steps', digits: 0 },
+        { key: 'perS', label: 'steps/s', digits: 2 },
+        { key: 'producer', label: 'producer /s', digits: 2 },
+        { key: 'first', label: 'RSS first MiB', digits: 1 },
+        { key: 'halfMin', label: 'RSS 2nd half min MiB', digits: 1 },
+        { key: 'halfMax', label: 'RSS 2nd half max MiB', digits: 1 },
+        { key: 'last', label: 'RSS last MiB', digits: 1 },
+        { key: 'load', label: 'load avg (mean)', digits: 1 },
+      ],
+      rows: [
+        {
+          steps: r.steps,
+          perS: r.stepsPerSecond,
+          producer: r.producerRate,
+          first: r.rssFirstMiB ?? null,
+          halfMin: r.rssSecondHalfMinMiB,
+          halfMax: r.rssSecondHalfMaxMiB,
+          last: r.rssLastMiB ?? null,
+          load: r.loadAverage.mean,
+        },
+      ],
+      notes: [
+        `The pipeline (Sophia-G, GNB every 10) trains from fromJetStream on a local nats-server while a producer in the same process publishes at 0.8× the step rate measured at the start, never more than ${RSS_AHEAD} messages ahead of training; acknowledgements every 100 steps, as a checkpoint would. RSS of the whole process (trainer, source and producer) sampled every 10 s.`,
+        `Load average (1 min) over the run: min ${r.loadAverage.min.toFixed(1)}, mean ${r.loadAverage.mean.toFixed(1)}, max ${r.loadAverage.max.toFixed(1)} (2 cores shared with other jobs), so the step rate is the loaded machine's.`,
+      ],
+    },
+    {
+      id: `rss-${r.batchSize}-minutes`,
+      title: `Minute by minute (batch ${r.batchSize})`,
+      columns: [
+        { key: 'minute', label: 'minute', digits: 0 },
+        { key: 'rssMin', label: 'RSS min MiB', digits: 1 },
+        { key: 'rssMax', label: 'RSS max MiB', digits: 1 },
+        { key: 'heap', label: 'JS heap used MiB (last)', digits: 1 },
+        { key: 'stepsPerS', label: 'steps/s', digits: 2 },
+        { key: 'load', label: 'load avg', digits: 1 },
+      ],
+      rows: perMinute,
+    },
+  ];
+}
+
+const loadAtStart = loadavg()[0];
 const batchSizes = String(args.batch).split(',').map(Number);
 const results: unknown[] = [];
 if (args['rss-minutes']) {
@@ -342,6 +430,18 @@ if (args['rss-minutes']) {
   }
 }
 const report = { bench: 'jetstream', date: new Date().toISOString(), model: MODEL, results };
+if (args.record) {
+  if (!args['rss-minutes']) throw new Error('bench/jetstream.ts: --record records the --rss-minutes run');
+  const name = 'jetstream-rss';
+  const recorded: Results = {
+    schema: RESULTS_SCHEMA,
+    name,
+    suites: [name],
+    machine: describeMachine(loadAtStart),
+    sections: (results as Awaited<ReturnType<typeof rssRun>>[]).flatMap(rssSections),
+  };
+  if (!recordResults(name, recorded)) process.exit(1);
+}
 if (args.out) await writeFile(args.out, `${JSON.stringify(report, null, 2)}\n`);
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 process.exit(0);

@@ -9,6 +9,7 @@
  *   node dist/bench/sweep.js --plan bench/plans/gpt-reference.json [--jobs 2] [--phase tune|final|all]
  *   npx tsx bench/sweep.ts --plan ... --steps 20     (a smoke run: tables printed, nothing recorded)
  *   node dist/bench/sweep.js --plan ... --arms adamw,sophia-h   (only these arms, in this order; no record)
+ *   node dist/bench/sweep.js --plan ... --arms a,b --lrs 0.006 --phase tune   (a screen: these rates only)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -188,7 +189,9 @@ function sections(plan: Plan, tune: RunOutcome[], final: RunOutcome[], figure: s
   const ref2Steps = second ? reach2(final.filter((r) => r.arm === second)) : null;
   const rows: Row[] = plan.arms.map((arm) => {
     const runs = final.filter((r) => r.arm === arm.label);
-    const curvature = readConfig(arm.config).curvature;
+    // The arm's own probe schedule: its config's, with the plan's overrides (e.g. probes every 5).
+    const base = readConfig(arm.config).curvature;
+    const curvature = base && { ...base, ...arm.curvature };
     const { mean, sd } = meanOf(runs.map((r) => r.final));
     const reached = runs.filter((r) => firstReach(r.curve, target) !== null);
     const meanReach = firstReach(meanCurve(runs), target);
@@ -302,6 +305,7 @@ async function main(): Promise<number> {
       phase: { type: 'string', default: 'all' },
       steps: { type: 'string' },
       arms: { type: 'string' },
+      lrs: { type: 'string' },
     },
   });
   if (!values.plan) throw new Error('sweep: --plan <file> is required (e.g. bench/plans/gpt-reference.json)');
@@ -328,14 +332,24 @@ async function main(): Promise<number> {
   // the arms that matter most can finish first on a busy machine; a run without it then records all.
   const arms = values.arms === undefined ? plan.arms : pickArms(plan, values.arms);
   const partial = arms !== plan.arms;
+  // --lrs: a screen of variants at given rates (with --arms): these rates instead of each arm's grid, no
+  // edge rule, so a variant can be compared with its parent at the parent's tuned rate before a full grid.
+  const screenLrs = values.lrs === undefined ? undefined : values.lrs.split(',').map(Number);
+  if (screenLrs !== undefined) {
+    if (!partial) throw new Error('sweep: --lrs needs --arms (a screen records nothing)');
+    if (!screenLrs.every((lr) => Number.isFinite(lr) && lr > 0))
+      throw new Error(`sweep: --lrs must be positive numbers separated by commas, got ${values.lrs}`);
+  }
 
   const tuneSpecs = arms.flatMap((arm) =>
-    arm.lrs.flatMap((lr) => plan.tuneSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery))),
+    (screenLrs ?? arm.lrs).flatMap((lr) =>
+      plan.tuneSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery)),
+    ),
   );
   console.log(`tuning: ${tuneSpecs.length} runs, ${jobs} at a time`);
   const tune = await runAll(tuneSpecs, dir, jobs, log);
   // The edge rule, in rounds over all arms at once (so each round runs `jobs` at a time).
-  for (let round = 0; ; round++) {
+  for (let round = 0; screenLrs === undefined; round++) {
     const more = arms.flatMap((arm) => {
       const lr = nextEdgeRate(tune, arm.label, round, plan.extendEdges ?? 0);
       return lr === null ? [] : plan.tuneSeeds.map((seed) => runSpec(arm, lr, seed, steps, plan.evalEvery));

@@ -157,11 +157,17 @@ export {
   loadMnist,
   loadMobyDick,
   MobyDickCorpus,
+  CharCorpus,
+  CharVocab,
+  readTextCorpus,
+  indexTableFile,
+  TableRows,
+  DataFileError,
   quadratic,
   logisticRegressionData,
   softmaxRegressionData,
 } from './data/index.js';
-export type { Batch, Dataset, BatchSpec } from './data/index.js';
+export type { Batch, Dataset, BatchSpec, TableFile, TableFileOptions } from './data/index.js';
 
 // Files
 export {
@@ -179,9 +185,10 @@ export {
 
 // Training
 export { Trainer, train } from './train/train.js';
-export type { TrainConfig, TrainState, StepMetrics } from './train/train.js';
+export type { TrainConfig, TrainState } from './train/train.js';
+export type { StepMetrics } from './step/records.js';
 export { evaluate } from './train/evaluate.js';
-export type { CurvatureConfig } from './train/curvature-schedule.js';
+export type { CurvatureConfig } from './step/curvature-schedule.js';
 
 // Hessian diagnostics
 export {

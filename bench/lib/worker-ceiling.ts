@@ -8,7 +8,7 @@
 import type { Batch } from '../../src/data/batch.js';
 import { initialParams, type ModelSpec } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
-import { shardBatch } from '../../src/pipeline/step-math.js';
+import { shardBatch } from '../../src/step/shards.js';
 import { deserializeError } from '../../src/workers/errors.js';
 import { WorkerPools } from '../../src/workers/pools.js';
 

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type RunConfig, readConfig, validateConfig } from '../../src/cli/config.js';
+import { curvatureSchema } from '../../src/config/schemas.js';
 
 const armSchema = z.strictObject({
   /** Row label, e.g. "AdamW" or "Sophia-G, official". */
@@ -16,6 +17,8 @@ const armSchema = z.strictObject({
   config: z.string().min(1),
   /** Extra optimizer hyperparameters merged over the config's (e.g. a Sophia option). */
   optimizer: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+  /** Curvature-schedule fields merged over the config's (e.g. probes every 5 steps instead of 10). */
+  curvature: curvatureSchema.partial().optional(),
   /** Peak learning rates to try: every arm must list the same number (the equal budget). */
   lrs: z.array(z.number().positive()).min(1),
   /** The arm whose best mean final loss is the target the others race to (exactly one). */
@@ -113,6 +116,7 @@ export function runSpec(arm: Arm, lr: number, seed: number, steps?: number, eval
   const raw = {
     ...base,
     optimizer: { ...base.optimizer, ...arm.optimizer, lr },
+    ...(arm.curvature ? { curvature: { ...base.curvature, ...arm.curvature } } : {}),
     ...(schedule ? { schedule } : {}),
     seed,
     ...(steps !== undefined ? { steps } : {}),

@@ -111,7 +111,7 @@ export function meanCurve(runs: readonly RunOutcome[]): CurvePoint[] {
     });
 }
 
-/** The curvature schedule of a run, as far as counting its probes goes (train/curvature-schedule.ts). */
+/** The curvature schedule of a run, as far as counting its probes goes (step/curvature-schedule.ts). */
 export interface ProbeSchedule {
   every?: number;
   first?: number;

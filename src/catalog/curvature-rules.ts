@@ -3,7 +3,7 @@
  * (src/cli/config.ts) and the daemon's (src/daemon/config.ts).
  */
 import { describe } from '../config/zod-errors.js';
-import type { CurvatureConfig } from '../train/curvature-schedule.js';
+import type { CurvatureConfig } from '../step/curvature-schedule.js';
 import type { CurvatureProblem, OptimizerEntry } from './entry.js';
 
 /** Problems as [key under `curvature` (null: the section itself), message]; empty when it suits. */

@@ -8,9 +8,9 @@
 import type { z } from 'zod';
 import type { Model } from '../nn/model.js';
 import type { GradientTransformation, ScalarOrSchedule } from '../optim/transform.js';
-import type { CurvatureConfig } from '../train/curvature-schedule.js';
+import type { CurvatureConfig } from '../step/curvature-schedule.js';
 
-/** The curvature estimators a probe can compute (train/curvature-schedule.ts). */
+/** The curvature estimators a probe can compute (step/curvature-schedule.ts). */
 export type CurvatureKind = CurvatureConfig['estimator'];
 
 /** A hyperparameter as the config sees it: its zod rule and one line of documentation. */

@@ -6,7 +6,7 @@
  * key) stays valid: data defaults to MNIST.
  */
 import { readFileSync } from 'node:fs';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { curvatureSchema, gpuSchema, int } from '../config/schemas.js';
@@ -45,11 +45,63 @@ const gptSchema = crossCheck(
   },
 );
 
-const dataSchema = z.strictObject({
+const builtinDataSchema = z.strictObject({
   name: z.enum(['mnist', 'moby-dick']),
   /** Held-out samples (MNIST digits, default all 2,000) or validation batches (Moby Dick, default 8). */
   evalSize: int(1).optional(),
 });
+
+const column = expecting(z.union([z.string().min(1), int(0)]), 'a column name or a 0-based column index');
+const tableCommon = {
+  /** The file; a relative path is relative to the config file's folder. */
+  path: expecting(z.string().min(1), 'a file path'),
+  /** The class-label column (integers from 0). */
+  target: column,
+  /** Feature columns (default every column but the target). */
+  features: z.array(column).min(1).optional(),
+  /** 'standard' (z-score) or 'minmax', from the train rows' statistics; default 'none'. */
+  normalize: z.enum(['none', 'standard', 'minmax']).optional(),
+  /** Classes (default 1 + the largest label in the file). */
+  numClasses: int(2).optional(),
+  /** Probability that a row is held out (default 0.1). */
+  evalFraction: expecting(z.number().gt(0).lt(1), 'a number in (0, 1)').optional(),
+  /** Held-out rows evaluated (default all, at most 10,000). */
+  evalSize: int(1).optional(),
+  /** "error" (default): a bad row stops with file:line:column; "skip": left out and counted. */
+  badRows: z.enum(['error', 'skip']).optional(),
+};
+
+const csvDataSchema = z.strictObject({
+  name: z.literal('csv'),
+  ...tableCommon,
+  /** The first line names the columns (default true). */
+  header: z.boolean().optional(),
+  delimiter: expecting(z.string().length(1), 'a one-character string').optional(),
+});
+
+const jsonlDataSchema = z.strictObject({ name: z.literal('jsonl'), ...tableCommon });
+
+const textDataSchema = z.strictObject({
+  name: z.literal('text'),
+  /** Any UTF-8 file; a relative path is relative to the config file's folder. */
+  path: expecting(z.string().min(1), 'a file path'),
+  /** Fraction of the characters, from the start, that train (default 0.9). */
+  trainFraction: expecting(z.number().gt(0).lt(1), 'a number in (0, 1)').optional(),
+  /** Validation batches (default 8). */
+  evalSize: int(1).optional(),
+  /** Largest file read (default 256 MiB). */
+  maxBytes: int(1).optional(),
+});
+
+const dataSchema = z.discriminatedUnion('name', [
+  builtinDataSchema,
+  csvDataSchema,
+  jsonlDataSchema,
+  textDataSchema,
+]);
+
+/** The data sets whose model is a GPT (character corpora); the others need an MLP. */
+export const TEXT_DATA: readonly string[] = ['moby-dick', 'text'];
 
 const scheduleSchema = crossCheck(
   z.strictObject({
@@ -74,6 +126,8 @@ const generateSchema = z.strictObject({
   prompt: z.string().min(1).optional(),
   tokens: int(1).optional(),
   temperature: z.number().min(0).optional(),
+  /** Sample among the k most likely characters only. */
+  topK: int(1).optional(),
   lines: int(1).optional(),
 });
 
@@ -118,18 +172,27 @@ const runConfigSchema = z.strictObject({
   diagnostics: diagnosticsSchema.optional(),
   /** Where the pipeline's probe worker computes curvature estimates (default "cpu"). */
   gpu: gpuSchema.optional(),
+  /** Stop when the held-out loss has not improved for `patience` evaluations (every evalEvery steps). */
+  earlyStopping: z
+    .strictObject({
+      patience: int(1),
+      /** An improvement smaller than this does not count (default 0). */
+      minDelta: z.number().min(0).optional(),
+    })
+    .optional(),
 });
 
-/** The data set decides the model: MNIST digits need an MLP from 784 pixels to 10 classes. */
+/** The data set decides the model: a GPT for text, an MLP for tables (MNIST: 784 pixels to 10 classes). */
 const withDataRules = crossCheck(runConfigSchema, ['model', 'data'], (c, ctx) => {
   const data = c.data?.name ?? 'mnist';
-  const needs = data === 'mnist' ? 'mlp' : 'gpt';
+  const needs = TEXT_DATA.includes(data) ? 'gpt' : 'mlp';
   if (c.model.kind !== needs) {
     const model = needs === 'mlp' ? 'an "mlp"' : 'a "gpt"';
     problem(ctx, ['model', 'kind'], `data "${data}" needs ${model} model, got "${c.model.kind}"`);
     return;
   }
-  if (c.model.kind !== 'mlp') return;
+  // A user's table is checked against the model when it is read (its columns are not known here).
+  if (c.model.kind !== 'mlp' || data !== 'mnist') return;
   const sizes = c.model.sizes;
   const last = sizes.length - 1;
   if (sizes[0] !== 784) problem(ctx, ['model', 'sizes', 0], `must be 784 (MNIST pixels), got ${sizes[0]}`);
@@ -152,6 +215,9 @@ const schema = crossCheck(withCurvatureRules, ['model', 'generate'], (c, ctx) =>
 export type MlpModelConfig = z.output<typeof mlpSchema>;
 export type GptModelConfig = z.output<typeof gptSchema>;
 export type DataConfig = z.output<typeof dataSchema>;
+export type CsvDataConfig = z.output<typeof csvDataSchema>;
+export type JsonlDataConfig = z.output<typeof jsonlDataSchema>;
+export type TextDataConfig = z.output<typeof textDataSchema>;
 export type ScheduleConfig = z.output<typeof scheduleSchema>;
 export type GenerateConfig = z.output<typeof generateSchema>;
 export type DiagnosticsConfig = z.output<typeof diagnosticsSchema>;
@@ -222,5 +288,7 @@ export function readConfig(path: string): RunConfig {
   }
   const config = validateConfig(raw, path);
   config.name ??= basename(path, extname(path));
+  // A data file is found beside the config; the run's saved config then holds the absolute path.
+  if (config.data && 'path' in config.data) config.data.path = resolve(dirname(path), config.data.path);
   return config;
 }

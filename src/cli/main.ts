@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `hessflow` command: train, compare, hessian, daemon. Argument parsing by commander; a usage error (unknown
+ * The `hessflow` command: train, sample, predict, compare, hessian, daemon. Argument parsing by commander; a usage error (unknown
  * command or flag, bad value, invalid config) prints a clear message and exits with 2, a failure while
  * running exits with 1.
  */
@@ -11,11 +11,14 @@ import { compareCommandSpec } from './commands/compare.js';
 import { daemonCommandSpec } from './commands/daemon.js';
 import { hessianCommandSpec } from './commands/hessian.js';
 import { optimizersCommandSpec } from './commands/optimizers.js';
+import { predictCommandSpec } from './commands/predict.js';
 import { publishCommandSpec } from './commands/publish.js';
+import { sampleCommandSpec } from './commands/sample.js';
 import { trainCommandSpec } from './commands/train.js';
 import { packageRoot } from './config.js';
 import { MissingOptionalDependencyError } from '../util/optional-dependency.js';
 import { UsageError } from './errors.js';
+import { DataFileError } from '../data/data-file-error.js';
 
 /** `onExitCode`: a command that decides its own exit code (the daemon) reports it here. */
 export function program(onExitCode: (code: number) => void = () => undefined): Command {
@@ -30,6 +33,9 @@ export function program(onExitCode: (code: number) => void = () => undefined): C
 Examples:
   hessflow train                                  MNIST MLP with SOAP (config/quickstart.json)
   hessflow train --config config/char-gpt.json    Moby Dick character GPT, prints generated text
+  hessflow train --resume runs/<run> --steps 2000 continue a run from its checkpoint, bit for bit
+  hessflow sample runs/<run> --prompt "Call me" --temperature 0.8 --top-k 10
+  hessflow predict runs/<run> --input new.csv     classes of new rows (a run on a CSV/JSONL file)
   hessflow compare --optimizers adamw,sophia-g --steps 300
   hessflow hessian --checkpoint runs/<run>        trace, eigenvalues, density, stability, HAWQ
   hessflow daemon --config config/daemon.json     training service (HTTP/TCP ingest, /metrics)
@@ -39,6 +45,8 @@ Examples:
     );
   for (const sub of [
     trainCommandSpec(),
+    sampleCommandSpec(),
+    predictCommandSpec(),
     compareCommandSpec(),
     hessianCommandSpec(),
     daemonCommandSpec(onExitCode),
@@ -70,7 +78,8 @@ export async function main(argv: string[]): Promise<number> {
       if (e.code === 'commander.help') return 0;
       return 2; // commander already printed the message
     }
-    if (e instanceof UsageError) {
+    // A user's data file that cannot be read as configured: the message names file:line:column.
+    if (e instanceof UsageError || e instanceof DataFileError) {
       process.stderr.write(`hessflow: ${e.message}\n`);
       return 2;
     }

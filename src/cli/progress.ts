@@ -4,8 +4,9 @@
  * evaluation instead (unless quiet). Also the Ctrl-C policy of the training commands (`stopOnSigint`).
  */
 import cliProgress from 'cli-progress';
+import { LossEma } from '../report/loss-ema.js';
 import type { DiagnosedMetrics } from '../streams/diagnose-every.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 
 export interface ProgressOptions {
   label: string;
@@ -21,7 +22,7 @@ export interface ProgressOptions {
 export class TrainingProgress {
   private readonly bar: cliProgress.SingleBar | null;
   private readonly started = performance.now();
-  private lossEma = NaN;
+  private readonly lossEma = new LossEma();
   private accuracy = NaN;
   private curvature = '-';
   private stopped = false;
@@ -30,7 +31,7 @@ export class TrainingProgress {
     this.bar = o.bar
       ? new cliProgress.SingleBar(
           {
-            format: `${o.label} {bar} {value}/{total} | loss {loss} | acc {acc} | {sps} samples/s | win-rate (live) {win}${o.diagnostics ? ' | {curv}' : ''} | {eta_formatted}`,
+            format: `${o.label} {bar} {value}/{total} | train loss (EMA) {loss} | acc {acc} | {sps} samples/s | win-rate (live) {win}${o.diagnostics ? ' | {curv}' : ''} | {eta_formatted}`,
             barsize: 24,
             hideCursor: true,
             stream: process.stderr,
@@ -43,8 +44,7 @@ export class TrainingProgress {
   }
 
   update(m: StepMetrics): void {
-    if (Number.isFinite(m.loss))
-      this.lossEma = Number.isNaN(this.lossEma) ? m.loss : 0.9 * this.lossEma + 0.1 * m.loss;
+    const loss = this.lossEma.add(m.loss);
     if (m.eval) this.accuracy = m.eval.accuracy;
     const seconds = (performance.now() - this.started) / 1000;
     const sps = ((m.step + 1) * this.o.samplesPerStep) / Math.max(seconds, 1e-9);
@@ -60,7 +60,7 @@ export class TrainingProgress {
     if (this.stopped) return;
     if (this.bar) {
       this.bar.update(m.step + 1, {
-        loss: Number.isNaN(this.lossEma) ? '-' : this.lossEma.toFixed(4),
+        loss: Number.isNaN(loss) ? '-' : loss.toFixed(4),
         acc,
         sps: sps.toFixed(0),
         win: m.winRate === undefined ? '-' : m.winRate.toFixed(3),
@@ -68,7 +68,7 @@ export class TrainingProgress {
       });
     } else if (m.eval && !this.o.quiet) {
       process.stderr.write(
-        `${this.o.label} step ${String(m.step + 1).padStart(5)}/${this.o.total}  loss ${m.loss.toFixed(4)}  ` +
+        `${this.o.label} step ${String(m.step + 1).padStart(5)}/${this.o.total}  train loss (EMA) ${loss.toFixed(4)}  ` +
           `held-out loss ${m.eval.loss.toFixed(4)}  accuracy ${acc}  ${sps.toFixed(0)} samples/s` +
           `${m.winRate === undefined ? '' : `  win-rate (live coordinates) ${m.winRate.toFixed(3)}`}\n`,
       );

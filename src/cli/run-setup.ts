@@ -4,9 +4,13 @@
  * benchmarks; run-training.ts drives the steps.
  */
 import type { Batch } from '../data/batch.js';
-import { batchAt, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js';
+import { batchAt, batchSampler, batchSpecOf, loadMnist, loadMobyDick } from '../data/index.js';
 import type { BatchSpec } from '../data/validate.js';
-import type { MobyDickCorpus } from '../data/moby-dick.js';
+import type { CharCorpus } from '../data/char-corpus.js';
+import type { CharVocab } from '../data/char-vocab.js';
+import { type TableFile, indexTableFile } from '../data/table-file.js';
+import { featureCount } from '../data/table-rows.js';
+import { readTextCorpus } from '../data/text-file.js';
 import type { Model, ModelSpec } from '../nn/model.js';
 import { optimizerEntry } from '../catalog/index.js';
 import {
@@ -16,8 +20,10 @@ import {
   type GradientTransformation,
   type ScalarOrSchedule,
 } from '../optim/index.js';
-import { Trainer } from '../train/train.js';
+import { Trainer, type TrainState } from '../train/train.js';
 import type { RunConfig } from './config.js';
+import { ConfigError } from './errors.js';
+import { shownPath } from '../report/run-dir.js';
 
 /** Everything the data side of a run provides. */
 export interface RunData {
@@ -26,12 +32,47 @@ export interface RunData {
   evalBatches: Batch[];
   /** Predictions per training batch (tokens for a language model): Sophia-G's `bs`. */
   predictionsPerBatch: number;
-  corpus?: MobyDickCorpus;
+  /** The character corpus of a language model's run. */
+  corpus?: CharCorpus;
+  /** The user's table of a CSV or JSONL run: its layout, normalisation and skipped rows. */
+  table?: TableFile;
 }
 
-export function setupData(config: RunConfig): RunData {
+/** Held-out rows evaluated at most (data.evalSize overrides). */
+export const TABLE_EVAL_ROWS = 10_000;
+
+export interface SetupDataOptions {
+  /** A text run's saved vocabulary (resuming): the file is encoded with it. */
+  vocab?: CharVocab;
+}
+
+export function setupData(config: RunConfig, options: SetupDataOptions = {}): RunData {
   const { batchSize, seed } = config;
-  if ((config.data?.name ?? 'mnist') === 'mnist') {
+  const d = config.data;
+  if (d?.name === 'csv' || d?.name === 'jsonl') {
+    const table = indexTableFile({
+      format: d.name,
+      path: d.path,
+      target: d.target,
+      ...(d.features ? { features: d.features } : {}),
+      ...(d.name === 'csv' && d.header !== undefined ? { header: d.header } : {}),
+      ...(d.name === 'csv' && d.delimiter !== undefined ? { delimiter: d.delimiter } : {}),
+      ...(d.normalize ? { normalize: d.normalize } : {}),
+      ...(d.numClasses !== undefined ? { numClasses: d.numClasses } : {}),
+      ...(d.evalFraction !== undefined ? { evalFraction: d.evalFraction } : {}),
+      ...(d.badRows ? { badRows: d.badRows } : {}),
+      seed,
+    });
+    const n = Math.min(d.evalSize ?? TABLE_EVAL_ROWS, table.heldOut.size);
+    return {
+      batchAt: batchSampler(table.train, { batchSize, seed }),
+      batchSpec: batchSpecOf(table.train),
+      evalBatches: [table.heldOut.gather(Int32Array.from({ length: n }, (_, i) => i))],
+      predictionsPerBatch: batchSize,
+      table,
+    };
+  }
+  if ((d?.name ?? 'mnist') === 'mnist') {
     const { train, test } = loadMnist();
     const n = Math.min(config.data?.evalSize ?? test.dataset.size, test.dataset.size);
     return {
@@ -41,7 +82,14 @@ export function setupData(config: RunConfig): RunData {
       predictionsPerBatch: batchSize,
     };
   }
-  const corpus = loadMobyDick();
+  const corpus =
+    d?.name === 'text'
+      ? readTextCorpus(d.path, {
+          ...(d.maxBytes !== undefined ? { maxBytes: d.maxBytes } : {}),
+          ...(d.trainFraction !== undefined ? { trainFraction: d.trainFraction } : {}),
+          ...(options.vocab ? { vocab: options.vocab } : {}),
+        })
+      : loadMobyDick();
   const block = (config.model as { blockSize: number }).blockSize;
   return {
     batchAt: (k) => corpus.trainBatch(batchSize, block, seed, k),
@@ -52,11 +100,34 @@ export function setupData(config: RunConfig): RunData {
   };
 }
 
-/** The model spec of a config (a GPT's vocabulary filled from the corpus). */
+/**
+ * The model spec of a config (a GPT's vocabulary filled from the corpus). A user's table must match the
+ * MLP's ends: as many inputs as features, as many outputs as classes.
+ */
 export function modelSpecOf(config: RunConfig, data?: RunData): ModelSpec {
   if (config.model.kind === 'gpt' && config.model.vocabSize === undefined) {
-    const corpus = data?.corpus ?? loadMobyDick();
+    const corpus =
+      data?.corpus ?? (config.data?.name === 'text' ? setupData(config).corpus! : loadMobyDick());
     return { ...config.model, vocabSize: corpus.vocabSize };
+  }
+  const table = data?.table;
+  if (config.model.kind === 'mlp' && table) {
+    const sizes = config.model.sizes;
+    const last = sizes.length - 1;
+    const where = shownPath(table.train.path);
+    const features = featureCount(table.layout);
+    if (sizes[0] !== features)
+      throw new ConfigError(
+        'config',
+        'model.sizes[0]',
+        `must be ${features} (the features of ${where}), got ${sizes[0]}`,
+      );
+    if (sizes[last] !== table.numClasses)
+      throw new ConfigError(
+        'config',
+        `model.sizes[${last}]`,
+        `must be ${table.numClasses} (the classes of ${where}), got ${sizes[last]}`,
+      );
   }
   return config.model as ModelSpec;
 }
@@ -107,8 +178,10 @@ export function trainerFor(
   data: RunData,
   model: Model,
   optimizer: GradientTransformation = buildOptimizer(config, model),
+  resume?: TrainState,
 ): Trainer {
   return new Trainer({
+    ...(resume ? { resume } : {}),
     model,
     optimizer,
     curvature: config.curvature,

@@ -1,7 +1,8 @@
 /**
  * Training from a NATS JetStream stream, exactly once across crashes: `runStreamTraining(config, o)`
- * trains the config's model on the stream's batches through the streaming pipeline (deterministic mode)
- * and keeps one checkpoint in the run directory, `checkpoint.hfckpt`, holding θ, the optimizer state, the
+ * trains the config's model on the stream's batches through the streaming pipeline (deterministic mode),
+ * or with `engine: 'trainer'` through the synchronous Trainer (src/cli/stream-trainer.ts), and keeps one
+ * checkpoint in the run directory, `checkpoint.hfckpt`, holding θ, the optimizer state, the
  * step, the curvature estimates in flight, and `meta.jetstream.lastSeq`: the stream sequence of the last
  * batch applied. The checkpoint is written every `checkpointEvery` steps and at the end, atomically;
  * once it is durable the source acknowledges the messages it covers. Started again on the same directory,
@@ -9,7 +10,8 @@
  * the stream is applied exactly once and θ equals an uninterrupted run's bit for bit.
  *
  * The run ends after `config.steps` steps in all (a stream has no end), or when `signal` aborts (the
- * final checkpoint is still written).
+ * final checkpoint is still written). The checkpoint records the engine: the two compute the gradient
+ * differently (the pipeline sums shards), so a run resumes only with the engine it was started with.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,14 +19,16 @@ import { loadCheckpoint, saveCheckpoint } from '../io/checkpoint-file.js';
 import { buildModel } from '../nn/models/registry.js';
 import type { PipelineCheckpoint } from '../pipeline/checkpoint.js';
 import { createPipeline } from '../pipeline/create-pipeline.js';
+import { type SourceTrainer, sourceTrainer } from './stream-trainer.js';
 import {
   type FromJetStreamOptions,
   type JetStreamSourceStatus,
   fromJetStream,
 } from '../streams/from-jetstream.js';
 import { setFiniteChecks } from '../tensor/index.js';
-import { type EvalResult, evaluate } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import { evaluate } from '../train/evaluate.js';
+import { type EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import type { RunConfig } from './config.js';
 import { buildOptimizer, modelSpecOf, setupData } from './run-setup.js';
 
@@ -37,6 +41,9 @@ export interface StreamTrainingOptions {
   dir: string;
   /** Write the checkpoint after every k-th step (default 100) and at the end. */
   checkpointEvery?: number;
+  /** 'pipeline' (default): the streaming pipeline; 'trainer': the synchronous Trainer (no workers). */
+  engine?: StreamEngine;
+  /** Pipeline only. */
   workers?: number;
   shards?: number;
   /** fsync checkpoints (default true). */
@@ -65,9 +72,13 @@ export interface StreamTrainingResult {
   interrupted?: boolean;
 }
 
+export type StreamEngine = 'pipeline' | 'trainer';
+
 interface StreamMeta {
   jetstream: { stream: string; consumer: string; lastSeq: number };
-  pending: { launchedAt: number; diag: Float32Array }[];
+  /** Absent in checkpoints from before the Trainer path: those are the pipeline's. */
+  engine?: StreamEngine;
+  pending: { launchedAt: number; diag: Float32Array; pair?: { v: Float32Array; hv: Float32Array } }[];
   skipped: number;
 }
 
@@ -78,6 +89,13 @@ export async function runStreamTraining(
   const every = o.checkpointEvery ?? 100;
   if (!Number.isInteger(every) || every < 1)
     throw new RangeError(`runStreamTraining: checkpointEvery must be an integer >= 1, got ${every}`);
+  const engine = o.engine ?? 'pipeline';
+  if (engine !== 'pipeline' && engine !== 'trainer')
+    throw new RangeError(
+      `runStreamTraining: engine must be "pipeline" or "trainer", got ${JSON.stringify(engine)}`,
+    );
+  if (engine === 'trainer' && (o.workers !== undefined || o.shards !== undefined))
+    throw new RangeError('runStreamTraining: workers and shards are for the pipeline engine, not "trainer"');
   setFiniteChecks(false);
   const data = setupData(config);
   const spec = modelSpecOf(config, data);
@@ -95,6 +113,12 @@ export async function runStreamTraining(
     if (meta.jetstream.stream !== o.source.stream)
       throw new Error(
         `${path} was trained from stream ${meta.jetstream.stream}, not ${o.source.stream}: use another run directory`,
+      );
+    const written = meta.engine ?? 'pipeline';
+    if (written !== engine)
+      throw new Error(
+        `${path} was trained with the ${written} engine, not ${engine}: resume it with that engine ` +
+          '(the two compute the gradient differently), or use another run directory',
       );
     lastSeq = meta.jetstream.lastSeq;
     resume = {
@@ -116,16 +140,28 @@ export async function runStreamTraining(
     limit: Math.max(0, config.steps - firstStep),
   });
   o.onSource?.(() => source.status());
-  const pipeline = createPipeline<unknown>({
-    model: spec,
-    optimizer,
-    seed: config.seed,
-    batchSpec: data.batchSpec,
-    ...(config.curvature ? { curvature: config.curvature } : {}),
-    ...(o.workers !== undefined ? { workers: o.workers } : {}),
-    ...(o.shards !== undefined ? { shards: o.shards } : {}),
-    ...(resume ? { resumeFrom: resume } : {}),
-  });
+  // Both engines as the Trainer's driver's shape: run, stop, snapshot, checkpoint, errors$, close.
+  const pipeline: SourceTrainer<unknown> =
+    engine === 'trainer'
+      ? sourceTrainer<unknown>({
+          model,
+          optimizer,
+          batchSpec: data.batchSpec,
+          steps: config.steps,
+          seed: config.seed,
+          ...(config.curvature ? { curvature: config.curvature } : {}),
+          ...(resume ? { resumeFrom: resume } : {}),
+        })
+      : createPipeline<unknown>({
+          model: spec,
+          optimizer,
+          seed: config.seed,
+          batchSpec: data.batchSpec,
+          ...(config.curvature ? { curvature: config.curvature } : {}),
+          ...(o.workers !== undefined ? { workers: o.workers } : {}),
+          ...(o.shards !== undefined ? { shards: o.shards } : {}),
+          ...(resume ? { resumeFrom: resume } : {}),
+        });
 
   let writes: Promise<void> = Promise.resolve();
   let lastWritten = firstStep;
@@ -140,7 +176,12 @@ export async function runStreamTraining(
       await o.onCheckpointStart?.(cp.step, seq);
       const meta: StreamMeta & Record<string, unknown> = {
         jetstream: { stream: o.source.stream, consumer: o.source.consumer, lastSeq: seq },
-        pending: cp.pending.map((e) => ({ launchedAt: e.launchedAt, diag: e.diag })),
+        engine,
+        pending: cp.pending.map((e) => ({
+          launchedAt: e.launchedAt,
+          diag: e.diag,
+          ...(e.pair ? { pair: e.pair } : {}),
+        })),
         skipped: cp.skipped,
         config,
         model: spec,

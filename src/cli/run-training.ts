@@ -19,6 +19,7 @@ import { batchedHvpOperator } from '../diagnostics/operator.js';
 import { type Model, type ModelSpec, lossFunction } from '../nn/model.js';
 import { buildModel } from '../nn/models/registry.js';
 import type { GradientTransformation } from '../optim/index.js';
+import type { PipelineCheckpoint } from '../pipeline/checkpoint.js';
 import { createPipeline } from '../pipeline/create-pipeline.js';
 import { checkEvery, type TrainedState } from '../streams/trained-state.js';
 import { diagnoseEvery } from '../streams/diagnose-every.js';
@@ -27,14 +28,25 @@ import { fromDataset } from '../streams/from-dataset.js';
 import { fromTrainer } from '../streams/from-trainer.js';
 import { setFiniteChecks } from '../tensor/index.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { EvalResult } from '../train/evaluate.js';
+import type { EvalResult } from '../step/records.js';
 import { evaluate } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 import type { RunConfig } from './config.js';
 import { buildOptimizer, modelSpecOf, setupData, trainerFor, type RunData } from './run-setup.js';
 
+/**
+ * Everything a run continues from (`--resume`): θ, the optimizer state, the next step, the curvature
+ * estimates launched but not yet applied (with their values) and the skipped-step count. Both engines
+ * take it; batches are a pure function of the step, so the data position is the step.
+ */
+export type ResumeState = PipelineCheckpoint<unknown>;
+
 export interface TrainingResult {
   model: Model;
+  /** The state to resume from, in-flight estimates included. */
+  resumeState: ResumeState;
+  /** Set when `stopAfter` ended the run before its step budget. */
+  stoppedEarly?: boolean;
   params: Float32Array;
   optimizerState: unknown;
   /** Steps completed. */
@@ -73,6 +85,12 @@ export interface RunTrainingOptions {
   sinks?: (run: RunContext) => MonoTypeOperatorFunction<StepMetrics>;
   /** Aborting stops the run after the step in progress; the sinks still complete (final checkpoint). */
   signal?: AbortSignal;
+  /** Continue a run from this state (up to `config.steps` in total) instead of starting at step 0. */
+  resume?: ResumeState;
+  /** The run's data, when the caller has set it up already (default: setupData(config)). */
+  data?: RunData;
+  /** Asked after every step (after `onStep`): true ends the run there, e.g. early stopping. */
+  stopAfter?: (m: StepMetrics) => boolean;
 }
 
 /** A source of step metrics with the state behind them. */
@@ -80,6 +98,8 @@ interface Driver {
   steps$: Observable<StepMetrics>;
   state: () => TrainedState;
   stop: () => void;
+  /** The state to resume from, once the estimates in flight have arrived. */
+  final: () => Promise<ResumeState>;
   close: () => Promise<void>;
 }
 
@@ -88,14 +108,29 @@ function trainerDriver(
   model: Model,
   data: RunData,
   optimizer: GradientTransformation,
+  resume: ResumeState | undefined,
 ): Driver {
   // No evaluation inside: the evaluateEvery stage does it for both engines.
-  const trainer = trainerFor(config, data, model, optimizer);
+  const trainer = trainerFor(config, data, model, optimizer, resume);
   const stop$ = new Subject<void>();
   return {
     steps$: fromTrainer(trainer).pipe(takeUntil(stop$)),
     state: () => trainer.state(),
     stop: () => stop$.next(),
+    final: () => {
+      const s = trainer.state();
+      return Promise.resolve({
+        params: s.params.slice(),
+        optState: s.optState,
+        step: s.step,
+        pending: s.pending.map((e) => ({
+          diag: e.diag,
+          launchedAt: e.launchedAt,
+          ...(e.pair ? { pair: e.pair } : {}),
+        })),
+        skipped: s.skipped,
+      });
+    },
     close: async () => undefined,
   };
 }
@@ -116,8 +151,11 @@ function pipelineDriver(
     ...(config.gpu ? { gpu: config.gpu } : {}),
     ...(options.workers !== undefined ? { workers: options.workers } : {}),
     ...(options.shards !== undefined ? { shards: options.shards } : {}),
+    ...(options.resume ? { resumeFrom: options.resume } : {}),
   });
-  const run$ = pipeline.run(fromDataset(data.batchAt, { end: config.steps }));
+  const run$ = pipeline.run(
+    fromDataset(data.batchAt, { start: options.resume?.step ?? 0, end: config.steps }),
+  );
   // Our datasets only make valid batches; one refused anyway would silently shorten the run: fail it.
   const steps$ = new Observable<StepMetrics>((subscriber) => {
     const refused = pipeline.errors$.subscribe((e) =>
@@ -136,6 +174,7 @@ function pipelineDriver(
       return { step: s.step, params: s.params, optState: s.optState };
     },
     stop: () => pipeline.stop(),
+    final: () => pipeline.checkpoint(),
     close: () => pipeline.close(),
   };
 }
@@ -181,19 +220,25 @@ export async function runTraining(
   if (options.shards !== undefined) checkEvery('runTraining', 'shards', options.shards);
   // The loop checks loss, gradient and update for non-finite values and skips such steps itself.
   setFiniteChecks(false);
-  const data = setupData(config);
+  if (options.resume && options.resume.step > config.steps)
+    throw new RangeError(
+      `runTraining: the run to resume is at step ${options.resume.step}, past the ${config.steps} steps asked for`,
+    );
+  const data = options.data ?? setupData(config);
   const spec = modelSpecOf(config, data);
   const model = buildModel(spec);
   const optimizer = buildOptimizer(config, model);
   const started = performance.now();
   const driver =
     engine === 'trainer'
-      ? trainerDriver(config, model, data, optimizer)
+      ? trainerDriver(config, model, data, optimizer, options.resume)
       : pipelineDriver(config, spec, data, optimizer, options);
   let last: StepMetrics | undefined;
   let skipped = 0;
   let interrupted = false;
+  let stoppedEarly = false;
   let final: TrainedState;
+  let resumeState: ResumeState;
   try {
     const context: RunContext = { config, model, data, state: driver.state };
     const steps$ = driver.steps$.pipe(
@@ -220,6 +265,10 @@ export async function runTraining(
             if (m.skipped) skipped++;
             try {
               options.onStep?.(m);
+              if (!stoppedEarly && options.stopAfter?.(m)) {
+                stoppedEarly = true;
+                driver.stop();
+              }
             } catch (e) {
               // A failing callback ends the run like a failing stage (RxJS would only report it).
               reject(e as Error);
@@ -236,6 +285,7 @@ export async function runTraining(
       options.signal?.removeEventListener('abort', stop);
     }
     final = driver.state();
+    resumeState = await driver.final();
   } finally {
     // Every path (done, stopped, failed) ends the worker threads.
     await driver.close();
@@ -243,6 +293,8 @@ export async function runTraining(
   const elapsedMs = performance.now() - started;
   return {
     model,
+    resumeState,
+    ...(stoppedEarly && final.step < config.steps ? { stoppedEarly: true } : {}),
     params: final.params,
     optimizerState: final.optState,
     step: final.step,
@@ -253,6 +305,6 @@ export async function runTraining(
         : evaluate(model, final.params, data.evalBatches),
     elapsedMs,
     data,
-    ...(interrupted && final.step < config.steps ? { interrupted: true } : {}),
+    ...(interrupted && !stoppedEarly && final.step < config.steps ? { interrupted: true } : {}),
   };
 }

@@ -53,7 +53,7 @@ export function hyperparameter(name: string): z.ZodType<number> {
   }
 }
 
-/** When curvature estimates are launched and applied; see train/curvature-schedule.ts. */
+/** When curvature estimates are launched and applied; see step/curvature-schedule.ts. */
 export const curvatureSchema = z.strictObject({
   estimator: z.enum(['gnb', 'hutchinson', 'hvp-pair', 'gnb-gradient']),
   every: int(1).optional(),
@@ -63,7 +63,7 @@ export const curvatureSchema = z.strictObject({
 });
 
 /**
- * Where curvature probes run (src/gpu/backend.ts): "cpu" (the default; results bit-identical to the
+ * Where curvature probes run (src/gpu/host/backend.ts): "cpu" (the default; results bit-identical to the
  * reference loop), "webgpu", "webasm" (gpu.js's WebAssembly kernels), or "auto" (a real GPU when one
  * answers, else the CPU).
  */

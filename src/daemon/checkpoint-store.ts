@@ -12,8 +12,9 @@
  *
  * Besides parameters and optimizer state, `meta` holds the pending curvature estimates, the skipped-step
  * count, the sequence counter, the accepted-but-unapplied queue (so a graceful shutdown loses no
- * acknowledged batch), whether training was paused (so a restart comes back paused) and whether it had
- * diverged (so a restart stays stopped). Checkpoints written before either was recorded read as neither.
+ * acknowledged batch), whether training was paused (so a restart comes back paused), whether it had
+ * diverged (so a restart stays stopped) and, with `ingest.nats`, the stream position the checkpoint
+ * covers. Checkpoints written before `paused` or `diverged` was recorded read as neither.
  */
 import { mkdirSync, readdirSync, renameSync, unlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -21,10 +22,11 @@ import { join } from 'node:path';
 import type { Batch } from '../data/batch.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { CheckpointError, decodeCheckpoint, encodeCheckpoint } from '../io/checkpoint-codec.js';
-import type { CurvatureEstimate } from '../train/curvature-schedule.js';
+import type { CurvatureEstimate } from '../step/curvature-schedule.js';
 import type { QueuedBatch } from './batch-queue.js';
 import type { Divergence } from './divergence.js';
 import type { EngineSnapshot } from './engine.js';
+import { type NatsPosition, natsPositionSchema } from './nats-ingest-config.js';
 
 // 12 digits, more past 999999999999 (up to 15: indexes stay exact doubles).
 const NAME = /^ckpt-(\d{12,15})\.hfckpt$/;
@@ -74,6 +76,8 @@ interface DaemonMeta {
   diverged?: Divergence;
   /** The optimizer's config name (checkpoints before it was recorded lack it). */
   optimizer?: string;
+  /** The NATS ingest's stream position (daemons with `ingest.nats`). */
+  nats?: NatsPosition;
   queue: {
     seq: number;
     inputs: Batch['inputs'];
@@ -125,6 +129,7 @@ export class CheckpointStore {
       paused: snap.paused,
       ...(snap.diverged ? { diverged: snap.diverged } : {}),
       ...(snap.optimizer !== undefined ? { optimizer: snap.optimizer } : {}),
+      ...(snap.nats ? { nats: snap.nats } : {}),
       queue: snap.queue.map((q) => ({
         seq: q.seq,
         inputs: q.batch.inputs,
@@ -248,6 +253,10 @@ export class CheckpointStore {
     const meta = ck.meta as unknown as DaemonMeta;
     if (meta.daemon !== 1 || !Array.isArray(meta.queue) || !Array.isArray(meta.pending))
       throw new NotDaemonCheckpoint(`${c.path}: not a daemon checkpoint (meta lacks the daemon fields)`);
+    // Resuming without the stream position would train its messages again: a bad one is no checkpoint.
+    const nats = meta.nats === undefined ? undefined : natsPositionSchema.safeParse(meta.nats);
+    if (nats && !nats.success)
+      throw new NotDaemonCheckpoint(`${c.path}: meta.nats is not a NATS position (${nats.error.message})`);
     const queue: QueuedBatch[] = meta.queue.map((q) => ({
       seq: q.seq,
       batch: {
@@ -272,6 +281,7 @@ export class CheckpointStore {
         paused: meta.paused === true,
         diverged: isDivergence(meta.diverged) ? meta.diverged : null,
         ...(typeof meta.optimizer === 'string' ? { optimizer: meta.optimizer } : {}),
+        ...(nats ? { nats: nats.data } : {}),
       },
     };
   }

@@ -8,7 +8,9 @@
  * exactly once, in sequence order, across any number of graceful shutdowns (the final checkpoint carries
  * the queue, which is restored before ingest reopens). After a crash (kill -9, power loss) training resumes
  * from the newest valid checkpoint with the queue it held; batches acknowledged after that checkpoint are
- * lost (at most `checkpointEvery` steps of work plus the queue accepted since). Whether training was
+ * lost (at most `checkpointEvery` steps of work plus the queue accepted since). Messages of `ingest.nats`
+ * are exactly once across crashes too: their stream position is part of each checkpoint, and they are
+ * acknowledged to the broker only once a checkpoint holding them is durable. Whether training was
  * paused is checkpointed too: a daemon paused at its last checkpoint restarts paused and logs so.
  */
 import type { AddressInfo } from 'node:net';
@@ -29,6 +31,7 @@ import { IngestError } from './errors.js';
 import { optimizerOf } from './optimizers.js';
 import { checkpointProblems } from '../pipeline/checkpoint.js';
 import { mkdirSync } from 'node:fs';
+import { importWithNats } from '../streams/nats-packages.js';
 
 /** While checkpoints fail, a write is retried this often (and ingest refused meanwhile). */
 const CHECKPOINT_RETRY_MS = 1000;
@@ -147,14 +150,18 @@ async function startLocked(
   let accepting = true;
   // NATS ingest (ingest.nats): loaded only when configured; acknowledges after each durable checkpoint.
   const nats = config.ingest?.nats
-    ? new (await import('./nats-ingest.js')).NatsIngest({
+    ? new (await importWithNats(() => import('./nats-ingest.js'), "the daemon's ingest.nats")).NatsIngest({
         config: config.ingest.nats,
         engine,
         logger,
         dir: config.checkpointDir,
         maxMessageBytes: config.maxFrameBytes,
+        ...(found?.snapshot.nats ? { resumeFrom: found.snapshot.nats } : {}),
       })
     : null;
+  // Without ingest.nats now, a resumed checkpoint's stream position is carried on unchanged, so turning
+  // the ingest on again later does not train the messages it covers a second time.
+  const carriedNats = found?.snapshot.nats;
   nats?.registerMetrics(metrics.registry);
 
   /** Why ingest is refused now (503 with the reason), or null while batches are taken. */
@@ -224,6 +231,9 @@ async function startLocked(
     let snapshot;
     try {
       snapshot = await engine.snapshot();
+      // The stream position goes into the checkpoint itself: state and position are durable together.
+      const position = nats ? nats.position(snapshot.nextSeq) : carriedNats;
+      if (position) snapshot = { ...snapshot, nats: position };
       r = await store.save(snapshot);
     } catch (err) {
       persistence.ok = false;
@@ -251,12 +261,8 @@ async function startLocked(
     persistence.ok = true;
     persistence.lastCheckpoint = { path: r.path, step: r.step };
     metrics.persistenceFailing.set(0);
-    // The messages this checkpoint holds are durable: record the stream position, then acknowledge.
-    await nats
-      ?.checkpointed(snapshot.nextSeq)
-      .catch((err: unknown) =>
-        logger.error({ err }, 'NATS position not recorded; messages stay unacknowledged'),
-      );
+    // The messages this checkpoint holds are durable: acknowledge them.
+    if (nats && snapshot.nats) nats.checkpointed(snapshot.nats);
     metrics.checkpoints.inc();
     logger.info({ event: 'checkpoint', checkpoint: r.path, step: r.step }, 'checkpoint written');
     return { path: r.path, step: r.step };

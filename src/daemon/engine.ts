@@ -8,11 +8,12 @@ import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { ParamLayoutEntry } from '../io/param-layout.js';
 import type { Model } from '../nn/model.js';
-import type { CurvatureEstimate, CurvatureEstimator } from '../train/curvature-schedule.js';
-import type { EvalResult } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { CurvatureEstimate, CurvatureEstimator } from '../step/curvature-schedule.js';
+import type { EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import type { QueuedBatch } from './batch-queue.js';
 import type { Divergence } from './divergence.js';
+import type { NatsPosition } from './nats-ingest-config.js';
 
 /**
  * What ingest checks a batch against before acknowledging it: the model's `BatchSpec` plus the daemon's
@@ -46,6 +47,8 @@ export interface EngineSnapshot {
   optimizer?: string;
   /** Set when training had diverged: a daemon restarted from it stays stopped (absent in old checkpoints). */
   diverged?: Divergence | null;
+  /** The NATS ingest's position (set by the daemon, not the engine; absent without `ingest.nats`). */
+  nats?: NatsPosition;
 }
 
 export interface EngineStatus {

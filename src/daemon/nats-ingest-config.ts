@@ -23,3 +23,26 @@ export const natsIngestSchema = z.strictObject({
 });
 
 export type NatsIngestConfig = z.output<typeof natsIngestSchema>;
+
+/**
+ * Where the NATS ingest stands, stored in each daemon checkpoint (`meta.nats`): every message of the
+ * consumer up to stream sequence `lastSeq` is in that checkpoint (applied, or in its saved queue), none
+ * after it. A daemon resumed from the checkpoint consumes from `lastSeq + 1` and acknowledges any
+ * redelivery at or below it without training, so each message is applied exactly once.
+ */
+export interface NatsPosition {
+  stream: string;
+  consumer: string;
+  /** Stream sequence of the last message the checkpoint holds. */
+  lastSeq: number;
+  /** The daemon sequence after the checkpoint's last batch (its `nextSeq`). */
+  nextDaemonSeq: number;
+}
+
+const count = z.number().int().min(0);
+export const natsPositionSchema = z.strictObject({
+  stream: z.string().min(1),
+  consumer: z.string().min(1),
+  lastSeq: count,
+  nextDaemonSeq: count,
+});

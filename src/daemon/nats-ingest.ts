@@ -4,12 +4,14 @@
  * limit as the socket endpoint; refused messages dead-lettered with their reason) and submitted to the
  * engine's queue in stream order, waiting for room when it is full.
  *
- * Acknowledgement follows the daemon's checkpoints: once a checkpoint holding daemon sequence numbers up
- * to N − 1 (applied, or in its saved queue) is durable, `checkpointed(N)` records the stream position in
- * `nats-position.json` beside the checkpoints (atomically) and acknowledges the messages up to it. A
- * restarted daemon resumes the consumer after that position. The position is written just after the
- * checkpoint, so a crash in between (a few milliseconds) resubmits the messages of that last interval:
- * exactly once needs the position inside the checkpoint itself (`position()` is what to store there).
+ * Exactly once, with the daemon's checkpoints:
+ * - `position(nextSeq)` is the stream position a checkpoint holding daemon sequence numbers below
+ *   `nextSeq` (applied, or in its saved queue) covers; the daemon stores it in that checkpoint
+ *   (`meta.nats`), so the stream position and the state it belongs to are written in one atomic file.
+ * - Messages are acknowledged only once that checkpoint is durable (`checkpointed(position)`); until then
+ *   the source keeps them in progress, so AckWait never expires during a checkpoint interval.
+ * - A daemon resumed from a checkpoint (`resumeFrom`, its `meta.nats`) consumes from the message after
+ *   its position and acknowledges redeliveries at or below it without training.
  *
  * Credentials come from `tokenFile`, `tokenEnv` or `credsFile` and are never logged. `status()` feeds
  * `/v1/status` (`nats`), `registerMetrics` the `hessflow_nats_*` gauges of `/metrics`.
@@ -21,8 +23,7 @@ import { Gauge, type Registry } from 'prom-client';
 import { BehaviorSubject, type Subscription } from 'rxjs';
 import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
-import type { NatsIngestConfig } from './nats-ingest-config.js';
+import { type NatsIngestConfig, type NatsPosition, natsPositionSchema } from './nats-ingest-config.js';
 import {
   type JetStreamSource,
   type JetStreamSourceStatus,
@@ -30,9 +31,13 @@ import {
 } from '../streams/from-jetstream.js';
 
 export { natsIngestSchema } from './nats-ingest-config.js';
-export type { NatsIngestConfig } from './nats-ingest-config.js';
+export type { NatsIngestConfig, NatsPosition } from './nats-ingest-config.js';
 
-export const NATS_POSITION_FILE = 'nats-position.json';
+/**
+ * Where daemons before the position was part of the checkpoint recorded it (written just after each
+ * checkpoint). Read only when the resumed checkpoint holds no position; never written.
+ */
+export const LEGACY_POSITION_FILE = 'nats-position.json';
 
 /** What the ingest needs of the engine (a TrainingEngine has it). */
 export interface IngestTarget {
@@ -41,17 +46,11 @@ export interface IngestTarget {
   whenRoom(): Promise<void>;
 }
 
-export interface NatsPosition {
-  stream: string;
-  consumer: string;
-  /** Stream sequence of the last message covered by a durable checkpoint. */
-  lastSeq: number;
-  /** The daemon sequence after it. */
-  nextDaemonSeq: number;
-}
-
 export interface NatsIngestStatus extends JetStreamSourceStatus {
-  /** Stream sequence of the last batch the engine applied (this process), or the resumed position. */
+  /**
+   * Stream sequence of the last batch the engine applied (this process), or the resumed checkpoint's
+   * position (which includes the batches of its saved queue).
+   */
   lastAppliedSeq: number;
   /** Messages submitted to the engine's queue by this process. */
   submitted: number;
@@ -61,8 +60,10 @@ export interface NatsIngestOptions {
   config: NatsIngestConfig;
   engine: IngestTarget;
   logger: Logger;
-  /** The checkpoint directory: where the position file lives. */
+  /** The checkpoint directory (where a legacy position file may be). */
   dir: string;
+  /** The position stored in the checkpoint the daemon resumed from (`meta.nats`), if any. */
+  resumeFrom?: NatsPosition;
   /** The socket endpoint's frame limit, applied to messages too. */
   maxMessageBytes: number;
 }
@@ -74,23 +75,34 @@ export class NatsIngest {
   private readonly pending: [number, number][] = [];
   private lastApplied = 0;
   private submitted = 0;
+  /** The position of the newest durable checkpoint (or the one resumed from). */
   private resumed: NatsPosition | null = null;
   private failure: Error | null = null;
+  private stopped = false;
 
-  constructor(private readonly o: NatsIngestOptions) {}
+  constructor(private readonly o: NatsIngestOptions) {
+    const c = o.config;
+    const log = o.logger.child({ ingest: 'nats', stream: c.stream, consumer: c.consumer });
+    const p = o.resumeFrom ?? this.legacyPosition();
+    if (p && (p.stream !== c.stream || p.consumer !== c.consumer))
+      log.warn(
+        { checkpoint: { stream: p.stream, consumer: p.consumer } },
+        'the checkpoint holds a position of another stream or consumer: consuming from the start',
+      );
+    else if (p) this.resumed = p;
+    this.lastApplied = this.resumed?.lastSeq ?? 0;
+  }
 
-  private get positionPath(): string {
-    return join(this.o.dir, NATS_POSITION_FILE);
+  private legacyPosition(): NatsPosition | null {
+    const path = join(this.o.dir, LEGACY_POSITION_FILE);
+    if (!existsSync(path)) return null;
+    const p = natsPositionSchema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
+    return p.success ? p.data : null;
   }
 
   /** Connects and starts submitting; resolves once connected (rejects with a clear error if not). */
   async start(onFatal: (e: Error) => void): Promise<void> {
     const c = this.o.config;
-    if (existsSync(this.positionPath)) {
-      const p = JSON.parse(readFileSync(this.positionPath, 'utf8')) as NatsPosition;
-      if (p.stream === c.stream && p.consumer === c.consumer) this.resumed = p;
-    }
-    this.lastApplied = this.resumed?.lastSeq ?? 0;
     const log = this.o.logger.child({ ingest: 'nats', stream: c.stream, consumer: c.consumer });
     const source = fromJetStream({
       servers: c.servers,
@@ -122,6 +134,8 @@ export class NatsIngest {
           }
           const streamSeq = source.sequenceAt(emitted++);
           const offer = () => {
+            // Stopped (shutdown): not submitted, not acknowledged, delivered again after a restart.
+            if (this.stopped) return;
             const seq = this.o.engine.submit(batch);
             if (seq === null) {
               void this.o.engine.whenRoom().then(offer);
@@ -179,14 +193,12 @@ export class NatsIngest {
   }
 
   /**
-   * A checkpoint holding every daemon sequence below `nextDaemonSeq` is durable: record the position,
-   * then acknowledge the messages it covers.
+   * A checkpoint holding position `p` (from `position()`) is durable: acknowledge the messages it covers.
+   * The daemon reports its checkpoints in the order they were written.
    */
-  async checkpointed(nextDaemonSeq: number): Promise<void> {
-    const p = this.position(nextDaemonSeq);
-    await writeFileAtomic(this.positionPath, `${JSON.stringify(p)}\n`);
+  checkpointed(p: NatsPosition): void {
     let drop = 0;
-    while (drop < this.pending.length && this.pending[drop][0] < nextDaemonSeq) drop++;
+    while (drop < this.pending.length && this.pending[drop][0] < p.nextDaemonSeq) drop++;
     this.pending.splice(0, drop);
     this.resumed = { ...p };
     this.source?.durable(p.lastSeq);
@@ -230,6 +242,7 @@ export class NatsIngest {
 
   /** Stops taking messages (shutdown); acknowledgements still go out until close(). */
   stopIngest(): void {
+    this.stopped = true;
     this.sub?.unsubscribe();
     this.sub = null;
   }

@@ -14,9 +14,11 @@ import {
   type ResolvedCurvature,
   launchesAt,
   resolveCurvature,
-} from '../train/curvature-schedule.js';
-import { type EvalResult, evaluate } from '../train/evaluate.js';
-import { type StepMetrics, Trainer } from '../train/train.js';
+} from '../step/curvature-schedule.js';
+import { evaluate } from '../train/evaluate.js';
+import { type EvalResult } from '../step/records.js';
+import { Trainer } from '../train/train.js';
+import { type StepMetrics } from '../step/records.js';
 import { BatchQueue } from './batch-queue.js';
 import type { DaemonOptimizerConfig } from './config.js';
 import { type Divergence, DivergenceWatch } from './divergence.js';

@@ -62,6 +62,27 @@ export function batchAt(dataset: Dataset, opts: BatchingOptions, k: number): Bat
   return tag(dataset, opts, k, dataset.gather(batchIndices(dataset.size, opts, k)));
 }
 
+/**
+ * `batchAt` for one dataset and options, keeping the permutation of the latest epoch: batch k is the same,
+ * but drawing the permutation (O(size)) happens once per epoch instead of once per batch, which matters
+ * for a large dataset (a user's file of a million rows).
+ */
+export function batchSampler(dataset: Dataset, opts: BatchingOptions): (k: number) => Batch {
+  const perEpoch = batchesPerEpoch(dataset.size, opts);
+  let cachedEpoch = -1;
+  let order: Int32Array | undefined;
+  return (k) => {
+    if (perEpoch > 0 && Number.isInteger(k) && k >= 0 && opts.shuffle !== false) {
+      const epoch = Math.floor(k / perEpoch);
+      if (epoch !== cachedEpoch) {
+        order = epochPermutation(dataset.size, opts.seed, epoch);
+        cachedEpoch = epoch;
+      }
+    }
+    return tag(dataset, opts, k, dataset.gather(batchIndices(dataset.size, opts, k, order)));
+  };
+}
+
 function tag(dataset: Dataset, opts: BatchingOptions, k: number, batch: Batch): Batch {
   batch.step = k;
   batch.id = `${dataset.name}:${opts.shuffle === false ? 'ordered' : opts.seed}:${k}`;

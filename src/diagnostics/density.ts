@@ -14,6 +14,7 @@ import { rng } from '../random/counter-rng.js';
 import type { HvpFn } from './operator.js';
 import { applyChecked, checkCount, dot, norm, orthogonalise } from './linalg.js';
 import { tridiagonalEigen } from './symmetric-eigen.js';
+import { type Stepwise, finish, nested } from './stepwise.js';
 
 export interface DensityOptions {
   /** Number of probe vectors (default 1, PyHessian's n_v). */
@@ -56,6 +57,23 @@ export interface SpectralDensity {
 
 /** One Lanczos run with full reorthogonalisation starting from the unit vector `v0`. */
 export function lanczos(hvp: HvpFn, v0: Float64Array, iterations: number): LanczosRun {
+  return finish(lanczosSteps(hvp, v0, iterations));
+}
+
+/** The quadrature of a Lanczos tridiagonal (alpha, beta with beta.length = alpha.length − 1). */
+function quadrature(alpha: readonly number[], beta: readonly number[]): LanczosRun {
+  const { values, vectors } = tridiagonalEigen(alpha, beta);
+  const k = alpha.length;
+  const weights = new Float64Array(k);
+  for (let j = 0; j < k; j++) weights[j] = vectors[j] ** 2; // row 0, column j
+  return { nodes: values, weights, alpha: Float64Array.from(alpha), beta: Float64Array.from(beta) };
+}
+
+/**
+ * lanczos one HVP at a time (see stepwise.ts); stopped early, the quadrature of the steps so far (a
+ * valid Gauss quadrature with fewer nodes).
+ */
+export function* lanczosSteps(hvp: HvpFn, v0: Float64Array, iterations: number): Stepwise<LanczosRun> {
   const n = v0.length;
   const m = Math.min(iterations, n);
   const basis: Float64Array[] = [];
@@ -75,20 +93,29 @@ export function lanczos(hvp: HvpFn, v0: Float64Array, iterations: number): Lancz
     const b = norm(w);
     scale = Math.max(scale, Math.abs(a), b);
     if (i + 1 === m || b <= 1e-10 * scale) break;
+    yield { done: i + 1, total: m, partial: () => quadrature(alpha, beta) };
     for (let j = 0; j < n; j++) w[j] /= b;
     beta.push(b);
     vPrev = v;
     betaPrev = b;
     v = w;
   }
-  const { values, vectors } = tridiagonalEigen(alpha, beta);
-  const k = alpha.length;
-  const weights = new Float64Array(k);
-  for (let j = 0; j < k; j++) weights[j] = vectors[j] ** 2; // row 0, column j
-  return { nodes: values, weights, alpha: Float64Array.from(alpha), beta: Float64Array.from(beta) };
+  return quadrature(alpha, beta);
 }
 
 export function spectralDensity(hvp: HvpFn, n: number, options: DensityOptions = {}): SpectralDensity {
+  return finish(spectralDensitySteps(hvp, n, options));
+}
+
+/**
+ * spectralDensity one HVP at a time (see stepwise.ts); stopped early, the density of the runs so far,
+ * the one in progress included with the nodes it has.
+ */
+export function* spectralDensitySteps(
+  hvp: HvpFn,
+  n: number,
+  options: DensityOptions = {},
+): Stepwise<SpectralDensity> {
   checkCount('spectralDensity', n);
   const nRuns = options.runs ?? 1;
   const iterations = options.iterations ?? 100;
@@ -100,12 +127,19 @@ export function spectralDensity(hvp: HvpFn, n: number, options: DensityOptions =
     throw new RangeError(`spectralDensity: iterations must be a positive integer, got ${iterations}`);
   if (!(sigmaRel > 0)) throw new RangeError(`spectralDensity: sigmaSquared must be > 0, got ${sigmaRel}`);
   const runs: LanczosRun[] = [];
+  const m = Math.min(iterations, n);
   for (let r = 0; r < nRuns; r++) {
     const v0 = rng(seed, 'slq', r).fillRademacher(new Float64Array(n));
     const s = 1 / Math.sqrt(n);
     for (let i = 0; i < n; i++) v0[i] *= s;
-    runs.push(lanczos(hvp, v0, iterations));
+    const partial = (run: LanczosRun) => densityOf([...runs, run], sigmaRel);
+    runs.push(yield* nested(lanczosSteps(hvp, v0, iterations), partial, r * m, nRuns * m));
   }
+  return densityOf(runs, sigmaRel);
+}
+
+/** The density of a set of Lanczos runs (see SpectralDensity). */
+function densityOf(runs: LanczosRun[], sigmaRel: number): SpectralDensity {
   let lambdaMin = Infinity;
   let lambdaMax = -Infinity;
   for (const run of runs) {

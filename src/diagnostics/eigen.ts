@@ -17,6 +17,7 @@
 import { rng } from '../random/counter-rng.js';
 import type { HvpFn } from './operator.js';
 import { applyChecked, checkCount, dot, norm, orthogonalise } from './linalg.js';
+import { type Stepwise, finish, nested } from './stepwise.js';
 
 export interface EigenOptions {
   /** Number of eigenpairs (default 1). */
@@ -46,6 +47,19 @@ function checkIterOptions(who: string, tol: number, maxIter: number): void {
 }
 
 export function topEigenvalues(hvp: HvpFn, n: number, options: EigenOptions = {}): EigenResult {
+  return finish(topEigenvaluesSteps(hvp, n, options));
+}
+
+/**
+ * topEigenvalues one HVP at a time (see stepwise.ts). Stopped early, the result holds the eigenvalues
+ * already found and, when it has one, the current Rayleigh quotient of the one in progress (not
+ * converged).
+ */
+export function* topEigenvaluesSteps(
+  hvp: HvpFn,
+  n: number,
+  options: EigenOptions = {},
+): Stepwise<EigenResult> {
   checkCount('topEigenvalues', n);
   const k = options.k ?? 1;
   const tol = options.tol ?? 1e-3;
@@ -58,11 +72,26 @@ export function topEigenvalues(hvp: HvpFn, n: number, options: EigenOptions = {}
   const eigenvectors: Float64Array[] = [];
   const iterations: number[] = [];
   const converged: boolean[] = [];
+  let spent = 0;
   for (let idx = 0; idx < k; idx++) {
     let v: Float64Array = rng(seed, 'eigen', idx).fillNormal(new Float64Array(n));
     let lambda: number | null = null;
     let it = 0;
     let done = false;
+    const partial = (): EigenResult =>
+      lambda === null
+        ? {
+            eigenvalues: [...eigenvalues],
+            eigenvectors: [...eigenvectors],
+            iterations: [...iterations],
+            converged: [...converged],
+          }
+        : {
+            eigenvalues: [...eigenvalues, lambda],
+            eigenvectors: [...eigenvectors, Float64Array.from(v)],
+            iterations: [...iterations, it],
+            converged: [...converged, false],
+          };
     while (it < maxIter) {
       orthogonalise(v, eigenvectors);
       const nv = norm(v);
@@ -71,6 +100,7 @@ export function topEigenvalues(hvp: HvpFn, n: number, options: EigenOptions = {}
       const hv = applyChecked(hvp, v, 'topEigenvalues');
       const rq = dot(hv, v);
       it++;
+      spent++;
       const nh = norm(hv);
       if (nh === 0) {
         // Hv = 0: v is an eigenvector of eigenvalue 0.
@@ -86,6 +116,7 @@ export function topEigenvalues(hvp: HvpFn, n: number, options: EigenOptions = {}
         break;
       }
       lambda = rq;
+      if (it < maxIter) yield { done: spent, total: k * maxIter, partial };
     }
     // Keep the stored basis exactly orthonormal for the next deflation.
     orthogonalise(v, eigenvectors);
@@ -97,6 +128,18 @@ export function topEigenvalues(hvp: HvpFn, n: number, options: EigenOptions = {}
     converged.push(done);
   }
   return { eigenvalues, eigenvectors, iterations, converged };
+}
+
+/**
+ * The eigenvalues of a topEigenvalues result sorted by value, largest first (they are found by
+ * magnitude), each with its own converged flag and HVP count.
+ */
+export function eigenvaluesLargestFirst(
+  eig: EigenResult,
+): { value: number; converged: boolean; iterations: number }[] {
+  return eig.eigenvalues
+    .map((value, i) => ({ value, converged: eig.converged[i], iterations: eig.iterations[i] }))
+    .sort((a, b) => b.value - a.value);
 }
 
 export interface LambdaMaxResult {
@@ -114,7 +157,26 @@ export interface LambdaMaxResult {
  * power iteration (same tol/maxIter).
  */
 export function lambdaMax(hvp: HvpFn, n: number, options: Omit<EigenOptions, 'k'> = {}): LambdaMaxResult {
-  const first = topEigenvalues(hvp, n, { ...options, k: 1 });
+  return finish(lambdaMaxSteps(hvp, n, options));
+}
+
+/** lambdaMax one HVP at a time (see stepwise.ts); stopped early, the estimate so far. */
+export function* lambdaMaxSteps(
+  hvp: HvpFn,
+  n: number,
+  options: Omit<EigenOptions, 'k'> = {},
+): Stepwise<LambdaMaxResult> {
+  const maxIter = options.maxIter ?? 100;
+  const first = yield* nested(
+    topEigenvaluesSteps(hvp, n, { ...options, k: 1 }),
+    (e) => ({
+      lambdaMax: e.eigenvalues[0] ?? 0,
+      topMagnitude: e.eigenvalues[0] ?? 0,
+      iterations: e.iterations[0] ?? 0,
+    }),
+    0,
+    2 * maxIter,
+  );
   const l1 = first.eigenvalues[0];
   if (l1 >= 0) return { lambdaMax: l1, topMagnitude: l1, iterations: first.iterations[0] };
   const shifted: HvpFn = (v) => {
@@ -123,10 +185,16 @@ export function lambdaMax(hvp: HvpFn, n: number, options: Omit<EigenOptions, 'k'
     for (let i = 0; i < n; i++) out[i] = hv[i] - l1 * v[i];
     return out;
   };
-  const second = topEigenvalues(shifted, n, { ...options, k: 1, seed: (options.seed ?? 0) + 1 });
-  return {
-    lambdaMax: second.eigenvalues[0] + l1,
+  const result = (second: EigenResult): LambdaMaxResult => ({
+    lambdaMax: (second.eigenvalues[0] ?? 0) + l1,
     topMagnitude: l1,
-    iterations: first.iterations[0] + second.iterations[0],
-  };
+    iterations: first.iterations[0] + (second.iterations[0] ?? 0),
+  });
+  const second = yield* nested(
+    topEigenvaluesSteps(shifted, n, { ...options, k: 1, seed: (options.seed ?? 0) + 1 }),
+    result,
+    first.iterations[0],
+    2 * maxIter,
+  );
+  return result(second);
 }

@@ -8,6 +8,11 @@
  * The configuration (one bit-width per layer) minimising ΣΩ subject to Σ nᵢ·bᵢ ≤ budget is found
  * exactly from the Pareto frontier of (size, ΣΩ): layers are merged one at a time, keeping only the
  * configurations no other beats in both size and ΣΩ (additive objective and constraint make this exact).
+ *
+ * A negative trace estimate: HAWQ assumes Tr(Hᵢ) ≥ 0, and a negative Hutchinson estimate means noise
+ * around a small trace or real negative curvature — either way the layer's sensitivity is unknown, not
+ * zero. Such a layer is pinned at the widest candidate bit-width (never quantised hard on the strength
+ * of noise), its size counts against the budget, and it adds nothing to ΣΩ.
  */
 import type { ParamGroup } from './groups.js';
 import type { GroupTrace } from './trace.js';
@@ -28,6 +33,8 @@ export interface HawqLayer {
   omega: number[];
   /** ‖Q_b(W) − W‖² at each candidate bit-width. */
   quantError: number[];
+  /** The trace estimate is negative: sensitivity unknown, the layer is held at the widest bit-width. */
+  pinned: boolean;
 }
 
 export interface HawqConfig {
@@ -104,6 +111,7 @@ export function hawqSensitivity(layers: readonly HawqLayerInput[], bits: readonl
       trace: l.trace,
       quantError,
       omega: quantError.map((e) => (l.trace / n) * e),
+      pinned: l.trace < 0,
     };
   });
 }
@@ -124,12 +132,15 @@ export function hawqMixedPrecision(options: HawqOptions): HawqResult {
   if (!(budgetBits >= 0)) throw new RangeError(`HAWQ: budgetBits must be >= 0, got ${budgetBits}`);
   if (options.layers.length === 0) throw new RangeError('HAWQ: needs at least one layer');
   const layers = hawqSensitivity(options.layers, bits);
+  const widest = Math.max(...bits);
   let frontier: Point[] = [{ size: 0, omega: 0, bits: [] }];
   for (const layer of layers) {
     const next: Point[] = [];
     for (const p of frontier)
       bits.forEach((b, j) => {
-        next.push({ size: p.size + layer.params * b, omega: p.omega + layer.omega[j], bits: [...p.bits, b] });
+        if (layer.pinned && b !== widest) return;
+        const omega = layer.pinned ? 0 : layer.omega[j];
+        next.push({ size: p.size + layer.params * b, omega: p.omega + omega, bits: [...p.bits, b] });
       });
     next.sort((a, b) => a.size - b.size || a.omega - b.omega);
     frontier = [];

@@ -1,13 +1,30 @@
 /** Hessian diagnostics (PyHessian-style): trace, top eigenvalues, spectral density, stability, HAWQ, LR scaling. */
+export {
+  type StepProgress,
+  type Stepwise,
+  type DriveOptions,
+  type Driven,
+  finish,
+  drive,
+} from './stepwise.js';
 export { type HvpFn, hvpOperator, batchedHvpOperator, matrixOperator } from './operator.js';
 export { type ParamGroup, layoutGroups, checkGroups } from './groups.js';
-export { type TraceOptions, type TraceResult, type GroupTrace, hutchinsonTrace } from './trace.js';
+export {
+  type TraceOptions,
+  type TraceResult,
+  type GroupTrace,
+  hutchinsonTrace,
+  hutchinsonTraceSteps,
+} from './trace.js';
 export {
   type EigenOptions,
   type EigenResult,
   type LambdaMaxResult,
   topEigenvalues,
+  topEigenvaluesSteps,
+  eigenvaluesLargestFirst,
   lambdaMax,
+  lambdaMaxSteps,
 } from './eigen.js';
 export { type SymmetricEigen, tridiagonalEigen, symmetricEigen } from './symmetric-eigen.js';
 export {
@@ -15,7 +32,9 @@ export {
   type LanczosRun,
   type SpectralDensity,
   lanczos,
+  lanczosSteps,
   spectralDensity,
+  spectralDensitySteps,
 } from './density.js';
 export {
   type StabilityKind,
@@ -25,6 +44,7 @@ export {
   adamStability,
   sgdStability,
   preconditionedLambdaMax,
+  preconditionedLambdaMaxSteps,
 } from './stability.js';
 export {
   type HawqLayerInput,

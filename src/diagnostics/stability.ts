@@ -13,7 +13,8 @@
  * sense — negative curvature is a saddle, not a step-size divergence).
  */
 import type { HvpFn } from './operator.js';
-import { type EigenOptions, lambdaMax } from './eigen.js';
+import { type EigenOptions, type LambdaMaxResult, lambdaMaxSteps } from './eigen.js';
+import { type Stepwise, finish } from './stepwise.js';
 import { checkCount } from './linalg.js';
 
 export type StabilityKind = 'gd' | 'momentum' | 'adam' | 'sgd';
@@ -105,6 +106,16 @@ export function preconditionedLambdaMax(
   preconditioner: ArrayLike<number>,
   options: Omit<EigenOptions, 'k'> = {},
 ): number {
+  return finish(preconditionedLambdaMaxSteps(hvp, n, preconditioner, options)).lambdaMax;
+}
+
+/** preconditionedLambdaMax one HVP at a time (see stepwise.ts). */
+export function preconditionedLambdaMaxSteps(
+  hvp: HvpFn,
+  n: number,
+  preconditioner: ArrayLike<number>,
+  options: Omit<EigenOptions, 'k'> = {},
+): Stepwise<LambdaMaxResult> {
   checkCount('preconditionedLambdaMax', n);
   if (preconditioner.length !== n)
     throw new RangeError(
@@ -127,5 +138,5 @@ export function preconditionedLambdaMax(
     for (let i = 0; i < n; i++) out[i] = s[i] * hu[i];
     return out;
   };
-  return lambdaMax(op, n, options).lambdaMax;
+  return lambdaMaxSteps(op, n, options);
 }

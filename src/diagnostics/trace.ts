@@ -12,6 +12,7 @@ import { rng } from '../random/counter-rng.js';
 import { type ParamGroup, checkGroups } from './groups.js';
 import type { HvpFn } from './operator.js';
 import { applyChecked, checkCount, dot } from './linalg.js';
+import { type Stepwise, finish } from './stepwise.js';
 
 export interface TraceOptions {
   /** Relative-change tolerance of the running mean (default 1e-3, PyHessian). 0 runs all maxIter probes. */
@@ -42,6 +43,15 @@ export interface TraceResult {
 }
 
 export function hutchinsonTrace(hvp: HvpFn, n: number, options: TraceOptions = {}): TraceResult {
+  return finish(hutchinsonTraceSteps(hvp, n, options));
+}
+
+/** hutchinsonTrace one probe at a time (see stepwise.ts); stopped early, the mean of the probes so far. */
+export function* hutchinsonTraceSteps(
+  hvp: HvpFn,
+  n: number,
+  options: TraceOptions = {},
+): Stepwise<TraceResult> {
   checkCount('hutchinsonTrace', n);
   const tol = options.tol ?? 1e-3;
   const maxIter = options.maxIter ?? 100;
@@ -58,6 +68,13 @@ export function hutchinsonTrace(hvp: HvpFn, n: number, options: TraceOptions = {
   let converged = false;
   let it = 0;
   const z = new Float64Array(n);
+  const result = (): TraceResult => ({
+    trace: sum / it,
+    iterations: it,
+    history: [...history],
+    perLayer: groups.map((g, gi) => ({ name: g.name, trace: groupSums[gi] / it, params: g.params })),
+    converged,
+  });
   while (it < maxIter) {
     rng(seed, 'trace', it).fillRademacher(z);
     const hz = applyChecked(hvp, z, 'hutchinsonTrace');
@@ -76,12 +93,7 @@ export function hutchinsonTrace(hvp: HvpFn, n: number, options: TraceOptions = {
       break;
     }
     prev = mean;
+    if (it < maxIter) yield { done: it, total: maxIter, partial: result };
   }
-  return {
-    trace: sum / it,
-    iterations: it,
-    history,
-    perLayer: groups.map((g, gi) => ({ name: g.name, trace: groupSums[gi] / it, params: g.params })),
-    converged,
-  };
+  return result();
 }

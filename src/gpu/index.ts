@@ -1,7 +1,8 @@
 /**
- * GPU path: WebGPU in Node through Dawn (webgpu-shim), backend selection, the asynchronous device API
- * with gpu.js and WGSL kernels (device), the GPT's device-resident GNB probe (device-gpt-probe), the
- * GPU → CPU fallback (fallback), and synchronous gpu.js registry kernels (sync).
+ * GPU path, by concern: device/ (WebGPU in Node through Dawn, the asynchronous device API with its
+ * gpu.js and WGSL kernels), probes/ (the device-resident curvature probes of the tanh MLP and the
+ * GPT), host/ (backend selection, the probe worker's device host, the GPU → CPU fallback). The
+ * synchronous gpu.js registry backend is src/kernels/gpujs.
  */
 export {
   installWebGpu,
@@ -9,44 +10,35 @@ export {
   type AdapterDescription,
   type WebGpuInstall,
   type WebGpuSource,
-} from './webgpu-shim.js';
+} from './device/webgpu-shim.js';
 export {
   selectGpuBackend,
   type GpuBackendKind,
   type GpuBackendSelection,
   type GpuPreference,
-} from './backend.js';
+} from './host/backend.js';
 export {
   DeviceArray,
   GpuDevice,
-  type AdahessianBuffers,
-  type AdahessianStepOptions,
   type DeviceMatmulOptions,
-  type EmaOptions,
   type GpuDeviceOptions,
   type MatmulImpl,
   type MlpGnbProbeOptions,
   type MlpGnbProbeResult,
   type MlpHutchinsonProbeOptions,
   type MlpHutchinsonProbeResult,
-  type SophiaGBuffers,
-  type SophiaGStepOptions,
-} from './device.js';
-export { gptGnbProbe, type GptGnbProbeOptions, type GptGnbProbeResult } from './device-gpt-probe.js';
+} from './device/device.js';
+export { gptGnbProbe, type GptGnbProbeOptions, type GptGnbProbeResult } from './probes/gpt-gnb.js';
 export {
   GpuFallback,
   mlpGnbDiag,
-  sophiaGStepHost,
   withCpuFallback,
   type FallbackLogger,
-  type HostSophiaG,
   type MlpProbeRequest,
-  type SophiaGFallbackOptions,
-} from './fallback.js';
+} from './host/fallback.js';
 export {
   GpuProbeHost,
   deviceProbeProblem,
   type HostedEstimate,
   type ProbeHostOptions,
-} from './probe-host.js';
-export { SyncGpuJs, registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from './sync.js';
+} from './host/probe-host.js';

@@ -10,6 +10,7 @@ import {
   encodeSafetensors,
   safetensorsToFloat32,
 } from './safetensors.js';
+import { tiedAliases } from './tied-head.js';
 
 type LayoutLike = ReadonlyArray<Pick<ParamLayoutEntry, 'name' | 'shape' | 'offset'> & { tags?: string[] }>;
 
@@ -21,20 +22,36 @@ function checkLayout(layout: LayoutLike, length: number): void {
   if (problem) throw new RangeError(`invalid parameter layout: ${problem}`);
 }
 
-/** The parameters as safetensors bytes, one F32 tensor per layout entry. */
+export interface ParamsToSafetensorsOptions {
+  /**
+   * Also write a tied head under PyTorch's second name (`lm_head.weight` beside
+   * `transformer.wte.weight`, src/io/tied-head.ts), so `load_state_dict(strict=True)` accepts the file.
+   */
+  torchTiedHead?: boolean;
+}
+
+/** The parameters as safetensors bytes, one F32 tensor per layout entry (and per tied alias). */
 export function paramsToSafetensors(
   params: Float32Array,
   layout: LayoutLike,
   metadata?: Record<string, string>,
+  opts: ParamsToSafetensorsOptions = {},
 ): Uint8Array {
   checkLayout(layout, params.length);
-  return encodeSafetensors(
-    layout.map((e) => [
-      e.name,
-      { shape: e.shape, data: params.subarray(e.offset, e.offset + layoutEntrySize(e)) },
-    ]),
-    metadata,
-  );
+  const tensors: [string, { shape: number[]; data: Float32Array }][] = layout.map((e) => [
+    e.name,
+    { shape: [...e.shape], data: params.subarray(e.offset, e.offset + layoutEntrySize(e)) },
+  ]);
+  if (opts.torchTiedHead) {
+    for (const [alias, name] of tiedAliases(layout.map((e) => e.name))) {
+      const e = layout.find((x) => x.name === name)!;
+      tensors.push([
+        alias,
+        { shape: [...e.shape], data: params.subarray(e.offset, e.offset + layoutEntrySize(e)) },
+      ]);
+    }
+  }
+  return encodeSafetensors(tensors, metadata);
 }
 
 export interface ParamsFromSafetensorsOptions {
@@ -63,8 +80,28 @@ export function paramsFromSafetensors(
       missing[0],
     );
   }
+  // A tied head's PyTorch alias is accepted when it is exactly the embedding it stands for.
+  const aliases = tiedAliases(layout.map((e) => e.name));
+  for (const [alias, name] of aliases) {
+    const a = file.tensors.get(alias);
+    if (!a) continue;
+    const x = safetensorsToFloat32(a, `tensor '${alias}'`);
+    const y = safetensorsToFloat32(file.tensors.get(name)!, `tensor '${name}'`);
+    const same =
+      x.length === y.length &&
+      Buffer.compare(
+        Buffer.from(x.buffer, x.byteOffset, x.byteLength),
+        Buffer.from(y.buffer, y.byteOffset, y.byteLength),
+      ) === 0;
+    if (!same)
+      throw new SafetensorsError(
+        'bad_tensor',
+        `safetensors: '${alias}' differs from '${name}', which the model ties it to`,
+        alias,
+      );
+  }
   if (opts.strict ?? true) {
-    const known = new Set(layout.map((e) => e.name));
+    const known = new Set([...layout.map((e) => e.name), ...aliases.keys()]);
     const extra = [...file.tensors.keys()].filter((k) => !known.has(k));
     if (extra.length > 0) {
       throw new SafetensorsError(

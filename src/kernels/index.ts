@@ -1,6 +1,7 @@
 /**
- * Loads every kernel backend: the CPU references, then WebAssembly SIMD (matmul). Import order matters —
- * the registry requires a kernel's CPU reference before any other backend of it.
+ * Loads every kernel backend: the CPU references, then WebAssembly SIMD. Import order matters — the
+ * registry requires a kernel's CPU reference before any other backend of it. gpu.js's synchronous
+ * backend (gpujs/) registers only when asked (`registerGpuJsKernels`), loading gpu.js then.
  */
 import './cpu/register.js';
 import './wasm/index.js';
@@ -18,3 +19,4 @@ export {
   withKernelBackend,
 } from './registry.js';
 export { wasmRelaxedSimdSupported, wasmSimdSupported } from './wasm/matmul.js';
+export { registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from './gpujs/sync.js';

@@ -4,7 +4,7 @@
  * dispatch through `kernel(name)` so a faster implementation drops in without touching the ops.
  * Kernel tests run every registered backend of a kernel against its CPU reference.
  */
-import type { FloatArray } from '../tensor/tensor.js';
+import type { FloatArray } from './arrays.js';
 
 export type BinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'greaterEqual' | 'equal';
 export type UnaryOp =
@@ -69,6 +69,21 @@ export interface MatmulSpec {
   readonly bOffsets: Int32Array;
 }
 export type MatmulKernel = (a: FloatArray, b: FloatArray, out: FloatArray, spec: MatmulSpec) => void;
+
+/**
+ * A Linear layer's forward: out = x·wᵀ + bias with x [rows, k], w [n, k] (as PyTorch stores it) and
+ * bias [n]. Each product element is rounded to out's type before its bias is added, so the result is
+ * the matmul kernel's followed by a row-bias pass; a backend may add the bias as it stores the product.
+ */
+export type AffineKernel = (
+  x: FloatArray,
+  w: FloatArray,
+  bias: FloatArray,
+  out: FloatArray,
+  rows: number,
+  k: number,
+  n: number,
+) => void;
 
 /** Copy with permuted axes: out[perm-order index] = x[index]. */
 export type PermuteKernel = (
@@ -190,13 +205,79 @@ export type LayerNormVjpKernel = (
   dbias: FloatArray,
 ) => void;
 
-export interface KernelSignatures {
+/**
+ * The optimizers' per-element passes over flat float32 vectors of one length (the caller checks the
+ * lengths). Each computes in float64 and rounds to float32 on store, exactly as its CPU reference
+ * (cpu/passes.ts); outputs may be the same view as an input.
+ */
+/** Adam's constants for one step: β's, bias corrections 1 − β^t, eps and eps_root. */
+export interface AdamConstants {
+  readonly b1: number;
+  readonly b2: number;
+  readonly bc1: number;
+  readonly bc2: number;
+  readonly eps: number;
+  readonly epsRoot: number;
+}
+
+/** Where result arrays come from: `n` elements the kernel overwrites completely. */
+export type AllocateArray = (n: number) => Float32Array;
+
+/** New moments and update from a gradient and the previous moments (all of one length). */
+export type AdamMomentsKernel = (
+  g: Float32Array,
+  mu0: Float32Array,
+  nu0: Float32Array,
+  c: AdamConstants,
+  allocate?: AllocateArray,
+) => { mu: Float32Array; nu: Float32Array; out: Float32Array };
+
+/** Writes the moments and the update for every element of `g` (the reference the kernel must match). */
+export type AdamMomentsLoop = (
+  g: Float32Array,
+  mu0: Float32Array,
+  nu0: Float32Array,
+  mu: Float32Array,
+  nu: Float32Array,
+  out: Float32Array,
+  c: AdamConstants,
+) => void;
+
+export interface VectorPassSignatures {
+  /** dst[i] = f32(dst[i] + src[i]). */
+  addInto: (dst: Float32Array, src: Float32Array) => void;
+  /** out[i] = f32(f · x[i]). */
+  scaleInto: (out: Float32Array, x: Float32Array, f: number) => void;
+  /** out[i] = f32(g[i] + wd · p[i]), unfused. */
+  addScaledInto: (out: Float32Array, g: Float32Array, p: Float32Array, wd: number) => void;
+  /** Σ v[i]² in float64, in the reference's fixed order of eight partial sums. */
+  sumOfSquares: (v: Float32Array) => number;
+  /** out[i] = f32(b·a[i] + c·x[i]), unfused. */
+  emaInto: (out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number) => void;
+  /** out[i] = f32(sign(m)·min(|m|/(scale·h + eps), 1)); returns how many ratios were below 1. */
+  sophiaGClip: (out: Float32Array, m: Float32Array, h: Float32Array, scale: number, eps: number) => number;
+  /** out[i] = f32(clamp(m/bc1/max(γ·h, eps), ±clip)); returns how many |u| were below clip. */
+  sophiaHClip: (
+    out: Float32Array,
+    m: Float32Array,
+    h: Float32Array,
+    bc1: number,
+    gamma: number,
+    eps: number,
+    clip: number,
+  ) => number;
+  /** Adam's new moments and update, in arrays from `allocate` (fresh by default). */
+  adamMoments: AdamMomentsKernel;
+}
+
+export interface KernelSignatures extends VectorPassSignatures {
   binary: (op: BinaryOp) => BinaryKernel;
   unary: (op: UnaryOp) => UnaryKernel;
   where: WhereKernel;
   sum: ReduceKernel;
   max: ReduceKernel;
   matmul: MatmulKernel;
+  affine: AffineKernel;
   permute: PermuteKernel;
   gather: GatherKernel;
   scatterAdd: ScatterAddKernel;

@@ -12,7 +12,7 @@
  * recent D. We do the same — the state keeps the last D — and require an estimate on the first step,
  * where the official code always has one.
  */
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { blockAveragedAbs, checkBlocksFit, compileBlocks, type HessianBlock } from './hessian-blocks.js';
@@ -88,7 +88,7 @@ export function scaleByAdahessian(
 
       const bc1 = 1 - b1 ** count;
       const sqrtBc2 = Math.sqrt(1 - b2 ** count);
-      const [m, v, out] = [freshArray(d, extra), freshArray(d, extra), freshArray(d, extra)];
+      const [m, v, out] = [takeArray(d, extra), takeArray(d, extra), takeArray(d, extra)];
       for (let i = 0; i < d; i++) {
         m[i] = b1 * m0[i] + (1 - b1) * grads[i];
         v[i] = b2 * v0[i] + (1 - b2) * diag[i] * diag[i];

@@ -1,13 +1,7 @@
 /** Adam moments (optax.scale_by_adam) and the AdamW alias (torch.optim.AdamW defaults). */
-import {
-  type AdamMomentsKernel,
-  type AdamMomentsLoop,
-  WasmAdam,
-  adamConstants,
-  adamSelfCheck,
-} from '../kernels/wasm/adam.js';
-import { checkedOnce } from '../kernels/wasm/checked-kernel.js';
-import { freshArray } from './array-pool.js';
+import { adamConstants } from '../kernels/cpu/passes.js';
+import { adamMoments } from '../kernels/passes.js';
+import { takeArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
@@ -37,52 +31,6 @@ export interface AdamState {
   nu: Float32Array;
 }
 
-/**
- * The moments and update of one Adam step in JavaScript, per element in float64 with mu and nu rounded
- * to float32 on store: the reference (and fallback) of the WebAssembly kernel, which matches it bit for bit.
- */
-export const adamMomentsLoop: AdamMomentsLoop = (
-  g,
-  mu0,
-  nu0,
-  mu,
-  nu,
-  out,
-  { b1, b2, bc1, bc2, eps, epsRoot },
-) => {
-  for (let i = 0; i < g.length; i++) {
-    const gi = g[i];
-    mu[i] = b1 * mu0[i] + (1 - b1) * gi;
-    nu[i] = b2 * nu0[i] + (1 - b2) * gi * gi;
-    // The stored (float32) moments are what the next step sees, so the update uses them too.
-    out[i] = mu[i] / bc1 / (Math.sqrt(nu[i] / bc2 + epsRoot) + eps);
-  }
-};
-
-/** Below this many elements the copies into and out of wasm memory cost more than the loop saves. */
-const MIN_WASM = 64;
-
-/**
- * The WebAssembly SIMD kernel (src/kernels/wasm/adam.ts), built on first use and used only when the
- * engine has WebAssembly SIMD and the kernel passes its exact self-check against `adamMomentsLoop`;
- * otherwise null and the loop runs. A request memory cannot hold falls back to the loop too.
- */
-const adamKernel = checkedOnce(
-  WasmAdam.supported,
-  (): AdamMomentsKernel => {
-    const w = new WasmAdam();
-    return (g, mu0, nu0, c, allocate = (n) => new Float32Array(n)) => {
-      const r = w.moments(g, mu0, nu0, c, allocate);
-      if (r) return r;
-      const n = g.length;
-      const [mu, nu, out] = [allocate(n), allocate(n), allocate(n)];
-      adamMomentsLoop(g, mu0, nu0, mu, nu, out, c);
-      return { mu, nu, out };
-    };
-  },
-  (kernel) => adamSelfCheck(kernel, adamMomentsLoop),
-);
-
 /** m ← b1·m + (1−b1)·g; v ← b2·v + (1−b2)·g²; u = m̂/(√(v̂ + epsRoot) + eps) with bias-corrected m̂, v̂. */
 export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransformation<AdamState> {
   const owner = 'scaleByAdam';
@@ -103,14 +51,7 @@ export function scaleByAdam(options: ScaleByAdamOptions = {}): GradientTransform
       const nu0 = checkStateVector(owner, 'nu', s.nu, mu0.length);
       checkLength(owner, 'gradient', grads, mu0.length);
       const c = adamConstants(b1, b2, count, eps, epsRoot);
-      const allocate = (n: number) => freshArray(n, extra);
-      const wasm = grads.length >= MIN_WASM ? adamKernel() : null;
-      if (wasm) {
-        const { mu, nu, out } = wasm(grads, mu0, nu0, c, allocate);
-        return [out, { count, mu, nu }];
-      }
-      const [mu, nu, out] = [allocate(grads.length), allocate(grads.length), allocate(grads.length)];
-      adamMomentsLoop(grads, mu0, nu0, mu, nu, out, c);
+      const { mu, nu, out } = adamMoments(grads, mu0, nu0, c, (n) => takeArray(n, extra));
       return [out, { count, mu, nu }];
     },
   };

@@ -1,5 +1,5 @@
 /** Applying updates: params + updates (updates already carry the sign and the learning rate). */
-import { addInto } from '../kernels/wasm/vector-ops.js';
+import { addInto } from '../kernels/passes.js';
 import { checkLength } from './validate.js';
 
 /** Returns a new Float32Array params + updates; neither input is touched. */
@@ -13,7 +13,7 @@ export function applyUpdates(params: Float32Array, updates: Float32Array): Float
 /**
  * Adds updates into params in place and returns params. For the coordinator, which owns the shared
  * parameter buffer workers read from; the result is applyUpdates's bit for bit (WebAssembly SIMD
- * where available, see src/kernels/wasm/vector-ops.ts).
+ * where available: the 'addInto' kernel of src/kernels/passes.ts).
  */
 export function applyUpdatesInPlace(params: Float32Array, updates: Float32Array): Float32Array {
   checkLength('applyUpdatesInPlace', 'updates', updates, params.length, 'params');

@@ -88,6 +88,6 @@ export function float32ArraysOf(value: unknown, out: Float32Array[] = []): Float
 }
 
 /** An array of `n` elements to overwrite completely: from the caller's pool if it passed one. */
-export function freshArray(n: number, extra?: UpdateExtra): Float32Array {
+export function takeArray(n: number, extra?: UpdateExtra): Float32Array {
   return extra?.arrays ? extra.arrays.take(n) : new Float32Array(n);
 }

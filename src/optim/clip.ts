@@ -1,5 +1,5 @@
 /** Gradient clipping by global norm (optax.clip_by_global_norm / torch clip_grad_norm_). */
-import { sumOfSquares } from '../kernels/wasm/vector-ops.js';
+import { sumOfSquares } from '../kernels/passes.js';
 import type { GradientTransformation } from './transform.js';
 import { checkNumber } from './validate.js';
 

@@ -11,7 +11,7 @@
  * reference holds unchanged, already checked values. Float32Arrays are checked by `sumOfSquares` (the
  * WebAssembly SIMD kernel where available): Σ v² in float64 is finite exactly when every value is.
  */
-import { sumOfSquares } from '../kernels/wasm/vector-ops.js';
+import { sumOfSquares } from '../kernels/passes.js';
 
 function float64Finite(v: Float64Array): boolean {
   // v * 0 is 0 for every finite v and NaN for ±Infinity and NaN.

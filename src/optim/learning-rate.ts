@@ -1,5 +1,5 @@
 /** Scaling by (minus) the learning rate, the last link of every alias chain. */
-import { scaleInto } from '../kernels/wasm/vector-ops.js';
+import { scaleInto } from '../kernels/passes.js';
 import { evaluateSchedule } from './schedules.js';
 import type { GradientTransformation, ScalarOrSchedule } from './transform.js';
 import { checkBoolean, checkScalarOrSchedule, checkStateCount, checkStateObject } from './validate.js';

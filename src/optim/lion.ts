@@ -1,5 +1,5 @@
 /** Lion (google/automl lion/lion_pytorch.py): sign of an interpolated momentum. */
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import type { CoordinateMask, GradientTransformation, ScalarOrSchedule } from './transform.js';
@@ -32,8 +32,8 @@ export function scaleByLion(options: { b1?: number; b2?: number } = {}): Gradien
     update(grads, state, _params, extra) {
       const mu0 = checkStateVector(owner, 'mu', checkStateObject(owner, state).mu);
       checkLength(owner, 'gradient', grads, mu0.length);
-      const mu = freshArray(grads.length, extra);
-      const out = freshArray(grads.length, extra);
+      const mu = takeArray(grads.length, extra);
+      const out = takeArray(grads.length, extra);
       for (let i = 0; i < grads.length; i++) {
         // The official code forms this interpolation in float32 before taking the sign.
         out[i] = Math.sign(Math.fround(b1 * mu0[i] + (1 - b1) * grads[i]));

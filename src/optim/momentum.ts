@@ -1,5 +1,5 @@
 /** Heavy-ball / Nesterov momentum (optax.trace; equals torch.optim.SGD with dampening 0). */
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import type { GradientTransformation } from './transform.js';
 import { checkBoolean, checkLength, checkNumber, checkStateObject, checkStateVector } from './validate.js';
 
@@ -26,8 +26,8 @@ export function trace(options: TraceOptions): GradientTransformation<TraceState>
       const s = checkStateObject(owner, state);
       const prev = checkStateVector(owner, 'trace', s.trace);
       checkLength(owner, 'gradient', grads, prev.length);
-      const next = freshArray(grads.length, extra);
-      const out = freshArray(grads.length, extra);
+      const next = takeArray(grads.length, extra);
+      const out = takeArray(grads.length, extra);
       for (let i = 0; i < grads.length; i++) {
         next[i] = grads[i] + mu * prev[i];
         out[i] = nesterov ? grads[i] + mu * next[i] : next[i];

@@ -8,7 +8,7 @@
  * Which coordinates form each group is kept in the state (plain number arrays), not in the closure, so a
  * state restored from a checkpoint drives a freshly built partition without calling `init` again.
  */
-import { freshArray } from './array-pool.js';
+import { takeArray } from './array-pool.js';
 import type { TensorLayout, TensorSlot } from './tensor-layout.js';
 import { requireTensorLayout } from './tensor-layout.js';
 import type { GradientTransformation, UpdateExtra } from './transform.js';
@@ -36,7 +36,7 @@ function spanLength(spans: readonly number[]): number {
 /** The coordinates of `spans` gathered from `v`: a view when they are one run, else a copy. */
 function gather(v: Float32Array, spans: readonly number[], n: number, extra?: UpdateExtra): Float32Array {
   if (spans.length === 2) return v.subarray(spans[0], spans[1]);
-  const out = freshArray(n, extra);
+  const out = takeArray(n, extra);
   let at = 0;
   for (let i = 0; i < spans.length; i += 2) {
     out.set(v.subarray(spans[i], spans[i + 1]), at);
@@ -129,7 +129,7 @@ export function partition(
           throw new Error(`${OWNER}: state.${g.label}.spans reach past the ${grads.length} coordinates`);
       if (params !== undefined) checkLength(OWNER, 'params', params, grads.length, 'gradient');
       // Every coordinate belongs to one group, so the groups' updates write every element of `out`.
-      const out = freshArray(grads.length, extra);
+      const out = takeArray(grads.length, extra);
       const next: PartitionState = {};
       for (const { label: l, spans, inner } of groups) {
         const n = spanLength(spans);

@@ -19,8 +19,8 @@
  * factor, basis or result returns NaN updates and the state it was given: Trainer and the pipeline skip
  * a non-finite update and keep the old state, so θ and every moment stay as they were.
  */
-import { emaInto } from '../kernels/wasm/sophia.js';
-import { freshArray } from './array-pool.js';
+import { emaInto } from '../kernels/passes.js';
+import { takeArray } from './array-pool.js';
 import { eigenbasisDescending, refreshEigenbasis } from './eigenbasis.js';
 import { quantileSelect } from './group-quantile.js';
 import { Scratch, factorEma, gemm, rotate, rotateBack } from './soap-linalg.js';
@@ -135,11 +135,11 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
       // (probes are expensive), with the basis just built.
       const foldFirst = first && sophia?.curvature === 'curvature' && gHat !== undefined;
       const vUpdated = first ? foldFirst : vSource !== undefined;
-      const skipped = (): [Float32Array, SoapState] => [freshArray(d, extra).fill(NaN), state as SoapState];
+      const skipped = (): [Float32Array, SoapState] => [takeArray(d, extra).fill(NaN), state as SoapState];
 
-      const out = freshArray(d, extra);
-      const m = first ? s.m : freshArray(d, extra);
-      const v = first && !foldFirst ? s.v : freshArray(d, extra);
+      const out = takeArray(d, extra);
+      const m = first ? s.m : takeArray(d, extra);
+      const v = first && !foldFirst ? s.v : takeArray(d, extra);
       const factors: SoapFactors[] = [];
       const bc = c.correctBias ? Math.sqrt(1 - b2 ** step) / (1 - b1 ** step) : 1;
       let unclipped = 0;
@@ -179,7 +179,7 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
           if (!on) continue;
           const wasZero = c.factors === 'curvature' && allZero(f0[fk]);
           if (src) {
-            f[fk] = freshArray(size * size, extra);
+            f[fk] = takeArray(size * size, extra);
             factorEma(f0[fk], src, rows, cols, side, c.shampooBeta, f[fk], tmp2);
             if (!allFinite(f[fk])) return skipped();
           }
@@ -187,7 +187,7 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
           // decompose afresh once data arrives instead of waiting for power iteration to find it.
           const full = first || (wasZero && src !== undefined);
           if (!full && !refresh) continue;
-          f[qk] = freshArray(size * size, extra);
+          f[qk] = takeArray(size * size, extra);
           try {
             if (full) eigenbasisDescending(f[fk], size, f[qk]);
             else {

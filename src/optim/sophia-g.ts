@@ -11,8 +11,8 @@
  * and the next step then uses it; here the estimate comes with the step that uses it, which is the same
  * sequence of arithmetic. Until the first estimate h = 0 and each step is lr·sign(m).
  */
-import { sophiaGClipInto } from '../kernels/wasm/sophia.js';
-import { freshArray } from './array-pool.js';
+import { sophiaGClipInto } from '../kernels/passes.js';
+import { takeArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { checkGroups, type CoordinateGroups, quantileSelect } from './group-quantile.js';
@@ -89,7 +89,7 @@ export function scaleBySophiaG(options: ScaleBySophiaGOptions = {}): GradientTra
       const hessianUpdates = counters[0];
       // Before the first estimate h = 0 either way (each step is lr·sign(m)).
       const correction = biasCorrection && hessianUpdates > 0 ? 1 / (1 - Math.pow(b2, hessianUpdates)) : 1;
-      const out = freshArray(d, extra);
+      const out = takeArray(d, extra);
       let unclipped = 0;
       // As the official clamp(None, 1): only an upper clip, so a negative h (impossible for GNB) is not
       // clamped at 0 here either; feed Sophia-G non-negative estimates. Per coordinate:

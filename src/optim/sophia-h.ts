@@ -11,8 +11,8 @@
  * update; delivering optax's ĥ_t one step later (at t+1) reproduces optax exactly. Max with ε (not +ε)
  * means a negative curvature gives ε, hence a clipped, sign-like step.
  */
-import { sophiaHClipInto } from '../kernels/wasm/sophia.js';
-import { freshArray } from './array-pool.js';
+import { sophiaHClipInto } from '../kernels/passes.js';
+import { takeArray } from './array-pool.js';
 import type { ChainState } from './chain.js';
 import { decoupledDecayAlias, type DecoupledDecayOptions } from './decoupled-decay-alias.js';
 import { initSophiaState, readSophiaState, sophiaMoments, sophiaStats } from './sophia-state.js';
@@ -53,7 +53,7 @@ export function scaleBySophiaH(options: ScaleBySophiaHOptions = {}): GradientTra
       const { m, h } = sophiaMoments(owner, b1, b2, grads, m0, h0, hHat, extra);
       const d = grads.length;
       const bc1 = 1 - b1 ** count;
-      const out = freshArray(d, extra);
+      const out = takeArray(d, extra);
       // u = m/bc1/max(γ·h, eps), out = clamp(u, ±clip), counting |u| < clip (wasm SIMD, bit-identical).
       const unclipped = sophiaHClipInto(out, m, h, bc1, gamma, eps, clip);
       const counters = nextHessianCounters(prevStats, hHat !== undefined);

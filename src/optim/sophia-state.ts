@@ -1,6 +1,6 @@
 /** The state Sophia-G and Sophia-H share, and the steps on it they take alike, written once for both. */
-import { emaInto } from '../kernels/wasm/sophia.js';
-import { freshArray } from './array-pool.js';
+import { emaInto } from '../kernels/passes.js';
+import { takeArray } from './array-pool.js';
 import { checkStats, initialStats, vectorStats, type CurvatureStats } from './stats.js';
 import type { UpdateExtra } from './transform.js';
 import { checkLength, checkStateCount, checkStateObject, checkStateVector } from './validate.js';
@@ -49,11 +49,11 @@ export function sophiaMoments(
 ): { m: Float32Array; h: Float32Array } {
   if (hHat !== undefined) checkLength(owner, 'extra.hessianDiag', hHat, m0.length);
   const d = grads.length;
-  const m = freshArray(d, extra);
+  const m = takeArray(d, extra);
   emaInto(m, m0, grads, b1, 1 - b1);
   let h = h0;
   if (hHat !== undefined) {
-    h = freshArray(d, extra);
+    h = takeArray(d, extra);
     emaInto(h, h0, hHat, b2, 1 - b2);
   }
   return { m, h };

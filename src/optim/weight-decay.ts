@@ -2,7 +2,7 @@
  * updates ← updates + wd·params on masked coordinates. Placed before scaleByLearningRate this gives the
  * decoupled decay of AdamW/Lion/Sophia (θ·(1 − lr·wd)); placed first it gives SGD's L2 term g + wd·θ.
  */
-import { addScaledInto } from '../kernels/wasm/vector-ops.js';
+import { addScaledInto } from '../kernels/passes.js';
 import type { CoordinateMask, GradientTransformation } from './transform.js';
 import { checkLength, checkMask, checkNumber, requireParams } from './validate.js';
 import type { EmptyState } from './clip.js';

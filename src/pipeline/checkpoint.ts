@@ -8,19 +8,14 @@
  * a checkpoint continues bit for bit as the uninterrupted run would have.
  */
 import type { GradientTransformation } from '../optim/transform.js';
-import type { PendingEstimate } from './step-math.js';
+import type { StepState } from '../step/records.js';
 
-export interface PipelineCheckpoint<S> {
-  /** θ after `step` steps. */
-  params: Float32Array;
-  optState: S;
-  /** Steps applied (or skipped) so far: the next step to run. */
-  step: number;
-  /** Estimates launched before `step` and not yet applied, in launch order. */
-  pending: PendingEstimate[];
-  /** Steps skipped so far (non-finite loss, gradient or update). */
-  skipped: number;
-}
+/**
+ * θ after `step` steps, the optimizer state, the next step to run, the estimates launched before `step`
+ * and not yet applied (in launch order, with their values) and the steps skipped so far: the step
+ * floor's `StepState`, which a coordinator's `checkpoint()` returns.
+ */
+export type PipelineCheckpoint<S> = StepState<S>;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);

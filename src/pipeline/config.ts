@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { curvatureSchema, gpuSchema, int } from '../config/schemas.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { BatchSpec } from '../data/validate.js';
-import type { GpuPreference } from '../gpu/backend.js';
+import type { GpuPreference } from '../gpu/host/backend.js';
 import type { ModelSpec } from '../nn/model.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import type { PipelineCheckpoint } from './checkpoint.js';
@@ -19,7 +19,7 @@ import {
   type CurvatureConfig,
   type ResolvedCurvature,
   resolveCurvature,
-} from '../train/curvature-schedule.js';
+} from '../step/curvature-schedule.js';
 import { WorkerPools } from '../workers/pools.js';
 import type { FailureHook, GpuFailureHook } from '../workers/protocol.js';
 

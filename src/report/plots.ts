@@ -18,6 +18,10 @@ export interface Series {
   points: readonly Point[];
   /** Mark each point (for sparse series such as held-out evaluations). */
   symbols?: boolean;
+  /** Stroke dash pattern, e.g. [6, 3], so curves that coincide stay distinguishable. */
+  dash?: number[];
+  /** A thin translucent line behind the others (e.g. the raw minibatch losses under their average). */
+  faint?: boolean;
 }
 
 export interface Panel {
@@ -34,6 +38,33 @@ export interface Panel {
   yFormat?: string;
   /** 'log' for losses spanning decades; non-positive values are dropped then. */
   yScale?: 'linear' | 'log';
+  /**
+   * The y axis spans at least this much (centred on the data, kept inside `yBounds`), so a small swing
+   * (an accuracy moving by 0.2 points) is not drawn as if it were large.
+   */
+  yMinSpan?: number;
+  /** Hard limits of the y axis with `yMinSpan`, e.g. [0, 1] for an accuracy. */
+  yBounds?: [number, number];
+}
+
+/** The y domain of `values` widened to `minSpan` around their middle, inside `bounds`. */
+export function yDomainWithMinSpan(
+  values: readonly number[],
+  minSpan: number,
+  bounds: [number, number] = [-Infinity, Infinity],
+): [number, number] | null {
+  const finite = values.filter(Number.isFinite);
+  if (finite.length === 0) return null;
+  let lo = Math.min(...finite);
+  let hi = Math.max(...finite);
+  if (hi - lo < minSpan) {
+    const mid = (lo + hi) / 2;
+    lo = mid - minSpan / 2;
+    hi = mid + minSpan / 2;
+    if (lo < bounds[0]) [lo, hi] = [bounds[0], Math.min(bounds[1], bounds[0] + minSpan)];
+    if (hi > bounds[1]) [lo, hi] = [Math.max(bounds[0], bounds[1] - minSpan), bounds[1]];
+  }
+  return [lo, hi];
 }
 
 export interface FigureOptions {
@@ -54,8 +85,24 @@ export function figureSpec(panels: readonly Panel[], options: FigureOptions = {}
     const values = panel.series.flatMap((s) =>
       s.points
         .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!log || p.y > 0))
-        .map((p) => ({ series: s.name, x: p.x, y: p.y, symbol: s.symbols === true })),
+        .map((p) => ({
+          series: s.name,
+          x: p.x,
+          y: p.y,
+          symbol: s.symbols === true,
+          opacity: s.faint ? 0.35 : 1,
+          width: s.faint ? 0.8 : 1.6,
+        })),
     );
+    const shown = panel.series.filter((s) => values.some((v) => v.series === s.name));
+    const yDomain =
+      panel.yMinSpan === undefined
+        ? null
+        : yDomainWithMinSpan(
+            values.map((v) => v.y),
+            panel.yMinSpan,
+            panel.yBounds,
+          );
     const name = `panel${i}`;
     data.push({ name, values });
     const several = panel.series.length > 1;
@@ -63,7 +110,9 @@ export function figureSpec(panels: readonly Panel[], options: FigureOptions = {}
       x: { scale: 'x', field: 'x' },
       y: { scale: 'y', field: 'y' },
       stroke: { scale: 'color', field: 'series' },
-      strokeWidth: { value: 1.6 },
+      strokeDash: { scale: 'dash', field: 'series' },
+      strokeOpacity: { field: 'opacity' },
+      strokeWidth: { field: 'width' },
     };
     const inner: vega.Mark[] = [{ type: 'line', from: { data: `${name}f` }, encode: { enter: encodeLine } }];
     const symbols: vega.Mark[] = [];
@@ -104,12 +153,18 @@ export function figureSpec(panels: readonly Panel[], options: FigureOptions = {}
         {
           name: 'y',
           type: log ? 'log' : 'linear',
-          domain: { data: name, field: 'y' },
+          domain: yDomain ?? { data: name, field: 'y' },
           range: [height, 0],
           zero: false,
           nice: true,
         },
-        { name: 'color', type: 'ordinal', domain: { data: name, field: 'series' }, range: 'category' },
+        { name: 'color', type: 'ordinal', domain: shown.map((s) => s.name), range: 'category' },
+        {
+          name: 'dash',
+          type: 'ordinal',
+          domain: shown.map((s) => s.name),
+          range: shown.map((s) => s.dash ?? [1, 0]),
+        },
       ],
       axes: [
         { orient: 'bottom', scale: 'x', title: panel.xTitle, tickCount: 8, format: panel.xFormat ?? '~r' },
@@ -126,7 +181,9 @@ export function figureSpec(panels: readonly Panel[], options: FigureOptions = {}
         ? [
             {
               stroke: 'color',
-              fill: 'color',
+              strokeDash: 'dash',
+              symbolType: 'stroke',
+              symbolStrokeWidth: 2,
               orient: 'right',
               title: panel.legendTitle ?? '',
               labelLimit: 320,

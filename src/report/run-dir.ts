@@ -1,6 +1,6 @@
 /**
  * The run directory of `hessflow train`: config.json (the config used), metrics.ndjson (one StepMetrics
- * per line, written as the run goes), checkpoint.hfckpt (params, layout, optimizer state, step, and the
+ * per line, written as the run goes), metrics.csv (the same steps as table rows, training-record.ts), checkpoint.hfckpt (params, layout, optimizer state, step, and the
  * config in its meta), weights.safetensors, and the plots.
  */
 import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { paramsToSafetensors } from '../io/safetensors-params.js';
 export const RUN_FILES = {
   config: 'config.json',
   metrics: 'metrics.ndjson',
+  metricsCsv: 'metrics.csv',
   checkpoint: 'checkpoint.hfckpt',
   weights: 'weights.safetensors',
 } as const;
@@ -33,8 +34,11 @@ export function makeRunDir(out: string | undefined, name: string): string {
 export class NdjsonWriter {
   private fd: number | null;
 
-  constructor(readonly path: string) {
-    this.fd = openSync(path, 'w');
+  constructor(
+    readonly path: string,
+    append = false,
+  ) {
+    this.fd = openSync(path, append ? 'a' : 'w');
   }
 
   write(value: unknown): void {
@@ -81,7 +85,7 @@ export async function writeModelFiles(
     meta: a.meta,
   });
   const meta: Record<string, string> = { format: 'pt', step: String(a.step) };
-  await writeFileAtomic(weights, paramsToSafetensors(a.params, layout, meta));
+  await writeFileAtomic(weights, paramsToSafetensors(a.params, layout, meta, { torchTiedHead: true }));
   return { checkpoint, weights };
 }
 

@@ -8,7 +8,8 @@
  */
 import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
 import { type RunArtifacts, writeModelFiles } from '../report/run-dir.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
+import { carriedState } from '../step/event.js';
 import { type TrainedState, checkEvery, stateAfter } from './trained-state.js';
 
 export interface CheckpointWritten {
@@ -22,7 +23,8 @@ export interface CheckpointEveryOptions {
   dir: string;
   /** Also write after steps every, 2·every, …; without it only at completion. */
   every?: number;
-  state: () => TrainedState;
+  /** Reads the state after a step; without it, the reader each step's metrics carry is used. */
+  state?: () => TrainedState;
   layout: RunArtifacts['layout'];
   /** The checkpoint's meta, given the latest metrics (e.g. to record its held-out evaluation). */
   meta: (latest: StepMetrics | undefined) => Record<string, unknown>;
@@ -75,8 +77,11 @@ export function checkpointEvery<M extends StepMetrics>(
         error: (e) => subscriber.error(e),
         complete: () => {
           try {
-            const s = o.state();
-            if (s.step !== lastWritten) save(s, latest);
+            // The state now: the reader given, or the one the last step carried (none: no step ran,
+            // nothing to write).
+            const read = o.state ?? (latest && carriedState(latest));
+            const s = read?.();
+            if (s && s.step !== lastWritten) save(s, latest);
           } catch (e) {
             subscriber.error(e);
             return;

@@ -19,10 +19,10 @@ import {
   take,
 } from 'rxjs';
 import type { ArrayPool } from '../optim/array-pool.js';
-import { type ShardGradient, reduceShards } from '../pipeline/step-math.js';
+import { type ShardGradient } from '../step/records.js';
+import { NON_FINITE_GRADIENT } from '../step/ports.js';
+import { reduceShards } from '../step/shards.js';
 import type { GradientStep, ParamsReady, ProbedStep } from './step.js';
-
-const NON_FINITE: ShardGradient = { loss: NaN, grad: new Float32Array(0), nonFinite: true };
 
 export function computeGradients(
   dispatch: (s: ProbedStep, shardIndex: number) => ObservableInput<ShardGradient>,
@@ -37,7 +37,7 @@ export function computeGradients(
           ...s,
           gradient:
             r.nonFinite || !r.grad || r.loss === undefined
-              ? NON_FINITE
+              ? NON_FINITE_GRADIENT
               : { loss: r.loss, grad: r.grad, nonFinite: false },
         })),
       );

@@ -10,7 +10,7 @@ import { type OperatorFunction, map } from 'rxjs';
 import { lambdaMax } from '../diagnostics/eigen.js';
 import type { HvpFn } from '../diagnostics/operator.js';
 import { hutchinsonTrace } from '../diagnostics/trace.js';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 import { type TrainedState, checkEvery, stateAfter } from './trained-state.js';
 
 export interface StepDiagnostics {
@@ -31,7 +31,8 @@ export type DiagnosedMetrics<M extends StepMetrics = StepMetrics> = M & { diagno
 export interface DiagnoseEveryOptions {
   /** Diagnose after steps every, 2·every, … (counted as steps applied). */
   every: number;
-  state: () => TrainedState;
+  /** Reads the state after a step; without it, the reader each step's metrics carry is used. */
+  state?: () => TrainedState;
   /** The Hessian operator v ↦ Hv at θ (e.g. batchedHvpOperator over fixed training batches). */
   hvpAt: (params: Float32Array) => HvpFn;
   /** λmax by power iteration (default true). */

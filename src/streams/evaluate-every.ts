@@ -5,8 +5,8 @@
  * numbers belong to exactly θ after that step.
  */
 import { type MonoTypeOperatorFunction, map } from 'rxjs';
-import type { EvalResult } from '../train/evaluate.js';
-import type { StepMetrics } from '../train/train.js';
+import type { EvalResult } from '../step/records.js';
+import type { StepMetrics } from '../step/records.js';
 import { type TrainedState, checkEvery, stateAfter } from './trained-state.js';
 
 export interface EvaluateEveryOptions {
@@ -14,7 +14,8 @@ export interface EvaluateEveryOptions {
   every: number;
   /** The step count at which the run ends: evaluated too, even off the `every` grid. */
   last?: number;
-  state: () => TrainedState;
+  /** Reads the state after a step; without it, the reader each step's metrics carry is used. */
+  state?: () => TrainedState;
   evaluate: (params: Float32Array) => EvalResult;
 }
 

@@ -5,7 +5,7 @@
  * (an invalid batch) errors the stream.
  */
 import { Observable } from 'rxjs';
-import type { StepMetrics } from '../train/train.js';
+import type { StepMetrics } from '../step/records.js';
 
 /** What is needed of a Trainer. */
 export interface SteppedLoop {

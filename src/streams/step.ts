@@ -5,7 +5,10 @@
  */
 import type { Observable } from 'rxjs';
 import type { Batch } from '../data/batch.js';
-import type { ShardGradient } from '../pipeline/step-math.js';
+import type { ProbeOutcome, ShardGradient } from '../step/records.js';
+
+// A probe's outcome is a step record; stages and their tests name it from here too.
+export type { ProbeOutcome } from '../step/records.js';
 
 export interface StepInput {
   step: number;
@@ -15,19 +18,6 @@ export interface StepInput {
 export interface ShardedStep extends StepInput {
   /** The batch's shards in shard order; their count is fixed by config, not by the worker count. */
   shards: Batch[];
-}
-
-/**
- * What a probe worker delivers: the diagonal estimate (empty for 'hvp-pair', which delivers `pair`) and,
- * for Hutchinson, the step's loss and gradient.
- */
-export interface ProbeOutcome {
-  diag: Float32Array;
-  pair?: { v: Float32Array; hv: Float32Array };
-  loss?: number;
-  grad?: Float32Array;
-  /** An op produced NaN/Inf: the estimate is dropped (and, when it carried the gradient, the step skipped). */
-  nonFinite: boolean;
 }
 
 export interface LaunchedProbe {

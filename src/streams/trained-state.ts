@@ -1,23 +1,30 @@
 /**
- * What the sink stages read besides the metrics: the trainer's state after a step. A sink is placed
- * after `pipeline.run(source$)` and reads θ when step t's metrics reach it; the pipeline does not start
- * step t + 1's update before its subscriber returns, so a synchronous stage sees exactly θ_{t+1}. The
- * step check turns a misplaced stage (behind an asynchronous one, where θ may have moved on) into a
- * clear error instead of silently evaluating or saving the wrong parameters.
+ * What the sink stages read besides the metrics: the trainer's state after a step. Each step's metrics
+ * carry a reader of it (src/step/event.ts), attached by the runner that applied the step; a stage given
+ * an explicit `state` reader (the way stages were wired before steps carried one) reads that instead.
+ * A pipeline updates θ in place and does not start step t + 1's update before the step's subscriber
+ * returns, so a synchronous stage sees exactly θ_{t+1}; the step check turns a misplaced stage (behind
+ * an asynchronous one, where θ may have moved on) into a clear error instead of silently evaluating or
+ * saving the wrong parameters.
  */
-import type { StepMetrics } from '../train/train.js';
+import { carriedState } from '../step/event.js';
+import type { StepMetrics, TrainedState } from '../step/records.js';
 
-export interface TrainedState {
-  /** Steps applied so far (θ is θ_step). */
-  step: number;
-  /** θ_step; the stages copy it when they keep it past the call. */
-  params: Float32Array;
-  optState: unknown;
-}
+export type { TrainedState } from '../step/records.js';
 
-/** Reads the state and checks it is the one right after the step of `m`. */
-export function stateAfter(who: string, state: () => TrainedState, m: StepMetrics): TrainedState {
-  const s = state();
+/** The state right after the step of `m` (from `state`, or else the reader `m` carries), checked. */
+export function stateAfter(
+  who: string,
+  state: (() => TrainedState) | undefined,
+  m: StepMetrics,
+): TrainedState {
+  const read = state ?? carriedState(m);
+  if (!read)
+    throw new Error(
+      `${who}: the metrics of step ${m.step} carry no state and no state reader was given; ` +
+        'place this stage after pipeline.run() or fromTrainer(), or pass `state`',
+    );
+  const s = read();
   if (s.step !== m.step + 1)
     throw new Error(
       `${who}: the trainer is at step ${s.step} but the metrics are of step ${m.step} (θ after it is step ${m.step + 1}); ` +

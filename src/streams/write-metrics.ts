@@ -6,14 +6,22 @@
 import { type MonoTypeOperatorFunction, Observable } from 'rxjs';
 import { NdjsonWriter } from '../report/run-dir.js';
 
-export function writeMetrics<M>(path: string): MonoTypeOperatorFunction<M> {
+export interface WriteMetricsOptions {
+  /** Append to an existing file (a resumed run) instead of starting it afresh. */
+  append?: boolean;
+}
+
+export function writeMetrics<M>(
+  path: string,
+  options: WriteMetricsOptions = {},
+): MonoTypeOperatorFunction<M> {
   if (typeof path !== 'string' || path.length === 0)
     throw new TypeError(`writeMetrics: path must be a non-empty string, got ${JSON.stringify(path)}`);
   return (source) =>
     new Observable<M>((subscriber) => {
       let writer: NdjsonWriter;
       try {
-        writer = new NdjsonWriter(path);
+        writer = new NdjsonWriter(path, options.append ?? false);
       } catch (e) {
         subscriber.error(e);
         return;

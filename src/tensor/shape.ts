@@ -1,23 +1,11 @@
 /** Shape arithmetic: sizes, strides, broadcasting and axis normalisation. */
+import { stridesOf } from '../kernels/arrays.js';
 import { ShapeError, describeShape } from './errors.js';
 
+/** Sizes and strides live with the kernels, which compute over flat arrays without tensors. */
+export { sizeOf, stridesOf } from '../kernels/arrays.js';
+
 export type Shape = readonly number[];
-
-export function sizeOf(shape: Shape): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-export function stridesOf(shape: Shape): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i];
-  }
-  return s;
-}
 
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;

@@ -3,12 +3,13 @@
  * autodiff node that produced it. Immutability is what makes zero-copy views (reshape, contiguous
  * slices of a flat parameter vector) safe and double backward simple: a saved tensor never changes.
  */
+import type { DType, FloatArray } from '../kernels/arrays.js';
 import { DTypeError, NonFiniteError, ShapeError, describeShape } from './errors.js';
 import { activeScratch } from './scratch.js';
 import { type Shape, checkShape, sizeOf } from './shape.js';
 
-export type DType = 'float32' | 'float64';
-export type FloatArray = Float32Array | Float64Array;
+/** The element types live with the kernels (the layer below), which compute over the same arrays. */
+export type { DType, FloatArray } from '../kernels/arrays.js';
 
 /**
  * How a tensor was computed. `vjp` maps the gradient of the output to the gradients of the inputs,

@@ -5,12 +5,9 @@ import { noGrad } from '../tensor/graph.js';
 import { withScratch } from '../tensor/scratch.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Model } from '../nn/model.js';
+import type { EvalResult } from '../step/records.js';
 
-export interface EvalResult {
-  loss: number;
-  accuracy: number;
-  predictions: number;
-}
+export type { EvalResult } from '../step/records.js';
 
 export function evaluate(model: Model, params: Float32Array, batches: readonly Batch[]): EvalResult {
   return noGrad(() => {

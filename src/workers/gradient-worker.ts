@@ -4,7 +4,7 @@
  * the slot's result part and answers with a msgpack head (loss part, flags, error): nothing large
  * crosses by postMessage in either direction.
  */
-import { shardGradient } from '../pipeline/step-math.js';
+import { shardGradient } from '../step/shards.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
 import {

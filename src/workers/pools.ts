@@ -2,12 +2,12 @@
  * The two piscina pools and their typed, retrying front ends: gradient shards (many threads, θ read
  * zero copy from the shared buffer) and curvature probes (one thread by default, the GPU owner).
  */
-import type { CurvatureEstimator } from '../train/curvature-schedule.js';
 import os from 'node:os';
 import { Piscina } from 'piscina';
 import type { Batch } from '../data/batch.js';
-import type { GpuPreference } from '../gpu/backend.js';
+import type { GpuPreference } from '../gpu/host/backend.js';
 import type { ModelSpec } from '../nn/model.js';
+import type { ProbeTask } from '../step/ports.js';
 import { workerEntry } from './entry-file.js';
 import { Errors } from './errors.js';
 import {
@@ -133,14 +133,7 @@ export class GradientPool {
   }
 }
 
-export interface ProbeTask {
-  estimator: CurvatureEstimator;
-  step: number;
-  seed: number;
-  probes: number;
-  params: Float32Array;
-  batch: Batch;
-}
+export type { ProbeTask } from '../step/ports.js';
 
 export class ProbePool {
   readonly threads: number;

@@ -1,19 +1,19 @@
 /**
  * piscina entry point of the probe worker: one curvature estimate (GNB, Hutchinson or an hvp-pair) on the private
  * θ snapshot it was sent and the whole batch, exactly `estimateCurvature` of the synchronous loop.
- * With `gpu` other than 'cpu' the worker holds the process's one GPU device (src/gpu/probe-host.ts):
+ * With `gpu` other than 'cpu' the worker holds the process's one GPU device (src/gpu/host/probe-host.ts):
  * the probes it supports run there, the rest (and all after a device failure) on the CPU, and the
  * reply says which backend computed the estimate. The task's fields arrive as a msgpack head beside
  * its transferred arrays; the reply likewise.
  */
-import { GpuProbeHost } from '../gpu/probe-host.js';
+import { GpuProbeHost } from '../gpu/host/probe-host.js';
 import { NonFiniteError } from '../tensor/errors.js';
 import {
   type CurvatureEstimate,
   estimateCurvature,
   estimateFinite,
   resolveCurvature,
-} from '../train/curvature-schedule.js';
+} from '../step/curvature-schedule.js';
 import { Errors } from './errors.js';
 import { checkFailureHook } from './failure-hook.js';
 import {

@@ -9,9 +9,10 @@
  * to retry. Callers of the pools only see the decoded interfaces below.
  */
 import { Packr } from 'msgpackr';
-import type { GpuBackendKind, GpuPreference } from '../gpu/backend.js';
+import type { GpuBackendKind, GpuPreference } from '../gpu/host/backend.js';
+import type { GpuFailureHook } from '../gpu/host/probe-host.js';
 import type { ModelSpec } from '../nn/model.js';
-import type { CurvatureEstimator } from '../train/curvature-schedule.js';
+import type { CurvatureEstimator } from '../step/curvature-schedule.js';
 
 /** An Error flattened for postMessage; `name` lets the receiver rebuild the right class. */
 export interface SerializedError {
@@ -31,14 +32,8 @@ export interface FailureHook {
   mode: 'throw' | 'exit';
 }
 
-/**
- * Injected GPU failures, for tests only: the probe worker's device computation of the matching step
- * (every step when absent) throws ('throw') or first destroys the device, as a device loss ('lose').
- */
-export interface GpuFailureHook {
-  step?: number;
-  mode: 'throw' | 'lose';
-}
+// Injected GPU failures belong to the device host (gpu/host/probe-host.ts); workers are told of them here.
+export type { GpuFailureHook } from '../gpu/host/probe-host.js';
 
 /** What every worker is started with (piscina `workerData`). */
 export interface WorkerInit {

@@ -1,6 +1,6 @@
 /** The sweep's summary arithmetic and its plan validation, on hand-made curves. */
 import t from 'tap';
-import { parsePlan } from '../../bench/sweep/plan.js';
+import { parsePlan, runSpec } from '../../bench/sweep/plan.js';
 import {
   bestLearningRate,
   firstReach,
@@ -118,6 +118,35 @@ t.test('plans: equal budgets and one reference arm, or an error naming the key',
   t.throws(() => parsePlan({ ...plan([arm('A', [1], true)]), secondTarget: 'Muon' }, 'p.json'), {
     message: /plan\.secondTarget: no arm is labelled "Muon"/,
   });
+});
+
+t.test("runSpec: an arm's optimizer and curvature fields override its config's", async (t) => {
+  const plan = (curvature: unknown) => ({
+    name: 'p',
+    title: 'P',
+    tuneSeeds: [1],
+    finalSeeds: [1],
+    evalEvery: 25,
+    arms: [
+      {
+        label: 'A',
+        config: 'config/gpt-reference-soap-sophia.json',
+        optimizer: { b2: 0.95 },
+        curvature,
+        lrs: [0.006],
+        reference: true,
+      },
+    ],
+  });
+  const spec = runSpec(parsePlan(plan({ every: 5 }), 'p.json').arms[0], 0.003, 2, undefined, 25);
+  // The config's own: b2 0.99, probes every 10 from step 0, evaluation every 100, lr 0.012 → floor 0.0012.
+  t.same(spec.config.curvature, { estimator: 'gnb-gradient', every: 5, first: 0 });
+  t.match(spec.config.optimizer, { name: 'soapSophia', lr: 0.003, b1: 0.9, b2: 0.95 });
+  t.equal(spec.config.evalEvery, 25);
+  t.equal(spec.config.seed, 2);
+  t.equal(spec.config.schedule?.endValue, 0.0003, 'the floor keeps its 10% of the peak');
+  t.throws(() => parsePlan(plan({ every: 0 }), 'p.json'), { message: /plan\.arms\.0\.curvature\.every/ });
+  t.throws(() => parsePlan(plan({ evry: 5 }), 'p.json'), { message: /plan\.arms\.0\.curvature/ });
 });
 
 t.test('nextEdgeRate: the next rate beyond an edge best, at the grid ratio, at most max times', async (t) => {

@@ -13,7 +13,7 @@ import { buildOptimizer } from '../../src/cli/run-setup.js';
 import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { tensorLayoutOf } from '../../src/nn/tensor-layout.js';
-import { estimateExtra } from '../../src/train/curvature-schedule.js';
+import { estimateExtra } from '../../src/step/curvature-schedule.js';
 
 const read = (f: string) => JSON.parse(readFileSync(new URL(`../../config/${f}`, import.meta.url), 'utf8'));
 const quickstart = read('quickstart.json');

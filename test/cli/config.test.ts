@@ -39,7 +39,28 @@ t.test('bad values name their key', async (t) => {
     ],
     [{ ...sophiaMnist, curvature: undefined }, 'curvature', /needs a curvature/],
     [{ ...sophiaMnist, model: { kind: 'mlp', sizes: [784, 10, 3] } }, 'model.sizes[2]', /must be 10/],
-    [{ ...sophiaMnist, data: { name: 'cifar' } }, 'data.name', /must be "mnist" or "moby-dick"/],
+    [
+      { ...sophiaMnist, data: { name: 'cifar' } },
+      'data.name',
+      /must be one of "mnist", "moby-dick", "csv", "jsonl", "text"/,
+    ],
+    [{ ...sophiaMnist, data: { name: 'csv', target: 'y' } }, 'data.path', /a file path/],
+    [
+      { ...sophiaMnist, data: { name: 'csv', path: 'a.csv', target: 'y', evalFraction: 1 } },
+      'data.evalFraction',
+      /a number in \(0, 1\)/,
+    ],
+    [
+      { ...sophiaMnist, data: { name: 'jsonl', path: 'a.jsonl', target: 'y', badRows: 'ignore' } },
+      'data.badRows',
+      /"error" or "skip"/,
+    ],
+    [
+      { ...sophiaMnist, data: { name: 'text', path: 'a.txt' } },
+      'model.kind',
+      /data "text" needs a "gpt" model/,
+    ],
+    [{ ...sophiaMnist, earlyStopping: { patience: 0 } }, 'earlyStopping.patience', />= 1/],
     [{ ...sophiaMnist, schedule: { warmupSteps: 10, decaySteps: 5 } }, 'schedule.decaySteps', /greater/],
     [{ ...sophiaMnist, clip: -1 }, 'clip', /> 0/],
     [{ ...sophiaMnist, generate: {} }, 'generate', /gpt/],
@@ -77,7 +98,7 @@ t.test('unknown keys at depth, wrong types and impossible values', async (t) => 
     [
       { ...gpt, generate: { prompt: 'Call', tokns: 3 } },
       'generate.tokns',
-      'unknown key; allowed in generate: prompt, tokens, temperature, lines',
+      'unknown key; allowed in generate: prompt, tokens, temperature, topK, lines',
     ],
     [
       { ...sophiaMnist, model: { kind: 'mlp', sizes: [784, 'wide', 10] } },
@@ -160,7 +181,7 @@ t.test('several problems are reported at once, one line each', async (t) => {
       'c.json: curvature.every: must be >= 1, got 0',
       'c.json: batchSize: must be an integer, got number 12.5',
       'c.json: schedule.decaySteps: must be greater than schedule.warmupSteps (10), got 5',
-      'c.json: stepz: unknown key; allowed: name, model, optimizer, curvature, data, batchSize, steps, evalEvery, seed, schedule, clip, generate, diagnostics, gpu',
+      'c.json: stepz: unknown key; allowed: name, model, optimizer, curvature, data, batchSize, steps, evalEvery, seed, schedule, clip, generate, diagnostics, gpu, earlyStopping',
     ].join('\n'),
   );
   // A cross-field rule is checked as soon as the keys it reads are valid, even when others are not.

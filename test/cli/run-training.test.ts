@@ -12,7 +12,7 @@ import { buildOptimizer } from '../../src/cli/run-setup.js';
 import { type TrainingResult, runTraining } from '../../src/cli/run-training.js';
 import { referenceLoop } from '../../src/pipeline/reference.js';
 import { evaluate } from '../../src/train/evaluate.js';
-import type { StepMetrics } from '../../src/train/train.js';
+import type { StepMetrics } from '../../src/step/records.js';
 import type { DiagnosedMetrics } from '../../src/streams/diagnose-every.js';
 
 const config = validateConfig({

@@ -9,7 +9,7 @@ import { buildModel } from '../../src/nn/models/registry.js';
 import { adamw } from '../../src/optim/index.js';
 import type { GradientTransformation, UpdateExtra } from '../../src/optim/index.js';
 import { Tensor } from '../../src/tensor/index.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { Trainer } from '../../src/train/train.js';
 import { batchOf, modelSpec } from '../pipeline/fixtures.js';
 

@@ -6,7 +6,7 @@ import { scaleByPsgdKron } from '../../src/optim/index.js';
 import type { GradientTransformation, UpdateExtra } from '../../src/optim/index.js';
 import { Tensor, add, exp, matmul, mul, reshape, sum } from '../../src/tensor/index.js';
 import { valueAndGrad } from '../../src/tensor/autodiff.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { Trainer } from '../../src/train/train.js';
 import { batchOf, modelSpec } from '../pipeline/fixtures.js';
 

@@ -4,7 +4,7 @@
  * acknowledgement only after a covering checkpoint, resume after the recorded position, status and
  * /metrics gauges, a token never in the log.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -14,7 +14,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import t from 'tap';
 import type { Batch } from '../../src/data/batch.js';
-import { NATS_POSITION_FILE, NatsIngest, natsIngestSchema } from '../../src/daemon/nats-ingest.js';
+import { NatsIngest, natsIngestSchema } from '../../src/daemon/nats-ingest.js';
 import { natsSkipReason, startNatsServer } from '../helpers/nats-server.js';
 import { MALFORMED, SPEC, batchMessage, createStream } from '../streams/fixtures/jetstream.js';
 
@@ -115,7 +115,13 @@ t.test(
     let info = await jsm.consumers.info('IN', 'hessflow-daemon');
     t.equal(info.ack_floor.stream_seq, 0, 'nothing acknowledged before a checkpoint');
     // A checkpoint after daemon seq 5 (stream seq 7) is durable.
-    await ingest.checkpointed(6);
+    const pos = ingest.position(6);
+    t.same(
+      pos,
+      { stream: 'IN', consumer: 'hessflow-daemon', lastSeq: 7, nextDaemonSeq: 6 },
+      'the position a checkpoint holding daemon seqs 1..5 covers',
+    );
+    ingest.checkpointed(pos);
     await new Promise((r) => setTimeout(r, 300));
     info = await jsm.consumers.info('IN', 'hessflow-daemon');
     // 1..7 are acknowledged (3 and 6 terminated as dead letters); 8..10 wait for the next checkpoint.
@@ -125,8 +131,6 @@ t.test(
       `only the three after the checkpoint stay pending (${JSON.stringify(info.ack_floor)})`,
     );
     t.equal(info.num_redelivered, 0);
-    const pos = JSON.parse(await readFile(join(dir, NATS_POSITION_FILE), 'utf8')) as { lastSeq: number };
-    t.equal(pos.lastSeq, 7, 'position recorded');
     const reg = new Registry();
     ingest.registerMetrics(reg);
     const text = await reg.metrics();
@@ -139,7 +143,14 @@ t.test(
 
     // A restart from that checkpoint: messages after stream seq 7 come again, nothing before.
     const engine2 = new FakeEngine(10, 6);
-    const again = new NatsIngest({ config, engine: engine2, logger, dir, maxMessageBytes: 8192 });
+    const again = new NatsIngest({
+      config,
+      engine: engine2,
+      logger,
+      dir,
+      maxMessageBytes: 8192,
+      resumeFrom: pos,
+    });
     await again.start((e) => fatal.push(e));
     t.ok(
       await until(() => engine2.queue.length === 3),

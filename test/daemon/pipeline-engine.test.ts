@@ -18,7 +18,7 @@ import { buildModel } from '../../src/nn/models/registry.js';
 import { injectHyperparams } from '../../src/optim/inject.js';
 import { sophiaG } from '../../src/optim/sophia-g.js';
 import { referenceLoop } from '../../src/pipeline/reference.js';
-import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
+import type { CurvatureConfig } from '../../src/step/curvature-schedule.js';
 import { typedBatch } from './fixtures/daemon.js';
 
 const SPEC = { kind: 'mlp', sizes: [8, 6, 3] } as const;

@@ -9,7 +9,7 @@ import type { Model } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { injectHyperparams } from '../../src/optim/inject.js';
 import { sophiaG } from '../../src/optim/sophia-g.js';
-import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
+import type { CurvatureConfig } from '../../src/step/curvature-schedule.js';
 import { Trainer } from '../../src/train/train.js';
 import type { AppliedStep, ProbeTiming } from '../../src/daemon/engine.js';
 import { batchSpecOfModel } from '../../src/daemon/engine.js';

@@ -2,6 +2,7 @@ import t from 'tap';
 import {
   ArrayDataset,
   batchAt,
+  batchSampler,
   batches,
   batchesPerEpoch,
   epochPermutation,
@@ -92,4 +93,18 @@ t.test('shuffle: false gives dataset order; epochs: Infinity is endless', async 
   }
   t.equal(count, 50);
   t.throws(() => batchAt(ds, { batchSize: 0, seed: 0 }, 0), /batchSize must be a positive integer/);
+});
+
+t.test('batchSampler gives batchAt’s batches, in any order of k', async (t) => {
+  const ds = new ArrayDataset({
+    name: 'seq',
+    inputs: Float32Array.from({ length: 23 }, (_, i) => i),
+    featureShape: [1],
+    targets: new Int32Array(23),
+    numClasses: 1,
+  });
+  const opts = { batchSize: 5, seed: 7 };
+  const at = batchSampler(ds, opts);
+  for (const k of [0, 1, 4, 5, 3, 12, 2, 11, 0]) t.same(at(k), batchAt(ds, opts, k), `batch ${k}`);
+  t.same(batchSampler(ds, { ...opts, shuffle: false })(6), batchAt(ds, { ...opts, shuffle: false }, 6));
 });

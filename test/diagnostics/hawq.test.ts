@@ -47,6 +47,28 @@ t.test('equal layers: the higher-trace layer gets more bits', async (t) => {
   t.ok(Math.abs(omega[0] - (10 / 64) * quantizationError(w, 2)) < 1e-12, 'Ω = Tr/n · ‖Q(W) − W‖²');
 });
 
+t.test('a negative trace estimate pins its layer at the widest bit-width, never at 2 bits', async (t) => {
+  const w = rng(4, 'w').fillNormal(new Float64Array(64));
+  const layers: HawqLayerInput[] = [
+    { name: 'sharp', trace: 10, weights: w },
+    { name: 'noisy', trace: -0.5, weights: w },
+  ];
+  // Budget 64·12 bits: the pinned layer stays at 8 and the sharp layer gets 4. Clamping the trace to
+  // zero (the old behaviour) called the noisy layer insensitive and chose [8, 4].
+  const res = hawqMixedPrecision({ layers, bits: [2, 4, 8], budgetBits: 64 * 12 });
+  t.same(res.chosen!.bits, [4, 8]);
+  t.same(
+    res.layers.map((l) => l.pinned),
+    [false, true],
+  );
+  t.ok(
+    Math.abs(res.chosen!.omega - (10 / 64) * quantizationError(w, 4)) < 1e-12,
+    'the pinned layer adds 0 to ΣΩ',
+  );
+  for (const c of res.frontier) t.equal(c.bits[1], 8, `frontier ${c.bits} keeps the pinned layer at 8`);
+  t.equal(hawqMixedPrecision({ layers, bits: [2, 4, 8], budgetBits: 64 * 10 - 1 }).chosen, null);
+});
+
 t.test('random layers: exact optimum under the budget (vs brute force) and a valid frontier', async (t) => {
   const r = rng(3, 'hawq');
   const L = 5;

@@ -3,7 +3,7 @@
  * that cannot be honoured throws a clear Error, and unknown names are refused.
  */
 import t from 'tap';
-import { selectGpuBackend, type GpuPreference } from '../../src/gpu/backend.js';
+import { selectGpuBackend, type GpuPreference } from '../../src/gpu/host/backend.js';
 
 t.test("'cpu' always works", async (t) => {
   const s = await selectGpuBackend('cpu');

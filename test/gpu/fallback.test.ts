@@ -1,12 +1,13 @@
 /**
- * GPU → CPU fallback (src/gpu/fallback.ts): a failing GPU computation (a thrown error, a WebGPU
+ * GPU → CPU fallback (src/gpu/host/fallback.ts): a failing GPU computation (a thrown error, a WebGPU
  * validation error reported through an error scope, a destroyed device) is answered by the CPU form,
  * the reason is logged once through the injected logger, and every later call stays on the CPU. The
  * ready-made MLP probe and Sophia-G step agree with the CPU on a healthy device. The device is
  * destroyed by the last test of this file (one device per process).
  */
 import t from 'tap';
-import { GpuFallback, mlpGnbDiag, sophiaGStepHost, withCpuFallback } from '../../src/gpu/fallback.js';
+import { sophiaGStepHost } from '../../bench/device-updates/fallback-step.js';
+import { GpuFallback, mlpGnbDiag, withCpuFallback } from '../../src/gpu/host/fallback.js';
 import { initialParams } from '../../src/nn/model.js';
 import { mlp } from '../../src/nn/models/mlp.js';
 import { assertWithin, awayF32, closeAtEnd, openDevice, randF32 } from './fixtures/helpers.js';

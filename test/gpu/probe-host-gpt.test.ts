@@ -1,5 +1,5 @@
 /**
- * The probe host's routing for the GPT (src/gpu/probe-host.ts): a GNB estimate runs on the device and
+ * The probe host's routing for the GPT (src/gpu/host/probe-host.ts): a GNB estimate runs on the device and
  * equals the CPU's `estimateCurvature`, with labels drawn on the device or, when a draw is too close
  * to a class boundary, redrawn from the CPU's logits; the GPT's Hutchinson estimate and unusable
  * batches stay on the CPU, bit for bit, and say so. Skips the device tests, saying why, when no WebGPU
@@ -7,11 +7,11 @@
  */
 import t from 'tap';
 import type { Batch } from '../../src/data/batch.js';
-import { GpuProbeHost, deviceProbeProblem } from '../../src/gpu/probe-host.js';
+import { GpuProbeHost, deviceProbeProblem } from '../../src/gpu/host/probe-host.js';
 import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { rng } from '../../src/random/counter-rng.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { firstBitDifference } from '../pipeline/fixtures.js';
 import { assertWithin } from './fixtures/helpers.js';
 

@@ -1,5 +1,5 @@
 /**
- * The probe host's label check and routing (src/gpu/probe-labels.ts, src/gpu/probe-host.ts), in this
+ * The probe host's label check and routing (src/gpu/probes/labels.ts, src/gpu/host/probe-host.ts), in this
  * thread: `uncertainDraws` against closed-form boundaries and the CPU's own `sampleLabels`; the host
  * redraws labels from the CPU's logits when a draw is too close to a boundary and still matches the CPU
  * estimate; models the device does not cover are computed by the CPU bit for bit. The device tests skip,
@@ -7,14 +7,14 @@
  */
 import t from 'tap';
 import { sampleLabels } from '../../src/curvature/gnb-diag.js';
-import { GpuProbeHost } from '../../src/gpu/probe-host.js';
+import { GpuProbeHost } from '../../src/gpu/host/probe-host.js';
 import { activeKernelBackend } from '../../src/kernels/registry.js';
-import { uncertainDraws } from '../../src/gpu/probe-labels.js';
+import { uncertainDraws } from '../../src/gpu/probes/labels.js';
 import { initialParams } from '../../src/nn/model.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { rng } from '../../src/random/counter-rng.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { firstBitDifference } from '../pipeline/fixtures.js';
 import { assertWithin } from './fixtures/helpers.js';
 import { batchOf, maxAbs, model, params0 } from './fixtures/tanh-mlp.js';

@@ -1,5 +1,5 @@
 /**
- * The probe worker with a GPU (src/workers/probe-worker.ts + src/gpu/probe-host.ts): its GNB and
+ * The probe worker with a GPU (src/workers/probe-worker.ts + src/gpu/host/probe-host.ts): its GNB and
  * Hutchinson estimates of a tanh MLP, computed on WebGPU, equal the CPU's `estimateCurvature` on the
  * same (θ, batch, seed, step) within float32 tolerance; an
  * injected device failure (a throwing kernel, a lost device) is answered by the CPU estimate, reported
@@ -7,7 +7,7 @@
  * the worker.
  */
 import t from 'tap';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import type { ProbeResponse } from '../../src/workers/protocol.js';
 import { firstBitDifference } from '../pipeline/fixtures.js';
 import { assertWithin } from './fixtures/helpers.js';

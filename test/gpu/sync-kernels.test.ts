@@ -10,7 +10,7 @@
 import t from 'tap';
 import '../../src/kernels/cpu/register.js';
 import { kernelFor, type BinaryOp, type MatmulSpec, type UnaryOp } from '../../src/kernels/registry.js';
-import { registerGpuJsKernels, type SyncGpuJsMode } from '../../src/gpu/sync.js';
+import { registerGpuJsKernels, type SyncGpuJsMode } from '../../src/kernels/gpujs/sync.js';
 import { EPS32, assertWithin, awayF32, randF32, relTol } from './fixtures/helpers.js';
 
 const SIZES = [1, 7, 33, 130, 257];
@@ -57,6 +57,23 @@ for (const mode of MODES) {
       }
     },
   );
+
+  t.test(`${backend}: affine (x·wᵀ + bias) against the CPU reference`, async (t) => {
+    for (const [rows, n, k] of [
+      [1, 1, 1],
+      [7, 33, 5],
+    ] as const) {
+      const x = randF32(rows * k, -1, 1, rows, 'affine-x');
+      const w = randF32(n * k, -1, 1, n, 'affine-w');
+      const bias = randF32(n, -1, 1, k, 'affine-b');
+      const want = new Float32Array(rows * n);
+      kernelFor('affine', 'cpu')!(x, w, bias, want, rows, k, n);
+      const got = new Float32Array(rows * n).fill(NaN);
+      kernelFor('affine', backend)!(x, w, bias, got, rows, k, n);
+      const productTol = matmulTol(x, w, spec(rows, n, k, false, true));
+      assertWithin(t, got, want, (i) => productTol(i) + EPS32 * Math.abs(want[i]), `${rows}×${n}×${k}`);
+    }
+  });
 
   t.test(`${backend}: matmul, all transpose forms`, async (t) => {
     const shapes: [number, number, number][] =

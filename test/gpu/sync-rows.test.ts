@@ -1,6 +1,6 @@
 /**
  * The synchronous gpu.js forms of sum, max, the softmax family, layerNorm, layerNormVjp, geluVjp and
- * geluExp (sync-reduce.ts, sync-rows.ts) against the CPU references, in gpu.js's `cpu` mode and in
+ * geluExp (src/kernels/gpujs/reduce.ts, src/kernels/gpujs/rows.ts) against the CPU references, in gpu.js's `cpu` mode and in
  * `webasm` where it works here. Inputs are fresh random float32 at sizes that are not multiples of
  * anything (1×1, 3×5, 7×33, 17×257; causal 64×64 and blocks of 5 and 33), outputs are poisoned with
  * NaN so an element a kernel skips fails.
@@ -29,8 +29,8 @@ import {
   kernelFor,
   type KernelName,
 } from '../../src/kernels/registry.js';
-import { contiguous } from '../../src/gpu/shape.js';
-import { registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from '../../src/gpu/sync.js';
+import { stridesOf } from '../../src/kernels/arrays.js';
+import { registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from '../../src/kernels/gpujs/sync.js';
 import type { FloatArray } from '../../src/tensor/tensor.js';
 import { EPS32, assertWithin, randF32 } from './fixtures/helpers.js';
 
@@ -102,7 +102,7 @@ class Worst {
 
 /** Output strides of a kept-dims reduction of `shape` over `axes` (0 on the reduced axes). */
 function keptStrides(shape: readonly number[], axes: readonly number[]): number[] {
-  const s = contiguous(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  const s = stridesOf(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
   return s.map((v, i) => (axes.includes(i) ? 0 : v));
 }
 

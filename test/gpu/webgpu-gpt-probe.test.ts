@@ -1,5 +1,5 @@
 /**
- * The device-resident GNB probe of the character-level GPT (src/gpu/device-gpt-probe.ts) against the
+ * The device-resident GNB probe of the character-level GPT (src/gpu/probes/gpt-gnb.ts) against the
  * CPU's `gnbDiag` (src/curvature/gnb-diag.ts) on the same model, batch and label stream, at tiny
  * sizes (software WebGPU is slow): tied and untied heads, full and short windows (T < blockSize, so
  * some position embeddings get no gradient). The device is opened with every new buffer poisoned with
@@ -7,8 +7,8 @@
  */
 import t from 'tap';
 import { gnbDiag } from '../../src/curvature/gnb-diag.js';
-import { gptGnbProbe } from '../../src/gpu/device-gpt-probe.js';
-import type { DeviceArray } from '../../src/gpu/device.js';
+import { gptGnbProbe } from '../../src/gpu/probes/gpt-gnb.js';
+import type { DeviceArray } from '../../src/gpu/device/device.js';
 import { initialParams, type GptSpec } from '../../src/nn/model.js';
 import { gpt } from '../../src/nn/models/gpt.js';
 import { rng } from '../../src/random/counter-rng.js';

@@ -1,5 +1,5 @@
 /**
- * The device-resident Hutchinson probe of a tanh MLP (src/gpu/device-hvp-probe.ts: R-operator
+ * The device-resident Hutchinson probe of a tanh MLP (src/gpu/probes/mlp-hutchinson.ts: R-operator
  * Hessian-vector products) against the CPU's `estimateCurvature` (src/curvature hutchinsonDiag, double
  * backward) on the same θ, batch and Rademacher directions: estimate, loss and gradient within float32
  * tolerance, for a deep and a shallow net and several directions. Skips, saying why, when no WebGPU
@@ -10,7 +10,7 @@ import { batchAt, softmaxRegressionData } from '../../src/data/index.js';
 import { initialParams } from '../../src/nn/model.js';
 import { mlp } from '../../src/nn/models/mlp.js';
 import { rng } from '../../src/random/counter-rng.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { assertWithin, closeAtEnd, openDevice } from './fixtures/helpers.js';
 import { maxAbs } from './fixtures/tanh-mlp.js';
 

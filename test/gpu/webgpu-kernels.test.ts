@@ -15,7 +15,7 @@
 import t from 'tap';
 import '../../src/kernels/cpu/register.js';
 import { kernelFor, type BinaryOp, type MatmulSpec, type UnaryOp } from '../../src/kernels/registry.js';
-import type { MatmulImpl } from '../../src/gpu/device.js';
+import type { MatmulImpl } from '../../src/gpu/device/device.js';
 import { EPS32, assertWithin, awayF32, closeAtEnd, openDevice, randF32, relTol } from './fixtures/helpers.js';
 
 const opened = await openDevice();

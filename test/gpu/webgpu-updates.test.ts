@@ -1,5 +1,5 @@
 /**
- * The hand-written WGSL updates (src/gpu/wgsl-update.ts) against the CPU: the fused Sophia-G step
+ * The hand-written WGSL updates (bench/device-updates/wgsl-update.ts) against the CPU: the fused Sophia-G step
  * against its formula in float64 and against the library's sophiaG over several steps, the EMA, and
  * the fused AdaHessian step against src/optim adahessian. Lengths 1, 3, 4, 5, 1023, 1025 and 70000
  * cover the vec4 bulk, the scalar tail (d mod 4 = 1, 3) and both together; the grid-stride loop is

@@ -6,8 +6,9 @@
  * the loop's trajectory, and the self-check must reject a kernel off in one element.
  */
 import t from 'tap';
-import { WasmAdam, adamConstants, adamSelfCheck } from '../../src/kernels/wasm/adam.js';
-import { adamMomentsLoop, scaleByAdam } from '../../src/optim/adam.js';
+import { adamConstants, adamMomentsLoop } from '../../src/kernels/cpu/passes.js';
+import { WasmAdam, adamSelfCheck } from '../../src/kernels/wasm/adam.js';
+import { scaleByAdam } from '../../src/optim/adam.js';
 import { normals, uniforms } from '../helpers/random.js';
 
 const bytes = (a: Float32Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { checkedOnce, kernelFor, overlapsPartly } from '../../src/kernels/wasm/checked-kernel.js';
+import { checkedOnce, worthwhileKernel, overlapsPartly } from '../../src/kernels/wasm/checked-kernel.js';
 
 t.test('checkedOnce builds and checks on the first call only, and keeps only a kernel that passes', (t) => {
   let builds = 0;
@@ -46,17 +46,21 @@ t.test('checkedOnce builds and checks on the first call only, and keeps only a k
   t.end();
 });
 
-t.test('kernelFor: null below the threshold or for partly overlapping views', (t) => {
+t.test('worthwhileKernel: null below the threshold or for partly overlapping views', (t) => {
   const kernel = () => 'k';
   const buf = new Float32Array(16);
-  t.equal(kernelFor(kernel, 8, 7, [buf]), null, 'below the threshold');
-  t.equal(kernelFor(kernel, 8, 16, [buf, buf]), 'k', 'the same view twice (in place) is fine');
+  t.equal(worthwhileKernel(kernel, 8, 7, [buf]), null, 'below the threshold');
+  t.equal(worthwhileKernel(kernel, 8, 16, [buf, buf]), 'k', 'the same view twice (in place) is fine');
   t.equal(
-    kernelFor(kernel, 8, 8, [buf.subarray(0, 8), buf.subarray(8)]),
+    worthwhileKernel(kernel, 8, 8, [buf.subarray(0, 8), buf.subarray(8)]),
     'k',
     'disjoint views of one buffer',
   );
-  t.equal(kernelFor(kernel, 8, 8, [buf.subarray(0, 8), buf.subarray(4, 12)]), null, 'partly overlapping');
+  t.equal(
+    worthwhileKernel(kernel, 8, 8, [buf.subarray(0, 8), buf.subarray(4, 12)]),
+    null,
+    'partly overlapping',
+  );
   t.notOk(overlapsPartly(buf, new Float32Array(16)), 'different buffers never overlap');
   t.ok(overlapsPartly(buf.subarray(0, 9), buf.subarray(0, 8)), 'same start, different length');
   t.end();

@@ -41,6 +41,15 @@ t.test('matmul defaults to the wasm backend; useKernelBackend overrides; reset r
     'causalSoftmax',
     'softmaxVjp',
     'geluVjp',
+    'affine',
+    'addInto',
+    'scaleInto',
+    'addScaledInto',
+    'sumOfSquares',
+    'emaInto',
+    'sophiaGClip',
+    'sophiaHClip',
+    'adamMoments',
   ] as const) {
     t.same(kernelBackends(name), ['cpu', 'wasm'], `${name}: CPU reference first`);
     t.equal(activeKernelBackend(name), 'wasm', `${name}: wasm preferred`);

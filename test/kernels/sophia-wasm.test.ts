@@ -6,15 +6,11 @@
  * not; memory around the views and the inputs must not change.
  */
 import t from 'tap';
+import { emaIntoLoop, sophiaGClipLoop, sophiaHClipLoop } from '../../src/kernels/cpu/passes.js';
+import { emaInto, sophiaGClipInto, sophiaHClipInto } from '../../src/kernels/passes.js';
 import {
   FUSED_DEN_TIE,
   WasmSophia,
-  emaInto,
-  emaIntoLoop,
-  sophiaGClipInto,
-  sophiaGClipLoop,
-  sophiaHClipInto,
-  sophiaHClipLoop,
   sophiaSelfCheck,
   type SophiaKernel,
 } from '../../src/kernels/wasm/sophia.js';

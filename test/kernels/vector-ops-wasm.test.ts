@@ -8,15 +8,14 @@
  */
 import t from 'tap';
 import {
-  WasmVectorOps,
-  addInto,
   addIntoLoop,
-  addScaledInto,
   addScaledIntoLoop,
-  scaleInto,
   scaleIntoLoop,
-  sumOfSquares,
   sumOfSquaresLoop,
+} from '../../src/kernels/cpu/passes.js';
+import { addInto, addScaledInto, scaleInto, sumOfSquares } from '../../src/kernels/passes.js';
+import {
+  WasmVectorOps,
   vectorOpsSelfCheck,
   FUSED_TIE,
   type VectorOpsKernel,

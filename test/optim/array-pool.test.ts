@@ -9,7 +9,8 @@ import {
   sophiaH,
   type GradientTransformation,
 } from '../../src/optim/index.js';
-import { applyStep, type PendingEstimate, type StepState } from '../../src/pipeline/step-math.js';
+import { applyStep } from '../../src/step/apply.js';
+import { type PendingEstimate, type StepState } from '../../src/step/records.js';
 import { firstDifference } from './helpers.js';
 
 t.test('take hands back what was given, and a new zeroed array when none is spare', (t) => {

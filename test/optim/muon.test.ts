@@ -17,7 +17,8 @@ import {
   type TensorLayout,
 } from '../../src/optim/index.js';
 import { ArrayPool } from '../../src/optim/array-pool.js';
-import { applyStep, type StepState } from '../../src/pipeline/step-math.js';
+import { applyStep } from '../../src/step/apply.js';
+import { type StepState } from '../../src/step/records.js';
 import { assertClose, firstDifference } from './helpers.js';
 import { matmul64, newtonSchulz64, seeded, transpose64 } from './muon-reference.js';
 

@@ -3,7 +3,8 @@ import { Packr } from 'msgpackr';
 import { ArrayPool } from '../../src/optim/array-pool.js';
 import type { ChainState, GradientTransformation, PsgdKronOptions } from '../../src/optim/index.js';
 import { applyUpdates, injectHyperparams, psgdKron, scaleByPsgdKron } from '../../src/optim/index.js';
-import { applyStep, type StepState } from '../../src/pipeline/step-math.js';
+import { applyStep } from '../../src/step/apply.js';
+import { type StepState } from '../../src/step/records.js';
 import { firstDifference } from './helpers.js';
 import { SIZE, gradient, layout, pairAt } from './psgd-problem.js';
 

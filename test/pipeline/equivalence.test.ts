@@ -12,7 +12,7 @@ import {
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
 import { WorkerPools } from '../../src/workers/pools.js';
-import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
+import type { CurvatureConfig } from '../../src/step/curvature-schedule.js';
 import { batchOf, firstBitDifference, fixtureReference, model, modelSpec, spec } from './fixtures.js';
 
 const STEPS = 12;

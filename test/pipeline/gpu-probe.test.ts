@@ -11,7 +11,7 @@ import { sophiaG, sophiaH } from '../../src/optim/index.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import type { PipelineConfig } from '../../src/pipeline/config.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
-import type { StepMetrics } from '../../src/train/train.js';
+import type { StepMetrics } from '../../src/step/records.js';
 import { assertWithin } from '../gpu/fixtures/helpers.js';
 import { batchOf, maxAbs, modelSpec, params0, spec } from '../gpu/fixtures/tanh-mlp.js';
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { adamw, sophiaG, sophiaH } from '../../src/optim/index.js';
 import { referenceLoop } from '../../src/pipeline/reference.js';
-import { batchGradient } from '../../src/pipeline/step-math.js';
+import { batchGradient } from '../../src/step/shards.js';
 import { train } from '../../src/train/train.js';
 import { initialParams, type Model } from '../../src/nn/model.js';
 import { NonFiniteError } from '../../src/tensor/errors.js';

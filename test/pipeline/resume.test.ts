@@ -6,8 +6,8 @@ import type { PipelineCheckpoint } from '../../src/pipeline/checkpoint.js';
 import { PipelineConfigError } from '../../src/pipeline/config.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
-import type { CurvatureConfig } from '../../src/train/curvature-schedule.js';
-import type { StepMetrics } from '../../src/train/train.js';
+import type { CurvatureConfig } from '../../src/step/curvature-schedule.js';
+import type { StepMetrics } from '../../src/step/records.js';
 import { WorkerPools } from '../../src/workers/pools.js';
 import { batchOf, firstBitDifference, fixtureReference, model, modelSpec, spec } from './fixtures.js';
 

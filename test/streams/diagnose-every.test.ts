@@ -13,7 +13,7 @@ import { buildModel } from '../../src/nn/models/registry.js';
 import { diagnoseEvery } from '../../src/streams/diagnose-every.js';
 import type { TrainedState } from '../../src/streams/trained-state.js';
 import { Tensor } from '../../src/tensor/tensor.js';
-import type { StepMetrics } from '../../src/train/train.js';
+import type { StepMetrics } from '../../src/step/records.js';
 
 /** A fake trainer: after step t, θ = base · (t + 1) (updated in place), metrics emitted synchronously. */
 function scripted(base: Float32Array, steps: number) {

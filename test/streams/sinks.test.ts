@@ -14,7 +14,7 @@ import { checkpointEvery } from '../../src/streams/checkpoint-every.js';
 import { evaluateEvery } from '../../src/streams/evaluate-every.js';
 import type { TrainedState } from '../../src/streams/trained-state.js';
 import { writeMetrics } from '../../src/streams/write-metrics.js';
-import type { StepMetrics } from '../../src/train/train.js';
+import type { StepMetrics } from '../../src/step/records.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'hessflow-sinks-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { BehaviorSubject, type Observable, Subject, map, of, shareReplay, take } from 'rxjs';
-import { resolveCurvature, launchesAt } from '../../src/train/curvature-schedule.js';
+import { resolveCurvature, launchesAt } from '../../src/step/curvature-schedule.js';
 import { coordinate } from '../../src/streams/coordinate.js';
 import { computeGradients } from '../../src/streams/compute-gradients.js';
 import { pausable } from '../../src/streams/pausable.js';

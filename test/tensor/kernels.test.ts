@@ -238,6 +238,18 @@ function rowVjpTrial(
   };
 }
 
+/**
+ * The optimizers' per-element passes work on float32 vectors only: both dtype rounds run the same
+ * float32 trials. Lengths reach past the wasm backends' size thresholds (64, 256 elements). Each
+ * reference below is the pass's formula in float64, rounded once with Math.fround.
+ */
+function passVectors(seed: number, name: string, k: number): { n: number; v: Float32Array[] } {
+  const n = ints(1, 600, seed, `${name}-n`)[0] + 1;
+  const v = Array.from({ length: k }, (_, j) => Float32Array.from(normals(n, seed, `${name}-${j}`)));
+  return { n, v };
+}
+const positive = (v: Float32Array): Float32Array => v.map((x) => Math.abs(x) + 1e-3);
+
 const CASES: Cases = {
   normalize: (dtype, seed) => {
     const [rows, cols] = Array.from(ints(2, 9, seed, 'normalize-shape'), (d) => d + 1);
@@ -674,6 +686,203 @@ const CASES: Cases = {
       [false, true].map((tB) => matmulTrial(dtype, seed, m, n, k, tA, tB, items[0], items[1])),
     );
   },
+  addInto: (_dtype, seed) => {
+    const {
+      n,
+      v: [d, x],
+    } = passVectors(seed, 'addInto', 2);
+    return [
+      {
+        label: `addInto ${n}`,
+        run: (impl) => {
+          const out = Float32Array.from(d);
+          impl(out, x);
+          return out;
+        },
+        want: Float64Array.from(d, (di, i) => Math.fround(di + x[i])),
+        exact: true,
+      },
+    ];
+  },
+  scaleInto: (_dtype, seed) => {
+    const {
+      n,
+      v: [x],
+    } = passVectors(seed, 'scaleInto', 1);
+    const f = -0.37;
+    return [
+      {
+        label: `scaleInto ${n}`,
+        run: (impl) => {
+          const out = new Float32Array(n).fill(NaN);
+          impl(out, x, f);
+          return out;
+        },
+        want: Float64Array.from(x, (xi) => Math.fround(f * xi)),
+        exact: true,
+      },
+    ];
+  },
+  addScaledInto: (_dtype, seed) => {
+    const {
+      n,
+      v: [g, p],
+    } = passVectors(seed, 'addScaledInto', 2);
+    const wd = 0.1;
+    return [
+      {
+        label: `addScaledInto ${n}`,
+        run: (impl) => {
+          const out = new Float32Array(n).fill(NaN);
+          impl(out, g, p, wd);
+          return out;
+        },
+        want: Float64Array.from(g, (gi, i) => Math.fround(gi + wd * p[i])),
+        exact: true,
+      },
+    ];
+  },
+  sumOfSquares: (_dtype, seed) => {
+    const {
+      n,
+      v: [x],
+    } = passVectors(seed, 'sumOfSquares', 1);
+    // Each square of a float32 is exact in float64; the sum in any order is within n·2⁻⁵³ of Σ.
+    let sum = 0;
+    for (const xi of x) sum += xi * xi;
+    return [
+      {
+        label: `sumOfSquares ${n}`,
+        run: (impl) => Float64Array.of(impl(x)),
+        want: Float64Array.of(sum),
+        scale: Float64Array.of((sum * n) / 64),
+        exact: false,
+      },
+    ];
+  },
+  emaInto: (_dtype, seed) => {
+    const {
+      n,
+      v: [a, x],
+    } = passVectors(seed, 'emaInto', 2);
+    const [b, c] = [0.99, 1 - 0.99];
+    return [
+      {
+        label: `emaInto ${n}`,
+        run: (impl) => {
+          const out = new Float32Array(n).fill(NaN);
+          impl(out, a, x, b, c);
+          return out;
+        },
+        want: Float64Array.from(a, (ai, i) => Math.fround(b * ai + c * x[i])),
+        exact: true,
+      },
+    ];
+  },
+  sophiaGClip: (_dtype, seed) => {
+    const {
+      n,
+      v: [m, h0],
+    } = passVectors(seed, 'sophiaGClip', 2);
+    const h = positive(h0);
+    const [scale, eps] = [0.8, 1e-15];
+    const u = Array.from(m, (mi, i) => Math.abs(mi) / (scale * h[i] + eps));
+    return [
+      {
+        label: `sophiaGClip ${n} (out, then the unclipped count)`,
+        run: (impl) => {
+          const out = new Float32Array(n + 1).fill(NaN);
+          out[n] = impl(out.subarray(0, n), m, h, scale, eps);
+          return out;
+        },
+        want: Float64Array.from({ length: n + 1 }, (_, i) =>
+          i < n ? Math.fround(Math.sign(m[i]) * Math.min(u[i], 1)) : u.filter((r) => r < 1).length,
+        ),
+        exact: true,
+      },
+    ];
+  },
+  sophiaHClip: (_dtype, seed) => {
+    const {
+      n,
+      v: [m, h0],
+    } = passVectors(seed, 'sophiaHClip', 2);
+    const h = positive(h0);
+    const [bc1, gamma, eps, clip] = [0.3, 0.01, 1e-12, 1];
+    const u = Array.from(m, (mi, i) => mi / bc1 / Math.max(gamma * h[i], eps));
+    return [
+      {
+        label: `sophiaHClip ${n} (out, then the unclipped count)`,
+        run: (impl) => {
+          const out = new Float32Array(n + 1).fill(NaN);
+          out[n] = impl(out.subarray(0, n), m, h, bc1, gamma, eps, clip);
+          return out;
+        },
+        want: Float64Array.from({ length: n + 1 }, (_, i) =>
+          i < n
+            ? Math.fround(Math.min(Math.max(u[i], -clip), clip))
+            : u.filter((x) => Math.abs(x) < clip).length,
+        ),
+        exact: true,
+      },
+    ];
+  },
+  adamMoments: (_dtype, seed) => {
+    const {
+      n,
+      v: [g, mu0, nu00],
+    } = passVectors(seed, 'adamMoments', 3);
+    const nu0 = positive(nu00);
+    const c = { b1: 0.9, b2: 0.999, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.999 ** 3, eps: 1e-8, epsRoot: 0 };
+    const mu = Float64Array.from(g, (gi, i) => Math.fround(c.b1 * mu0[i] + (1 - c.b1) * gi));
+    const nu = Float64Array.from(g, (gi, i) => Math.fround(c.b2 * nu0[i] + (1 - c.b2) * gi * gi));
+    const out = mu.map((m, i) => Math.fround(m / c.bc1 / (Math.sqrt(nu[i] / c.bc2 + c.epsRoot) + c.eps)));
+    return [
+      {
+        label: `adamMoments ${n} (mu, nu, update)`,
+        run: (impl) => {
+          const r = impl(g, mu0, nu0, c);
+          return Float32Array.from([...r.mu, ...r.nu, ...r.out]);
+        },
+        want: Float64Array.from([...mu, ...nu, ...out]),
+        exact: true,
+      },
+    ];
+  },
+  affine: (dtype, seed) => {
+    const [rows, n, k] = Array.from(ints(3, 9, seed, 'affine-shape'), (d) => d + 1);
+    const x = inputs(dtype, normals(rows * k, seed, 'affine-x'));
+    const w = inputs(dtype, normals(n * k, seed, 'affine-w'));
+    const bias = inputs(dtype, normals(n, seed, 'affine-b'));
+    // x·wᵀ + bias in float64, on the scale Σ|x·w| + |bias|.
+    const { want, scale } = naiveMatmul(x, w, {
+      batch: 1,
+      m: rows,
+      n,
+      k,
+      transA: false,
+      transB: true,
+      aOffsets: new Int32Array(1),
+      bOffsets: new Int32Array(1),
+    });
+    for (let i = 0; i < want.length; i++) {
+      want[i] += bias[i % n];
+      scale[i] += Math.abs(bias[i % n]);
+    }
+    return [
+      {
+        label: `affine ${rows}×${n}×${k}`,
+        run: (impl) => {
+          const out = poisoned(dtype, rows * n);
+          impl(x, w, bias, out, rows, k, n);
+          return out;
+        },
+        want,
+        scale,
+        exact: false,
+      },
+    ];
+  },
   permute: (dtype, seed) => {
     const rank = ints(1, 5, seed, 'rank')[0];
     const shape = Array.from(ints(rank, 4, seed, 'dims'), (d) => d + 1);
@@ -858,6 +1067,15 @@ const EXPECTED: KernelName[] = [
   'sum',
   'max',
   'matmul',
+  'affine',
+  'addInto',
+  'scaleInto',
+  'addScaledInto',
+  'sumOfSquares',
+  'emaInto',
+  'sophiaGClip',
+  'sophiaHClip',
+  'adamMoments',
   'permute',
   'gather',
   'scatterAdd',

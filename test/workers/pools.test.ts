@@ -1,7 +1,7 @@
 import t from 'tap';
 import { initialParams } from '../../src/nn/model.js';
-import { shardBatch, shardGradient } from '../../src/pipeline/step-math.js';
-import { estimateCurvature, resolveCurvature } from '../../src/train/curvature-schedule.js';
+import { shardBatch, shardGradient } from '../../src/step/shards.js';
+import { estimateCurvature, resolveCurvature } from '../../src/step/curvature-schedule.js';
 import { GradientPool, ProbePool, type PoolOptions } from '../../src/workers/pools.js';
 import type { FailureHook } from '../../src/workers/protocol.js';
 import { batchOf, firstBitDifference, model, modelSpec } from '../pipeline/fixtures.js';

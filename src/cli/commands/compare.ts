@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { writeFileAtomic } from '../../io/atomic-write.js';
+import { smooth } from '../../report/loss-ema.js';
 import { type Point, writeFigure } from '../../report/plots.js';
 import { makeRunDir, writeJson, shownPath } from '../../report/run-dir.js';
 import { writeMetrics } from '../../streams/write-metrics.js';
@@ -114,20 +115,18 @@ export interface CompareOptions {
   progress: boolean;
 }
 
-/** Bias-corrected exponential moving average (β = 0.9) of a loss curve. */
-export function smooth(values: readonly number[], beta = 0.9): number[] {
-  let m = 0;
-  let n = 0;
-  const out: number[] = [];
-  for (const v of values) {
-    if (Number.isFinite(v)) {
-      m = beta * m + (1 - beta) * v;
-      n++;
-    }
-    out.push(n === 0 ? NaN : m / (1 - beta ** n));
-  }
-  return out;
-}
+/** One dash pattern per optimizer, so curves that coincide stay visible (solid first). */
+const DASHES = [
+  [1, 0],
+  [7, 3],
+  [2, 2],
+  [9, 3, 2, 3],
+  [4, 4],
+  [1, 3],
+];
+
+/** The smoothed loss curve: the one definition of train loss (src/report/loss-ema.ts). */
+export { smooth };
 
 function fmt(x: number, digits = 4): string {
   return Number.isFinite(x) ? x.toFixed(digits) : String(x);
@@ -249,12 +248,13 @@ export async function compareCommand(
     join(dir, 'comparison'),
     [
       {
-        title: 'Training loss (EMA 0.9)',
+        title: 'Train loss (EMA 0.9 of the minibatch loss)',
         xTitle: 'step',
         yTitle: 'cross-entropy',
-        series: finished.map((n) => ({
+        series: finished.map((n, i) => ({
           name: n,
-          points: curves.get(n)!.map((y, i) => ({ x: i + 1, y })),
+          points: curves.get(n)!.map((y, j) => ({ x: j + 1, y })),
+          dash: DASHES[i % DASHES.length],
         })),
         legendTitle: 'optimizer',
         xDomain: [1, Math.max(2, o.steps)],
@@ -263,7 +263,12 @@ export async function compareCommand(
         title: 'Held-out accuracy',
         xTitle: 'step',
         yTitle: 'accuracy',
-        series: finished.map((n) => ({ name: n, points: accuracy.get(n)!, symbols: true })),
+        series: finished.map((n, i) => ({
+          name: n,
+          points: accuracy.get(n)!,
+          symbols: true,
+          dash: DASHES[i % DASHES.length],
+        })),
         legendTitle: 'optimizer',
         xDomain: [1, Math.max(2, o.steps)],
         yFormat: '.1~%',
@@ -318,6 +323,8 @@ export function compareCommandSpec(): Command {
     .option('--no-progress', 'no progress bars')
     .action(async (opts: CompareOptions) => {
       const { interrupted } = await compareCommand(opts);
-      if (interrupted) process.exitCode = 130;
+      // The table of what finished is written; exit as the shell expects of SIGINT (main's return value
+      // would overwrite process.exitCode).
+      if (interrupted) process.exit(130);
     });
 }

@@ -4,39 +4,42 @@
  * Lanczos quadrature (plotted), stability ratios with verdicts, a HAWQ-V2 bit-width assignment under a
  * size budget, and learning-rate suggestions for other batch sizes. The Hessian is that of the mean
  * training loss over the first --batches training batches of the run's config.
+ *
+ * Each stage shows a progress bar counting its HVPs (stderr, when it is a terminal). The first Ctrl-C
+ * stops the stage in progress after its current HVP and writes the report of what was computed — the
+ * interrupted stage's partial estimate marked not converged, later stages marked not computed.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { optimizerEntry } from '../../catalog/index.js';
 import {
+  type SpectralDensity,
   type StabilityReport,
+  type Stepwise,
   adamStability,
-  batchedHvpOperator,
+  eigenvaluesLargestFirst,
   gdStability,
   hawqLayersFromGroups,
   hawqMixedPrecision,
-  hutchinsonTrace,
+  hutchinsonTraceSteps,
   layoutGroups,
   momentumStability,
-  preconditionedLambdaMax,
+  preconditionedLambdaMaxSteps,
   sgdStability,
-  spectralDensity,
+  spectralDensitySteps,
   suggestLearningRates,
-  topEigenvalues,
+  topEigenvaluesSteps,
 } from '../../diagnostics/index.js';
-import { type Preconditioner, optimizerEntry } from '../../catalog/index.js';
-import { CheckpointError } from '../../io/checkpoint-codec.js';
-import { loadCheckpoint } from '../../io/checkpoint-file.js';
-import { type Model, type ModelSpec, lossFunction } from '../../nn/model.js';
-import { buildModel } from '../../nn/models/registry.js';
 import { writeFigure } from '../../report/plots.js';
-import { RUN_FILES, writeJson, shownPath } from '../../report/run-dir.js';
+import { writeJson } from '../../report/run-dir.js';
 import { setFiniteChecks } from '../../tensor/index.js';
-import { Tensor } from '../../tensor/tensor.js';
-import { type RunConfig, validateConfig } from '../config.js';
-import { UsageError } from '../errors.js';
+import { hessianText } from '../hessian-text.js';
+import { loadHessianTarget, preconditionerOf } from '../hessian-target.js';
 import { positiveInt, positiveNumber } from '../parse.js';
-import { learningRateAt, modelSpecOf, setupData } from '../run-setup.js';
+import { stopOnSigint } from '../progress.js';
+import { StageProgress } from '../stage-progress.js';
+import { learningRateAt } from '../run-setup.js';
 
 export interface HessianOptions {
   checkpoint: string;
@@ -49,137 +52,31 @@ export interface HessianOptions {
   tol: number;
   json?: boolean;
   out?: string;
+  /** False with --no-progress. */
+  progress?: boolean;
 }
 
-/**
- * The diagonal preconditioner of an adaptive optimizer from its saved state (its catalog entry reads it),
- * or a sentence saying why there is none.
- */
-export function preconditionerOf(
-  config: RunConfig,
-  state: unknown,
-  predictionsPerBatch: number,
-): Preconditioner | string {
-  const o = config.optimizer;
-  const num = (k: string, d: number) => (typeof o[k] === 'number' ? (o[k] as number) : d);
-  return optimizerEntry(o.name).preconditioner({ state, num, predictionsPerBatch });
-}
+export { preconditionerOf };
 
-function checkpointPath(arg: string): { file: string; runDir: string } {
-  const p = resolve(arg);
-  if (!existsSync(p)) throw new UsageError(`--checkpoint: ${arg} does not exist`);
-  if (statSync(p).isDirectory()) {
-    const file = join(p, RUN_FILES.checkpoint);
-    if (!existsSync(file)) throw new UsageError(`--checkpoint: ${arg} holds no ${RUN_FILES.checkpoint}`);
-    return { file, runDir: p };
-  }
-  return { file: p, runDir: dirname(p) };
-}
-
-function fmt(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  const a = Math.abs(x);
-  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(3) : Number(x.toPrecision(4)).toString();
-}
-
-export async function hessianCommand(o: HessianOptions): Promise<Record<string, unknown>> {
-  setFiniteChecks(false);
-  const { file, runDir } = checkpointPath(o.checkpoint);
-  let ckpt;
-  try {
-    ckpt = await loadCheckpoint(file);
-  } catch (e) {
-    if (e instanceof CheckpointError) throw new UsageError(`--checkpoint: ${e.message}`);
-    throw e;
-  }
-  let rawConfig = ckpt.meta.config;
-  const configFile = join(runDir, RUN_FILES.config);
-  if (rawConfig === undefined && existsSync(configFile))
-    rawConfig = JSON.parse(readFileSync(configFile, 'utf8'));
-  if (rawConfig === undefined)
-    throw new UsageError(`--checkpoint: ${file} carries no config and ${configFile} does not exist`);
-  const config = validateConfig(rawConfig, `config of ${file}`);
-  const data = setupData(config);
-  const spec = (ckpt.meta.model as ModelSpec | undefined) ?? modelSpecOf(config, data);
-  const model: Model = buildModel(spec);
-  const n = model.layout.size;
-  if (ckpt.params.length !== n)
-    throw new UsageError(`--checkpoint: ${ckpt.params.length} parameters, the config's model has ${n}`);
-  const params = ckpt.params;
-  const flat = new Tensor(params, [n]);
-  const losses = Array.from({ length: o.batches }, (_, k) => {
-    const b = data.batchAt(k);
-    return lossFunction(model, { data: b.inputs, shape: b.inputShape }, b.targets as Int32Array);
-  });
-  const hvp = batchedHvpOperator(losses, flat);
-  const seed = config.seed;
-  const t0 = performance.now();
-  const log = (msg: string) => {
-    if (!o.json) process.stderr.write(`${msg}\n`);
-  };
-
-  log(
-    `hessian: ${n.toLocaleString('en')} parameters, Hessian of the mean loss over ${o.batches} training batch(es)`,
-  );
-  const groups = layoutGroups(model.layout);
-  const trace = hutchinsonTrace(hvp, n, { tol: o.tol, maxIter: o.iterations, seed, groups });
-  log(`  trace: ${trace.iterations} probes`);
-  const k = Math.min(o.topK, n);
-  const eig = topEigenvalues(hvp, n, { k, tol: o.tol, maxIter: o.iterations, seed });
-  log(`  top-${k} eigenvalues: ${eig.iterations.reduce((a, b) => a + b, 0)} HVPs`);
-  const density = spectralDensity(hvp, n, { runs: o.runs, iterations: o.lanczos, seed });
-  log(`  spectral density: ${o.runs} × ${Math.min(o.lanczos, n)} Lanczos steps`);
-
-  // Stability at the learning rate of the last step taken.
-  const lr = learningRateAt(config, Math.max(0, ckpt.step - 1));
-  const lambda = Math.max(...eig.eigenvalues);
-  const stability: StabilityReport[] = [gdStability(lr, lambda)];
-  const opt = config.optimizer;
-  if (opt.name === 'sgd') {
-    const momentum = typeof opt.momentum === 'number' ? opt.momentum : 0;
-    if (momentum > 0) stability.push(momentumStability(lr, lambda, momentum));
-    stability.push(sgdStability(lr, trace.trace));
-  }
-  const pre = preconditionerOf(config, ckpt.optimizerState, data.predictionsPerBatch);
-  let preconditioned: { lambdaMax: number; description: string } | { unavailable: string };
-  if (typeof pre === 'string') preconditioned = { unavailable: pre };
-  else {
-    const pl = preconditionedLambdaMax(hvp, n, pre.diag, { tol: o.tol, maxIter: o.iterations, seed });
-    stability.push(adamStability(lr, pl, pre.beta1));
-    preconditioned = { lambdaMax: pl, description: pre.description };
-    log(`  preconditioned λmax (${pre.description.split(':')[0]})`);
-  }
-
-  const hawq = hawqMixedPrecision({
-    // A negative layer trace is estimator noise around a flat layer (HAWQ assumes Tr(Hᵢ) ≥ 0): insensitive.
-    layers: hawqLayersFromGroups(groups, trace.perLayer, params).map((l) => ({
-      ...l,
-      trace: Math.max(0, l.trace),
-    })),
-    bits: [2, 4, 8],
-    budgetBits: o.bits * n,
-  });
-  const targets = [0.25, 0.5, 2, 4]
-    .map((f) => Math.round(config.batchSize * f))
-    .filter((b) => b >= 1 && b !== config.batchSize);
-  const lrSuggestions = suggestLearningRates({
-    lr,
-    batchSize: config.batchSize,
-    optimizerKind: optimizerEntry(opt.name).scaling === 'linear' ? 'sgd' : 'adaptive',
-    targets,
-  });
-
-  const outDir = resolve(o.out ?? runDir);
-  mkdirSync(outDir, { recursive: true });
+/** The eigenvalue density plot (SVG and PNG). */
+async function densityFigure(
+  path: string,
+  density: SpectralDensity,
+  o: HessianOptions,
+  n: number,
+  name: string | undefined,
+  step: number,
+): Promise<{ svg: string; png: string | null }> {
   const grid = density.grid(400);
   const dens = density.densityOnGrid(grid, { normalize: true });
   let peak = 0;
   for (const d of dens) peak = Math.max(peak, d);
-  const plot = await writeFigure(
-    join(outDir, 'hessian-density'),
+  const steps = density.runs.map((r) => r.alpha.length).join('/');
+  return writeFigure(
+    path,
     [
       {
-        title: `Eigenvalue density (SLQ, ${o.runs} run(s) × ${Math.min(o.lanczos, n)} Lanczos steps)`,
+        title: `Eigenvalue density (SLQ, ${density.runs.length} run(s) × ${steps} of ${Math.min(o.lanczos, n)} Lanczos steps)`,
         xTitle: 'eigenvalue',
         yTitle: 'density',
         yScale: 'log',
@@ -188,83 +85,220 @@ export async function hessianCommand(o: HessianOptions): Promise<Record<string, 
         ],
       },
     ],
-    { title: `hessflow hessian: ${config.name ?? 'run'} at step ${ckpt.step}` },
+    { title: `hessflow hessian: ${name ?? 'run'} at step ${step}` },
   );
+}
 
-  const report = {
-    checkpoint: file,
-    step: ckpt.step,
-    parameters: n,
-    batches: o.batches,
-    optimizer: opt.name,
-    lr,
-    trace: {
-      total: trace.trace,
-      probes: trace.iterations,
-      converged: trace.converged,
-      perLayer: trace.perLayer.map((g) => ({ ...g, perParameter: g.trace / g.params })),
-    },
-    eigenvalues: { values: eig.eigenvalues, iterations: eig.iterations, converged: eig.converged },
-    density: {
-      lambdaMin: density.lambdaMin,
-      lambdaMax: density.lambdaMax,
-      nodes: density.runs.map((r) => ({ nodes: Array.from(r.nodes), weights: Array.from(r.weights) })),
-    },
-    stability,
-    preconditioned,
-    hawq: {
-      averageBitsBudget: o.bits,
-      budgetBits: hawq.budgetBits,
-      chosen: hawq.chosen
-        ? {
-            bits: Object.fromEntries(groups.map((g, i) => [g.name, hawq.chosen!.bits[i]])),
-            sizeBits: hawq.chosen.sizeBits,
-            averageBits: hawq.chosen.sizeBits / n,
-            omega: hawq.chosen.omega,
-          }
-        : null,
-      layers: hawq.layers.map((l) => ({ name: l.name, params: l.params, trace: l.trace, omega: l.omega })),
-      frontierSize: hawq.frontier.length,
-    },
-    lrSuggestions,
-    seconds: (performance.now() - t0) / 1000,
-    files: { report: join(outDir, 'hessian.json'), densitySvg: plot.svg, densityPng: plot.png },
+export async function hessianCommand(o: HessianOptions): Promise<Record<string, unknown>> {
+  setFiniteChecks(false);
+  const { file, runDir, ckpt, config, data, model, params, hvp } = await loadHessianTarget(
+    o.checkpoint,
+    o.batches,
+  );
+  const n = model.layout.size;
+  const seed = config.seed;
+  const t0 = performance.now();
+  const sigint = stopOnSigint(() => {
+    progress.log(
+      '\ninterrupted: stopping after the HVP in progress and writing what was computed (Ctrl-C again to quit now)',
+    );
+  });
+  const progress = new StageProgress({
+    bar: o.progress !== false && !o.json && process.stderr.isTTY === true,
+    quiet: o.json === true,
+    signal: sigint.signal,
+  });
+  const stages: string[] = [];
+  let interruptedIn: string | null = null;
+  const runStage = async <R>(
+    name: string,
+    steps: Stepwise<R>,
+    summary: (r: R, interrupted: boolean) => string,
+  ): Promise<R | null> => {
+    if (progress.interrupted) return null;
+    const d = await progress.run(name, steps, summary);
+    if (d.interrupted) interruptedIn = name;
+    else stages.push(name);
+    return d.result;
   };
-  await writeJson(join(outDir, 'hessian.json'), report);
 
-  if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else {
-    const nameWidth = Math.max(5, ...groups.map((g) => g.name.length));
-    const lines = [
-      `hessflow hessian — ${shownPath(file)} (step ${ckpt.step}, ${opt.name}, lr ${fmt(lr)})`,
-      '',
-      `Hutchinson trace  ${fmt(trace.trace)}  (${trace.iterations} probes${trace.converged ? ', converged' : ', not converged'})`,
-      `  ${'layer'.padEnd(nameWidth)}  ${'params'.padStart(8)}  ${'trace'.padStart(11)}  ${'per param'.padStart(11)}  bits`,
-      ...trace.perLayer.map(
-        (g, i) =>
-          `  ${g.name.padEnd(nameWidth)}  ${String(g.params).padStart(8)}  ${fmt(g.trace).padStart(11)}  ${fmt(g.trace / g.params).padStart(11)}  ${hawq.chosen ? hawq.chosen.bits[i] : '-'}`,
-      ),
-      '',
-      `Top-${k} eigenvalues  ${eig.eigenvalues.map(fmt).join(', ')}`,
-      `Spectral density   support [${fmt(density.lambdaMin)}, ${fmt(density.lambdaMax)}]  (plot: ${shownPath(plot.png)})`,
-      '',
-      'Stability',
-      ...stability.map((s) => `  ${s.verdict}`),
-      ...('unavailable' in preconditioned
-        ? [`  preconditioned form: not available — ${preconditioned.unavailable}`]
-        : [`  (${preconditioned.description}; λmax(P⁻¹H) = ${fmt(preconditioned.lambdaMax)})`]),
-      '',
-      `HAWQ-V2 mixed precision, budget ${o.bits} bits/parameter on average: ` +
-        (hawq.chosen
-          ? `${fmt(hawq.chosen.sizeBits / n)} bits/parameter, ΣΩ = ${fmt(hawq.chosen.omega)} (bits per layer in the table above)`
-          : 'no configuration fits the budget'),
-      '',
-      `Learning rates for other batch sizes (${lrSuggestions[0]?.rule === 'linear' ? 'linear' : 'square-root'} rule, from lr ${fmt(lr)} at batch ${config.batchSize})`,
-      ...lrSuggestions.map((s) => `  batch ${String(s.batchSize).padStart(5)}  lr ${fmt(s.lr)}`),
-      '',
-      `Report: ${shownPath(report.files.report)}  (${report.seconds.toFixed(1)} s)`,
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
+  progress.log(
+    `hessian: ${n.toLocaleString('en')} parameters, Hessian of the mean loss over ${o.batches} training batch(es)`,
+  );
+  let report: Record<string, unknown>;
+  try {
+    const groups = layoutGroups(model.layout);
+    const trace = await runStage(
+      'trace',
+      hutchinsonTraceSteps(hvp, n, { tol: o.tol, maxIter: o.iterations, seed, groups }),
+      (r) => `trace: ${r.iterations} probes${r.converged ? ', converged' : ', not converged'}`,
+    );
+    const k = Math.min(o.topK, n);
+    const eig = await runStage(
+      `top-${k} eigenvalues`,
+      topEigenvaluesSteps(hvp, n, { k, tol: o.tol, maxIter: o.iterations, seed }),
+      (r) =>
+        `top-${k} eigenvalues: ${r.iterations.reduce((a, b) => a + b, 0)} HVPs, ${r.converged.filter(Boolean).length} of ${r.eigenvalues.length} converged`,
+    );
+    const density = await runStage(
+      'spectral density',
+      spectralDensitySteps(hvp, n, { runs: o.runs, iterations: o.lanczos, seed }),
+      () => `spectral density: ${o.runs} × ${Math.min(o.lanczos, n)} Lanczos steps`,
+    );
+
+    // Stability at the learning rate of the last step taken.
+    const lr = learningRateAt(config, Math.max(0, ckpt.step - 1));
+    const opt = config.optimizer;
+    const stability: StabilityReport[] = [];
+    let preconditioned: { lambdaMax: number; description: string } | { unavailable: string } | null = null;
+    if (eig && eig.eigenvalues.length > 0) {
+      const lambda = Math.max(...eig.eigenvalues);
+      stability.push(gdStability(lr, lambda));
+      if (opt.name === 'sgd') {
+        const momentum = typeof opt.momentum === 'number' ? opt.momentum : 0;
+        if (momentum > 0) stability.push(momentumStability(lr, lambda, momentum));
+        if (trace) stability.push(sgdStability(lr, trace.trace));
+      }
+      const pre = preconditionerOf(config, ckpt.optimizerState, data.predictionsPerBatch);
+      if (typeof pre === 'string') preconditioned = { unavailable: pre };
+      else {
+        const pl = await runStage(
+          'preconditioned λmax',
+          preconditionedLambdaMaxSteps(hvp, n, pre.diag, { tol: o.tol, maxIter: o.iterations, seed }),
+          (r) => `preconditioned λmax (${pre.description.split(':')[0]}): ${r.iterations} HVPs`,
+        );
+        if (pl) {
+          stability.push(adamStability(lr, pl.lambdaMax, pre.beta1));
+          preconditioned = { lambdaMax: pl.lambdaMax, description: pre.description };
+        }
+      }
+    }
+
+    const hawq = trace
+      ? hawqMixedPrecision({
+          layers: hawqLayersFromGroups(groups, trace.perLayer, params),
+          bits: [2, 4, 8],
+          budgetBits: o.bits * n,
+        })
+      : null;
+    // The batch-size rules scale the schedule's peak rate (the whole schedule scales with it), not the
+    // decayed rate of the checkpoint's step.
+    const peakLr = opt.lr;
+    const rule = optimizerEntry(opt.name).scaling === 'linear' ? 'sgd' : 'adaptive';
+    const targets = [0.25, 0.5, 2, 4]
+      .map((f) => Math.round(config.batchSize * f))
+      .filter((b) => b >= 1 && b !== config.batchSize);
+    const lrSuggestions = suggestLearningRates({
+      lr: peakLr,
+      batchSize: config.batchSize,
+      optimizerKind: rule,
+      targets,
+    });
+
+    const outDir = resolve(o.out ?? runDir);
+    mkdirSync(outDir, { recursive: true });
+    const plot = density
+      ? await densityFigure(join(outDir, 'hessian-density'), density, o, n, config.name, ckpt.step)
+      : null;
+    const eigenvalues = eig ? eigenvaluesLargestFirst(eig) : [];
+    report = {
+      checkpoint: file,
+      step: ckpt.step,
+      parameters: n,
+      batches: o.batches,
+      optimizer: opt.name,
+      lr,
+      ...(interruptedIn ? { interrupted: { stage: interruptedIn, completed: stages } } : {}),
+      trace: trace && {
+        total: trace.trace,
+        probes: trace.iterations,
+        converged: trace.converged,
+        perLayer: trace.perLayer.map((g) => ({
+          ...g,
+          perParameter: g.trace / g.params,
+          negative: g.trace < 0,
+        })),
+      },
+      eigenvalues: eig && {
+        order: 'largest first (algebraic); power iteration finds the top-k by magnitude',
+        values: eigenvalues.map((e) => e.value),
+        converged: eigenvalues.map((e) => e.converged),
+        iterations: eigenvalues.map((e) => e.iterations),
+      },
+      density: density && {
+        lambdaMin: density.lambdaMin,
+        lambdaMax: density.lambdaMax,
+        nodes: density.runs.map((r) => ({ nodes: Array.from(r.nodes), weights: Array.from(r.weights) })),
+      },
+      stability,
+      preconditioned,
+      hawq: hawq && {
+        averageBitsBudget: o.bits,
+        budgetBits: hawq.budgetBits,
+        chosen: hawq.chosen
+          ? {
+              bits: Object.fromEntries(groups.map((g, i) => [g.name, hawq.chosen!.bits[i]])),
+              sizeBits: hawq.chosen.sizeBits,
+              averageBits: hawq.chosen.sizeBits / n,
+              omega: hawq.chosen.omega,
+            }
+          : null,
+        layers: hawq.layers.map((l) => ({
+          name: l.name,
+          params: l.params,
+          trace: l.trace,
+          omega: l.omega,
+          pinned: l.pinned,
+        })),
+        pinnedRule:
+          'a layer with a negative trace estimate has unknown sensitivity: held at the widest bit-width',
+        frontierSize: hawq.frontier.length,
+      },
+      lrSuggestions,
+      lrBasis: {
+        lr: peakLr,
+        batchSize: config.batchSize,
+        rule: lrSuggestions[0]?.rule ?? (rule === 'sgd' ? 'linear' : 'sqrt'),
+        from: "the schedule's peak learning rate (scale the whole schedule by the same factor)",
+        reference: 'Granziol et al., "Learning rates as a function of batch size", JMLR 2022',
+      },
+      seconds: (performance.now() - t0) / 1000,
+      files: {
+        report: join(outDir, 'hessian.json'),
+        densitySvg: plot?.svg ?? null,
+        densityPng: plot?.png ?? null,
+      },
+    };
+    await writeJson(join(outDir, 'hessian.json'), report);
+    if (o.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else
+      process.stdout.write(
+        `${hessianText({
+          file,
+          step: ckpt.step,
+          optimizer: opt.name,
+          lr,
+          n,
+          k,
+          interrupted: interruptedIn,
+          groups,
+          trace,
+          eigenvalues,
+          density,
+          densityPng: plot?.png ?? null,
+          stability,
+          preconditioned,
+          hawq,
+          bitsBudget: o.bits,
+          lrSuggestions,
+          peakLr,
+          batchSize: config.batchSize,
+          reportFile: join(outDir, 'hessian.json'),
+          seconds: (performance.now() - t0) / 1000,
+        })}\n`,
+      );
+  } finally {
+    sigint.dispose();
   }
   return report;
 }
@@ -286,8 +320,11 @@ export function hessianCommandSpec(): Command {
     .option('--bits <avg>', 'HAWQ size budget in average bits per parameter', positiveNumber, 4)
     .option('--tol <t>', 'relative-change tolerance of trace and power iteration', positiveNumber, 1e-3)
     .option('-o, --out <dir>', 'where hessian.json and the density plot go (default: the run directory)')
-    .option('--json', 'print the report as JSON on stdout')
+    .option('--json', 'print the report as JSON on stdout (no progress output)')
+    .option('--no-progress', 'no progress bars (also off when stderr is not a terminal)')
     .action(async (opts: HessianOptions) => {
-      await hessianCommand(opts);
+      const report = await hessianCommand(opts);
+      // Interrupted (Ctrl-C) but written: exit as the shell expects of SIGINT, as train does.
+      if (report.interrupted) process.exit(130);
     });
 }

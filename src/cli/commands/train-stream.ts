@@ -11,7 +11,7 @@ import type { RunConfig } from '../config.js';
 import { UsageError } from '../errors.js';
 import { parseNatsSourceUrl } from '../nats-source-url.js';
 import { TrainingProgress, stopOnSigint } from '../progress.js';
-import { STREAM_CHECKPOINT, runStreamTraining } from '../run-stream-training.js';
+import { STREAM_CHECKPOINT, type StreamEngine, runStreamTraining } from '../run-stream-training.js';
 
 export interface StreamTrainOptions {
   source: string;
@@ -23,6 +23,7 @@ export interface StreamTrainOptions {
   out?: string;
   json?: boolean;
   progress: boolean;
+  engine?: StreamEngine;
   workers?: number;
   shards?: number;
 }
@@ -32,6 +33,7 @@ export interface StreamTrainSummary {
   runDir: string;
   stream: string;
   consumer: string;
+  engine: StreamEngine;
   steps: number;
   resumedFrom: { step: number; lastSeq: number };
   lastSeq: number;
@@ -91,6 +93,7 @@ export async function streamTrainCommand(
       },
       dir,
       ...(o.checkpointEvery !== undefined ? { checkpointEvery: o.checkpointEvery } : {}),
+      ...(o.engine !== undefined ? { engine: o.engine } : {}),
       ...(o.workers !== undefined ? { workers: o.workers } : {}),
       ...(o.shards !== undefined ? { shards: o.shards } : {}),
       signal: interrupt.signal,
@@ -113,6 +116,7 @@ export async function streamTrainCommand(
     runDir: dir,
     stream: url.stream,
     consumer,
+    engine: o.engine ?? 'pipeline',
     steps: result.step,
     resumedFrom: result.resumedFrom,
     lastSeq: result.lastSeq,

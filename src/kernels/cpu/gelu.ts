@@ -8,7 +8,7 @@
  * V8's Math.tanh was about three times slower, and its relative error (≈4e-11) is far below float32's
  * rounding (6e-8), so float32 results match the Math.tanh formulas to float32 precision.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import type { GeluExpKernel, GeluVjpKernel, UnaryKernel } from '../registry.js';
 import { expForFloat32 } from './exp.js';
 

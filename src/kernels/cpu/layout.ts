@@ -1,6 +1,6 @@
 /** CPU reference kernels that move data without arithmetic: permute, gather/scatter-add, box copies. */
 import type { CopyBoxKernel, GatherKernel, PermuteKernel, ScatterAddKernel } from '../registry.js';
-import { stridesOf } from '../../tensor/shape.js';
+import { stridesOf } from '../arrays.js';
 
 /**
  * Output dims with their strides in x, with size-1 dims dropped and neighbours merged where x holds

@@ -5,8 +5,8 @@
  * block of C with 16 accumulators, so each loaded element is used four times (register blocking);
  * accumulators are JS doubles, so float32 products are summed in float64 and rounded once.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
-import type { MatmulKernel } from '../registry.js';
+import type { FloatArray } from '../arrays.js';
+import type { AffineKernel, MatmulKernel, MatmulSpec } from '../registry.js';
 
 /** C[cOff + i·n + j] = Σ_p A[aOff + i·k + p] · B[bOff + j·k + p]. */
 export function gemmNT(
@@ -181,3 +181,22 @@ export const cpuMatmul: MatmulKernel = (a, b, out, spec) => {
 export function addRowBias(out: FloatArray, rows: number, n: number, bias: FloatArray): void {
   for (let i = 0, o = 0; i < rows; i++) for (let j = 0; j < n; j++, o++) out[o] += bias[j];
 }
+
+/** The batch offsets of a single (unbatched) product; kernels only read them. */
+const UNBATCHED = new Int32Array(1);
+
+/** The spec of x [rows, k] times wᵀ (w stored [n, k]): the product inside an affine kernel. */
+export function affineSpec(rows: number, k: number, n: number): MatmulSpec {
+  return { batch: 1, m: rows, n, k, transA: false, transB: true, aOffsets: UNBATCHED, bOffsets: UNBATCHED };
+}
+
+/** An affine kernel from a matmul kernel: the product, then the bias pass. */
+export function affineFromMatmul(matmul: MatmulKernel): AffineKernel {
+  return (x, w, bias, out, rows, k, n) => {
+    matmul(x, w, out, affineSpec(rows, k, n));
+    addRowBias(out, rows, n, bias);
+  };
+}
+
+/** The affine kernel's CPU reference: the CPU matmul, then the bias pass. */
+export const cpuAffine: AffineKernel = affineFromMatmul(cpuMatmul);

@@ -11,7 +11,7 @@
  * Each kernel is generated with `new Function` from its combine expression so sum and max each get
  * their own monomorphic loops.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import type { ReduceKernel } from '../registry.js';
 
 /** The collapsed layout: run sizes and output strides (0 = reduced), outermost first. */

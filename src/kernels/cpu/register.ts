@@ -5,8 +5,18 @@ import { cpuGeluExp, cpuGeluSecond, cpuGeluVjp } from './gelu.js';
 import { cpuLayerNorm, cpuLayerNormVjp } from './layer-norm.js';
 import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from './softmax.js';
 import { cpuMax, cpuSum } from './reduce.js';
+import {
+  addIntoLoop,
+  cpuAdamMoments,
+  addScaledIntoLoop,
+  emaIntoLoop,
+  scaleIntoLoop,
+  sophiaGClipLoop,
+  sophiaHClipLoop,
+  sumOfSquaresLoop,
+} from './passes.js';
 import { cpuCopyBox, cpuGather, cpuPermute, cpuScatterAdd } from './layout.js';
-import { cpuMatmul } from './matmul.js';
+import { cpuAffine, cpuMatmul } from './matmul.js';
 
 registerKernel('binary', 'cpu', cpuBinary);
 registerKernel('unary', 'cpu', cpuUnary);
@@ -14,6 +24,7 @@ registerKernel('where', 'cpu', cpuWhere);
 registerKernel('sum', 'cpu', cpuSum);
 registerKernel('max', 'cpu', cpuMax);
 registerKernel('matmul', 'cpu', cpuMatmul);
+registerKernel('affine', 'cpu', cpuAffine);
 registerKernel('permute', 'cpu', cpuPermute);
 registerKernel('gather', 'cpu', cpuGather);
 registerKernel('scatterAdd', 'cpu', cpuScatterAdd);
@@ -28,3 +39,11 @@ registerKernel('geluSecond', 'cpu', cpuGeluSecond);
 registerKernel('normalize', 'cpu', cpuNormalize);
 registerKernel('layerNorm', 'cpu', cpuLayerNorm);
 registerKernel('layerNormVjp', 'cpu', cpuLayerNormVjp);
+registerKernel('addInto', 'cpu', addIntoLoop);
+registerKernel('scaleInto', 'cpu', scaleIntoLoop);
+registerKernel('addScaledInto', 'cpu', addScaledIntoLoop);
+registerKernel('sumOfSquares', 'cpu', sumOfSquaresLoop);
+registerKernel('emaInto', 'cpu', emaIntoLoop);
+registerKernel('sophiaGClip', 'cpu', sophiaGClipLoop);
+registerKernel('sophiaHClip', 'cpu', sophiaHClipLoop);
+registerKernel('adamMoments', 'cpu', cpuAdamMoments);

@@ -10,7 +10,7 @@ import type {
   SoftmaxKernel,
   SoftmaxVjpKernel,
 } from '../registry.js';
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import { expForFloat32 } from './exp.js';
 
 /**

@@ -6,58 +6,17 @@
  * scalar IEEE arithmetic does (no fused multiply-add; division and square root correctly rounded), the
  * f32 → f64 widening is exact and the f64 → f32 narrowing rounds to nearest like a Float32Array store,
  * so every result equals the loop's bit for bit, subnormals included: nothing is flushed (float32
- * subnormals are ordinary float64 values once widened). The caller prefers this kernel only when
- * `adamSelfCheck` passes against its loop.
+ * subnormals are ordinary float64 values once widened). Registered as the 'adamMoments' kernel's wasm
+ * backend (index.ts) only when `adamSelfCheck` passes against the loop (the CPU reference).
  */
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
+import { adamConstants, adamMomentsLoop } from '../cpu/passes.js';
+import type { AdamConstants, AdamMomentsKernel, AdamMomentsLoop, AllocateArray } from '../registry.js';
+import { checkedOnce } from './checked-kernel.js';
 import { WasmKernelHost } from './kernel-host.js';
 
-/** Adam's constants for one step: β's, bias corrections 1 − β^t, eps and eps_root. */
-export interface AdamConstants {
-  readonly b1: number;
-  readonly b2: number;
-  readonly bc1: number;
-  readonly bc2: number;
-  readonly eps: number;
-  readonly epsRoot: number;
-}
-
-/** The constants of step `count` (1 for the first): bias corrections 1 − β^count, as the loop uses them. */
-export function adamConstants(
-  b1: number,
-  b2: number,
-  count: number,
-  eps: number,
-  epsRoot: number,
-): AdamConstants {
-  return { b1, b2, bc1: 1 - b1 ** count, bc2: 1 - b2 ** count, eps, epsRoot };
-}
-
-/** Where result arrays come from: `n` elements the kernel overwrites completely. */
-export type AllocateArray = (n: number) => Float32Array;
-
 const allocateNew: AllocateArray = (n) => new Float32Array(n);
-
-/** New moments and update from a gradient and the previous moments (all of one length). */
-export type AdamMomentsKernel = (
-  g: Float32Array,
-  mu0: Float32Array,
-  nu0: Float32Array,
-  c: AdamConstants,
-  allocate?: AllocateArray,
-) => { mu: Float32Array; nu: Float32Array; out: Float32Array };
-
-/** Writes the moments and the update for every element of `g` (the reference the kernel must match). */
-export type AdamMomentsLoop = (
-  g: Float32Array,
-  mu0: Float32Array,
-  nu0: Float32Array,
-  mu: Float32Array,
-  nu: Float32Array,
-  out: Float32Array,
-  c: AdamConstants,
-) => void;
 
 type MomentsFn = (
   g: number,
@@ -223,3 +182,27 @@ export function adamSelfCheck(kernel: AdamMomentsKernel, loop: AdamMomentsLoop):
   }
   return true;
 }
+
+/** Below this many elements the copies into and out of wasm memory cost more than the loop saves. */
+export const MIN_WASM_ADAM = 64;
+
+/**
+ * The 'adamMoments' backend, built and checked exactly against the loop on first call (null where
+ * SIMD is missing or the check fails). Below MIN_WASM_ADAM elements, and for a request memory cannot
+ * hold, it runs the loop.
+ */
+export const adamKernel = checkedOnce(
+  WasmAdam.supported,
+  (): AdamMomentsKernel => {
+    const w = new WasmAdam();
+    return (g, mu0, nu0, c, allocate = allocateNew) => {
+      const r = g.length >= MIN_WASM_ADAM ? w.moments(g, mu0, nu0, c, allocate) : undefined;
+      if (r) return r;
+      const n = g.length;
+      const [mu, nu, out] = [allocate(n), allocate(n), allocate(n)];
+      adamMomentsLoop(g, mu0, nu0, mu, nu, out, c);
+      return { mu, nu, out };
+    };
+  },
+  (kernel) => adamSelfCheck(kernel, adamMomentsLoop),
+);

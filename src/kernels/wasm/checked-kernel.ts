@@ -37,7 +37,7 @@ export function overlapsPartly(a: Float32Array, b: Float32Array): boolean {
  * The kernel for `n` elements over `views`, or null (run the loop): below `min` elements the copies and
  * the call cost more than the loop saves, and partly overlapping views need the loop's element order.
  */
-export function kernelFor<K>(
+export function worthwhileKernel<K>(
   kernel: () => K | null,
   min: number,
   n: number,

@@ -8,7 +8,7 @@
  * Every other layout or dtype (and an odd K, which would split a pair across rows) goes to the CPU
  * reference.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import { collapseReduce, cpuSum } from '../cpu/reduce.js';
 import type { ReduceKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';

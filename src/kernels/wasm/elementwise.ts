@@ -8,7 +8,7 @@
  * float32 operation. One operand broadcast from a single value (attention's 1/√d scale) has its own
  * loop; other broadcasting, float64 and the other ops go to the CPU reference.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import { cpuBinary } from '../cpu/elementwise.js';
 import type { BinaryKernel, BinaryOp } from '../registry.js';
 import { FunctionBuilder, type SimdOp, assembleModule } from './assembler.js';

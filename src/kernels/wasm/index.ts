@@ -1,7 +1,8 @@
 /**
  * Registers the WebAssembly SIMD backends when the engine supports fixed-width SIMD. The matmul
  * ('matmul', backend 'wasm') becomes the default when it reproduces the CPU reference on a small
- * self-check (float32 within 1e-5 relative, float64 within 1e-12). The others promise the CPU
+ * self-check (float32 within 1e-5 relative, float64 within 1e-12), and with it the affine kernel
+ * ('affine', the same gemm adding a Linear layer's bias as it stores the product). The others promise the CPU
  * reference's results bit for bit — column sums ('sum'), flat float32 add/sub/mul ('binary'), row
  * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax and log-softmax
  * ('softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'), the GELU forward that saves its exponentials
@@ -9,7 +10,7 @@
  * self-checks (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
  */
 import '../cpu/register.js';
-import { cpuMatmul } from '../cpu/matmul.js';
+import { affineSpec, cpuMatmul } from '../cpu/matmul.js';
 import {
   type BinaryKernel,
   type BinaryOp,
@@ -35,6 +36,9 @@ import { WasmLayerNorm } from './layer-norm.js';
 import { WasmSoftmax } from './softmax.js';
 import { WasmGelu } from './gelu.js';
 import { WasmMatmul, wasmSimdSupported } from './matmul.js';
+import { adamKernel } from './adam.js';
+import { sophiaBackends, sophiaKernel } from './sophia.js';
+import { vectorOpsBackends, vectorOpsKernel } from './vector-ops.js';
 
 /** The instance behind the registered kernel (undefined where WebAssembly SIMD is unavailable). */
 export const wasmMatmul: WasmMatmul | undefined = wasmSimdSupported() ? new WasmMatmul() : undefined;
@@ -83,8 +87,17 @@ export function selfCheck(kernel: MatmulKernel): { f32: number; f64: number } {
 
 if (wasmMatmul) {
   registerKernel('matmul', 'wasm', wasmMatmul.kernel);
+  // The affine kernel is the same gemm adding the bias as it stores each tile (the same sums as the
+  // matmul followed by the bias pass, one pass over the output fewer): it passes when the matmul does.
+  const m = wasmMatmul;
+  registerKernel('affine', 'wasm', (x, w, bias, out, rows, k, n) =>
+    m.run(x, w, out, affineSpec(rows, k, n), bias),
+  );
   const check = selfCheck(wasmMatmul.kernel);
-  if (check.f32 <= 1e-5 && check.f64 <= 1e-12) preferKernelBackend('matmul', 'wasm');
+  if (check.f32 <= 1e-5 && check.f64 <= 1e-12) {
+    preferKernelBackend('matmul', 'wasm');
+    preferKernelBackend('affine', 'wasm');
+  }
 }
 
 /** The instance behind the 'sum' kernel's wasm backend (undefined without WebAssembly SIMD). */
@@ -150,4 +163,31 @@ if (wasmGelu) {
   registerKernel('geluExp', 'wasm', wasmGelu.geluExp);
   if (geluVjpSelfCheck(wasmGelu.geluVjp)) preferKernelBackend('geluVjp', 'wasm');
   if (geluExpSelfCheck(wasmGelu.geluExp)) preferKernelBackend('geluExp', 'wasm');
+}
+
+/**
+ * The optimizers' per-element passes: built and checked bit for bit against their loops here (null
+ * where SIMD is missing or a check fails, and then only the CPU references are registered). Each
+ * backend runs the loop itself below its size threshold or on partly overlapping views.
+ */
+const vectorOps = vectorOpsKernel();
+if (vectorOps) {
+  const b = vectorOpsBackends(vectorOps);
+  for (const name of ['addInto', 'scaleInto', 'addScaledInto', 'sumOfSquares'] as const) {
+    registerKernel(name, 'wasm', b[name]);
+    preferKernelBackend(name, 'wasm');
+  }
+}
+const sophia = sophiaKernel();
+if (sophia) {
+  const b = sophiaBackends(sophia);
+  for (const name of ['emaInto', 'sophiaGClip', 'sophiaHClip'] as const) {
+    registerKernel(name, 'wasm', b[name]);
+    preferKernelBackend(name, 'wasm');
+  }
+}
+const adam = adamKernel();
+if (adam) {
+  registerKernel('adamMoments', 'wasm', adam);
+  preferKernelBackend('adamMoments', 'wasm');
 }

@@ -40,7 +40,7 @@
  * was as good as 4×6, 6×4 and 2×8 for f64.
  */
 import { setFlagsFromString } from 'node:v8';
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import { addRowBias, cpuMatmul } from '../cpu/matmul.js';
 import type { MatmulKernel, MatmulSpec } from '../registry.js';
 import { type WasmMemory, instantiate, validates } from './api.js';

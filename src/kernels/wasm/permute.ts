@@ -6,7 +6,7 @@
  * result is copied out: pure data movement, bit for bit the CPU reference's. Other layouts (a
  * transpose of the last two axes, odd row lengths, tiny tensors) go to the CPU reference.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import { collapsePermute, cpuPermute } from '../cpu/layout.js';
 import type { PermuteKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';

@@ -10,7 +10,7 @@
  * takes its one logarithm per row from Math.log between two wasm passes (log-softmax.ts). Float64
  * arrays go to the CPU reference.
  */
-import type { FloatArray } from '../../tensor/tensor.js';
+import type { FloatArray } from '../arrays.js';
 import { EXP_FOR_FLOAT32 } from '../cpu/exp.js';
 import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
 import type {

@@ -1,6 +1,6 @@
 /**
  * WebAssembly SIMD versions of Sophia's per-step passes over the flat float32 vectors, each matching
- * its JavaScript loop (exported below as the reference and fallback) bit for bit:
+ * its JavaScript loop (the CPU reference in ../cpu/passes.ts, and the fallback) bit for bit:
  *   emaInto          out[i] = f32(b·a[i] + c·x[i])                 two f64x2.mul then f64x2.add, never fused
  *   sophiaGClipInto  out[i] = f32(sign(m)·min(|m|/(s·h + eps), 1))  returns #{ratio < 1}
  *   sophiaHClipInto  u = m/bc1/max(γ·h, eps); out[i] = f32(min(max(u, −clip), clip))  returns #{|u| < clip}
@@ -8,12 +8,14 @@
  * float64 operation does (no fused multiply-add, correctly rounded division, f64x2.min/max with
  * JavaScript's NaN and ±0 rules), and the f64 → f32 narrowing rounds like a Float32Array store. Operands
  * go through vector-ops.ts's chunked regions, so any Float32Array view works (any byteOffset,
- * SharedArrayBuffer-backed, out the same view as an input). The public functions use the kernel only
+ * SharedArrayBuffer-backed, out the same view as an input). Registered (index.ts) and preferred only
  * where the engine has SIMD and `sophiaSelfCheck` passes.
  */
 import { FunctionBuilder, assembleModule, uleb } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
-import { checkedOnce, kernelFor } from './checked-kernel.js';
+import { emaIntoLoop, sophiaGClipLoop, sophiaHClipLoop } from '../cpu/passes.js';
+import type { VectorPassSignatures } from '../registry.js';
+import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import {
   A_AT,
   ACC_AT,
@@ -23,54 +25,9 @@ import {
   FUSED_TIE,
   PAIRS,
   at,
-  checkLengths,
   sameValues,
   stepLoop,
 } from './vector-ops.js';
-
-// --- JavaScript loops: the references and fallbacks ---------------------------------------------
-
-/** out[i] = b·a[i] + c·x[i] (the caller passes c = 1 − b, computed in float64 as the EMA writes it). */
-export function emaIntoLoop(out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = b * a[i] + c * x[i];
-}
-
-/** Sophia-G's clipped step (src/optim/sophia-g.ts); returns how many ratios were below 1. */
-export function sophiaGClipLoop(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  scale: number,
-  eps: number,
-): number {
-  let unclipped = 0;
-  for (let i = 0; i < out.length; i++) {
-    const mi = m[i];
-    const ratio = Math.abs(mi) / (scale * h[i] + eps);
-    if (ratio < 1) unclipped++;
-    out[i] = Math.sign(mi) * Math.min(ratio, 1);
-  }
-  return unclipped;
-}
-
-/** Sophia-H's clipped step (src/optim/sophia-h.ts); returns how many |u| were below `clip`. */
-export function sophiaHClipLoop(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  bc1: number,
-  gamma: number,
-  eps: number,
-  clip: number,
-): number {
-  let unclipped = 0;
-  for (let i = 0; i < out.length; i++) {
-    const u = m[i] / bc1 / Math.max(gamma * h[i], eps);
-    if (Math.abs(u) < clip) unclipped++;
-    out[i] = Math.min(Math.max(u, -clip), clip);
-  }
-  return unclipped;
-}
 
 // --- The module -----------------------------------------------------------------------------------
 
@@ -286,7 +243,7 @@ export class WasmSophia extends ChunkedKernelHost {
   }
 }
 
-// --- Self-check and the public functions ---------------------------------------------------------
+// --- Self-check and the registry backends ---------------------------------------------------------
 
 /** The kernel methods the self-check exercises (a WasmSophia, or a deliberately broken stand-in). */
 export interface SophiaKernel {
@@ -386,45 +343,26 @@ export function sophiaSelfCheck(k: SophiaKernel): boolean {
  */
 export const MIN_WASM_SOPHIA = 256;
 
-/** The kernel, built and self-checked on first use; null where it is unavailable or fails the check. */
-const kernel = checkedOnce(WasmSophia.supported, () => new WasmSophia(), sophiaSelfCheck);
+/** The kernel, built and self-checked on first call; null where it is unavailable or fails the check. */
+export const sophiaKernel = checkedOnce(WasmSophia.supported, () => new WasmSophia(), sophiaSelfCheck);
 
-const useKernel = (n: number, ...views: Float32Array[]) => kernelFor(kernel, MIN_WASM_SOPHIA, n, views);
-
-/** out[i] = f32(b·a[i] + c·x[i]) in float64, unfused; out may be a or x. */
-export function emaInto(out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number): void {
-  checkLengths('emaInto', out.length, a, x);
-  if (!useKernel(out.length, out, a, x)?.emaInto(out, a, x, b, c)) emaIntoLoop(out, a, x, b, c);
-}
-
-/** out[i] = f32(sign(m[i])·min(|m[i]|/(scale·h[i] + eps), 1)); returns how many ratios were below 1. */
-export function sophiaGClipInto(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  scale: number,
-  eps: number,
-): number {
-  checkLengths('sophiaGClipInto', out.length, m, h);
-  return (
-    useKernel(out.length, out, m, h)?.sophiaGClipInto(out, m, h, scale, eps) ??
-    sophiaGClipLoop(out, m, h, scale, eps)
-  );
-}
-
-/** out[i] = f32(clamp(m[i]/bc1/max(γ·h[i], eps), ±clip)); returns how many |u| were below clip. */
-export function sophiaHClipInto(
-  out: Float32Array,
-  m: Float32Array,
-  h: Float32Array,
-  bc1: number,
-  gamma: number,
-  eps: number,
-  clip: number,
-): number {
-  checkLengths('sophiaHClipInto', out.length, m, h);
-  return (
-    useKernel(out.length, out, m, h)?.sophiaHClipInto(out, m, h, bc1, gamma, eps, clip) ??
-    sophiaHClipLoop(out, m, h, bc1, gamma, eps, clip)
-  );
+/**
+ * The registry backends over a built kernel: the kernel where it is worthwhile (at least
+ * MIN_WASM_SOPHIA elements, no partly overlapping views), else the CPU reference's loop.
+ */
+export function sophiaBackends(
+  k: SophiaKernel,
+): Pick<VectorPassSignatures, 'emaInto' | 'sophiaGClip' | 'sophiaHClip'> {
+  const use = (n: number, ...views: Float32Array[]) => worthwhileKernel(() => k, MIN_WASM_SOPHIA, n, views);
+  return {
+    emaInto: (out, a, x, b, c) => {
+      if (!use(out.length, out, a, x)?.emaInto(out, a, x, b, c)) emaIntoLoop(out, a, x, b, c);
+    },
+    sophiaGClip: (out, m, h, scale, eps) =>
+      use(out.length, out, m, h)?.sophiaGClipInto(out, m, h, scale, eps) ??
+      sophiaGClipLoop(out, m, h, scale, eps),
+    sophiaHClip: (out, m, h, bc1, gamma, eps, clip) =>
+      use(out.length, out, m, h)?.sophiaHClipInto(out, m, h, bc1, gamma, eps, clip) ??
+      sophiaHClipLoop(out, m, h, bc1, gamma, eps, clip),
+  };
 }

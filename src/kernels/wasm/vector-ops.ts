@@ -1,6 +1,6 @@
 /**
  * WebAssembly SIMD versions of the coordinator's per-step passes over the flat float32 parameter
- * vector, each matching its JavaScript loop (exported below as the reference and fallback):
+ * vector, each matching its JavaScript loop (the CPU reference in ../cpu/passes.ts, and the fallback):
  *   addInto        dst[i] = f32(dst[i] + src[i])      f32x4.add: one float32 add equals the loop's
  *                                                     float64 add rounded to float32 (53 ≥ 2·24 + 2)
  *   scaleInto      out[i] = f32(f · x[i])             f64x2.mul on widened values (f is a float64)
@@ -10,53 +10,14 @@
  * arithmetic rounds like scalar IEEE arithmetic, f64 → f32 narrowing rounds to nearest like a
  * Float32Array store, nothing is flushed). Operands are copied into linear memory a chunk at a time,
  * so any Float32Array view works (any byteOffset, SharedArrayBuffer-backed) and memory stays small.
- * The public functions use a kernel only where the engine has SIMD and `vectorOpsSelfCheck` passes.
+ * Registered (index.ts) and preferred only where the engine has SIMD and `vectorOpsSelfCheck` passes.
  */
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
-import { checkedOnce, kernelFor } from './checked-kernel.js';
+import { addIntoLoop, addScaledIntoLoop, combine, scaleIntoLoop, sumOfSquaresLoop } from '../cpu/passes.js';
+import type { VectorPassSignatures } from '../registry.js';
+import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import { WasmKernelHost } from './kernel-host.js';
-
-// --- JavaScript loops: the references and fallbacks ---------------------------------------------
-
-export function addIntoLoop(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i] = dst[i] + src[i];
-}
-
-export function scaleIntoLoop(out: Float32Array, x: Float32Array, f: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = f * x[i];
-}
-
-export function addScaledIntoLoop(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): void {
-  for (let i = 0; i < out.length; i++) out[i] = g[i] + wd * p[i];
-}
-
-/**
- * Σ v[i]² in float64 in the kernel's order: element i goes to partial sum s[i mod 8], and the result
- * is ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)). The order depends only on the length; each
- * square is exact, so the result can differ from a sequential sum only in the last bits.
- */
-export function sumOfSquaresLoop(v: Float32Array): number {
-  let [s0, s1, s2, s3, s4, s5, s6, s7] = [0, 0, 0, 0, 0, 0, 0, 0];
-  const n = v.length;
-  const whole = n - (n % 8);
-  for (let i = 0; i < whole; i += 8) {
-    s0 += v[i] * v[i];
-    s1 += v[i + 1] * v[i + 1];
-    s2 += v[i + 2] * v[i + 2];
-    s3 += v[i + 3] * v[i + 3];
-    s4 += v[i + 4] * v[i + 4];
-    s5 += v[i + 5] * v[i + 5];
-    s6 += v[i + 6] * v[i + 6];
-    s7 += v[i + 7] * v[i + 7];
-  }
-  const s = [s0, s1, s2, s3, s4, s5, s6, s7];
-  for (let i = whole; i < n; i++) s[i - whole] += v[i] * v[i];
-  return combine(s);
-}
-
-/** The fixed combination of the eight partial sums (lane-wise as the kernel's four f64x2 pairs). */
-const combine = (s: ArrayLike<number>): number => s[0] + s[4] + (s[2] + s[6]) + (s[1] + s[5] + (s[3] + s[7]));
 
 // --- The module -----------------------------------------------------------------------------------
 
@@ -239,7 +200,7 @@ export class WasmVectorOps extends ChunkedKernelHost {
   }
 }
 
-// --- Self-check and the public functions ---------------------------------------------------------
+// --- Self-check and the registry backends ---------------------------------------------------------
 
 /** The kernel methods the self-check exercises (a WasmVectorOps, or a deliberately broken stand-in). */
 export interface VectorOpsKernel {
@@ -305,36 +266,31 @@ export function vectorOpsSelfCheck(k: VectorOpsKernel): boolean {
  */
 export const MIN_WASM_VECTOR = 256;
 
-/** The kernel, built and self-checked on first use; null where it is unavailable or fails the check. */
-const kernel = checkedOnce(WasmVectorOps.supported, () => new WasmVectorOps(), vectorOpsSelfCheck);
+/** The kernel, built and self-checked on first call; null where it is unavailable or fails the check. */
+export const vectorOpsKernel = checkedOnce(
+  WasmVectorOps.supported,
+  () => new WasmVectorOps(),
+  vectorOpsSelfCheck,
+);
 
-/** The public functions take equal lengths, as their loops assume. */
-export function checkLengths(owner: string, n: number, ...others: Float32Array[]): void {
-  for (const o of others)
-    if (o.length !== n) throw new RangeError(`${owner}: lengths differ (${n} and ${o.length})`);
-}
-
-const useKernel = (n: number, ...views: Float32Array[]) => kernelFor(kernel, MIN_WASM_VECTOR, n, views);
-
-/** dst[i] = f32(dst[i] + src[i]); dst may be src. */
-export function addInto(dst: Float32Array, src: Float32Array): void {
-  checkLengths('addInto', dst.length, src);
-  if (!useKernel(dst.length, dst, src)?.addInto(dst, src)) addIntoLoop(dst, src);
-}
-
-/** out[i] = f32(f · x[i]); out may be x. */
-export function scaleInto(out: Float32Array, x: Float32Array, f: number): void {
-  checkLengths('scaleInto', out.length, x);
-  if (!useKernel(out.length, out, x)?.scaleInto(out, x, f)) scaleIntoLoop(out, x, f);
-}
-
-/** out[i] = f32(g[i] + wd · p[i]), in float64 and unfused; out may be g. */
-export function addScaledInto(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): void {
-  checkLengths('addScaledInto', out.length, g, p);
-  if (!useKernel(out.length, out, g, p)?.addScaledInto(out, g, p, wd)) addScaledIntoLoop(out, g, p, wd);
-}
-
-/** Σ v[i]² in float64, in `sumOfSquaresLoop`'s order (which the kernel's equals). */
-export function sumOfSquares(v: Float32Array): number {
-  return useKernel(v.length)?.sumOfSquares(v) ?? sumOfSquaresLoop(v);
+/**
+ * The registry backends over a built kernel: the kernel where it is worthwhile (at least
+ * MIN_WASM_VECTOR elements, no partly overlapping views), else the CPU reference's loop.
+ */
+export function vectorOpsBackends(
+  k: VectorOpsKernel,
+): Pick<VectorPassSignatures, 'addInto' | 'scaleInto' | 'addScaledInto' | 'sumOfSquares'> {
+  const use = (n: number, ...views: Float32Array[]) => worthwhileKernel(() => k, MIN_WASM_VECTOR, n, views);
+  return {
+    addInto: (dst, src) => {
+      if (!use(dst.length, dst, src)?.addInto(dst, src)) addIntoLoop(dst, src);
+    },
+    scaleInto: (out, x, f) => {
+      if (!use(out.length, out, x)?.scaleInto(out, x, f)) scaleIntoLoop(out, x, f);
+    },
+    addScaledInto: (out, g, p, wd) => {
+      if (!use(out.length, out, g, p)?.addScaledInto(out, g, p, wd)) addScaledIntoLoop(out, g, p, wd);
+    },
+    sumOfSquares: (v) => use(v.length)?.sumOfSquares(v) ?? sumOfSquaresLoop(v),
+  };
 }

@@ -1,22 +1,17 @@
 /**
  * y = x·wᵀ + b (a Linear layer: x [N, in], w [out, in] as PyTorch stores it, b [out]) as one op: the
- * bias is added in place to the fresh matmul output (the WebAssembly matmul adds it as it copies the
- * product out), saving the separate broadcast add's output buffer and its pass over [N, out]. The VJP
+ * registry's 'affine' kernel adds the bias to the fresh product (the WebAssembly backend as it copies
+ * the product out), saving the separate broadcast add's output buffer and its pass over [N, out]. The VJP
  * is the composite's, in differentiable ops (matmuls and a column sum), so double backward works
  * through it.
  */
-import { addRowBias } from '../../kernels/cpu/matmul.js';
-import { type MatmulSpec, activeKernelBackend, kernel } from '../../kernels/registry.js';
-import { wasmMatmul } from '../../kernels/wasm/index.js';
+import { kernel } from '../../kernels/registry.js';
 import { ShapeError, describeShape } from '../errors.js';
 import { record } from '../graph.js';
 import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { commonDType, expectTensor, output } from './common.js';
 import { sumTo } from './elementwise.js';
 import { matmul } from './matmul.js';
-
-/** The batch offsets of a single (unbatched) product; kernels only read them. */
-const UNBATCHED = new Int32Array(1);
 
 export function affine(x: Tensor, w: Tensor, b: Tensor): Tensor {
   expectTensor('affine', 'x', x);
@@ -38,24 +33,7 @@ export function affine(x: Tensor, w: Tensor, b: Tensor): Tensor {
   const [rows, k] = x.shape;
   const n = w.shape[0];
   const out = k > 0 ? kernelOutput(x.dtype, rows * n) : arrayFor(x.dtype, rows * n);
-  const spec: MatmulSpec = {
-    batch: 1,
-    m: rows,
-    n,
-    k,
-    transA: false,
-    transB: true,
-    aOffsets: UNBATCHED,
-    bOffsets: UNBATCHED,
-  };
-  // The WebAssembly matmul adds the bias as it copies the product out (the same sums, one pass fewer);
-  // any other backend runs as selected, then the bias pass.
-  if (wasmMatmul && activeKernelBackend('matmul') === 'wasm')
-    wasmMatmul.run(x.data, w.data, out, spec, b.data);
-  else {
-    kernel('matmul')(x.data, w.data, out, spec);
-    addRowBias(out, rows, n, b.data);
-  }
+  kernel('affine')(x.data, w.data, b.data, out, rows, k, n);
   const y = output('affine', out, [rows, n], [x, w, b]);
   // C = x·wᵀ: dx = g·w, dw = gᵀ·x; db sums g over rows.
   return record(y, 'affine', [x, w, b], (g, needs) => [
