@@ -73,6 +73,11 @@ export class NatsIngest {
   private sub: Subscription | null = null;
   /** Submitted and not yet covered by a checkpoint: [daemon seq, stream seq], in order. */
   private readonly pending: [number, number][] = [];
+  /**
+   * Submitted and not yet applied: [daemon seq, stream seq], in order. Kept apart from `pending`, since a
+   * checkpoint also covers the batches still queued (they are in it), which are applied only later.
+   */
+  private readonly unapplied: [number, number][] = [];
   private lastApplied = 0;
   private submitted = 0;
   /** The position of the newest durable checkpoint (or the one resumed from). */
@@ -142,6 +147,7 @@ export class NatsIngest {
               return;
             }
             this.pending.push([seq, streamSeq]);
+            this.unapplied.push([seq, streamSeq]);
             this.submitted++;
             demand$.next(1);
           };
@@ -172,13 +178,13 @@ export class NatsIngest {
 
   /** The engine applied the batch of daemon sequence `seq` (AppliedStep.seq). */
   applied(seq: number): void {
-    for (const [d, s] of this.pending) {
-      if (d === seq) {
-        this.lastApplied = s;
-        return;
-      }
-      if (d > seq) return;
+    // Steps apply in daemon-seq order; a seq not found came from a checkpoint's saved queue.
+    let drop = 0;
+    while (drop < this.unapplied.length && this.unapplied[drop][0] <= seq) {
+      if (this.unapplied[drop][0] === seq) this.lastApplied = this.unapplied[drop][1];
+      drop++;
     }
+    this.unapplied.splice(0, drop);
   }
 
   /** The stream position a checkpoint whose next daemon sequence is `nextDaemonSeq` covers. */

@@ -2,7 +2,8 @@
  * A real daemon process with `ingest.nats` against a real nats-server: it trains the stream's batches
  * (malformed ones dead-lettered), /v1/status and /metrics show lag, redeliveries, dead letters and the
  * last applied sequence, a restart resumes after the acknowledged position without training anything
- * twice, and the token (read from a file) appears nowhere in its logs.
+ * twice, and the token (read from a file) appears nowhere in its logs. The last applied sequence counts
+ * batches that were still queued when a checkpoint covered them.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -74,5 +75,37 @@ t.test(
     const logs = d.stderr() + JSON.stringify(d.lines) + d2.stderr() + JSON.stringify(d2.lines);
     t.notOk(logs.includes(token), 'the token appears nowhere in the logs');
     t.match(JSON.stringify(d.lines), /dead-lettered/);
+  },
+);
+
+t.test(
+  'daemon ingest.nats: batches queued at a checkpoint count as applied when they are',
+  { skip, timeout: 300_000 },
+  async (t) => {
+    const srv = await startNatsServer(t);
+    const nc = await connect({ servers: srv.url });
+    t.teardown(() => nc.close());
+    await createStream(await jetstreamManager(nc), 'QUEUED', ['queued.in']);
+    const js = jetstream(nc);
+    const dir = await scratchDir(t);
+    const config = daemonConfig(dir, {
+      checkpointEvery: 1000,
+      ingest: { nats: { servers: srv.url, stream: 'QUEUED', ackWaitMs: 2000 } },
+    });
+    const d = await spawnDaemon(t, await writeConfig(dir, config));
+    t.equal((await fetch(`${d.url}/v1/pause`, { method: 'POST' })).status, 200);
+    for (let k = 0; k < 3; k++) await js.publish('queued.in', batchMessage(k));
+    t.ok(
+      await until(async () => ((await status(d.url)) as { queueDepth: number }).queueDepth === 3),
+      'three batches queued while paused',
+    );
+    // The checkpoint holds the three queued batches, so it covers stream sequences 1-3 (and acks them).
+    t.equal((await fetch(`${d.url}/v1/checkpoint`, { method: 'POST' })).status, 200);
+    t.equal((await fetch(`${d.url}/v1/resume`, { method: 'POST' })).status, 200);
+    t.ok(await until(async () => (await status(d.url)).step === 3), 'trained after the resume');
+    const s = (await status(d.url)) as { nats: Record<string, unknown> };
+    t.equal(s.nats.lastAppliedSeq, 3, 'the last applied stream sequence follows the applied steps');
+    d.proc.kill('SIGTERM');
+    t.equal(await d.exited, 0);
   },
 );
