@@ -152,6 +152,8 @@ export class RemotePool {
           this.staleRefused++;
           throw RemoteErrors.StaleResult(work.version, r.head.version);
         }
+        const w = r.head.worker;
+        this.tasksByWorker.set(w, (this.tasksByWorker.get(w) ?? 0) + 1);
         return { ...r, error: null };
       },
       this.o.maxRetries ?? 2,
@@ -188,8 +190,6 @@ export class RemotePool {
     try {
       const worker = await this.send(s.nc, msg, noWorkerSince);
       const r = await this.watch(s.nc, worker, collector.result, what);
-      this.tasksByWorker.set(worker, (this.tasksByWorker.get(worker) ?? 0) + 1);
-      if (r.head.error) return { ...r, head: { ...r.head, error: r.head.error } };
       return r;
     } finally {
       collector.close();
