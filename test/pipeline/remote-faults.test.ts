@@ -86,14 +86,17 @@ t.test('remote worker faults', { skip: natsSkipReason() }, async (t) => {
     const run = 'stale';
     await startWorkerProcess(t, nats.url, { run });
     const s = runSubjects(run);
-    // A worker that answers its first task for θ one version behind, then leaves the queue group.
+    // A worker that answers its first task for θ one version behind, then leaves. It says it has 100
+    // threads, so the coordinator picks it first.
     let injected: TaskHead | null = null;
+    const hello = () => nc.publish(s.hello, frame({ worker: 'fake', threads: 100 }));
+    const roll = nc.subscribe(s.roll, { callback: hello });
     const alive = nc.subscribe(s.alive('fake'), { callback: (_e, m) => void m.respond() });
-    const fake = nc.subscribe(s.tasks, {
-      queue: s.queue,
+    const fake = nc.subscribe(s.tasks('fake'), {
       callback: (_e, m) => {
         if (injected) return;
         fake.unsubscribe();
+        roll.unsubscribe();
         const head = unframe<TaskHead>(m.data).head;
         injected = head;
         m.respond(frame({ worker: 'fake' }));
@@ -103,6 +106,7 @@ t.test('remote worker faults', { skip: natsSkipReason() }, async (t) => {
         publishResult(nc, head.reply, { ...result, nonFinite: false, error: null, arrays }, [grad], 4096);
       },
     });
+    t.teardown(() => roll.unsubscribe());
     t.teardown(() => alive.unsubscribe());
     await nc.flush();
     const p = pipelineOn(nats.url, run);
@@ -155,7 +159,7 @@ t.test('remote worker faults', { skip: natsSkipReason() }, async (t) => {
     await t.rejects(lastValueFrom(p2.run(fromDataset(batchOf, { end: 3 }))), {
       code: 'ERR_NO_REMOTE_WORKERS',
       message:
-        /no remote worker answered on hessflow\.nobody\.tasks within 1500 ms; start one with `hessflow worker/,
+        /no remote worker announced itself on hessflow\.nobody\.hello within 1500 ms; start one with `hessflow worker/,
     });
     const took = Date.now() - started;
     t.ok(took >= 1500 && took < 6000, `errored after ${took} ms`);

@@ -43,9 +43,10 @@ t.test('chunk size leaves room for the head below max_payload', (t) => {
 
 t.test('run subjects: one namespace per run; a bad run name is refused', (t) => {
   const a = runSubjects('exp-1');
-  t.equal(a.tasks, 'hessflow.exp-1.tasks');
+  t.equal(a.tasks('w1'), 'hessflow.exp-1.tasks.w1');
+  t.equal(a.hello, 'hessflow.exp-1.hello');
   t.equal(a.theta('s1'), 'hessflow.exp-1.theta.s1');
-  t.not(runSubjects('exp-2').tasks, a.tasks);
+  t.not(runSubjects('exp-2').hello, a.hello);
   t.throws(() => runSubjects('a.b'), /run name "a.b" must be/);
   t.throws(() => runSubjects('*'), /subject token/);
   t.end();

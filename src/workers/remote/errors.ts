@@ -5,7 +5,7 @@ export const RemoteErrors = {
   NoWorkers: (subject: string, ms: number) =>
     new WorkerTaskError(
       'ERR_NO_REMOTE_WORKERS',
-      `no remote worker answered on ${subject} within ${ms} ms; start one with ` +
+      `no remote worker announced itself on ${subject} within ${ms} ms; start one with ` +
         '`hessflow worker --nats <url> --run <run>` on a host that reaches the broker',
     ),
   AckTimeout: (subject: string, ms: number) =>

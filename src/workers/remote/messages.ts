@@ -1,7 +1,8 @@
 /**
  * The messages of the remote protocol (each a `frame`: msgpack head + raw bytes).
  *
- * - task (coordinator → one worker of the run's queue group, request-reply): a head naming the model,
+ * - hello (worker → coordinators, every second): the worker's id and threads; the roster of live workers.
+ * - task (coordinator → one worker it picked from the roster, request-reply): a head naming the model,
  *   θ's version and length and the work, with the shard's (or the probe batch's) inputs then targets as
  *   raw bytes; the worker answers at once with an ack naming itself, then computes.
  * - θ chunk (worker → coordinator, request-reply): θ of one version, fetched once per version and cached
@@ -53,6 +54,12 @@ export type TaskHead = GradientTaskHead | ProbeTaskHead;
 
 export interface TaskAck {
   worker: string;
+}
+
+/** A worker's announcement (every second): its id and gradient threads. */
+export interface Hello {
+  worker: string;
+  threads: number;
 }
 
 export interface ThetaRequest {

@@ -2,13 +2,14 @@
  * The coordinator's side of remote workers: shard gradients and curvature probes sent over NATS to
  * whichever worker of the run's queue group takes them, with θ served by version (ThetaServer).
  *
- * One attempt: subscribe to the attempt's result subject, send the task by request-reply (the worker
- * acks at once, naming itself), then wait for the result chunks while pinging the worker's alive
- * subject. The attempt fails — and is retried, landing on whichever worker the queue group picks — when
- * the ack does not come, the worker stops answering pings (a killed process has no responder left; a
- * cut link stops answering), the task outlives `taskTimeoutMs`, or the result is for another θ version
- * (refused). With no worker subscribed at all, tasks are re-sent until `noWorkerTimeoutMs` and then the
- * step errors with ERR_NO_REMOTE_WORKERS: never a hang.
+ * One attempt: subscribe to the attempt's result subject, send the task by request-reply to the least
+ * busy live worker of the roster (roster.ts; the worker acks at once), then wait for the result chunks
+ * while pinging the worker's alive subject. The attempt fails — the worker leaves the roster until it
+ * says hello again, and the task is retried on another — when the ack does not come, the worker stops
+ * answering pings (a killed process has no responder left; a cut link stops answering), the task
+ * outlives `taskTimeoutMs`, or the result is for another θ version (refused). With no live worker at all
+ * the task waits up to `noWorkerTimeoutMs` for one, then the step errors with ERR_NO_REMOTE_WORKERS:
+ * never a hang.
  */
 import { randomUUID } from 'node:crypto';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -22,6 +23,7 @@ import { RemoteErrors } from './errors.js';
 import { frame, unframe } from './frame.js';
 import type { GradientTaskHead, ProbeTaskHead, TaskAck, TaskHead } from './messages.js';
 import { type CollectedResult, ResultCollector, chunkBytesFor } from './result-chunks.js';
+import { WorkerRoster } from './roster.js';
 import { type RunSubjects, runSubjects } from './subjects.js';
 import { type LiveTheta, ThetaServer } from './theta-server.js';
 
@@ -51,6 +53,8 @@ export interface RemotePoolStats {
   /** Results refused for a θ version other than the task's. */
   staleRefused: number;
   retries: number;
+  /** Retries by the code of what failed (ERR_REMOTE_WORKER_LOST, ERR_REMOTE_ACK_TIMEOUT, …). */
+  retryCauses: Map<string, number>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,10 +68,16 @@ export class RemotePool {
   private readonly subjects: RunSubjects;
   /** This pool's session: its θ subject, and the key workers cache its θ versions under. */
   private readonly session = randomUUID().replaceAll('-', '');
-  private readonly started: Promise<{ nc: NatsConnection; theta: ThetaServer; maxPayload: number }>;
+  private readonly started: Promise<{
+    nc: NatsConnection;
+    theta: ThetaServer;
+    roster: WorkerRoster;
+    maxPayload: number;
+  }>;
   private readonly tasksByWorker = new Map<string, number>();
   private staleRefused = 0;
   private retries = 0;
+  private readonly retryCauses = new Map<string, number>();
   private closed = false;
   private startedTheta: ThetaServer | null = null;
 
@@ -76,7 +86,7 @@ export class RemotePool {
     this.started = o.nc.then((nc) => {
       const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
       const theta = new ThetaServer(nc, this.subjects.theta(this.session), o, chunkBytesFor(maxPayload));
-      return { nc, theta, maxPayload };
+      return { nc, theta, roster: new WorkerRoster(nc, this.subjects), maxPayload };
     });
     this.started.catch(() => undefined);
   }
@@ -136,6 +146,7 @@ export class RemotePool {
       thetaFetches: new Map(this.startedTheta?.fetches ?? []),
       staleRefused: this.staleRefused,
       retries: this.retries,
+      retryCauses: new Map(this.retryCauses),
     };
   }
 
@@ -150,6 +161,7 @@ export class RemotePool {
         if (r.head.error) return { ...r, error: r.head.error };
         if (r.head.version !== work.version) {
           this.staleRefused++;
+          started.roster.suspect(r.head.worker);
           throw RemoteErrors.StaleResult(work.version, r.head.version);
         }
         const w = r.head.worker;
@@ -159,13 +171,15 @@ export class RemotePool {
       this.o.maxRetries ?? 2,
       (attempt, cause) => {
         this.retries++;
+        const code = (cause as { code?: string }).code ?? cause.name;
+        this.retryCauses.set(code, (this.retryCauses.get(code) ?? 0) + 1);
         this.o.onRetry?.(attempt, cause);
       },
     );
   }
 
   private async attempt(
-    s: { nc: NatsConnection; maxPayload: number },
+    s: { nc: NatsConnection; roster: WorkerRoster; maxPayload: number },
     work: Work & { attempt: number },
     batch: Batch,
     what: string,
@@ -187,30 +201,50 @@ export class RemotePool {
     if (msg.length > s.maxPayload)
       throw RemoteErrors.TooLarge(`the task of ${what}`, msg.length, s.maxPayload);
     const collector = new ResultCollector(s.nc, reply, taskId);
+    let worker: string | null = null;
     try {
-      const worker = await this.send(s.nc, msg, noWorkerSince);
-      const r = await this.watch(s.nc, worker, collector.result, what);
-      return r;
+      worker = await this.send(s.nc, s.roster, msg, noWorkerSince);
+      return await this.watch(s.nc, worker, collector.result, what);
+    } catch (e) {
+      // A worker that failed a task gets no more until it says hello again.
+      if (worker) s.roster.suspect(worker);
+      throw e;
     } finally {
       collector.close();
+      if (worker) s.roster.done(worker);
     }
   }
 
-  /** Sends the task; the worker that takes it acks with its id. Waits for a first worker, boundedly. */
-  private async send(nc: NatsConnection, msg: Uint8Array, noWorkerSince: { at: number }): Promise<string> {
+  /**
+   * Sends the task to the least busy live worker, which acks with its id; a worker that has just gone
+   * (no responder) is skipped. With none in the roster, waits for one, boundedly.
+   */
+  private async send(
+    nc: NatsConnection,
+    roster: WorkerRoster,
+    msg: Uint8Array,
+    noWorkerSince: { at: number },
+  ): Promise<string> {
     const ackMs = this.o.ackTimeoutMs ?? 2000;
     const bound = this.o.noWorkerTimeoutMs ?? 10_000;
     for (;;) {
       if (this.closed) throw RemoteErrors.Closed();
-      try {
-        const ack = await nc.request(this.subjects.tasks, msg, { timeout: ackMs });
-        noWorkerSince.at = Number.NaN;
-        return unframe<TaskAck>(ack.data).head.worker;
-      } catch (e) {
-        if (!isNoResponders(e)) throw RemoteErrors.AckTimeout(this.subjects.tasks, ackMs);
+      const worker = roster.take();
+      if (worker === null) {
         if (Number.isNaN(noWorkerSince.at)) noWorkerSince.at = Date.now();
-        if (Date.now() - noWorkerSince.at >= bound) throw RemoteErrors.NoWorkers(this.subjects.tasks, bound);
-        await sleep(Math.min(200, bound / 10));
+        if (Date.now() - noWorkerSince.at >= bound) throw RemoteErrors.NoWorkers(this.subjects.hello, bound);
+        await sleep(Math.min(100, bound / 10));
+        continue;
+      }
+      noWorkerSince.at = Number.NaN;
+      try {
+        const ack = await nc.request(this.subjects.tasks(worker), msg, { timeout: ackMs });
+        unframe<TaskAck>(ack.data);
+        return worker;
+      } catch (e) {
+        roster.done(worker);
+        roster.suspect(worker);
+        if (!isNoResponders(e)) throw RemoteErrors.AckTimeout(this.subjects.tasks(worker), ackMs);
       }
     }
   }
@@ -264,6 +298,7 @@ export class RemotePool {
     try {
       const s = await this.started;
       s.theta.close();
+      s.roster.close();
     } catch {
       // Never connected: nothing to close.
     }

@@ -9,9 +9,11 @@ export const RUN_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 export const DEFAULT_RUN = 'default';
 
 export interface RunSubjects {
-  /** Tasks, served by the queue group `queue`: each task goes to one worker, acked by request-reply. */
-  tasks: string;
-  queue: string;
+  /** A worker's tasks (request-reply: the worker acks at once, then computes). */
+  tasks(workerId: string): string;
+  /** Workers announce themselves here every second, and at once when asked on `roll`. */
+  hello: string;
+  roll: string;
   /** θ chunks of one coordinator session, served by that coordinator (request-reply). */
   theta(session: string): string;
   /** Where one attempt's result chunks go. */
@@ -27,8 +29,9 @@ export function runSubjects(run: string): RunSubjects {
     );
   const base = `hessflow.${run}`;
   return {
-    tasks: `${base}.tasks`,
-    queue: `${base}.workers`,
+    tasks: (workerId) => `${base}.tasks.${workerId}`,
+    hello: `${base}.hello`,
+    roll: `${base}.roll`,
     theta: (session) => `${base}.theta.${session}`,
     result: (taskId) => `${base}.result.${taskId}`,
     alive: (workerId) => `${base}.alive.${workerId}`,

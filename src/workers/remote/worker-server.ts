@@ -1,6 +1,6 @@
 /**
- * A remote worker: serves one run's shard-gradient and curvature-probe tasks from the run's queue
- * group, computing them exactly as the local pools do, because it *is* the local pools: a `WorkerPools`
+ * A remote worker: says hello on the run's subjects every second and serves the shard-gradient and
+ * curvature-probe tasks coordinators send it, computing them exactly as the local pools do, because it *is* the local pools: a `WorkerPools`
  * of this process (gradient-worker.ts and probe-worker.ts on piscina threads) fed from NATS. θ of each
  * version is fetched once (ThetaCache) and published into the pools' shared buffer with its version,
  * which the gradient threads check as they do in a single-process pipeline.
@@ -11,8 +11,9 @@ import type { Batch } from '../../data/batch.js';
 import { WorkerPools } from '../pools.js';
 import { serializeError } from '../protocol.js';
 import { arrayOf, frame, unframe } from './frame.js';
-import type { GradientTaskHead, ProbeTaskHead, ResultHead, TaskAck, TaskHead } from './messages.js';
+import type { GradientTaskHead, Hello, ProbeTaskHead, ResultHead, TaskAck, TaskHead } from './messages.js';
 import { chunkBytesFor, publishResult } from './result-chunks.js';
+import { HELLO_MS } from './roster.js';
 import { runSubjects, subjectToken } from './subjects.js';
 import { ThetaCache } from './theta-client.js';
 
@@ -37,6 +38,7 @@ export class RemoteWorker {
   private pools: { key: string; pools: WorkerPools; inBuffer: string } | null = null;
   private readonly chunkBytes: number;
   private closed = false;
+  private readonly hello: NodeJS.Timeout;
 
   constructor(private readonly o: RemoteWorkerOptions) {
     const s = runSubjects(o.run);
@@ -47,8 +49,15 @@ export class RemoteWorker {
     this.theta = new ThetaCache(o.nc, s.theta, this.id, o.fetchTimeoutMs ?? 10_000);
     this.subs.push(
       o.nc.subscribe(s.alive(this.id), { callback: (_e, m) => void m.respond() }),
-      o.nc.subscribe(s.tasks, { queue: s.queue, callback: (_e, m) => this.accept(m) }),
+      o.nc.subscribe(s.tasks(this.id), { callback: (_e, m) => this.accept(m) }),
     );
+    // Coordinators pick workers from their hellos: every second, and at once when one asks.
+    const threads = o.threads ?? os.availableParallelism();
+    const hello = frame({ worker: this.id, threads } satisfies Hello);
+    const sayHello = () => o.nc.publish(s.hello, hello);
+    this.subs.push(o.nc.subscribe(s.roll, { callback: sayHello }));
+    this.hello = setInterval(sayHello, HELLO_MS);
+    sayHello();
   }
 
   private accept(msg: Msg): void {
@@ -171,6 +180,7 @@ export class RemoteWorker {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.hello);
     for (const s of this.subs) s.unsubscribe();
     await this.pools?.pools.close();
   }
