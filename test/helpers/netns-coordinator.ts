@@ -10,7 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { lastValueFrom, tap, toArray } from 'rxjs';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
 import { fromDataset } from '../../src/streams/from-dataset.js';
-import { unframe } from '../../src/workers/remote/frame.js';
+import { onFirstAck } from './first-ack.js';
 import { batchOf, gnbCurvature, gnbOptimizer, modelSpec, spec } from '../pipeline/fixtures.js';
 
 interface Settings {
@@ -36,19 +36,16 @@ const p = createPipeline({
 });
 let armed = false;
 let cutAt = 0;
-const acks = nc.subscribe('_INBOX.>', {
-  callback: (_e, m) => {
-    if (!armed || cutAt) return;
-    try {
-      if (unframe<{ worker?: string }>(m.data).head.worker !== s.cut.worker) return;
-    } catch {
-      return; // not an ack
-    }
+const acks = onFirstAck(
+  nc,
+  s.cut.worker,
+  () => armed,
+  () => {
     cutAt = Date.now();
     const r = spawnSync('ip', ['-n', s.cut.ns, 'link', 'set', s.cut.dev, 'down'], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`cutting the link failed: ${r.stderr}`);
   },
-});
+);
 const started = Date.now();
 
 const metrics = await lastValueFrom(

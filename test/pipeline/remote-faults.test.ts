@@ -18,6 +18,7 @@ import { frame, unframe } from '../../src/workers/remote/frame.js';
 import type { TaskHead } from '../../src/workers/remote/messages.js';
 import { publishResult } from '../../src/workers/remote/result-chunks.js';
 import { runSubjects } from '../../src/workers/remote/subjects.js';
+import { onFirstAck } from '../helpers/first-ack.js';
 import { natsSkipReason, startNatsServer } from '../helpers/nats-server.js';
 import { type WorkerProcess, startWorkerProcess } from '../helpers/remote-workers.js';
 import { batchOf, firstBitDifference, fixtureReference, modelSpec, spec } from './fixtures.js';
@@ -49,22 +50,18 @@ t.test('remote worker faults', { skip: natsSkipReason() }, async (t) => {
     await startWorkerProcess(t, nats.url, { run });
     const p = pipelineOn(nats.url, run);
     t.teardown(() => p.close());
-    // Acks cross on the coordinator's inbox; the first one from `a` after step 3 is a task `a` has
-    // taken and not finished (it must still fetch θ of that step from this very process).
+    // The first task `a` acks after step 3: taken, not finished.
     let armed = false;
     let killedAt = 0;
-    const acks = nc.subscribe('_INBOX.>', {
-      callback: (_e, m) => {
-        if (!armed || killedAt) return;
-        try {
-          if (unframe<{ worker?: string }>(m.data).head.worker !== a.id) return;
-        } catch {
-          return; // not an ack
-        }
+    const acks = onFirstAck(
+      nc,
+      a.id,
+      () => armed,
+      () => {
         killedAt = Date.now();
         a.process.kill('SIGKILL');
       },
-    });
+    );
     t.teardown(() => acks.unsubscribe());
     await nc.flush();
     const metrics = await lastValueFrom(
