@@ -30,7 +30,7 @@ const floors = [
   floor('step', 'pipeline streams workers gpu train daemon cli'),
   floor('gpu', 'pipeline streams workers train daemon cli'),
   floor('workers', 'pipeline streams train daemon cli'),
-  floor('streams', 'pipeline train cli'),
+  floor('streams', 'pipeline train daemon cli'),
   floor('pipeline', 'daemon cli'),
 ];
 

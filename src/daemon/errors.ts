@@ -1,19 +1,8 @@
 /**
- * Errors of the daemon. An `IngestError` is a rejected input: its `reason` is a short machine code that
- * is returned to the producer, counted in /metrics and logged; its message says what was wrong.
+ * Errors of the daemon. `IngestError` (a rejected input) lives with the wire format in src/data, since
+ * every ingest path raises it; it is re-exported here for the daemon's code and its users.
  */
-
-export class IngestError extends Error {
-  override readonly name = 'IngestError';
-  constructor(
-    readonly reason: string,
-    message: string,
-    /** HTTP status to answer with (400 unless said otherwise). */
-    readonly status = 400,
-  ) {
-    super(message);
-  }
-}
+export { IngestError } from '../data/ingest-error.js';
 
 /** A bad daemon config: names the key (dotted path), what was expected and what was given. */
 export class DaemonConfigError extends Error {

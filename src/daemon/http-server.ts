@@ -18,7 +18,7 @@ import { requireOptional } from '../util/optional-dependency.js';
 import type { TrainingEngine } from './engine.js';
 import { IngestError } from './errors.js';
 import type { DaemonMetrics } from './metrics.js';
-import { type WireFormat, decodeBatch, parseJsonSafe } from './wire.js';
+import { type WireFormat, decodeBatch, parseJsonSafe } from '../data/wire.js';
 
 export interface HttpServerOptions {
   engine: TrainingEngine;

@@ -9,7 +9,6 @@
 import type { Subscription } from 'rxjs';
 import { Observable } from 'rxjs';
 import type { Batch } from '../data/batch.js';
-import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model, ModelSpec } from '../nn/model.js';
 import type { InjectedState } from '../optim/inject.js';
 import type { PipelineCheckpoint } from '../pipeline/checkpoint.js';
@@ -29,7 +28,7 @@ import { engineStatus } from './engine-status.js';
 import { EngineListeners } from './engine-listeners.js';
 import { HyperparamOverlay } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
-import { snapshotLayout } from './snapshot-layout.js';
+import { snapshotLayout, weightsFile } from './snapshot-layout.js';
 
 export interface PipelineEngineOptions {
   model: Model;
@@ -200,9 +199,7 @@ export class PipelineEngine extends EngineListeners implements TrainingEngine {
   }
 
   weights(): Uint8Array {
-    return paramsToSafetensors(this.pipeline.params(), snapshotLayout(this.opts.model), {
-      step: String(this.pipeline.snapshot().step),
-    });
+    return weightsFile(this.opts.model, this.pipeline.params(), this.pipeline.snapshot().step);
   }
 
   evaluate(batch: Batch): EvalResult {

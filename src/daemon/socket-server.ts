@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { TrainingEngine } from './engine.js';
 import { IngestError } from './errors.js';
 import type { DaemonMetrics } from './metrics.js';
-import { decodeBatch } from './wire.js';
+import { decodeBatch } from '../data/wire.js';
 
 export interface SocketServerOptions {
   engine: TrainingEngine;
@@ -48,10 +48,14 @@ export interface SocketServer {
 export function createSocketServer(opts: SocketServerOptions): SocketServer {
   const { engine, metrics, logger } = opts;
   const sockets = new Set<net.Socket>();
+  // The connections counted against maxConnections: a socket leaves as soon as the daemon ends it (idle
+  // timeout, answered half-close), not only at 'close', which comes a loop turn after the producer has
+  // seen the end. Otherwise a producer reconnecting at once could be refused by a slot already given up.
+  const slots = new Set<net.Socket>();
 
   // allowHalfOpen: a producer that sends its last frames and half-closes still gets every answer.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    if (sockets.size >= opts.maxConnections) {
+    if (slots.size >= opts.maxConnections) {
       metrics.reject('too_many_connections');
       logger.warn(
         { reason: 'too_many_connections', transport: 'socket', limit: opts.maxConnections },
@@ -68,6 +72,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
       return;
     }
     sockets.add(socket);
+    slots.add(socket);
     let buffered: Buffer = Buffer.alloc(0);
     let waiting = false;
     let closed = false;
@@ -85,7 +90,13 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
         logger.warn({ reason: e.reason, bytes: buffered.length }, 'connection ended inside a frame');
         reply({ error: e.message, reason: e.reason });
       }
+      hangUp();
+    };
+
+    /** The daemon ends the connection: nothing more is read or answered, and its slot is free. */
+    const hangUp = (): void => {
       closed = true;
+      slots.delete(socket);
       buffered = Buffer.alloc(0);
       socket.end();
     };
@@ -122,9 +133,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
               413,
             ),
           );
-          closed = true;
-          buffered = Buffer.alloc(0);
-          socket.end();
+          hangUp();
           return;
         }
         if (buffered.length < 4 + len) break;
@@ -132,8 +141,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
         if (refused) {
           fail(refused);
           if (refused.reason === 'shutting_down') {
-            closed = true;
-            socket.end();
+            hangUp();
             return;
           }
           buffered = buffered.subarray(4 + len);
@@ -195,9 +203,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
             408,
           ),
         );
-        closed = true;
-        buffered = Buffer.alloc(0);
-        socket.end();
+        hangUp();
         setTimeout(() => socket.destroy(), 1000).unref();
       });
     }
@@ -205,6 +211,7 @@ export function createSocketServer(opts: SocketServerOptions): SocketServer {
     socket.on('close', () => {
       closed = true;
       sockets.delete(socket);
+      slots.delete(socket);
     });
   });
 

@@ -5,7 +5,6 @@
  */
 import type { Batch } from '../data/batch.js';
 import { BatchValidationError } from '../data/validate.js';
-import { paramsToSafetensors } from '../io/safetensors-params.js';
 import type { Model } from '../nn/model.js';
 import type { InjectedState } from '../optim/inject.js';
 import type { GradientTransformation } from '../optim/transform.js';
@@ -29,7 +28,7 @@ import { EngineListeners } from './engine-listeners.js';
 import { withHyperparams } from './hyperparam-update.js';
 import { optimizerOf } from './optimizers.js';
 import { ProbeClock } from './probe-clock.js';
-import { snapshotLayout } from './snapshot-layout.js';
+import { snapshotLayout, weightsFile } from './snapshot-layout.js';
 
 export interface TrainerEngineOptions {
   model: Model;
@@ -170,8 +169,8 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
   }
 
   weights(): Uint8Array {
-    const snap = this.snapshot();
-    return paramsToSafetensors(snap.params, snap.layout, { step: String(snap.step) });
+    const s = this.trainer.state();
+    return weightsFile(this.opts.model, s.params, s.step);
   }
 
   evaluate(batch: Batch): EvalResult {

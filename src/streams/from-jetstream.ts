@@ -37,8 +37,8 @@ import { type NatsConnection, headers, nanos } from '@nats-io/transport-node';
 import { Observable } from 'rxjs';
 import type { Batch } from '../data/batch.js';
 import type { BatchSpec } from '../data/validate.js';
-import { IngestError } from '../daemon/errors.js';
-import { decodeBatch } from '../daemon/wire.js';
+import { IngestError } from '../data/ingest-error.js';
+import { decodeBatch } from '../data/wire.js';
 import type { PullSource } from './from-dataset.js';
 import {
   type ConnectionState,
@@ -327,13 +327,14 @@ export function fromJetStream(o: FromJetStreamOptions): JetStreamSource {
             stopWatch = watchConnection(nc, conn, maxOutageMs, fail, (s) =>
               event(s.connected ? 'reconnected' : 'disconnected', s.lastError ?? undefined),
             );
-            jsm = await jetstreamManager(nc, { timeout: 5000 });
             js = jetstream(nc, { timeout: 5000 });
             // A missing stream is an error at once; anything else (a cluster electing a leader, a
-            // timeout) is retried with backoff for up to maxOutageMs.
+            // timeout, also of the manager's first account-info request) is retried with backoff for up
+            // to maxOutageMs.
             const since = Date.now();
             for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
               try {
+                jsm = await jetstreamManager(nc, { timeout: 5000 });
                 await jsm.streams.info(o.stream);
                 await ensureConsumer(jsm, startAfter, o.reposition !== false);
                 conn.lastError = null;

@@ -22,6 +22,7 @@ const planted: [file: string, from: string, floor: string, above: string][] = [
   ['src/streams/planted.ts', '../cli/main.js', 'streams', 'cli'],
   ['src/streams/planted.ts', '../pipeline/create-pipeline.js', 'streams', 'pipeline'],
   ['src/streams/planted.ts', '../train/train.js', 'streams', 'train'],
+  ['src/streams/planted.ts', '../daemon/daemon.js', 'streams', 'daemon'],
   ['src/step/planted.ts', '../pipeline/create-pipeline.js', 'step', 'pipeline'],
   ['src/step/planted.ts', '../gpu/index.js', 'step', 'gpu'],
   ['src/workers/planted.ts', '../pipeline/config.js', 'workers', 'pipeline'],

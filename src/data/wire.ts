@@ -9,9 +9,9 @@
  * targets).
  */
 import { Unpackr } from 'msgpackr';
-import type { Batch } from '../data/batch.js';
-import { BatchValidationError, type BatchSpec, validateBatch } from '../data/validate.js';
-import { IngestError } from './errors.js';
+import type { Batch } from './batch.js';
+import { BatchValidationError, type BatchSpec, validateBatch } from './validate.js';
+import { IngestError } from './ingest-error.js';
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const BATCH_KEYS = new Set(['inputs', 'inputShape', 'targets', 'targetShape', 'id']);
