@@ -31,10 +31,11 @@ export async function workerCommand(
     'worker',
   );
   const { RemoteWorker } = await import('../../workers/remote/worker-server.js');
-  const servers = serverList(o.nats);
   const log = (line: string) => process.stderr.write(`hessflow ${line}\n`);
+  let servers: string[];
   let nc;
   try {
+    servers = serverList(o.nats);
     nc = await connectNats({
       servers,
       name: `hessflow-worker-${o.run}`,
