@@ -79,28 +79,39 @@ t.test('remote worker faults', { skip: natsSkipReason() }, async (t) => {
     t.equal(firstBitDifference(p.params(), reference().state.params), -1, 'θ bit-identical');
   });
 
-  await t.test('a result for a stale θ version is refused', async (t) => {
+  await t.test('a result for a stale θ version, and a malformed one, are refused', async (t) => {
     const run = 'stale';
     await startWorkerProcess(t, nats.url, { run });
     const s = runSubjects(run);
-    // A worker that answers its first task for θ one version behind, then leaves. It says it has 100
-    // threads, so the coordinator picks it first.
-    let injected: TaskHead | null = null;
+    // A worker that answers its first task with a gradient of θ one version behind, says hello again,
+    // answers its second with a gradient one value short, then leaves (any other task it got, it drops). It says it has 100 threads, so
+    // the coordinator picks it first while it is in the roster.
+    const answered: TaskHead[] = [];
     const hello = () => nc.publish(s.hello, frame({ worker: 'fake', threads: 100 }));
     const roll = nc.subscribe(s.roll, { callback: hello });
     const alive = nc.subscribe(s.alive('fake'), { callback: (_e, m) => void m.respond() });
     const fake = nc.subscribe(s.tasks('fake'), {
       callback: (_e, m) => {
-        if (injected) return;
+        if (answered.length >= 2) return;
+        const head = unframe<TaskHead>(m.data).head;
+        answered.push(head);
+        m.respond(frame({ worker: 'fake' }));
+        const stale = answered.length === 1;
+        const grad = new Float32Array(head.thetaLength - (stale ? 0 : 1));
+        const version = stale ? head.version - 1 : head.version;
+        const result = {
+          taskId: head.taskId,
+          worker: 'fake',
+          version,
+          loss: 0.5,
+          nonFinite: false,
+          error: null,
+        };
+        const arrays = [{ name: 'grad' as const, length: grad.length }];
+        publishResult(nc, head.reply, { ...result, arrays }, [grad], 4096);
+        if (stale) return hello();
         fake.unsubscribe();
         roll.unsubscribe();
-        const head = unframe<TaskHead>(m.data).head;
-        injected = head;
-        m.respond(frame({ worker: 'fake' }));
-        const grad = new Float32Array(head.thetaLength);
-        const result = { taskId: head.taskId, worker: 'fake', version: head.version - 1, loss: 0.5 };
-        const arrays = [{ name: 'grad' as const, length: grad.length }];
-        publishResult(nc, head.reply, { ...result, nonFinite: false, error: null, arrays }, [grad], 4096);
       },
     });
     t.teardown(() => roll.unsubscribe());
@@ -109,10 +120,19 @@ t.test('remote worker faults', { skip: natsSkipReason() }, async (t) => {
     const p = pipelineOn(nats.url, run);
     t.teardown(() => p.close());
     await lastValueFrom(p.run(fromDataset(batchOf, { end: STEPS })).pipe(toArray()));
-    t.ok(injected, 'the fake worker took a task');
+    t.equal(answered.length, 2, 'the fake worker took two tasks');
     const stats = p.remoteStats()!;
-    t.equal(stats.staleRefused, 1, 'its result was refused');
-    t.notOk(stats.tasksByWorker.has('fake'), 'and never counted');
+    t.equal(stats.staleRefused, 1, 'the stale result was refused');
+    t.equal(stats.retryCauses.get('ERR_BAD_RESPONSE'), 1, 'the short gradient was refused');
+    const { ERR_STALE_PARAMS, ERR_BAD_RESPONSE, ...others } = Object.fromEntries(stats.retryCauses);
+    t.same([ERR_STALE_PARAMS, ERR_BAD_RESPONSE], [1, 1], 'each refused result was sent again');
+    // Tasks sent to the fake alongside those two (a step's shards go out at once) are never acked.
+    t.same(
+      Object.keys(others),
+      Object.keys(others).length ? ['ERR_REMOTE_ACK_TIMEOUT'] : [],
+      'nothing else failed',
+    );
+    t.notOk(stats.tasksByWorker.has('fake'), 'neither was counted');
     t.equal(firstBitDifference(p.params(), reference().state.params), -1, 'θ bit-identical');
   });
 

@@ -1,6 +1,6 @@
 /**
  * The coordinator's side of remote workers: shard gradients and curvature probes sent over NATS to
- * whichever worker of the run's queue group takes them, with θ served by version (ThetaServer).
+ * the least busy live worker of the run (WorkerRoster), with θ served by version (ThetaServer).
  *
  * One attempt: subscribe to the attempt's result subject, send the task by request-reply to the least
  * busy live worker of the roster (roster.ts; the worker acks at once), then wait for the result chunks
@@ -17,6 +17,7 @@ import type { Batch } from '../../data/batch.js';
 import type { ModelSpec } from '../../nn/model.js';
 import type { ProbeResult, ProbeTask } from '../../step/ports.js';
 import type { ShardGradient } from '../../step/records.js';
+import { Errors } from '../errors.js';
 import { arrayKind } from '../protocol.js';
 import { withRetries } from '../retry.js';
 import { RemoteErrors } from './errors.js';
@@ -103,9 +104,8 @@ export class RemotePool {
       shard,
       `gradient of step ${step} shard ${shardIndex}`,
     );
-    const grad = r.arrays.grad;
     if (r.head.nonFinite) return { loss: NaN, grad: new Float32Array(0), nonFinite: true };
-    return { loss: r.head.loss!, grad: grad!, nonFinite: false };
+    return { loss: r.head.loss!, grad: r.arrays.grad!, nonFinite: false };
   }
 
   /** One estimate on `task.params` (θ_step, held and served as version `task.step` until it is done). */
@@ -163,6 +163,12 @@ export class RemotePool {
           this.staleRefused++;
           started.roster.suspect(r.head.worker);
           throw RemoteErrors.StaleResult(work.version, r.head.version);
+        }
+        const n = this.o.params.length;
+        if (work.kind === 'gradient' && !r.head.nonFinite && r.arrays.grad?.length !== n) {
+          // A malformed answer counts as a failed attempt, as in the local pools: retried, never reduced.
+          started.roster.suspect(r.head.worker);
+          throw Errors.BadResponse(`gradient of ${r.arrays.grad?.length ?? 0} values, want ${n}`);
         }
         const w = r.head.worker;
         this.tasksByWorker.set(w, (this.tasksByWorker.get(w) ?? 0) + 1);
