@@ -24,8 +24,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
+import { freePort } from './lib/free-port.js';
 import { describeMachine } from './lib/machine.js';
 import { recordResults } from './lib/record.js';
 import { RESULTS_SCHEMA, type Results, type Section } from './lib/types.js';
@@ -61,17 +61,6 @@ const MAX_PAYLOAD = 8 << 20;
 const WARMUP = 5;
 /** The RSS run's producer waits while it is this many messages ahead of training. */
 const RSS_AHEAD = 200;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function startServer(): Promise<{ url: string; stop: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'hessflow-bench-nats-'));

@@ -15,6 +15,7 @@ import { predictCommandSpec } from './commands/predict.js';
 import { publishCommandSpec } from './commands/publish.js';
 import { sampleCommandSpec } from './commands/sample.js';
 import { trainCommandSpec } from './commands/train.js';
+import { workerCommandSpec } from './commands/worker.js';
 import { packageRoot } from './config.js';
 import { MissingOptionalDependencyError } from '../util/optional-dependency.js';
 import { UsageError } from './errors.js';
@@ -41,7 +42,8 @@ Examples:
   hessflow daemon --config config/daemon.json     training service (HTTP/TCP ingest, /metrics)
   hessflow optimizers [name]                      the optimizers, their hyperparameters and presets
   hessflow publish --to nats://127.0.0.1:4222/TRAIN          MNIST batches to a JetStream stream
-  hessflow train --source nats://127.0.0.1:4222/TRAIN --out runs/nats   train from it, exactly once`,
+  hessflow train --source nats://127.0.0.1:4222/TRAIN --out runs/nats   train from it, exactly once
+  hessflow worker --nats nats://broker:4222 --run exp1   serve a pipeline's gradient and probe tasks`,
     );
   for (const sub of [
     trainCommandSpec(),
@@ -52,6 +54,7 @@ Examples:
     daemonCommandSpec(onExitCode),
     optimizersCommandSpec(),
     publishCommandSpec(),
+    workerCommandSpec(onExitCode),
   ])
     root.addCommand(sub);
   // Every command throws instead of exiting, so the exit code is decided in one place.

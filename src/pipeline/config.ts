@@ -9,6 +9,7 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { curvatureSchema, gpuSchema, int } from '../config/schemas.js';
+import { type RemoteWorkersConfig, workersSchema } from '../config/remote-workers.js';
 import { type ConfigProblem, checkConfig, crossCheck, expecting, problem } from '../config/zod-errors.js';
 import type { BatchSpec } from '../data/validate.js';
 import type { GpuPreference } from '../gpu/host/backend.js';
@@ -35,8 +36,13 @@ export interface PipelineConfig<S = unknown> {
   seed?: number;
   /** Fixed shard count per batch (default 4); results never depend on `workers`. */
   shards?: number;
-  /** Gradient worker threads (default os.availableParallelism()). */
-  workers?: number;
+  /**
+   * Gradient worker threads (default os.availableParallelism()), or `{ local, remote }`: `local` threads
+   * (default 0) and/or remote worker processes reached over NATS (`hessflow worker`). Shards go to a free
+   * local thread first, the rest to the remote workers; probes go to the local probe thread when there are
+   * local threads, else to the remote workers. Results never depend on where a shard was computed.
+   */
+  workers?: number | { local?: number; remote?: RemoteWorkersConfig };
   /** Probe worker threads (default 1). */
   probeWorkers?: number;
   /** Retries of a failed worker task before the stream errors (default 2). */
@@ -80,7 +86,9 @@ export interface ResolvedPipelineConfig<S> {
   optimizer: GradientTransformation<S>;
   seed: number;
   shards: number;
+  /** Local gradient threads (0: remote workers only). */
   workers: number;
+  remote: RemoteWorkersConfig | null;
   probeWorkers: number;
   maxRetries: number;
   maxInFlight: number;
@@ -142,7 +150,7 @@ const schema = crossCheck(
       ),
       seed: int(0).optional(),
       shards: int(1).optional(),
-      workers: int(1).optional(),
+      workers: workersSchema.optional(),
       probeWorkers: int(1).optional(),
       maxRetries: int(0).optional(),
       maxInFlight: int(1).optional(),
@@ -171,8 +179,11 @@ const schema = crossCheck(
         .optional(),
       pools: expecting(z.instanceof(WorkerPools), 'a WorkerPools').optional(),
     }),
-    ['mode', 'maxStaleness', 'gpu', 'probeWorkers'],
+    ['mode', 'maxStaleness', 'gpu', 'probeWorkers', 'workers'],
     (c, ctx) => {
+      const w = c.workers;
+      if (typeof w === 'object' && !w.remote && !w.local)
+        problem(ctx, ['workers'], 'needs local threads (local >= 1) or remote workers (remote: { nats, … })');
       if (c.maxStaleness !== undefined && (c.mode ?? 'deterministic') === 'deterministic')
         problem(
           ctx,
@@ -217,7 +228,9 @@ export function resolvePipelineConfig<S>(input: PipelineConfig<S>): ResolvedPipe
     optimizer: c.optimizer as GradientTransformation<S>,
     seed: c.seed ?? 0,
     shards: c.shards ?? 4,
-    workers: c.workers ?? os.availableParallelism(),
+    workers:
+      typeof c.workers === 'object' ? (c.workers.local ?? 0) : (c.workers ?? os.availableParallelism()),
+    remote: typeof c.workers === 'object' ? (c.workers.remote ?? null) : null,
     probeWorkers: c.probeWorkers ?? 1,
     maxRetries: c.maxRetries ?? 2,
     maxInFlight: c.maxInFlight ?? 2,

@@ -16,6 +16,7 @@ import { tensorLayoutOf } from '../nn/tensor-layout.js';
 import { type AppliedProbe, Coordinator, type CoordinatorSnapshot } from '../step/coordinator.js';
 import type { ProbeBackend, StepMetrics } from '../step/records.js';
 import { WorkerPools } from '../workers/pools.js';
+import type { RemotePoolStats } from '../workers/remote/remote-pool.js';
 import { withCredits } from '../streams/backpressure.js';
 import { computeGradients } from '../streams/compute-gradients.js';
 import { coordinate } from '../streams/coordinate.js';
@@ -28,6 +29,7 @@ import { validate } from '../streams/validate.js';
 import { type PipelineCheckpoint, checkpointProblems } from './checkpoint.js';
 import { type PipelineConfig, PipelineConfigError, resolvePipelineConfig } from './config.js';
 import { workerPoolPorts } from './pool-ports.js';
+import { mixedPorts, openRemoteWorkers } from './remote-ports.js';
 
 export type { AppliedProbe } from '../step/coordinator.js';
 
@@ -70,6 +72,8 @@ export interface Pipeline<S> {
   readonly probes$: Observable<AppliedProbe>;
   /** Terminates the worker pools. */
   close(): Promise<void>;
+  /** With remote workers: results accepted and θ fetches per worker, refused stale results, retries. */
+  remoteStats(): RemotePoolStats | null;
 }
 
 export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
@@ -94,29 +98,46 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     throw new RangeError('createPipeline: the pools were started for another model spec');
   if (c.curvature && c.pools && !c.pools.probes)
     throw new RangeError('createPipeline: curvature is configured but the pools have no probe workers');
+  if (c.remote && c.modelModules.length > 0)
+    throw new PipelineConfigError([
+      'workers.remote cannot be used with modelModules (remote workers build only the registered model kinds)',
+    ]);
+  if (c.remote && c.workers === 0 && c.gpu !== 'cpu')
+    throw new PipelineConfigError([`gpu "${c.gpu}" needs local threads (workers.local >= 1) to probe on`]);
 
-  // Pools: the caller's, or our own.
+  // Pools: the caller's, or our own; none when every shard and probe goes to remote workers.
   const own = c.pools === undefined;
+  const local = c.pools !== undefined || c.remote === null || c.workers > 0;
   const pools =
     c.pools ??
-    new WorkerPools({
-      modelSpec: c.model,
-      modelModules: c.modelModules,
-      layoutSize: model.layout.size,
-      workers: c.workers,
-      probeWorkers: c.curvature ? c.probeWorkers : 0,
-      maxRetries: c.maxRetries,
-      injectFailures: c.injectFailures,
-      gpu: c.gpu,
-    });
-  pools.acquire();
+    (local
+      ? new WorkerPools({
+          modelSpec: c.model,
+          modelModules: c.modelModules,
+          layoutSize: model.layout.size,
+          workers: c.workers,
+          probeWorkers: c.curvature ? c.probeWorkers : 0,
+          maxRetries: c.maxRetries,
+          injectFailures: c.injectFailures,
+          gpu: c.gpu,
+        })
+      : null);
+  pools?.acquire();
 
   // The coordinator: θ in the pools' shared buffer, the only writer of it.
-  const params = new Float32Array(pools.paramsBuffer);
+  const params = new Float32Array(pools?.paramsBuffer ?? new SharedArrayBuffer(model.layout.size * 4));
+  const version = new Int32Array(pools?.versionBuffer ?? new SharedArrayBuffer(4));
   params.set(init);
+  // Remote workers fetch θ by version from this process (θ is published in `version` either way).
+  const remote = c.remote ? openRemoteWorkers(c.remote, { params, version }, c.model, c.maxRetries) : null;
+  const ports = !remote
+    ? workerPoolPorts(pools!)
+    : pools
+      ? mixedPorts(workerPoolPorts(pools), pools.gradients.threads, pools.probes !== null, remote.ports)
+      : remote.ports;
   const coordinator = new Coordinator<S>({
     params,
-    version: new Int32Array(pools.versionBuffer),
+    version,
     optimizer: c.optimizer,
     // The coordinator owns every state it holds (a resumed one is copied), so each state it replaces,
     // and each update it has applied, can be recycled: see array-pool.ts. Snapshots get copies.
@@ -129,7 +150,7 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     curvature: c.curvature,
     seed: c.seed,
     rule: { mode: c.mode, staleness: c.curvature?.staleness ?? 0, maxStaleness: c.maxStaleness },
-    ports: workerPoolPorts(pools),
+    ports,
     log: c.log,
   });
   const state = coordinator.state;
@@ -212,10 +233,12 @@ export function createPipeline<S>(config: PipelineConfig<S>): Pipeline<S> {
     checkpoint: (): Promise<PipelineCheckpoint<S>> => coordinator.checkpoint(),
     errors$: errors$.asObservable(),
     probes$: coordinator.probes$,
+    remoteStats: () => remote?.pool.stats() ?? null,
     close: async () => {
       stop$.next();
-      pools.release();
-      if (own) await pools.close();
+      pools?.release();
+      if (own) await pools?.close();
+      await remote?.close();
     },
   };
 }
