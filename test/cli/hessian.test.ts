@@ -3,28 +3,16 @@
  * eigenvalues come sorted with their converged flags, and Ctrl-C mid-stage writes the report of what
  * was computed.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { interruptHessflow } from '../helpers/hessflow-cli.js';
+import { interruptHessflow, repoRoot as root, runHessflow } from '../helpers/hessflow-cli.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'hessflow-hessian-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
-const env = { ...process.env, FORCE_COLOR: '0', STEPS: '', CONFIG: '' };
 
-function hessflow(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 120_000,
-    env,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hessflow = (...args: string[]) => runHessflow(args);
 
 // A small MLP trained 6 steps with warm-up and cosine decay: the last step's rate is below the peak.
 const quickstart = JSON.parse(readFileSync(join(root, 'config/quickstart.json'), 'utf8'));

@@ -5,27 +5,17 @@
  * without skipping as a file:line:column error; early stopping; a text corpus trained, then `sample`
  * (greedy twice: the same text), with its vocabulary saved.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { runHessflow } from '../helpers/hessflow-cli.js';
 import { rng } from '../../src/random/counter-rng.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'hessflow-userdata-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
 
-function hessflow(...args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: { ...process.env, FORCE_COLOR: '0', STEPS: '', CONFIG: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const hessflow = (...args: string[]) => runHessflow(args, {}, 180_000);
 
 // Three classes in two informative features and a noise column; line 5 holds a bad value.
 let csv = 'x1,x2,noise,label\n';
