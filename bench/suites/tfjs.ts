@@ -8,40 +8,14 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { buildModel } from '../../src/nn/models/registry.js';
-import { initialParams, lossFunction } from '../../src/nn/model.js';
-import { adamw, applyUpdates } from '../../src/optim/index.js';
-import { rng } from '../../src/random/counter-rng.js';
-import { Tensor, setFiniteChecks, valueAndGrad, withScratch } from '../../src/tensor/index.js';
+import { setFiniteChecks } from '../../src/tensor/index.js';
+import { MLP_BATCH, mlpAdamStep } from '../lib/mlp-adam-step.js';
 import { REFERENCE_COLUMNS, pytorchRounds, referenceCells, referenceNote } from '../lib/pytorch-reference.js';
 import { interleave } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 
-const SIZES = [784, 256, 256, 10];
-const BATCH = 128;
+const BATCH = MLP_BATCH;
 const PYTORCH = 'PyTorch';
-
-function hessflowStep(): () => number {
-  const model = buildModel({ kind: 'mlp', sizes: SIZES, activation: 'tanh' });
-  const r = rng(1, 'bench-tfjs');
-  const x = r.fillUniform(new Float32Array(BATCH * 784));
-  const y = Int32Array.from({ length: BATCH }, () => r.int(10));
-  const f = lossFunction(model, { data: x, shape: [BATCH, 784] }, y);
-  const opt = adamw({ lr: 1e-3, weightDecay: 0 });
-  let params = initialParams(model, 1) as Float32Array;
-  let state = opt.init(params);
-  return () => {
-    // As a Trainer step: the passes in scratch memory, the gradient copied out.
-    const [loss, g] = withScratch(() => {
-      const [y, gy] = valueAndGrad(f)(new Tensor(params, [params.length]));
-      return [y.item(), (gy.data as Float32Array).slice()] as const;
-    });
-    const [updates, next] = opt.update(g, state, params);
-    params = applyUpdates(params, updates);
-    state = next;
-    return loss;
-  };
-}
 
 async function tfjsStep(backend: 'cpu' | 'wasm'): Promise<() => number> {
   if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend ${backend} is not available`);
@@ -72,7 +46,7 @@ async function tfjsStep(backend: 'cpu' | 'wasm'): Promise<() => number> {
 export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
   setFiniteChecks(false); // as in training: the loop checks loss, gradient and update itself
   const steps: Record<string, () => number> = {
-    'hessflow (wasm matmul)': hessflowStep(),
+    'hessflow (wasm matmul)': mlpAdamStep(),
     'TF.js 4 wasm backend': await tfjsStep('wasm'),
     'TF.js 4 cpu backend': await tfjsStep('cpu'),
   };

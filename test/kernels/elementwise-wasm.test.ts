@@ -1,9 +1,10 @@
 /**
  * The WebAssembly flat add/sub/mul (the 'binary' kernel's wasm backend) against float64 loops rounded
  * once to float32 — what an IEEE float32 operation must give — on lengths with and without a partial
- * last vector, in place (out is an operand), after memory was grown by a larger call, and on the cases
- * it hands to the CPU reference (short arrays, broadcasting, float64). Outputs start as NaN. The
- * registration self-check must reject a kernel that is wrong in one element.
+ * last vector, a broadcast scalar on either side, in place (out is an operand), after memory was grown
+ * by a larger call, and on the cases it hands to the CPU reference (short arrays, other broadcasting,
+ * float64). Outputs start as NaN. The registration self-check must reject a kernel that is wrong in
+ * one element.
  */
 import t from 'tap';
 import { WasmElementwise } from '../../src/kernels/wasm/elementwise.js';
@@ -54,6 +55,22 @@ t.test('a single broadcast value: a op s for every element, in operand order', a
   }
 });
 
+t.test('a single broadcast value first: s op b for every element (1 − y²)', async (t) => {
+  const w = new WasmElementwise();
+  const shape = [4, 8, 5];
+  const n = 160;
+  const [, b] = operands(n, 'scalar-first');
+  for (const s of [Float32Array.of(1), Float32Array.of(-0.2734375 * Math.PI)]) {
+    for (const op of Object.keys(OPS) as (keyof typeof OPS)[]) {
+      const out = new Float32Array(n).fill(NaN);
+      w.kernel(op)(s, [0, 0, 0], b, [40, 5, 1], out, shape);
+      let bad = 0;
+      for (let i = 0; i < n; i++) if (!Object.is(out[i], Math.fround(OPS[op](s[0], b[i])))) bad++;
+      t.equal(bad, 0, `${s[0]} ${op} b: every element is the rounded float64 result`);
+    }
+  }
+});
+
 t.test('in place: out may be either operand', async (t) => {
   const w = new WasmElementwise();
   const [a, b] = operands(203, 'inplace');
@@ -90,6 +107,11 @@ t.test('cases it does not handle go to the CPU reference and match it exactly', 
   check('transposed a with a broadcast scalar', 'mul', (k) => {
     const o = new Float32Array(96).fill(NaN);
     k('mul')(a, [1, 12], b, [0, 0], o, [12, 8]);
+    return o;
+  });
+  check('a broadcast scalar with a transposed b', 'sub', (k) => {
+    const o = new Float32Array(96).fill(NaN);
+    k('sub')(b, [0, 0], a, [1, 12], o, [12, 8]);
     return o;
   });
   check('float64', 'sub', (k) => {

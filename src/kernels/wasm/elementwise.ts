@@ -5,8 +5,9 @@
  * operation per four elements and copying the result out cost a fraction of that. Each lane is the
  * IEEE float32 sum (difference, product) of its two values, which is what the CPU reference stores
  * too: it computes in float64 and rounds once, and for one +, − or × that double rounding equals the
- * float32 operation. One operand broadcast from a single value (attention's 1/√d scale) has its own
- * loop; other broadcasting, float64 and the other ops go to the CPU reference.
+ * float32 operation. One operand broadcast from a single value (attention's 1/√d scale; tanh's
+ * 1 − y², the value first) has its own loops; other broadcasting, float64 and the other ops go to the
+ * CPU reference.
  */
 import type { FloatArray } from '../arrays.js';
 import { cpuBinary } from '../cpu/elementwise.js';
@@ -40,9 +41,10 @@ function buildFlat(op: SimdOp): FunctionBuilder {
 
 /**
  * out[i] = a[i] op s over `bytes` bytes (a multiple of 16, ≥ 16), s the float32 at `sAt`: an operand
- * broadcast from one value (a scale by a constant, as attention's 1/√d).
+ * broadcast from one value (a scale by a constant, as attention's 1/√d). With `scalarFirst`,
+ * out[i] = s op a[i] (tanh's derivative 1 − y², a constant minus a tensor).
  */
-function buildScalar(op: SimdOp): FunctionBuilder {
+function buildScalar(op: SimdOp, scalarFirst = false): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32']);
   const [a, sAt, out, bytes] = [0, 1, 2, 3];
   const i = f.local('i32');
@@ -51,16 +53,18 @@ function buildScalar(op: SimdOp): FunctionBuilder {
   f.i32(0).set(i);
   f.loop(() => {
     f.get(out).get(i).add(); // store address, under the result
+    if (scalarFirst) f.get(sv);
     f.get(a).get(i).add().simd('v128.load', { align: 4, offset: 0 });
-    f.get(sv);
+    if (!scalarFirst) f.get(sv);
     f.simd(op).simd('v128.store', { align: 4, offset: 0 });
     f.get(i).i32(16).add().tee(i).get(bytes).ltU().brIf(0);
   });
   return f;
 }
 
-/** Export name of the broadcast-scalar form of an op. */
+/** Export names of the broadcast-scalar forms of an op: a op s, and s op a. */
 const scalarName = (op: FlatOp): string => `${op}_scalar`;
+const scalarFirstName = (op: FlatOp): string => `scalar_${op}`;
 
 /** True when `strides` walk `shape` contiguously in row-major order (size-1 dims may have any stride). */
 function rowMajor(shape: readonly number[], strides: readonly number[]): boolean {
@@ -79,6 +83,7 @@ const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 export class WasmElementwise extends WasmKernelHost {
   private readonly fns: Record<FlatOp, FlatFn>;
   private readonly scalarFns: Record<FlatOp, FlatFn>;
+  private readonly scalarFirstFns: Record<FlatOp, FlatFn>;
   private readonly kernels = new Map<BinaryOp, BinaryKernel>();
 
   constructor() {
@@ -87,6 +92,7 @@ export class WasmElementwise extends WasmKernelHost {
       assembleModule([
         ...ops.map((op) => ({ name: op, fn: buildFlat(FLAT_OPS[op]) })),
         ...ops.map((op) => ({ name: scalarName(op), fn: buildScalar(FLAT_OPS[op]) })),
+        ...ops.map((op) => ({ name: scalarFirstName(op), fn: buildScalar(FLAT_OPS[op], true) })),
       ]),
     );
     super(instance.exports.memory as WasmMemory);
@@ -97,6 +103,7 @@ export class WasmElementwise extends WasmKernelHost {
       >;
     this.fns = pick((op) => op);
     this.scalarFns = pick(scalarName);
+    this.scalarFirstFns = pick(scalarFirstName);
   }
 
   /**
@@ -119,10 +126,17 @@ export class WasmElementwise extends WasmKernelHost {
   }
 
   /**
-   * out = a op s elementwise over n ≥ 1 float32 values, s one float32; false (out untouched) when they
-   * do not fit in linear memory.
+   * out = a op s (with `scalarFirst`, s op a) elementwise over n ≥ 1 float32 values, s one float32;
+   * false (out untouched) when they do not fit in linear memory.
    */
-  withScalar(op: FlatOp, a: Float32Array, s: number, out: Float32Array, n: number): boolean {
+  withScalar(
+    op: FlatOp,
+    a: Float32Array,
+    s: number,
+    out: Float32Array,
+    n: number,
+    scalarFirst = false,
+  ): boolean {
     const region = align64(n * 4);
     const sAt = 64;
     const aAt = 128;
@@ -131,14 +145,14 @@ export class WasmElementwise extends WasmKernelHost {
     const view = this.f32;
     view[sAt / 4] = s;
     view.set(a.subarray(0, n), aAt / 4);
-    this.scalarFns[op](aAt, sAt, oAt, Math.ceil(n / 4) * 16);
+    (scalarFirst ? this.scalarFirstFns : this.scalarFns)[op](aAt, sAt, oAt, Math.ceil(n / 4) * 16);
     out.set(view.subarray(oAt / 4, oAt / 4 + n));
     return true;
   }
 
   /**
-   * The BinaryKernel of `op`: float32 add/sub/mul of equal shapes, or of a contiguous a with a single
-   * broadcast value b, here; everything else on the CPU.
+   * The BinaryKernel of `op`: float32 add/sub/mul of equal shapes, or of a contiguous operand with a
+   * single broadcast value on either side, here; everything else on the CPU.
    */
   kernel(op: BinaryOp): BinaryKernel {
     let k = this.kernels.get(op);
@@ -159,6 +173,8 @@ export class WasmElementwise extends WasmKernelHost {
             if (this.flat(flatOp, a, b, out, n)) return;
           } else if (bs.every((s) => s === 0) && rowMajor(shape, as)) {
             if (this.withScalar(flatOp, a, b[0], out, n)) return;
+          } else if (as.every((s) => s === 0) && rowMajor(shape, bs)) {
+            if (this.withScalar(flatOp, b, a[0], out, n, true)) return;
           }
         }
         cpu(a, as, b, bs, out, shape);

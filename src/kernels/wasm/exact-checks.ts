@@ -1,10 +1,10 @@
 /**
  * Self-checks of the WebAssembly backends that promise the CPU reference's results bit for bit
- * (column sums, flat add/sub/mul, permute, LayerNorm, softmax, GELU forward and backward): each runs a backend and the reference
+ * (column sums, flat add/sub/mul, permute, LayerNorm, softmax, GELU forward and backward, tanh): each runs a backend and the reference
  * on a few deterministic inputs and compares every element with Object.is. A backend becomes the
  * default only when its check passes (see index.ts).
  */
-import { cpuBinary } from '../cpu/elementwise.js';
+import { cpuBinary, cpuUnary } from '../cpu/elementwise.js';
 import { cpuGeluExp, cpuGeluVjp } from '../cpu/gelu.js';
 import { cpuLayerNorm, cpuLayerNormVjp } from '../cpu/layer-norm.js';
 import { cpuPermute } from '../cpu/layout.js';
@@ -23,6 +23,7 @@ import type {
   SoftmaxKernel,
   SoftmaxVjpKernel,
   LogSoftmaxVjpKernel,
+  UnaryKernel,
 } from '../registry.js';
 
 /** True when `kernel` sums float32 [R, K] tensors over R exactly as the CPU reference does. */
@@ -227,6 +228,26 @@ export function geluExpSelfCheck(geluExp: GeluExpKernel): boolean {
     geluExp(x, got, gotE);
     for (let i = 0; i < n; i++)
       if (!Object.is(got[i], want[i]) || !Object.is(gotE[i], wantE[i])) return false;
+  }
+  return true;
+}
+
+/**
+ * True when `tanh` reproduces the CPU reference's float32 tanh exactly on odd and even lengths: values
+ * across every branch of fdlibm's tanh and expm1 (below 2^-28, around 1, out past 22), ±0, NaN and
+ * ±Infinity.
+ */
+export function tanhSelfCheck(tanh: UnaryKernel): boolean {
+  let seed = 27182;
+  const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (const n of [1, 8, 301]) {
+    const x = new Float32Array(n).map(() => next() * 2 ** (40 * next() - 30));
+    if (n > 8) x.set([NaN, Infinity, -Infinity, -0, 0, 2 ** -28, 1, 22], n - 8);
+    const want = new Float32Array(n);
+    const got = new Float32Array(n).fill(NaN);
+    cpuUnary('tanh')(x, want, 0);
+    tanh(x, got, 0);
+    for (let i = 0; i < n; i++) if (!Object.is(got[i], want[i])) return false;
   }
   return true;
 }

@@ -6,7 +6,8 @@
  * reference's results bit for bit — column sums ('sum'), flat float32 add/sub/mul ('binary'), row
  * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax and log-softmax
  * ('softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'), the GELU forward that saves its exponentials
- * ('geluExp') and the backward from them ('geluVjp') — and become the default only when their exact
+ * ('geluExp') and the backward from them ('geluVjp'), float32 tanh ('unary': its other ops are the CPU
+ * reference's) — and become the default only when their exact
  * self-checks (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
  */
 import '../cpu/register.js';
@@ -28,6 +29,7 @@ import {
   permuteSelfCheck,
   softmaxSelfCheck,
   sumSelfCheck,
+  tanhSelfCheck,
 } from './exact-checks.js';
 import { WasmColumnSum } from './column-sum.js';
 import { WasmElementwise } from './elementwise.js';
@@ -35,6 +37,7 @@ import { WasmPermute } from './permute.js';
 import { WasmLayerNorm } from './layer-norm.js';
 import { WasmSoftmax } from './softmax.js';
 import { WasmGelu } from './gelu.js';
+import { WasmTanh } from './tanh.js';
 import { WasmMatmul, wasmSimdSupported } from './matmul.js';
 import { adamKernel } from './adam.js';
 import { sophiaBackends, sophiaKernel } from './sophia.js';
@@ -163,6 +166,14 @@ if (wasmGelu) {
   registerKernel('geluExp', 'wasm', wasmGelu.geluExp);
   if (geluVjpSelfCheck(wasmGelu.geluVjp)) preferKernelBackend('geluVjp', 'wasm');
   if (geluExpSelfCheck(wasmGelu.geluExp)) preferKernelBackend('geluExp', 'wasm');
+}
+
+/** The instance behind the 'unary' kernel's wasm backend (tanh; undefined without WebAssembly SIMD). */
+export const wasmTanh: WasmTanh | undefined = wasmSimdSupported() ? new WasmTanh() : undefined;
+
+if (wasmTanh) {
+  registerKernel('unary', 'wasm', wasmTanh.unary);
+  if (tanhSelfCheck(wasmTanh.tanh)) preferKernelBackend('unary', 'wasm');
 }
 
 /**

@@ -38,6 +38,17 @@
  * shapes, in-place layout): row-blocking A (mc = 32/64/128) and padding power-of-two leading
  * dimensions were within noise; tile 4×8 beat 6×8, 8×4, 4×12, 3×16, 2×16 and 5×8 for f32, and 4×4
  * was as good as 4×6, 6×4 and 2×8 for f64.
+ *
+ * Where the kernel stands (AMD EPYC Zen 4 2-vCPU VM, Node 20, CPU time, loaded machine): a loop of
+ * independent f32x4.relaxed_madd runs 55–58 GFLOP/s, and the 4×8 kernel 45–49 on 512³ and the
+ * char-GPT forward shapes, ~85% of that, one vfmadd231ps per multiply-add with its B rows and A
+ * broadcasts loaded from memory (V8 already unrolls the k loop 3×). WebAssembly has no 256-bit
+ * vectors, so OpenBLAS's AVX2/AVX-512 rate (~80) is out of reach here. More accumulators do not fit:
+ * V8 loads all of a step's operands before its multiply-adds, so 5×8 and 6×8 spill accumulators to
+ * the stack (21–25 GFLOP/s), and unrolling k 2× or 4× by hand (constant offsets on packed panels) ran
+ * 1.5–1.9× slower for the same reason. Evenly strided batches of small products (attention) are laid
+ * out whole (`bulkBatch`): 0.93–0.94× the time of item-by-item copies at b128 m64 n64 k16 and
+ * b128 m64 n16 k64, the same bits (test/kernels/matmul-batched.test.ts).
  */
 import { setFlagsFromString } from 'node:v8';
 import type { FloatArray } from '../arrays.js';
@@ -99,6 +110,11 @@ export interface WasmMatmulOptions {
   readonly f64Tile?: readonly [number, number];
   /** Use relaxed-SIMD multiply-add when the engine has it (default: yes, unless HESSFLOW_RELAXED_SIMD=0). */
   readonly fused?: boolean;
+  /**
+   * Lay out all items of an evenly strided batch at once (see `bulkBatch`; default: yes). Off, every
+   * item is copied in and out on its own: the same values, for comparisons.
+   */
+  readonly bulkBatches?: boolean;
 }
 
 /** True when this engine compiles WebAssembly fixed-width SIMD (Node ≥ 16.4). */
@@ -175,10 +191,18 @@ const RAW_BLOCK = 16384;
 /** Rows of `rowBytes` per raw block (at least one). */
 const blockRows = (rowBytes: number): number => Math.max(1, Math.floor(RAW_BLOCK / rowBytes));
 
+/** True when batch item t starts at offsets[0] + t·itemSize for every t: the items lie one after another. */
+function evenlyStrided(offsets: Int32Array, itemSize: number): boolean {
+  const first = offsets[0];
+  for (let t = 1; t < offsets.length; t++) if (offsets[t] !== first + t * itemSize) return false;
+  return true;
+}
+
 export class WasmMatmul {
   readonly memory: WasmMemory;
   readonly fused: boolean;
   readonly tiles: Record<WasmFloat, readonly [number, number]>;
+  readonly bulkBatches: boolean;
   private readonly fns: Record<string, GemmFn>;
   private f32 = new Float32Array(0);
   private f64 = new Float64Array(0);
@@ -188,6 +212,7 @@ export class WasmMatmul {
     const fuse = options.fused ?? relaxedSimdAllowed(process.env.HESSFLOW_RELAXED_SIMD);
     this.fused = fuse && wasmRelaxedSimdSupported();
     this.tiles = { f32: options.f32Tile ?? [4, 8], f64: options.f64Tile ?? [4, 4] };
+    this.bulkBatches = options.bulkBatches ?? true;
     const bytes = buildGemmModule(
       shape('f32', this.tiles.f32, this.fused),
       shape('f64', this.tiles.f64, this.fused),
@@ -301,6 +326,19 @@ export class WasmMatmul {
     const bPanel = transB ? kq * nr * es : packB ? k * nr * es : nr * es;
     const bStep = transB || packB ? nr * es : nPad * es;
     const gemm = this.fns[gemmName(type, mode)];
+    if (
+      this.bulkBatches &&
+      batch > 1 &&
+      m === mPad &&
+      n === nPad &&
+      k === kq &&
+      !packA &&
+      !packB &&
+      evenlyStrided(aOffsets, m * k) &&
+      evenlyStrided(bOffsets, n * k) &&
+      this.bulkBatch(a, b, out, spec, bias, gemm, aPanel, aStride, bPanel, bStep)
+    )
+      return;
     // float32 operands lose their subnormals on the way in (see buildFlushSubnormals: they made the
     // arithmetic several times slower and are below anything a float32 result can hold).
     const flush =
@@ -371,5 +409,77 @@ export class WasmMatmul {
       if (n === nPad || m === 1 || n * es >= 16) out.set(view.subarray(cI, cI + m * n), o);
       else for (let i = 0; i < m; i++) out.set(view.subarray(cI + i * nPad, cI + i * nPad + n), o + i * n);
     }
+  }
+
+  /**
+   * A batch of small products whose items lie one after another in A, B and out, and whose tiles need
+   * no padding (the attention products: 128 heads of 64×64×16): every item's operands are copied in
+   * with one copy each, float32 subnormals flushed in one pass per operand (B stored [n, k]: all
+   * items' panels transposed in one pass, which flushes), the kernel runs item after item, and C is
+   * copied out in one piece. Per item the kernel reads and writes exactly what the item-by-item loop
+   * lays out for it, so every result is the same bits; only the number of copies and calls changes
+   * (per item they were most of the cost of these products). False, with nothing done, when memory
+   * cannot hold the whole batch.
+   */
+  private bulkBatch(
+    a: FloatArray,
+    b: FloatArray,
+    out: FloatArray,
+    spec: MatmulSpec,
+    bias: FloatArray | undefined,
+    gemm: GemmFn,
+    aPanel: number,
+    aStride: number,
+    bPanel: number,
+    bStep: number,
+  ): boolean {
+    const { batch, m, n, k, transB, aOffsets, bOffsets } = spec;
+    const type: WasmFloat = a instanceof Float64Array ? 'f64' : 'f32';
+    const es = elementBytes(type);
+    const [mr, nr] = this.tiles[type];
+    const lanes = 16 / es;
+    const aItem = m * k * es;
+    const bItem = n * k * es;
+    const cItem = m * n * es;
+    const aAt = 64;
+    const bAt = aAt + align64(batch * aItem);
+    const cAt = bAt + align64(batch * bItem);
+    // B stored [n, k]: the items as stored, transposed from here into their panels.
+    const rawAt = cAt + align64(batch * cItem);
+    const biasAt = rawAt + (transB ? align64(batch * bItem) : 0);
+    const end = bias ? biasAt + align64(n * es) : biasAt;
+    if (!this.ensure(end)) return false;
+    const view: FloatArray = type === 'f32' ? this.f32 : this.f64;
+    view.set(a.subarray(aOffsets[0], aOffsets[0] + batch * m * k), aAt / es);
+    if (transB) {
+      view.set(b.subarray(bOffsets[0], bOffsets[0] + batch * n * k), rawAt / es);
+      const packT = this.fns[packTransposedName(type)] as unknown as PackTFn;
+      packT(rawAt, k * es, bAt, bPanel, (batch * n) / nr, k / lanes);
+    } else view.set(b.subarray(bOffsets[0], bOffsets[0] + batch * n * k), bAt / es);
+    if (type === 'f32') {
+      const flush = this.fns[FLUSH_SUBNORMALS] as unknown as FlushFn;
+      flush(aAt, batch * aItem);
+      if (!transB) flush(bAt, batch * bItem);
+    }
+    if (bias) view.set(bias.subarray(0, n), biasAt / es);
+    const mPanels = m / mr;
+    const nPanels = n / nr;
+    for (let t = 0; t < batch; t++)
+      gemm(
+        aAt + t * aItem,
+        aPanel,
+        aStride,
+        bAt + t * bItem,
+        bPanel,
+        bStep,
+        cAt + t * cItem,
+        n * es,
+        mPanels,
+        nPanels,
+        k,
+        bias ? biasAt : 0,
+      );
+    out.set(view.subarray(cAt / es, cAt / es + batch * m * n), 0);
+    return true;
   }
 }
