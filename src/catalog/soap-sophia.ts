@@ -44,13 +44,22 @@ export const soapSophiaEntry: OptimizerEntry = {
   needsLayout: true,
   scaling: 'sqrt',
   presets: {
-    // Not tuned on the MLP; the char-GPT's from the reference sweep's tuning (bench/plans/gpt-reference.json).
+    // Not tuned on the MLP; the char-GPT's from the reference sweep's tuning (bench/plans/gpt-reference.json),
+    // Nesterov from the variants screened against Muon (bench/readings/sweep-gpt-reference.md).
     mlp: {
       optimizer: { name: 'soapSophia', lr: 3e-3, b1: 0.9, weightDecay: 0 },
       curvature: { estimator: 'gnb-gradient', every: 10, first: 0 },
     },
     gpt: {
-      optimizer: { name: 'soapSophia', lr: 0.01, b1: 0.9, b2: 0.99, winRateTarget: 0.9, weightDecay: 0.1 },
+      optimizer: {
+        name: 'soapSophia',
+        lr: 0.01,
+        b1: 0.9,
+        b2: 0.99,
+        nesterov: true,
+        winRateTarget: 0.9,
+        weightDecay: 0.1,
+      },
       curvature: { estimator: 'gnb-gradient', every: 10, first: 0 },
     },
   },
