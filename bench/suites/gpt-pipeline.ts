@@ -7,7 +7,7 @@
  * round's median step after warm-up.
  */
 import { lastValueFrom, tap } from 'rxjs';
-import { readConfig } from '../../src/cli/config.js';
+import { readConfig, type RunConfig } from '../../src/cli/config.js';
 import { buildOptimizer, modelSpecOf, setupData } from '../../src/cli/run-setup.js';
 import { buildModel } from '../../src/nn/models/registry.js';
 import { createPipeline } from '../../src/pipeline/create-pipeline.js';
@@ -18,11 +18,12 @@ import type { Row, Section, SuiteContext } from '../lib/types.js';
 import { join } from 'node:path';
 import { readPlan } from '../sweep/plan.js';
 
-const WARMUP = 3;
-const WORKERS = 2;
+export const WARMUP = 3;
+export const WORKERS = 2;
 
-async function pipelineStepMs(file: string, steps: number): Promise<number> {
-  const config = { ...readConfig(join(repoRoot(), file)), steps };
+/** Median wall time per step (after WARMUP) of `config` trained for `steps` steps through the pipeline. */
+export async function pipelineStepMs(base: RunConfig, steps: number): Promise<number> {
+  const config = { ...base, steps };
   const data = setupData(config);
   const spec = modelSpecOf(config, data);
   const model = buildModel(spec);
@@ -52,7 +53,8 @@ export async function gptPipelineSuite(ctx: SuiteContext): Promise<Section[]> {
   const rounds = ctx.quick ? 1 : 3;
   const perRound = new Map<string, number[]>(plan.arms.map((a) => [a.label, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const arm of plan.arms) perRound.get(arm.label)!.push(await pipelineStepMs(arm.config, steps));
+    for (const arm of plan.arms)
+      perRound.get(arm.label)!.push(await pipelineStepMs(readConfig(join(repoRoot(), arm.config)), steps));
   }
   const adam = median(perRound.get('AdamW') ?? [NaN]);
   const rows: Row[] = plan.arms.map((arm) => {

@@ -1,8 +1,7 @@
-import { z } from 'zod';
-import { unitInterval } from '../config/schemas.js';
 import { muon } from '../optim/muon.js';
 import type { OptimizerEntry } from './entry.js';
-import { bool, integer, num, numberOf, rule } from './hyper.js';
+import { auxAdamHyperparameters, auxAdamLr } from './aux-adam.js';
+import { bool, integer, num } from './hyper.js';
 
 export const muonEntry: OptimizerEntry = {
   name: 'muon',
@@ -15,14 +14,7 @@ export const muonEntry: OptimizerEntry = {
     nesterov: bool('Nesterov momentum (default true)'),
     nsSteps: integer(1, 'Newton–Schulz iterations (default 5)'),
     weightDecay: num('weightDecay', "Muon's decoupled decay on the matrices: p ← p·(1 − lr·wd) (default 0)"),
-    adamLr: rule(
-      z.number().positive(),
-      "the auxiliary AdamW's peak learning rate (default 3e-4); follows lr's schedule",
-    ),
-    adamB1: rule(unitInterval(), "the auxiliary AdamW's β1 (default 0.9)"),
-    adamB2: rule(unitInterval(), "the auxiliary AdamW's β2 (default 0.95)"),
-    adamEps: rule(z.number().positive(), "the auxiliary AdamW's ε (default 1e-10)"),
-    adamWeightDecay: num('adamWeightDecay', "the auxiliary AdamW's decoupled decay (default 0)"),
+    ...auxAdamHyperparameters('default 3e-4'),
   },
   curvature: { estimators: [], required: false },
   needsLayout: true,
@@ -33,14 +25,7 @@ export const muonEntry: OptimizerEntry = {
     gpt: { optimizer: { name: 'muon', lr: 0.02, adamLr: 0.016, adamB1: 0.9, adamB2: 0.95 } },
   },
   build({ hyper, lr, lrFactor }) {
-    const adamPeak = numberOf(hyper, 'adamLr');
-    // One schedule shape for both rates, as the official training scripts scale every group alike.
-    const adamLr =
-      adamPeak === undefined
-        ? undefined
-        : typeof lr === 'number'
-          ? adamPeak
-          : (s: number) => adamPeak * lrFactor(s);
+    const adamLr = auxAdamLr(hyper, lr, lrFactor);
     return muon({ ...hyper, lr, ...(adamLr === undefined ? {} : { adamLr }) });
   },
   preconditioner: () =>

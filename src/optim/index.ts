@@ -6,7 +6,13 @@ export type {
   Schedule,
   UpdateExtra,
 } from './transform.js';
-export { checkTensorLayout, requireTensorLayout, roleMask, TENSOR_ROLES } from './tensor-layout.js';
+export {
+  checkTensorLayout,
+  requireTensorLayout,
+  restrictToSlots,
+  roleMask,
+  TENSOR_ROLES,
+} from './tensor-layout.js';
 export type { TensorLayout, TensorRole, TensorSlot } from './tensor-layout.js';
 export { applyUpdates, applyUpdatesInPlace } from './apply.js';
 export { chain } from './chain.js';
@@ -39,6 +45,8 @@ export { mfac, mfacInverseFisherProduct, scaleByMfac } from './mfac.js';
 export type { MfacOptions, MfacState, ScaleByMfacOptions } from './mfac.js';
 export { partition } from './partition.js';
 export type { PartitionGroupState, PartitionState } from './partition.js';
+export { AUX_ADAM_KEYS, auxAdamW, withAuxAdam } from './aux-adam.js';
+export type { AuxAdamOptions } from './aux-adam.js';
 export { muon, scaleByMuon } from './muon.js';
 export type { MuonOptions, MuonState, ScaleByMuonOptions } from './muon.js';
 export { newtonSchulzInto, NS_COEFFICIENTS } from './newton-schulz.js';

@@ -29,10 +29,10 @@
  */
 import { takeArray } from './array-pool.js';
 import { chain, type ChainState } from './chain.js';
-import { adamw } from './adam.js';
+import { AUX_ADAM_KEYS, auxAdamW, withAuxAdam, type AuxAdamOptions } from './aux-adam.js';
 import { scaleByLearningRate } from './learning-rate.js';
 import { newtonSchulzInto } from './newton-schulz.js';
-import { partition, type PartitionState } from './partition.js';
+import type { PartitionState } from './partition.js';
 import { requireTensorLayout } from './tensor-layout.js';
 import type { GradientTransformation, ScalarOrSchedule } from './transform.js';
 import {
@@ -138,7 +138,7 @@ export function scaleByMuon(options: ScaleByMuonOptions = {}): GradientTransform
   };
 }
 
-export interface MuonOptions {
+export interface MuonOptions extends AuxAdamOptions {
   /** Muon's learning rate (in units of spectral norm per update), default 0.02. */
   lr?: ScalarOrSchedule;
   momentum?: number;
@@ -146,20 +146,9 @@ export interface MuonOptions {
   nsSteps?: number;
   /** Muon's decoupled weight decay p ← p·(1 − lr·wd), default 0. */
   weightDecay?: number;
-  /** The auxiliary AdamW's learning rate, default 3e-4. */
-  adamLr?: ScalarOrSchedule;
-  /** The auxiliary AdamW's β1, default 0.9. */
-  adamB1?: number;
-  /** The auxiliary AdamW's β2, default 0.95. */
-  adamB2?: number;
-  /** The auxiliary AdamW's eps, default 1e-10. */
-  adamEps?: number;
-  /** The auxiliary AdamW's decoupled weight decay, default 0. */
-  adamWeightDecay?: number;
 }
 
 const MUON_KEYS = ['lr', 'momentum', 'nesterov', 'nsSteps', 'weightDecay'] as const;
-const ADAM_KEYS = ['adamLr', 'adamB1', 'adamB2', 'adamEps', 'adamWeightDecay'] as const;
 
 /**
  * MuonWithAuxAdam: `matrix` tensors → chain(scaleByMuon, decay, lr), every other tensor → AdamW. The state
@@ -168,14 +157,10 @@ const ADAM_KEYS = ['adamLr', 'adamB1', 'adamB2', 'adamEps', 'adamWeightDecay'] a
  */
 export function muon(options: MuonOptions = {}): GradientTransformation<PartitionState> {
   const owner = 'muon';
-  checkKnownOptions(owner, options, [...MUON_KEYS, ...ADAM_KEYS]);
+  checkKnownOptions(owner, options, [...MUON_KEYS, ...AUX_ADAM_KEYS]);
   const lr = checkScalarOrSchedule(owner, 'lr', options.lr ?? 0.02);
   const wd = checkNumber(owner, 'weightDecay', options.weightDecay ?? 0, { min: 0 });
-  const adamLr = checkScalarOrSchedule(owner, 'adamLr', options.adamLr ?? 3e-4);
-  const b1 = checkNumber(owner, 'adamB1', options.adamB1 ?? 0.9, { min: 0, max: 1, maxExclusive: true });
-  const b2 = checkNumber(owner, 'adamB2', options.adamB2 ?? 0.95, { min: 0, max: 1, maxExclusive: true });
-  const eps = checkNumber(owner, 'adamEps', options.adamEps ?? 1e-10, { min: 0 });
-  const adamWd = checkNumber(owner, 'adamWeightDecay', options.adamWeightDecay ?? 0, { min: 0 });
+  const adamPart = auxAdamW(owner, options);
   let scale: GradientTransformation;
   try {
     scale = scaleByMuon({ momentum: options.momentum, nesterov: options.nesterov, nsSteps: options.nsSteps });
@@ -188,17 +173,5 @@ export function muon(options: MuonOptions = {}): GradientTransformation<Partitio
     addDecayedWeights(wd),
     scaleByLearningRate(lr),
   );
-  const adamPart = adamw({ lr: adamLr, b1, b2, eps, weightDecay: adamWd });
-  const labelled = partition({ muon: muonPart, adam: adamPart }, (slot) =>
-    slot.role === 'matrix' ? 'muon' : 'adam',
-  );
-  return {
-    freshUpdates: true,
-    init(params, layout) {
-      // The partition would say "partition needs the layout"; the user called muon.
-      requireTensorLayout(owner, layout, params.length);
-      return labelled.init(params, layout);
-    },
-    update: labelled.update,
-  };
+  return withAuxAdam(owner, { name: 'muon', matrices: muonPart, adam: adamPart });
 }

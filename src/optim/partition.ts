@@ -137,9 +137,13 @@ export function partition(
         const subGrads = gather(grads, spans, n, extra);
         const subParams = params && gather(params, spans, n);
         const subExtra: UpdateExtra | undefined = extra && { ...extra };
-        if (subExtra?.hessianDiag !== undefined) {
-          checkLength(OWNER, 'hessianDiag', subExtra.hessianDiag, grads.length, 'gradient');
-          subExtra.hessianDiag = gather(subExtra.hessianDiag, spans, n);
+        // Per-coordinate side inputs follow their coordinates into the group. A hessianPair is passed on
+        // unsplit: Hv restricted to a group is not the group's Hessian block times v's restriction.
+        for (const key of ['hessianDiag', 'curvatureGradient'] as const) {
+          const side = subExtra?.[key];
+          if (side === undefined) continue;
+          checkLength(OWNER, key, side, grads.length, 'gradient');
+          subExtra![key] = gather(side, spans, n);
         }
         const [u, innerNext] = t.update(subGrads, inner, subParams, subExtra);
         checkLength(OWNER, `transforms.${l} updates`, u, n, 'group');

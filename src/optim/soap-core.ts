@@ -7,7 +7,8 @@
  *     G' = Q_Lᵀ G Q_R
  *     m' ← β1·m' + (1−β1)·G'
  *     v ← β2·v + (1−β2)·G'²                      (Sophia-GNB: from ĝ' = Q_Lᵀ ĝ Q_R when ĝ arrives)
- *     N' = (√(1−β2ˢᵗᵉᵖ)/(1−β1ˢᵗᵉᵖ))·m'/(√v + ε)  (Adam; Sophia: sign(m')·min(|m'|/(ρ·v + ε), 1))
+ *     N' = (√(1−β2ˢᵗᵉᵖ)/(1−β1ˢᵗᵉᵖ))·m'/(√v + ε)  (Adam; Sophia: sign(m')·min(|m'|/(ρ·v + ε), 1), with
+ *          m' replaced by β1·m' + (1−β1)·G' under Nesterov)
  *     u  = Q_L N' Q_Rᵀ
  *     then the factors take G, and when step % f = 0 each Q is refreshed: columns sorted by diag(QᵀLQ)
  *     descending (v's rows/columns permuted alike, not rotated), Q ← qr(L·Q), and m' is moved to the
@@ -63,7 +64,9 @@ export interface SoapCoreConfig extends SoapPlanOptions {
   /** Where the Kronecker factors come from: the gradient (SOAP) or extra.curvatureGradient. */
   factors: 'gradient' | 'curvature';
   /** Adam's m'/(√v + ε), or Sophia's clip with ρ per block at the win-rate target's quantile. */
-  step: { kind: 'adam' } | { kind: 'sophia'; winRateTarget: number; curvature: 'gradient' | 'curvature' };
+  step:
+    | { kind: 'adam' }
+    | { kind: 'sophia'; winRateTarget: number; curvature: 'gradient' | 'curvature'; nesterov: boolean };
 }
 
 /** Sophia's denominator guard (sophia-g.ts), added to ρ·h'. */
@@ -100,6 +103,7 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
   const { owner, b1, b2, eps } = c;
   const sophia = c.step.kind === 'sophia' ? c.step : null;
   const [tmp, tmp2, mr, gr, np] = [new Scratch(), new Scratch(), new Scratch(), new Scratch(), new Scratch()];
+  const nest = new Scratch();
   let ratios = new Float64Array(0);
   return {
     freshUpdates: true,
@@ -162,8 +166,15 @@ export function soapCore(c: SoapCoreConfig): GradientTransformation<SoapState> {
             for (let i = 0; i < n; i++) vB[i] = b2 * v0[i] + (1 - b2) * hRot[i] * hRot[i];
           } else vB.set(v0);
           const nRot = np.get(n);
-          if (sophia) unclipped += sophiaClip(nRot, mB, vB, sophia.winRateTarget);
-          else for (let i = 0; i < n; i++) nRot[i] = (bc * mB[i]) / (Math.sqrt(vB[i]) + eps);
+          if (sophia) {
+            // Nesterov (Muon's g.lerp(buf, β1)): clip β1·m' + (1−β1)·G' instead of m'; m' itself is unchanged.
+            let mStep = mB;
+            if (sophia.nesterov) {
+              mStep = nest.get(n);
+              for (let i = 0; i < n; i++) mStep[i] = b1 * mB[i] + (1 - b1) * gRot[i];
+            }
+            unclipped += sophiaClip(nRot, mStep, vB, sophia.winRateTarget);
+          } else for (let i = 0; i < n; i++) nRot[i] = (bc * mB[i]) / (Math.sqrt(vB[i]) + eps);
           rotateBack(nRot, f0.QL, f0.QR, rows, cols, o, tmp);
           if (c.normalizeGrads) normalizeRms(o);
         }

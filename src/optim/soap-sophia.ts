@@ -4,6 +4,8 @@
  *
  *   u' = sign(m')·min(|m'| / (ρ·h' + 1e-15), 1),   u = Q_L u' Q_Rᵀ,
  *
+ * (with `nesterov`, m' in u' is Muon's look-ahead β1·m' + (1−β1)·G', G' = Q_Lᵀ G Q_R the rotated gradient),
+ *
  * with ρ chosen every step per block (tensor) as the `winRateTarget` quantile of |m'|/h' (the rule of
  * group-quantile.ts), so a fraction winRateTarget of each tensor's coordinates is unclipped whatever the
  * tensor's curvature scale. That scale-freedom is why no batch size enters: ρ absorbs it.
@@ -28,7 +30,7 @@ import {
   type SoapBasisOptions,
 } from './soap.js';
 import type { GradientTransformation } from './transform.js';
-import { checkKnownOptions, checkNumber } from './validate.js';
+import { checkBoolean, checkKnownOptions, checkNumber } from './validate.js';
 
 export interface ScaleBySoapSophiaOptions extends SoapBasisOptions {
   b1?: number;
@@ -37,9 +39,14 @@ export interface ScaleBySoapSophiaOptions extends SoapBasisOptions {
   winRateTarget?: number;
   /** Source of h': 'squaredGradient' (default) or 'curvatureGradient' (extra.curvatureGradient). */
   curvature?: 'squaredGradient' | 'curvatureGradient';
+  /**
+   * Clip the Nesterov look-ahead β1·m' + (1−β1)·G' instead of m' (Muon's momentum; soap.py has none),
+   * default false.
+   */
+  nesterov?: boolean;
 }
 
-const SCALE_KEYS = ['b1', 'b2', 'winRateTarget', 'curvature', ...SOAP_BASIS_KEYS] as const;
+const SCALE_KEYS = ['b1', 'b2', 'winRateTarget', 'curvature', 'nesterov', ...SOAP_BASIS_KEYS] as const;
 
 export function scaleBySoapSophia(options: ScaleBySoapSophiaOptions = {}): GradientTransformation<SoapState> {
   const owner = 'scaleBySoapSophia';
@@ -68,6 +75,7 @@ export function scaleBySoapSophia(options: ScaleBySoapSophiaOptions = {}): Gradi
       kind: 'sophia',
       winRateTarget,
       curvature: curvature === 'curvatureGradient' ? 'curvature' : 'gradient',
+      nesterov: checkBoolean(owner, 'nesterov', options.nesterov ?? false),
     },
   });
 }

@@ -98,3 +98,22 @@ export function roleMask(
   for (const s of layout) if (pick(s)) m.fill(1, s.offset, s.offset + s.size);
   return m;
 }
+
+/**
+ * `values` restricted to the tensors where `pick(slot)` holds, concatenated in offset order: what a
+ * partition group (partition.ts) sees of a per-coordinate vector such as a weight-decay mask.
+ */
+export function restrictToSlots(
+  layout: TensorLayout,
+  values: Uint8Array,
+  pick: (slot: TensorSlot) => boolean,
+): Uint8Array {
+  const slots = [...layout].filter(pick).sort((a, b) => a.offset - b.offset);
+  const out = new Uint8Array(slots.reduce((n, s) => n + s.size, 0));
+  let at = 0;
+  for (const s of slots) {
+    out.set(values.subarray(s.offset, s.offset + s.size), at);
+    at += s.size;
+  }
+  return out;
+}

@@ -61,7 +61,10 @@ t.test('equals each member run on its own sub-vector, bit for bit', async (t) =>
 });
 
 t.test('members see their tensors rebased to their sub-vector, and the curvature sliced', async (t) => {
-  const seen: Record<string, { length: number; layout?: TensorLayout; diag?: Float32Array }> = {};
+  const seen: Record<
+    string,
+    { length: number; layout?: TensorLayout; diag?: Float32Array; cg?: Float32Array; pair?: unknown }
+  > = {};
   const spy = (name: string): GradientTransformation => ({
     init(params, l) {
       seen[name] = { length: params.length, layout: l };
@@ -69,6 +72,8 @@ t.test('members see their tensors rebased to their sub-vector, and the curvature
     },
     update(grads, state, _params, extra?: UpdateExtra) {
       seen[name].diag = extra?.hessianDiag?.slice();
+      seen[name].cg = extra?.curvatureGradient?.slice();
+      seen[name].pair = extra?.hessianPair;
       return [grads.slice(), state];
     },
   });
@@ -92,8 +97,16 @@ t.test('members see their tensors rebased to their sub-vector, and the curvature
   );
   const diag = Float32Array.from({ length: N }, (_, i) => i);
   const g = vec(N, 3);
-  const [u] = part.update(g, s, undefined, { hessianDiag: diag });
+  const cg = Float32Array.from({ length: N }, (_, i) => -i);
+  const pair = { v: vec(N, 4), hv: vec(N, 5) };
+  const [u] = part.update(g, s, undefined, { hessianDiag: diag, curvatureGradient: cg, hessianPair: pair });
   t.same(Array.from(seen.y.diag!), yIdx, 'hessianDiag gathered for the group');
+  t.same(
+    Array.from(seen.x.cg!),
+    xIdx.map((i) => -i),
+    'curvatureGradient gathered for the group',
+  );
+  t.equal(seen.x.pair, pair, 'a Hessian-vector pair is passed on whole');
   t.equal(firstDifference(u, g), null, 'identity members scatter back to the same vector');
 });
 

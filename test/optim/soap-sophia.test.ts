@@ -1,7 +1,7 @@
 /**
  * SOAP-Sophia: the win-rate equals its target per tensor, h' is the EMA of the rotated (Q_Lᵀ ĝ Q_R)² when a
  * curvature gradient arrives (and stays put between), the clipped step by hand, K-FAC-style factors from
- * ĝ, and option errors.
+ * ĝ, the Nesterov look-ahead by hand, and option errors.
  */
 import t from 'tap';
 import { mlp } from '../../src/nn/models/mlp.js';
@@ -94,6 +94,43 @@ t.test("curvature gradients: h' is the rotated ĝ² EMA; the clipped step by han
   t.same([findStats(s3)!.hessianUpdates, findStats(s3)!.stepsSinceHessian], [2, 0]);
 });
 
+t.test("nesterov: the clip takes β1·m' + (1 − β1)·G', m' itself is unchanged", async (t) => {
+  const [b1, b2, q] = [0.9, 0.99, 0.5];
+  const make = (nesterov: boolean) =>
+    scaleBySoapSophia({ b1, b2, winRateTarget: q, curvature: 'curvatureGradient', nesterov });
+  const next = rng(11);
+  const vec = () => Float32Array.from({ length: 8 }, next);
+  const [g0, g1, g2, c0] = [vec(), vec(), vec(), vec()];
+  const [plain, nest] = [make(false), make(true)];
+  let [sp, sn] = [plain.init(new Float32Array(8), tiny), nest.init(new Float32Array(8), tiny)];
+  [, sp] = plain.update(g0, sp, undefined, { curvatureGradient: c0 });
+  [, sn] = nest.update(g0, sn, undefined, { curvatureGradient: c0 });
+  [, sp] = plain.update(g1, sp);
+  [, sn] = nest.update(g1, sn);
+  t.same(Array.from(sn.m), Array.from(sp.m), 'the first moment is the same EMA with or without');
+  const [u2, s3] = nest.update(g2, sn);
+  // By hand in float64: m' after g1, g2 (rotated); the look-ahead; the per-block median clip.
+  const rg1 = [...rot(sn, g1.subarray(0, 6)), g1[6], g1[7]];
+  const rg2 = [...rot(sn, g2.subarray(0, 6)), g2[6], g2[7]];
+  const m2 = rg1.map((x, i) => b1 * (1 - b1) * x + (1 - b1) * rg2[i]);
+  const look = m2.map((m, i) => b1 * m + (1 - b1) * rg2[i]);
+  t.ok(maxErr(s3.m, m2) < 1e-5, "m' = β1·m' + (1 − β1)·G'");
+  const clip = (mr: number[], h: number[]) => {
+    const ratios = mr.map((m, i) => Math.abs(m) / (h[i] + 1e-15));
+    const rho = [...ratios].sort((a, b) => a - b)[Math.floor(q * ratios.length)];
+    return mr.map((m, i) => Math.sign(m) * Math.min(Math.abs(m) / (rho * h[i] + 1e-15), 1));
+  };
+  const h = Array.from(sn.v);
+  const expected = [...back(sn, clip(look.slice(0, 6), h.slice(0, 6))), ...clip(look.slice(6), h.slice(6))];
+  t.ok(maxErr(u2, expected) < 1e-5, 'the clipped look-ahead, rotated back', {
+    found: Array.from(u2),
+    wanted: expected,
+  });
+  // The look-ahead is not m': the plain variant's step differs.
+  const [up] = plain.update(g2, sp);
+  t.ok(maxErr(up, expected) > 1e-3, "without nesterov the step is that of m'");
+});
+
 t.test('before any ĝ the GNB variant takes sign steps in the eigenbasis', async (t) => {
   const opt = scaleBySoapSophia({ curvature: 'curvatureGradient' });
   const next = rng(2);
@@ -142,6 +179,7 @@ t.test('soapSophia: options are checked by name', async (t) => {
   t.throws(() => soapSophia({ winRateTarget: 0 }), /'winRateTarget'/);
   t.throws(() => soapSophia({ curvature: 'hutchinson' as never }), /'curvature'/);
   t.throws(() => soapSophia({ b2: 1 }), /'b2'/);
+  t.throws(() => soapSophia({ nesterov: 1 as never }), /'nesterov'/);
   t.throws(() => soapSophia({ rho: 0.04 } as never), /unknown option 'rho'/);
   t.throws(() => soapSophia().init(new Float32Array(3)), /needs the parameter layout/);
 });

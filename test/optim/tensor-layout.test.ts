@@ -8,6 +8,7 @@ import {
   checkTensorLayout,
   injectHyperparams,
   requireTensorLayout,
+  restrictToSlots,
   roleMask,
   scaleByLearningRate,
   type GradientTransformation,
@@ -50,6 +51,19 @@ t.test('a GPT: embeddings, hidden matrices, vectors; a tied head has no head ten
     model.layout.size,
     'the slots cover the flat vector',
   );
+});
+
+t.test("restrictToSlots: the picked tensors' values, concatenated in offset order", async (t) => {
+  // Listed out of order, with a gap between the picked tensors.
+  const layout: TensorLayout = [
+    { name: 'c', offset: 5, size: 2, shape: [2, 1], role: 'matrix' },
+    { name: 'a', offset: 0, size: 2, shape: [1, 2], role: 'matrix' },
+    { name: 'b', offset: 2, size: 3, shape: [3], role: 'vector' },
+  ];
+  const values = Uint8Array.from([1, 0, 2, 3, 4, 0, 1]);
+  t.same(Array.from(restrictToSlots(layout, values, (s) => s.role === 'matrix')), [1, 0, 0, 1]);
+  t.same(Array.from(restrictToSlots(layout, values, (s) => s.role === 'vector')), [2, 3, 4]);
+  t.same(Array.from(restrictToSlots(layout, values, () => false)), []);
 });
 
 t.test('checkTensorLayout names what is wrong', async (t) => {
