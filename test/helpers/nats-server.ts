@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { freePort } from '../../bench/lib/free-port.js';
 
 interface Teardown {
   teardown(fn: () => unknown): void;
@@ -35,16 +36,7 @@ export function natsSkipReason(): string | false {
     : 'nats-server is not installed (Debian: apt-get install nats-server; .ci/run installs it)';
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface NatsNode {
   name: string;
