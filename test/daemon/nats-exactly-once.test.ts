@@ -145,7 +145,14 @@ for (const engine of ['trainer', 'pipeline'] as const) {
       );
       const info = await jsm.consumers.info('DKILL', 'killed');
       t.equal(info.num_ack_pending, 0, 'nothing left unacknowledged');
-      t.equal(info.ack_floor.stream_seq, BATCHES, 'acknowledged up to the last message');
+      t.equal(info.num_pending, 0, 'nothing left to deliver');
+      // A restart from a checkpoint recreates the consumer after the checkpoint's sequence; when that
+      // checkpoint already held every message, the new consumer starts past the end and acks nothing.
+      t.equal(
+        Math.max(info.ack_floor.stream_seq, (info.config.opt_start_seq ?? 1) - 1),
+        BATCHES,
+        'acknowledged (or started after) up to the last message',
+      );
       ref.proc.kill('SIGTERM');
       t.equal(await ref.exited, 0);
     },

@@ -39,12 +39,16 @@ for (const [name, signals] of cases) {
     await d.waitForLine((l) => l.event === 'stopping');
     const during = d.proc.exitCode === null && d.proc.signalCode === null;
     for (const s of more) d.proc.kill(s);
+    const sentAt = Date.now();
     t.equal(await d.exited, 0, 'exits 0 after the graceful stop');
+    // A stop that ends within moments of the extra signals may exit before their handler runs; one
+    // that outlasts them must have logged them.
+    const outlasted = Date.now() - sentAt > 100;
     t.ok(
       d.lines.some((l) => l.event === 'stopped'),
       'the final checkpoint was written',
     );
-    if (more.length > 0 && during)
+    if (more.length > 0 && during && outlasted)
       t.ok(
         d.lines.some((l) => l.event === 'signal_ignored'),
         'the extra signals are logged as ignored',
