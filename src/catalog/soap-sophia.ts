@@ -54,7 +54,7 @@ export const soapSophiaEntry: OptimizerEntry = {
     gpt: {
       optimizer: {
         name: 'soapSophia',
-        lr: 0.01,
+        lr: 0.006,
         b1: 0.9,
         b2: 0.99,
         nesterov: true,

@@ -139,7 +139,7 @@ t.test("runSpec: an arm's optimizer and curvature fields override its config's",
     ],
   });
   const spec = runSpec(parsePlan(plan({ every: 5 }), 'p.json').arms[0], 0.003, 2, undefined, 25);
-  // The config's own: b2 0.99, probes every 10 from step 0, evaluation every 100, lr 0.012 → floor 0.0012.
+  // The config's own: b2 0.99, probes every 10 from step 0, evaluation every 100, lr 0.006 → floor 0.0006.
   t.same(spec.config.curvature, { estimator: 'gnb-gradient', every: 5, first: 0 });
   t.match(spec.config.optimizer, { name: 'soapSophia', lr: 0.003, b1: 0.9, b2: 0.95 });
   t.equal(spec.config.evalEvery, 25);
