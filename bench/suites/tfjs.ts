@@ -107,7 +107,7 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
       rows,
       notes: [
         'One step = loss, gradient, Adam update and parameter write. TF.js: optimizer.minimize; hessflow: valueAndGrad, adamw, applyUpdates.',
-        'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm). PyTorch 1.13 (OpenBLAS, one thread) on a quiet machine (issue #23): 7.8 ms against hessflow 16.6 ms. Target: hessflow ≥ 2× faster than TF.js-wasm.',
+        'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm). Target: hessflow ≥ 2× faster than TF.js-wasm.',
         'ms' in torch
           ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds}.`
           : 'PyTorch was not run here (install it with `apt install python3-torch libopenblas0-pthread`); its row is the quiet-machine figure, without a ratio.',
