@@ -2,7 +2,7 @@
  * Where a step's CPU time goes, kernel by kernel: every registered kernel's active backend is wrapped
  * in a CPU-time counter (registered as backend 'bench:timed' and selected), then 30 Trainer steps of
  * the reference char-GPT (config/gpt-reference-adamw.json), or 300 MLP Adam steps with `--mlp`, are
- * run after 5 warm-up steps; prints CPU ms per step for each kernel and in all. A kernel called from
+ * run after 5 warm-up steps; prints CPU ms per step for each kernel (with its calls per step) and in all. A kernel called from
  * inside another (none today) counts once, in the outer. The 'unary' kernel keeps its own backend on
  * the char-GPT (selecting another would turn off GELU's saved exponentials, fused.ts). Run:
  * `npx tsx bench/kernel-times.ts [--mlp]`.
@@ -29,6 +29,7 @@ const cpuUs = (): number => {
   return c.user + c.system;
 };
 const spent = new Map<string, number>();
+const calls = new Map<string, number>();
 let depth = 0;
 function timed<F extends (...args: never[]) => unknown>(label: string, fn: F): F {
   return ((...args: Parameters<F>) => {
@@ -40,6 +41,7 @@ function timed<F extends (...args: never[]) => unknown>(label: string, fn: F): F
     } finally {
       depth--;
       spent.set(label, (spent.get(label) ?? 0) + cpuUs() - t0);
+      calls.set(label, (calls.get(label) ?? 0) + 1);
     }
   }) as F;
 }
@@ -67,6 +69,7 @@ else {
 }
 for (let i = 0; i < 5; i++) step();
 spent.clear();
+calls.clear();
 const steps = mlp ? 300 : 30;
 const t0 = cpuUs();
 for (let i = 0; i < steps; i++) step();
@@ -74,6 +77,7 @@ const total = (cpuUs() - t0) / 1000 / steps;
 let inKernels = 0;
 for (const [label, us] of [...spent].sort((a, b) => b[1] - a[1])) {
   inKernels += us;
-  console.log(`${label.padEnd(32)} ${(us / 1000 / steps).toFixed(2)} ms`);
+  const n = (calls.get(label) ?? 0) / steps;
+  console.log(`${label.padEnd(32)} ${(us / 1000 / steps).toFixed(2)} ms  ${n.toFixed(0).padStart(4)} calls, ${(us / steps / n).toFixed(1)} µs each`);
 }
 console.log(`step ${total.toFixed(1)} CPU ms, in kernels ${(inKernels / 1000 / steps).toFixed(1)} ms`);

@@ -1,6 +1,7 @@
 /**
- * Backend selection: the wasm matmul is registered, preferred by default (it passed its self-check),
- * explicit selection overrides the preference, and the tensor ops give the same results either way.
+ * Backend selection: the wasm matmul is registered and preferred over the CPU reference (it passed its
+ * self-check), BLAS over both where a CBLAS library loads (kernel mode 'fast'), explicit selection
+ * overrides the preference, and the tensor ops give the same results either way.
  */
 import t from 'tap';
 import {
@@ -10,27 +11,40 @@ import {
   kernelFor,
   preferKernelBackend,
   resetKernelBackend,
+  blasStatus,
+  kernelMode,
   useKernelBackend,
   withKernelBackend,
 } from '../../src/kernels/index.js';
+import { F32_BACKEND } from '../../src/kernels/wasm-f32/index.js';
 import { cpuMatmul } from '../../src/kernels/cpu/matmul.js';
 import { selfCheck, wasmMatmul } from '../../src/kernels/wasm/index.js';
 import * as T from '../../src/tensor/index.js';
 import { values } from './matmul-check.js';
 
-t.test('matmul defaults to the wasm backend; useKernelBackend overrides; reset restores', async (t) => {
-  t.same(kernelBackends('matmul'), ['cpu', 'wasm'], 'CPU reference first');
-  t.equal(activeKernelBackend('matmul'), 'wasm');
+/** The matmul backend preferred here: BLAS where it loaded (never in 'exact' mode), else wasm. */
+const matmulDefault = blasStatus().active ? 'blas' : 'wasm';
+
+t.test('matmul defaults to BLAS or wasm; useKernelBackend overrides; reset restores', async (t) => {
+  t.same(
+    kernelBackends('matmul'),
+    blasStatus().active ? ['cpu', 'wasm', 'blas'] : ['cpu', 'wasm'],
+    'CPU reference first',
+  );
+  t.equal(activeKernelBackend('matmul'), matmulDefault);
+  if (matmulDefault === 'wasm') t.equal(kernel('matmul'), wasmMatmul!.kernel);
+  useKernelBackend('matmul', 'wasm');
   t.equal(kernel('matmul'), wasmMatmul!.kernel);
   useKernelBackend('matmul', 'cpu');
   t.equal(activeKernelBackend('matmul'), 'cpu');
   t.equal(kernel('matmul'), cpuMatmul);
   resetKernelBackend('matmul');
-  t.equal(activeKernelBackend('matmul'), 'wasm');
+  t.equal(activeKernelBackend('matmul'), matmulDefault);
   // Kernels without another backend keep the CPU reference.
   t.same(kernelBackends('where'), ['cpu']);
   t.equal(activeKernelBackend('where'), 'cpu');
-  // The exact wasm backends (bit for bit the reference) are preferred once their self-checks pass.
+  // The exact wasm backends (bit for bit the reference) are preferred once their self-checks pass;
+  // in 'fast' mode a float32 backend that passed its own check is preferred over them.
   for (const name of [
     'binary',
     'sum',
@@ -51,15 +65,19 @@ t.test('matmul defaults to the wasm backend; useKernelBackend overrides; reset r
     'sophiaHClip',
     'adamMoments',
   ] as const) {
-    t.same(kernelBackends(name), ['cpu', 'wasm'], `${name}: CPU reference first`);
-    t.equal(activeKernelBackend(name), 'wasm', `${name}: wasm preferred`);
+    const backends = kernelBackends(name);
+    t.same(backends.slice(0, 2), ['cpu', 'wasm'], `${name}: CPU reference first, then wasm`);
+    const want = name === 'affine' ? matmulDefault : backends.includes(F32_BACKEND) ? F32_BACKEND : 'wasm';
+    t.equal(activeKernelBackend(name), want, `${name}: ${want} preferred`);
+    if (kernelMode() === 'exact')
+      t.same(backends, ['cpu', 'wasm'], `${name}: exact mode registers nothing else`);
   }
 });
 
 t.test('unknown backends are errors, not silent fallbacks', async (t) => {
-  t.throws(() => useKernelBackend('matmul', 'gpu'), /kernel matmul has no backend gpu \(has: cpu, wasm\)/);
+  t.throws(() => useKernelBackend('matmul', 'gpu'), /kernel matmul has no backend gpu \(has: cpu, wasm/);
   t.throws(() => preferKernelBackend('matmul', 'gpu'), /no backend gpu/);
-  t.equal(activeKernelBackend('matmul'), 'wasm');
+  t.equal(activeKernelBackend('matmul'), matmulDefault);
 });
 
 t.test(
@@ -125,7 +143,7 @@ t.test(
       ]);
       t.same(inside, ['wasm', 'wasm', 'cpu']);
       t.equal(activeKernelBackend('sum'), 'cpu', 'the explicit selection is back');
-      t.equal(activeKernelBackend('matmul'), 'wasm', 'the preference still applies');
+      t.equal(activeKernelBackend('matmul'), matmulDefault, 'the preference still applies');
       resetKernelBackend('sum');
       t.throws(
         () =>
@@ -135,7 +153,7 @@ t.test(
           }),
         /boom/,
       );
-      t.equal(activeKernelBackend('matmul'), 'wasm', 'restored after a throw');
+      t.equal(activeKernelBackend('matmul'), matmulDefault, 'restored after a throw');
       t.equal(activeKernelBackend('sum'), 'wasm', 'no selection left behind');
     } finally {
       resetKernelBackend('sum');
