@@ -61,13 +61,13 @@ function geluVjp(x: Tensor, g: Tensor, e?: Float64Array): Tensor {
 export function gelu(x: Tensor): Tensor {
   expectTensor('gelu', 'x', x);
   const out = kernelOutput(x.dtype, x.size);
-  // Only where the CPU reference computes GELU (the 'cpu' backend, or 'wasm', which hands every op but
-  // tanh to it): the saved exponentials are that kernel's.
+  // Only where the 'unary' backend computes GELU as the CPU reference does (the 'cpu' backend, or
+  // 'wasm' and 'wasm-f32', which hand every op but tanh to it): the saved exponentials are that kernel's.
   const save =
     isGradEnabled() &&
     x.requiresGrad &&
     x.dtype === 'float32' &&
-    ['cpu', 'wasm'].includes(activeKernelBackend('unary'));
+    ['cpu', 'wasm', 'wasm-f32'].includes(activeKernelBackend('unary'));
   if (!save) {
     kernel('unary')('gelu')(x.data, out, 0);
     return record(output('gelu', out, x.shape, [x]), 'gelu', [x], (g) => [geluVjp(x, g)]);
