@@ -7,9 +7,12 @@
  * before the CPU-speed changes ('before': tanh from the CPU reference, batched products copied item
  * by item, s − b with a broadcast s in JavaScript; each selected as a registry backend) and with
  * today's defaults ('after'), on separate but identical models, so the ratio after/before within each
- * round compares the two under the same machine load. Prints one JSON line, with the load average at
- * start and end: `npx tsx bench/cpu-speed.ts [rounds] [--name NAME]` (default 20 rounds); with a
- * name it also writes bench/results/NAME.json (BENCHMARKS.md is left to `bench/report.ts`).
+ * round compares the two under the same machine load. With `--baseline exact`, 'before' is instead
+ * the exact kernels (HESSFLOW_KERNELS=exact's choice: the 'wasm' backend of every kernel whose default
+ * is BLAS or a float32 'wasm-f32' kernel) and 'after' the fast defaults. Prints one JSON line, with the
+ * load average at start and end: `npx tsx bench/cpu-speed.ts [rounds] [--baseline pre-speed|exact]
+ * [--name NAME]` (default 20 rounds, baseline pre-speed); with a name it also writes
+ * bench/results/NAME.json (BENCHMARKS.md is left to `bench/report.ts`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,9 +21,11 @@ import { modelSpecOf, setupData, trainerFor } from '../src/cli/run-setup.js';
 import { cpuBinary } from '../src/kernels/cpu/elementwise.js';
 import { affineSpec } from '../src/kernels/cpu/matmul.js';
 import {
+  activeKernelBackend,
   kernel,
   kernelFor,
   registerKernel,
+  registeredKernels,
   resetKernelBackend,
   useKernelBackend,
 } from '../src/kernels/index.js';
@@ -77,8 +82,8 @@ function gemm512(): () => void {
     aOffsets: new Int32Array(1),
     bOffsets: new Int32Array(1),
   };
-  const matmul = kernel('matmul');
-  return () => matmul(a, b, out, spec);
+  // Looked up per call: the mode selected around the call decides the backend.
+  return () => kernel('matmul')(a, b, out, spec);
 }
 
 /** Registers the 'before' backends: the kernels as they were before the CPU-speed changes. */
@@ -98,12 +103,19 @@ function registerBefore(): void {
   });
 }
 
-const BEFORE: [KernelName, string][] = [
+const PRE_SPEED: [KernelName, string][] = [
   ['matmul', 'bench:before'],
   ['affine', 'bench:before'],
   ['binary', 'bench:before'],
   ['unary', 'cpu'],
 ];
+
+/** The exact kernels: 'wasm' wherever the default is BLAS or a float32 kernel. */
+function exactBaseline(): [KernelName, string][] {
+  return registeredKernels()
+    .filter((k) => ['blas', 'wasm-f32'].includes(activeKernelBackend(k)))
+    .map((k) => [k, 'wasm']);
+}
 
 /** Runs `fn` with the 'before' kernels selected, or the defaults. */
 function inMode(before: boolean, fn: () => void): () => void {
@@ -151,13 +163,21 @@ const nameAt = args.indexOf('--name');
 const name = nameAt >= 0 ? args[nameAt + 1] : undefined;
 if (nameAt >= 0 && !/^[\w.-]+$/.test(name ?? ''))
   throw new Error(`--name: ${String(name)} is not a results name (letters, digits, . _ -)`);
-const positional = args.filter((_, i) => nameAt < 0 || (i !== nameAt && i !== nameAt + 1));
+const baselineAt = args.indexOf('--baseline');
+const baseline = baselineAt >= 0 ? args[baselineAt + 1] : 'pre-speed';
+if (baseline !== 'pre-speed' && baseline !== 'exact')
+  throw new Error(`--baseline: ${String(baseline)} is not a baseline (pre-speed or exact)`);
+const flagged = new Set<number>();
+for (const at of [nameAt, baselineAt]) if (at >= 0) flagged.add(at).add(at + 1);
+const positional = args.filter((_, i) => !flagged.has(i));
 const rounds = Number(positional[0] ?? 20);
 if (!Number.isInteger(rounds) || rounds < 2)
   throw new Error(`rounds: ${positional[0]} is not an integer ≥ 2 (rounds alternate the order)`);
 const loadStart = loadAverage();
 setFiniteChecks(false); // as in training: the Trainer checks loss, gradient and update itself
 registerBefore();
+const BEFORE: [KernelName, string][] = baseline === 'exact' ? exactBaseline() : PRE_SPEED;
+if (BEFORE.length === 0) throw new Error('--baseline exact: no BLAS or float32 kernel is the default here');
 const run = (make: () => () => void, per: number) => {
   const r = abba(inMode(true, make()), inMode(false, make()), rounds, 2, 500);
   return {
@@ -183,6 +203,8 @@ const summary = {
   mlpStep: mlp,
   gptStep: gpt,
   rounds,
+  baseline,
+  exactKernels: baseline === 'exact' ? BEFORE.map(([k]) => k) : undefined,
   loadStart,
   loadEnd: machine.load[1],
 };
@@ -201,7 +223,10 @@ if (name) {
     sections: [
       {
         id: 'cpu-speed',
-        title: 'CPU time per step, kernels before and after the CPU-speed changes (issue #23 item 2)',
+        title:
+          baseline === 'exact'
+            ? 'CPU time per step, exact kernels against the fast defaults (BLAS and float32 kernels; issue #23 item 2)'
+            : 'CPU time per step, kernels before and after the CPU-speed changes (issue #23 item 2)',
         columns: [
           { key: 'step', label: 'step' },
           { key: 'before', label: 'before, CPU ms', digits: 2 },
@@ -234,8 +259,10 @@ if (name) {
         ],
         notes: [
           `bench/cpu-speed.ts, ${rounds} rounds, process CPU time (user + system), one process; each round times 'before' and 'after' back to back, in alternating order. Medians of the rounds; the ratio is the median of the rounds' after ÷ before.`,
-          "'before': the kernels as they were before these changes, selected as registry backends (tanh from Math.tanh, batched products copied item by item, a broadcast scalar minus a tensor in JavaScript); 'after': today's defaults. Separate, identical models for the two.",
-          `GEMM ${N}³: ${summary.gemm512CpuGflops.before.toFixed(1)} GFLOP/s before, ${summary.gemm512CpuGflops.after.toFixed(1)} after (CPU time; the kernel is unchanged).`,
+          baseline === 'exact'
+            ? `'before': the exact kernels, selected as registry backends ('wasm' for ${BEFORE.map(([k]) => k).join(', ')}); 'after': the fast defaults (${machine.kernels}). Separate, identical models for the two.`
+            : "'before': the kernels as they were before these changes, selected as registry backends (tanh from Math.tanh, batched products copied item by item, a broadcast scalar minus a tensor in JavaScript); 'after': today's defaults. Separate, identical models for the two.",
+          `GEMM ${N}³: ${summary.gemm512CpuGflops.before.toFixed(1)} GFLOP/s before, ${summary.gemm512CpuGflops.after.toFixed(1)} after (CPU time).`,
           'CPU time on a loaded machine: no wall times and no ratio to PyTorch here; see the reading.',
         ],
       },

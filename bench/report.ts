@@ -85,6 +85,7 @@ export function renderReport(
       '',
       `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB${m.accelerator ? `, ${m.accelerator}` : ''}`,
       `- Node ${m.node} (V8 ${m.v8}), ${m.platform}${m.wasmMatmul ? `; wasm matmul: ${m.wasmMatmul}` : ''}`,
+      `- Kernels: ${m.kernels ?? 'not recorded (before the BLAS and float32 kernels: the exact WebAssembly kernels)'}`,
       `- Date: ${m.date}; load average (1 min) ${m.load[0].toFixed(2)} at start, ${m.load[1].toFixed(2)} at end`,
       `- Suites: ${r.suites.join(', ')}`,
     );

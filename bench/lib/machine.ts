@@ -1,6 +1,7 @@
 /** A description of the machine a benchmark ran on. */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { describeKernels } from '../../src/kernels/index.js';
 import { wasmMatmul } from '../../src/kernels/wasm/index.js';
 import type { Machine } from './types.js';
 
@@ -31,6 +32,7 @@ export function describeMachine(loadAtStart: number): Machine {
       : wasmMatmul.fused
         ? 'fused multiply-add (relaxed SIMD)'
         : 'multiply, then add',
+    kernels: describeKernels(),
   };
 }
 

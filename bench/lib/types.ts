@@ -43,6 +43,8 @@ export interface Machine {
   readonly accelerator?: string;
   /** How the wasm matmul multiplies and adds ("fused multiply-add (relaxed SIMD)" or "multiply, then add"). */
   readonly wasmMatmul?: string;
+  /** Kernel mode and backends (src/kernels/mode.ts): BLAS library, float32 or exact kernels. */
+  readonly kernels?: string;
 }
 
 export interface Results {

@@ -24,5 +24,6 @@ export {
 } from './registry.js';
 export { blasStatus, type BlasStatus } from './blas/index.js';
 export { kernelMode, type KernelMode } from './mode.js';
+export { describeKernels } from './describe.js';
 export { wasmRelaxedSimdSupported, wasmSimdSupported } from './wasm/matmul.js';
 export { registerGpuJsKernels, syncModeProblem, type SyncGpuJsMode } from './gpujs/sync.js';

@@ -26,6 +26,7 @@ import { TrainingProgress, stopOnSigint } from '../progress.js';
 import { type RunData, learningRateAt, modelSpecOf, setupData } from '../run-setup.js';
 import { type ResumeState, runTraining } from '../run-training.js';
 import { loadNatsModule } from '../nats-modules.js';
+import { describeKernels } from '../../kernels/index.js';
 import type { StreamTrainSummary } from './train-stream.js';
 
 export interface TrainOptions {
@@ -59,6 +60,8 @@ export interface TrainSummary {
   steps: number;
   skipped: number;
   parameters: number;
+  /** The kernels the steps ran on (src/kernels/describe.ts): the mode, BLAS or not, float32 kernels. */
+  kernels: string;
   /** The train loss after the last step: EMA 0.9 of the minibatch losses (src/report/loss-ema.ts). */
   finalTrainLoss: number;
   heldOut: { loss: number; accuracy: number; predictions: number };
@@ -371,6 +374,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
     steps: result.step,
     skipped: result.skipped,
     parameters: result.model.layout.size,
+    kernels: describeKernels(),
     finalTrainLoss: record.trainLoss,
     heldOut: result.finalEval,
     seconds,
@@ -417,6 +421,7 @@ export async function trainCommand(o: TrainOptions): Promise<TrainSummary> {
           ]
         : []),
       `  time              ${seconds.toFixed(1)} s (${summary.samplesPerSecond.toFixed(0)} samples/s)`,
+      `  kernels           ${summary.kernels}`,
       ...(diagnostics
         ? [
             `  Hessian, step ${diagnostics.step + 1}  ${[
