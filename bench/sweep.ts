@@ -4,7 +4,9 @@
  * trains on every final seed. Runs are separate processes (bench/sweep/run-one.ts), `--jobs` at a time,
  * and each run's curve is kept under bench/results/runs/<plan>/, so an interrupted sweep resumes where
  * it stopped and a finished run is never repeated. Writes bench/results/sweep-<plan>.json, the curves
- * figure bench/figures/sweep-<plan>.svg, and regenerates BENCHMARKS.md.
+ * figure bench/figures/sweep-<plan>.svg, and regenerates BENCHMARKS.md. Runs use the exact kernels
+ * (HESSFLOW_KERNELS=exact, unless the environment sets a mode): every recorded run was made with them,
+ * so a run added to a plan, or repeated, is the same computation as the recorded ones, bit for bit.
  *
  *   node dist/bench/sweep.js --plan bench/plans/gpt-reference.json [--jobs 2] [--phase tune|final|all]
  *   npx tsx bench/sweep.ts --plan ... --steps 20     (a smoke run: tables printed, nothing recorded)
@@ -81,6 +83,7 @@ async function runOrReuse(spec: RunSpec, file: string, log: (s: string) => void)
   }
   const child = spawn(process.execPath, [...process.execArgv, childEntry(), JSON.stringify(spec.config)], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, HESSFLOW_KERNELS: process.env.HESSFLOW_KERNELS || 'exact' },
   });
   let out = '';
   child.stdout.setEncoding('utf8');
