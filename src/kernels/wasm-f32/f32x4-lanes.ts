@@ -3,7 +3,7 @@
  * the loop (float32 ones from their bit patterns, so a constant is exactly the float32 it names), and
  * the float32 and i32 lane instructions the assembler's table lacks.
  */
-import type { FunctionBuilder } from '../wasm/assembler.js';
+import { type FunctionBuilder, uleb } from '../wasm/assembler.js';
 
 /** SIMD sub-opcodes the assembler's table lacks (after the 0xFD prefix). */
 export const F32X4_OP = {
@@ -17,11 +17,6 @@ export const F32X4_OP = {
   /** pmax(a, b) = a < b ? b : a, lane-wise (NaN a kept, NaN b dropped). */
   pmax: 0xeb,
 } as const;
-
-/** Unsigned LEB128 of a SIMD sub-opcode (those here are below 2^14). */
-function uleb(value: number): number[] {
-  return value < 0x80 ? [value] : [(value & 0x7f) | 0x80, value >> 7];
-}
 
 /** The float32 bit pattern of `value` rounded to float32, as an i32. */
 function f32Bits(value: number): number {
