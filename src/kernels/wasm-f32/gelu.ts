@@ -24,6 +24,11 @@
  *
  * Operands are copied through linear memory in chunks of CHUNK elements, so they stay in cache
  * between the copies and the kernel. Float64 arrays go to the CPU reference.
+ *
+ * Measured (2-vCPU EPYC, Node 20, CPU time, bench/kernel-times.ts on the char-GPT, 524k elements a
+ * call, load average 16–17, alternating with the exact backends): geluExp 2630 → 1575 µs per call,
+ * geluVjp 1707 → 1196 µs. There both are bound by memory traffic more than arithmetic: copying the
+ * float64 e out is about 0.5 ms of the forward, and the VJP reads 8 MB (x, g, e) from cold memory.
  */
 import { cpuGeluExp, cpuGeluVjp } from '../cpu/gelu.js';
 import type { GeluExpKernel, GeluVjpKernel } from '../registry.js';
