@@ -13,7 +13,7 @@
  * result is within 2^-149 (its one rounding plus the polynomial's error).
  */
 import { FunctionBuilder } from '../wasm/assembler.js';
-import { F32X4_OP as OP, F32x4Lanes } from './f32x4-lanes.js';
+import { F32X4_OP as OP, F32x4Lanes } from './f32x4-emit.js';
 
 const LOW = -104;
 const HIGH = 89;

@@ -36,7 +36,7 @@ import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate } from '../wasm/api.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
 import { type ExpF32Locals, emitExpF32, expF32Locals } from './exp-f32x4.js';
-import { F32X4_OP as OP, F32x4Lanes } from './f32x4-lanes.js';
+import { F32X4_OP as OP, F32x4Lanes } from './f32x4-emit.js';
 import { geluF32SelfCheck } from './gelu-check.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 
