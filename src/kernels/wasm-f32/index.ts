@@ -7,28 +7,6 @@
  * preferred over the exact 'wasm' backend, only when its self-check against the CPU reference passes
  * and the kernel mode is 'fast' (mode.ts; `HESSFLOW_KERNELS=exact` keeps the exact kernels).
  */
-import { kernelMode } from '../mode.js';
-import { type KernelName, type KernelSignatures, preferKernelBackend, registerKernel } from '../registry.js';
-import { wasmSimdSupported } from '../wasm/matmul.js';
-
-export const F32_BACKEND = 'wasm-f32';
-
-/** Whether the float32 kernels may register: SIMD present and the mode is 'fast'. */
-export const f32KernelsEnabled = wasmSimdSupported() && kernelMode() === 'fast';
-
-/**
- * Registers `impl` as kernel `name`'s float32 backend and prefers it when `check` (its self-check
- * against the CPU reference) passes. Returns whether it is preferred.
- */
-export function registerF32Kernel<K extends KernelName>(
-  name: K,
-  impl: KernelSignatures[K],
-  check: (impl: KernelSignatures[K]) => boolean,
-): boolean {
-  registerKernel(name, F32_BACKEND, impl);
-  if (!check(impl)) return false;
-  preferKernelBackend(name, F32_BACKEND);
-  return true;
-}
+export { F32_BACKEND, f32KernelsEnabled, registerF32Kernel } from './register.js';
 
 // Each float32 kernel family registers itself below (one import per file).
