@@ -4,11 +4,14 @@
  * bytes; rows, cols ≥ 1; every region is followed by 16 bytes the partial quad may touch.
  *
  * Forward, per row, everything in float32: mean = Σx / cols, then var = Σd² / cols over
- * d = x − mean (two passes, as the CPU reference; no cancellation of a large mean's square) with the
- * corrected two-pass algorithm's refinement (Chan, Golub & LeVeque 1983): the second pass also sums d,
- * whose mean is the first mean's rounding error, and moves the mean and Σd² by it;
+ * d = x − mean (two passes, as the CPU reference; no cancellation of a large mean's square) with
+ * the corrected two-pass algorithm's refinement (Chan, Golub & LeVeque 1983): the second pass also
+ * sums d, whose mean is the first mean's rounding error, and moves the mean and Σd² by it;
  * rstd = 1 / √(var + eps); x̂ = (x − mean)·rstd; y = x̂·gain + bias (multiply, then add: no fused
  * multiply-add, so the same bits on every engine).
+ *
+ * Dividing by cols multiplies by 1/cols rounded to float32: under a ulp more error, and a division
+ * fewer in each row's serial chain (kernel alone, [2048, 64]: 97 → 85 µs forward, at load ~12).
  *
  * Backward, per row: ĝ = g·gain; mean(ĝ) and mean(ĝ·x̂) over f32x4 partial sums;
  * dx = rstd·((ĝ − mean(ĝ)) − x̂·mean(ĝ·x̂)). The column sums dgain = Σ_rows g·x̂ and dbias = Σ_rows g
@@ -67,12 +70,12 @@ export function buildForward(affine: boolean): FunctionBuilder {
   const colBytes = f.local('i32');
   const a = [0, 1, 2, 3].map(() => f.local('v128'));
   const c = [0, 1, 2, 3].map(() => f.local('v128'));
-  const [mean, inv, colsV, epsV, one, s, h, d] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128'));
+  const [mean, inv, invCols, epsV, one, s, h, d] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128'));
   const q = new RowQuads(f, cols);
   f.get(cols).i32(4).mul().set(colBytes);
-  f.get(cols).scalar('f64.convert_i32_s');
+  f.f64(1).get(cols).scalar('f64.convert_i32_s').scalar('f64.div');
   splatF64(f);
-  f.set(colsV);
+  f.set(invCols);
   f.get(eps);
   splatF64(f);
   f.set(epsV);
@@ -84,8 +87,7 @@ export function buildForward(affine: boolean): FunctionBuilder {
     zeroSlots(f, a);
     q.reduce((off, slot, partial) => accumulate(f, q, a[slot], partial, () => load(f, x, q, off)));
     joinSlots(f, a, s);
-    f.get(colsV);
-    f32x4(f, F32X4_OP.f32x4Div);
+    f.get(invCols).simd('f32x4.mul');
     f.set(mean);
     zeroSlots(f, a);
     zeroSlots(f, c);
@@ -98,16 +100,14 @@ export function buildForward(affine: boolean): FunctionBuilder {
     // The first pass's mean is off by the float32 sum's rounding; Σ(x − mean) / cols measures it
     // (the corrected two-pass algorithm): mean += Σd / cols and Σd² −= (Σd)² / cols.
     joinSlots(f, c, s);
-    f.tee(d).get(colsV);
-    f32x4(f, F32X4_OP.f32x4Div);
+    f.tee(d).get(invCols).simd('f32x4.mul');
     f.tee(h).get(mean).simd('f32x4.add').set(mean);
     // inv = 1 / √(max(Σd² − Σd·(Σd / cols), 0) / cols + eps), in every lane; rstd[r] = inv
     f.get(one);
     joinSlots(f, a, s);
     f.get(d).get(h).simd('f32x4.mul').simd('f32x4.sub').v128Zero();
     f32x4(f, F32X4_OP.f32x4Max);
-    f.get(colsV);
-    f32x4(f, F32X4_OP.f32x4Div);
+    f.get(invCols).simd('f32x4.mul');
     f.get(epsV).simd('f32x4.add');
     f32x4(f, F32X4_OP.f32x4Sqrt);
     f32x4(f, F32X4_OP.f32x4Div);
@@ -162,12 +162,12 @@ export function buildBackward(): FunctionBuilder {
   const j2 = f.local('i32');
   const a = [0, 1, 2, 3].map(() => f.local('v128'));
   const b = [0, 1, 2, 3].map(() => f.local('v128'));
-  const [gq, hq, gh, mg, mgx, inv, colsV, s] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128'));
+  const [gq, hq, gh, mg, mgx, inv, invCols, s] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128'));
   const q = new RowQuads(f, cols);
   f.get(cols).i32(4).mul().set(colBytes);
-  f.get(cols).scalar('f64.convert_i32_s');
+  f.f64(1).get(cols).scalar('f64.convert_i32_s').scalar('f64.div');
   splatF64(f);
-  f.set(colsV);
+  f.set(invCols);
   f.i32(0).set(r);
   f.loop(() => {
     zeroSlots(f, a);
@@ -191,12 +191,10 @@ export function buildBackward(): FunctionBuilder {
       f.get(gq).simd('f32x4.add').simd('v128.store', at(off));
     });
     joinSlots(f, a, s);
-    f.get(colsV);
-    f32x4(f, F32X4_OP.f32x4Div);
+    f.get(invCols).simd('f32x4.mul');
     f.set(mg);
     joinSlots(f, b, s);
-    f.get(colsV);
-    f32x4(f, F32X4_OP.f32x4Div);
+    f.get(invCols).simd('f32x4.mul');
     f.set(mgx);
     f.get(rstd).simd('v128.load32_splat', V).set(inv);
     // dx = inv·((g·gain − mean(ĝ)) − x̂·mean(ĝ·x̂))
