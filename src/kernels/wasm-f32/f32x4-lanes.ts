@@ -5,7 +5,7 @@
  * locals, which the assembler does not declare), and the mask that keeps the first `cols mod 4` lanes
  * of a row's last, partial quad.
  */
-import type { FunctionBuilder } from '../wasm/assembler.js';
+import { type FunctionBuilder, uleb } from '../wasm/assembler.js';
 
 /** SIMD sub-opcodes the assembler's table lacks (after the 0xFD prefix). */
 export const F32X4_OP = {
@@ -17,11 +17,6 @@ export const F32X4_OP = {
   /** Lane-wise maximum, NaN if either lane is NaN. */
   f32x4Max: 0xe9,
 } as const;
-
-/** Unsigned LEB128 of a SIMD sub-opcode (those here are below 2^14). */
-function uleb(value: number): number[] {
-  return value < 0x80 ? [value] : [(value & 0x7f) | 0x80, value >> 7];
-}
 
 /** One instruction of F32X4_OP without immediates. */
 export function f32x4(f: FunctionBuilder, code: number): void {
