@@ -1,0 +1,112 @@
+/**
+ * What the float32 kernels share for f32x4 code: the SIMD instructions the assembler's table lacks
+ * (comparisons, pmin/pmax, shuffles, integer shifts), constants splatted into v128 locals once before
+ * the loops (from their float32 bit patterns, so a constant is exactly the float32 it names), lane
+ * masks for a row's last, partial group of four, and the horizontal max and sum that end a row's
+ * f32x4 reduction in a fixed order (so results are the same on every run).
+ */
+import { type FunctionBuilder, type SimdOp, uleb } from '../wasm/assembler.js';
+
+/** SIMD sub-opcodes the assembler's table lacks (after the 0xFD prefix). */
+export const F32X4_OP = {
+  'i8x16.shuffle': 0x0d,
+  'i32x4.lt_u': 0x3a,
+  'f32x4.lt': 0x43,
+  'f32x4.gt': 0x44,
+  'v128.or': 0x50,
+  'i32x4.shr_s': 0xac,
+  'f32x4.div': 0xe7,
+  /** pmin(a, b) = b < a ? b : a (minps): a NaN `a` is kept. */
+  'f32x4.pmin': 0xea,
+  /** pmax(a, b) = a < b ? b : a (maxps): a NaN `a` is kept, a NaN `b` ignored. */
+  'f32x4.pmax': 0xeb,
+} as const;
+export type F32x4Op = keyof typeof F32X4_OP;
+
+const bitsOf = (value: number): number => {
+  const v = new DataView(new ArrayBuffer(4));
+  v.setFloat32(0, value, true);
+  return v.getInt32(0, true);
+};
+
+export class F32x4Lanes {
+  private readonly consts = new Map<number, number>();
+
+  constructor(readonly f: FunctionBuilder) {}
+
+  /** One SIMD instruction, from the assembler's table or F32X4_OP. */
+  op(name: SimdOp | F32x4Op): this {
+    if (name in F32X4_OP) this.f.op(0xfd, ...uleb(F32X4_OP[name as F32x4Op]));
+    else this.f.simd(name as SimdOp);
+    return this;
+  }
+
+  /**
+   * A v128 local holding the 32-bit pattern `bits` in all four lanes. The first request declares the
+   * local and emits the splat that sets it: request every constant before the loops.
+   */
+  bits(bits: number): number {
+    let l = this.consts.get(bits | 0);
+    if (l === undefined) {
+      l = this.f.local('v128');
+      this.f
+        .i32(bits | 0)
+        .simd('i32x4.splat')
+        .set(l);
+      this.consts.set(bits | 0, l);
+    }
+    return l;
+  }
+
+  /** A v128 local holding Math.fround(value) in all four lanes (see `bits`). */
+  constant(value: number): number {
+    return this.bits(bitsOf(value));
+  }
+
+  /** i8x16.shuffle of the two v128 operands on the stack, picking 32-bit lanes `lanes` (0–7). */
+  shuffle32(lanes: readonly [number, number, number, number]): this {
+    this.op('i8x16.shuffle');
+    for (const lane of lanes) for (let b = 0; b < 4; b++) this.f.op(lane * 4 + b);
+    return this;
+  }
+
+  /**
+   * Replaces the v128 local `v` by its lanes combined with `combine` (pmax or add), the result in all
+   * four lanes: (v0 ∘ v2) ∘ (v1 ∘ v3), the same order on every run.
+   */
+  horizontal(v: number, combine: 'f32x4.pmax' | 'f32x4.add'): this {
+    this.f.get(v).get(v).get(v);
+    this.shuffle32([2, 3, 0, 1]).op(combine);
+    this.f.set(v).get(v).get(v).get(v);
+    this.shuffle32([1, 0, 3, 2]).op(combine);
+    this.f.set(v);
+    return this;
+  }
+
+  /**
+   * Sets the v128 local `mask` to all ones in the lanes whose byte offset 0, 4, 8, 12 (the local
+   * `laneOffsets`) is below the i32 that `bytesLeft` pushes — the lanes of a row's partial last group
+   * of four that hold the row — and zeros elsewhere.
+   */
+  tailMask(mask: number, laneOffsets: number, bytesLeft: () => void): this {
+    this.f.get(laneOffsets);
+    bytesLeft();
+    this.f.simd('i32x4.splat');
+    this.op('i32x4.lt_u');
+    this.f.set(mask);
+    return this;
+  }
+
+  /** A v128 local with the lane byte offsets (0, 4, 8, 12), for `tailMask`. */
+  laneOffsets(): number {
+    const l = this.f.local('v128');
+    this.f.i32(0).simd('i32x4.splat').set(l);
+    for (let k = 1; k < 4; k++)
+      this.f
+        .get(l)
+        .i32(4 * k)
+        .op(0xfd, ...uleb(0x1c), k)
+        .set(l); // i32x4.replace_lane
+    return l;
+  }
+}
