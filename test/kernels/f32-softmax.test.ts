@@ -32,8 +32,8 @@ import { normals, uniforms } from '../helpers/random.js';
 
 const NAMES = ['softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'] as const;
 
-/** exp over float32 arrays through F32x4Exp alone (n a multiple of 4). */
-function expKernel(): (x: Float32Array) => Float32Array {
+/** exp over float32 arrays through F32x4Exp alone (n a multiple of 4), or its x ≤ 0 form. */
+function expKernel(nonPositive = false): (x: Float32Array) => Float32Array {
   const f = new FunctionBuilder(['i32']);
   const l = new F32x4Lanes(f);
   const exp = new F32x4Exp(l);
@@ -43,7 +43,8 @@ function expKernel(): (x: Float32Array) => Float32Array {
   f.loop(() => {
     f.get(j);
     f.get(j).simd('v128.load', mem).set(v);
-    exp.emit(v);
+    if (nonPositive) exp.emitNonPositive(v);
+    else exp.emit(v);
     f.simd('v128.store', mem);
     f.get(j).i32(16).add().tee(j).get(0).ltU().brIf(0);
   });
@@ -112,6 +113,29 @@ t.test('the exponential: within 1 ulp of Math.exp, subnormals, overflow, NaN and
   }
   t.equal(s[10], Infinity, 'exp(1e30) = Inf');
   t.equal(s[11], 1, 'exp(1e−30) = 1');
+});
+
+t.test('the exponential for x ≤ 0: within 1 ulp, 0 below −126.5·ln 2, subnormals between', async (t) => {
+  const exp = expKernel(true);
+  const bits: number[] = [];
+  for (let b = 0x80000000; b <= 0xc2d00000; b += 211) bits.push(b >>> 0);
+  while (bits.length % 4) bits.push(0x80000000);
+  const x = new Float32Array(Uint32Array.from(bits).buffer);
+  const got = exp(x);
+  let worstNormal = 0;
+  let worstLow = 0;
+  for (let i = 0; i < got.length; i++) {
+    const want = Math.exp(x[i]);
+    if (want >= 2 ** -126) worstNormal = Math.max(worstNormal, Math.abs(got[i] - want) / ulp(want));
+    else worstLow = Math.max(worstLow, Math.abs(got[i] - want));
+    if (x[i] < -126.5 * Math.LN2 - 1e-4 && got[i] !== 0)
+      t.fail(`exp(${x[i]}) = ${got[i]}, want the flush to 0`);
+  }
+  t.ok(worstNormal <= 1, `normal results within 1 ulp (worst ${worstNormal.toFixed(3)}) of ${got.length}`);
+  t.ok(worstLow < 2 ** -126, `results below 2^−126 within 2^−126 (worst ${worstLow.toExponential(2)})`);
+  const s = exp(Float32Array.from([NaN, -Infinity, -0, 0, -1e-30, -1e30, -87.3, -88]));
+  t.ok(Number.isNaN(s[0]), 'NaN → NaN');
+  t.same([...s.subarray(1)], [0, 1, 1, 1, 0, Math.fround(Math.exp(Math.fround(-87.3))), 0], 'special values');
 });
 
 /** Naive float64 softmax / log-softmax of each row's live width, zeros after (causal). */

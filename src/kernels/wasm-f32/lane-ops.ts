@@ -58,6 +58,18 @@ export class F32x4Lanes {
     return l;
   }
 
+  /** Pushes the 32-bit pattern `bits` in all four lanes (v128.const). */
+  pushBits(bits: number): this {
+    this.f.op(0xfd, ...uleb(0x0c));
+    for (let lane = 0; lane < 4; lane++) for (let b = 0; b < 4; b++) this.f.op((bits >>> (8 * b)) & 0xff);
+    return this;
+  }
+
+  /** Pushes Math.fround(value) in all four lanes (v128.const). */
+  pushConstant(value: number): this {
+    return this.pushBits(bitsOf(value));
+  }
+
   /** A v128 local holding Math.fround(value) in all four lanes (see `bits`). */
   constant(value: number): number {
     return this.bits(bitsOf(value));

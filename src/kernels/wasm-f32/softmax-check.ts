@@ -2,11 +2,12 @@
  * The float32 softmax kernels' error bounds and their self-check against the CPU reference.
  *
  * Bounds, in u = 2^−24 (float32's unit roundoff), for a row of width w (the causal row's live width):
- * - softmax: |got − want| ≤ (⌈w/4⌉ + 8 + |ln want| + ln w)·u·|want| + 2^−144 — the exponential
+ * - softmax: |got − want| ≤ (⌈w/4⌉ + 8 + |ln want| + ln w)·u·|want| + 2^−126 — the exponential
  *   (≤ 1 ulp, f32x4-exp.ts) of x − m, which rounds to float32 first: its error of up to u·|x − m|,
  *   |x − m| ≤ |ln want| + ln w, becomes a relative error as large in exp (float32's conditioning, in
  *   any float32 softmax); the sum in four partial sums of ⌈w/4⌉ terms each and their combination;
- *   1/s and the product; and the absolute term for results in the subnormal range.
+ *   1/s and the product; and the absolute term for results the exponential flushes to 0 (below
+ *   e^−87.683 ≈ 8.3e−39) or rounds in the subnormal range.
  * - log-softmax: |got − want| ≤ (⌈w/4⌉ + 8)·u·(|want| + log w + 1) — x − m and the last subtraction
  *   round once each; log s carries the sum's relative error as an absolute one.
  * - softmax VJP: |got − want| ≤ (⌈w/8⌉ + 6)·u·|y|·(|g| + Σ|g⊙y|); log-softmax VJP:
@@ -28,8 +29,11 @@ import type {
 } from '../registry.js';
 
 export const U32 = 2 ** -24;
-/** Absolute slack for softmax results in the subnormal range (32 of its 2^−149 steps). */
-const SUBNORMAL_SLACK = 2 ** -144;
+/**
+ * Absolute slack for softmax results below the normal range: the exponential flushes exp(x − m) to 0
+ * where x − m < −87.683 (f32x4-exp.ts, `emitNonPositive`), an error under 2^−126.
+ */
+const SUBNORMAL_SLACK = 2 ** -126;
 
 /** The softmax bound's factor of u·|want| (log-softmax: of u·(|want| + log w + 1)) for width w. */
 export const softmaxUnits = (w: number): number => Math.ceil(w / 4) + 8;

@@ -1,7 +1,7 @@
 /**
  * The float32 softmax forward passes as WebAssembly functions, four lanes at a time. Per row: the max
  * in an f32x4 of running maxima (pmax: a NaN entry never wins, as in the CPU reference), combined
- * across lanes at the end; e = exp(x − max) (f32x4-exp.ts) summed in an f32x4 of partial sums,
+ * across lanes at the end; e = exp(x − max) (f32x4-exp.ts, its x ≤ 0 form) summed in an f32x4 of partial sums,
  * combined (s0 + s2) + (s1 + s3); then e·(1/s) — one float32 division per row, one multiply per
  * entry. The masked lanes of a causal row and the lanes past a row's end are replaced by 0 before the
  * exponential and after it, so entries that are not part of the row (whatever they hold) never reach
@@ -17,6 +17,12 @@ import { type RowQuadLocals, eachQuadSpilling, eachRowQuad, rowQuadLocals } from
 /** Memory argument of the (possibly unaligned) v128 loads and stores; align is log2 bytes. */
 export const V128 = { align: 2, offset: 0 };
 const F32 = { align: 2, offset: 0 };
+/**
+ * Groups of four per iteration of the row loops: four independent exponentials per iteration ran
+ * 1.3–1.4× faster than one (bench by hand, 2-vCPU EPYC under load), and the max and scaling loops
+ * spend half as many instructions per group on the loop itself.
+ */
+const UNROLL = 4;
 
 /**
  * Emits the max of the row at local `x` (wb bytes) into the v128 local `mv`, in every lane: −Inf
@@ -25,13 +31,23 @@ const F32 = { align: 2, offset: 0 };
 function emitRowMax(l: F32x4Lanes, q: RowQuadLocals, x: number, wb: number, mv: number, v: number): void {
   const f = l.f;
   f.get(l.constant(-Infinity)).set(mv);
-  eachRowQuad(l, q, wb, (tail) => {
-    f.get(x).get(q.j).add().simd('v128.load', V128).set(v);
-    f.get(mv).get(v);
-    if (tail) f.get(l.constant(-Infinity)).get(q.mask).simd('v128.bitselect');
-    l.op('f32x4.pmax');
-    f.set(mv);
-  });
+  eachRowQuad(
+    l,
+    q,
+    wb,
+    (tail, offset) => {
+      f.get(x)
+        .get(q.j)
+        .add()
+        .simd('v128.load', { ...V128, offset })
+        .set(v);
+      f.get(mv).get(v);
+      if (tail) f.get(l.constant(-Infinity)).get(q.mask).simd('v128.bitselect');
+      l.op('f32x4.pmax');
+      f.set(mv);
+    },
+    UNROLL,
+  );
   l.horizontal(mv, 'f32x4.pmax');
 }
 
@@ -53,19 +69,32 @@ function emitExpSum(
   const f = l.f;
   const zero = l.constant(0);
   f.get(zero).set(sv);
-  eachRowQuad(l, q, wb, (tail) => {
-    if (out !== null) f.get(out).get(q.j).add(); // store address, under the value
-    f.get(x).get(q.j).add().simd('v128.load', V128).get(mv);
-    l.op('f32x4.sub');
-    if (tail) f.get(zero).get(q.mask).simd('v128.bitselect');
-    f.set(d);
-    exp.emit(d);
-    if (tail) f.get(q.mask).simd('v128.and');
-    if (out !== null) f.tee(d).simd('v128.store', V128).get(d);
-    f.get(sv);
-    l.op('f32x4.add');
-    f.set(sv);
-  });
+  eachRowQuad(
+    l,
+    q,
+    wb,
+    (tail, offset) => {
+      if (out !== null) f.get(out).get(q.j).add(); // store address, under the value
+      f.get(x)
+        .get(q.j)
+        .add()
+        .simd('v128.load', { ...V128, offset })
+        .get(mv);
+      l.op('f32x4.sub');
+      if (tail) f.get(zero).get(q.mask).simd('v128.bitselect');
+      f.set(d);
+      exp.emitNonPositive(d);
+      if (tail) f.get(q.mask).simd('v128.and');
+      if (out !== null)
+        f.tee(d)
+          .simd('v128.store', { ...V128, offset })
+          .get(d);
+      f.get(sv);
+      l.op('f32x4.add');
+      f.set(sv);
+    },
+    UNROLL,
+  );
   l.horizontal(sv, 'f32x4.add');
 }
 
@@ -93,13 +122,23 @@ export function buildSoftmaxRows(): FunctionBuilder {
     f.get(one).get(sv);
     l.op('f32x4.div');
     f.set(sv);
-    eachRowQuad(l, q, wb, (tail) => {
-      f.get(out).get(q.j).add();
-      f.get(out).get(q.j).add().simd('v128.load', V128).get(sv);
-      l.op('f32x4.mul');
-      if (tail) f.get(q.mask).simd('v128.and');
-      f.simd('v128.store', V128);
-    });
+    eachRowQuad(
+      l,
+      q,
+      wb,
+      (tail, offset) => {
+        f.get(out).get(q.j).add();
+        f.get(out)
+          .get(q.j)
+          .add()
+          .simd('v128.load', { ...V128, offset })
+          .get(sv);
+        l.op('f32x4.mul');
+        if (tail) f.get(q.mask).simd('v128.and');
+        f.simd('v128.store', { ...V128, offset });
+      },
+      UNROLL,
+    );
     // zeros from the first group past the row's last to the end of the row (causal rows)
     f.get(wb).i32(15).add().i32(-16).op(0x71).tee(q.j); // i32.and
     f.get(colBytes)
