@@ -2,14 +2,16 @@
  * The softmax family's exact ('wasm') and float32 ('wasm-f32') backends timed side by side on the
  * reference char-GPT's shapes: causal softmax and its VJP on [32·4·64, 64] attention scores,
  * log-softmax and its VJP on [2048, 80] logits. Rounds alternate the backends (so load changes hit
- * both alike); prints each backend's median CPU µs per call over the rounds and the ratio. Run:
- * `nice -n 10 npx tsx bench/softmax-f32-times.ts [rounds]`, and note the load average it prints.
+ * both alike); prints each backend's median CPU µs per call over the rounds and the ratio. With
+ * `--fresh` each call writes a newly allocated output, as the tensor ops do: its first-touch page
+ * faults then count in every backend's time, as they do in bench/kernel-times.ts. Run:
+ * `nice -n 10 npx tsx bench/softmax-f32-times.ts [rounds] [--fresh]`; note the load average printed.
  */
 import { loadavg } from 'node:os';
 import { kernelBackends, kernelFor } from '../src/kernels/index.js';
 import type { KernelName, KernelSignatures } from '../src/kernels/registry.js';
 
-const rounds = Number(process.argv[2] ?? 15);
+const rounds = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 15);
 const reps = 10;
 const cpuUs = (): number => {
   const c = process.cpuUsage();
@@ -37,22 +39,26 @@ const gLog = new Float32Array(z.length).map(() => next() / logits[0]);
 const outAtt = new Float32Array(scores.length);
 const outLog = new Float32Array(z.length);
 
+/** A fresh output per call, as the tensor ops allocate one (its pages are first written in the kernel). */
+const fresh = process.argv.includes('--fresh');
+const outFor = (reused: Float32Array): Float32Array => (fresh ? new Float32Array(reused.length) : reused);
+
 const cases: Record<string, (backend: string) => () => void> = {
   'causalSoftmax [8192, 64]': (b) => {
     const k = backendOf('causalSoftmax', b);
-    return () => k(scores, attention[0], attention[1], outAtt);
+    return () => k(scores, attention[0], attention[1], outFor(outAtt));
   },
   'softmaxVjp [8192, 64]': (b) => {
     const k = backendOf('softmaxVjp', b);
-    return () => k(probs, gAtt, attention[0], attention[1], outAtt);
+    return () => k(probs, gAtt, attention[0], attention[1], outFor(outAtt));
   },
   'log-softmax [2048, 80]': (b) => {
     const k = backendOf('softmax', b);
-    return () => k(z, logits[0], logits[1], outLog, true);
+    return () => k(z, logits[0], logits[1], outFor(outLog), true);
   },
   'logSoftmaxVjp [2048, 80]': (b) => {
     const k = backendOf('logSoftmaxVjp', b);
-    return () => k(logp, gLog, logits[0], logits[1], outLog);
+    return () => k(logp, gLog, logits[0], logits[1], outFor(outLog));
   },
 };
 
