@@ -75,62 +75,30 @@ function emitRowSum(
   l.horizontal(sv, 'f32x4.add');
 }
 
-/** vjp(y, g, rows, cols, out): out = y ⊙ (g − Σ_row g⊙y). rows, cols ≥ 1. */
-export function buildSoftmaxVjp(): FunctionBuilder {
-  const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
-  const [y, g, rows, cols, out] = [0, 1, 2, 3, 4];
-  const l = new F32x4Lanes(f);
-  l.constant(0);
-  const q = rowQuadLocals(l);
-  const [r, colBytes, pairBytes] = [f.local('i32'), f.local('i32'), f.local('i32')];
-  const [sv, b] = [f.local('v128'), f.local('v128')];
-  const load = (base: number, offset: number): void => {
-    f.get(base)
-      .get(q.j)
-      .add()
-      .simd('v128.load', { ...V128, offset });
-  };
-  f.get(cols).i32(4).mul().set(colBytes);
-  f.i32(0).set(r);
-  f.loop(() => {
-    emitRowSum(
-      l,
-      colBytes,
-      sv,
-      b,
-      pairBytes,
-      (offset) => {
-        load(g, offset);
-        load(y, offset);
-        l.op('f32x4.mul');
-      },
-      q,
-    );
-    eachQuadSpilling(f, q.j, colBytes, () => {
-      f.get(out).get(q.j).add();
-      load(y, 0);
-      load(g, 0);
-      f.get(sv);
-      l.op('f32x4.sub').op('f32x4.mul');
-      f.simd('v128.store', V128);
-    });
-    f.addLocal(y, colBytes).addLocal(g, colBytes).addLocal(out, colBytes);
-    f.get(r).i32(1).add().tee(r).get(rows).ltU().brIf(0);
-  });
-  return f;
-}
+/** The y and g parameters' indices in the VJP functions. */
+const [Y, G] = [0, 1];
 
-/** logVjp(y, g, rows, cols, out): out = g − exp(y)·Σ_row g. rows, cols ≥ 1. */
-export function buildLogSoftmaxVjp(): FunctionBuilder {
+/** Pushes the group of four at byte offset j + offset of the region whose address is parameter `base`. */
+type GroupLoad = (base: number, offset: number) => void;
+
+/**
+ * A (y, g, rows, cols, out) row function: per row, sv = Σ `term` over the row (emitRowSum), then for
+ * each group `write` pushes its four outputs (its loads at offset 0, sv in every lane, `exp` and the
+ * scratch local `v` at hand). rows, cols ≥ 1.
+ */
+function buildRowVjp(
+  term: (l: F32x4Lanes, load: GroupLoad, offset: number) => void,
+  write: (l: F32x4Lanes, load: GroupLoad, sv: number, exp: F32x4Exp, v: number) => void,
+): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
-  const [y, g, rows, cols, out] = [0, 1, 2, 3, 4];
+  const [rows, cols, out] = [2, 3, 4];
   const l = new F32x4Lanes(f);
   const exp = new F32x4Exp(l);
   l.constant(0);
   const q = rowQuadLocals(l);
   const [r, colBytes, pairBytes] = [f.local('i32'), f.local('i32'), f.local('i32')];
   const [sv, b, v] = [f.local('v128'), f.local('v128'), f.local('v128')];
-  const load = (base: number, offset: number): void => {
+  const load: GroupLoad = (base, offset) => {
     f.get(base)
       .get(q.j)
       .add()
@@ -139,19 +107,44 @@ export function buildLogSoftmaxVjp(): FunctionBuilder {
   f.get(cols).i32(4).mul().set(colBytes);
   f.i32(0).set(r);
   f.loop(() => {
-    emitRowSum(l, colBytes, sv, b, pairBytes, (offset) => load(g, offset), q);
+    emitRowSum(l, colBytes, sv, b, pairBytes, (offset) => term(l, load, offset), q);
     eachQuadSpilling(f, q.j, colBytes, () => {
-      f.get(out).get(q.j).add();
-      load(g, 0);
-      load(y, 0);
-      f.set(v);
-      exp.emit(v);
-      f.get(sv);
-      l.op('f32x4.mul').op('f32x4.sub');
+      f.get(out).get(q.j).add(); // store address, under the value
+      write(l, load, sv, exp, v);
       f.simd('v128.store', V128);
     });
-    f.addLocal(y, colBytes).addLocal(g, colBytes).addLocal(out, colBytes);
+    f.addLocal(Y, colBytes).addLocal(G, colBytes).addLocal(out, colBytes);
     f.get(r).i32(1).add().tee(r).get(rows).ltU().brIf(0);
   });
   return f;
 }
+
+/** vjp(y, g, rows, cols, out): out = y ⊙ (g − Σ_row g⊙y). rows, cols ≥ 1. */
+export const buildSoftmaxVjp = (): FunctionBuilder =>
+  buildRowVjp(
+    (l, load, offset) => {
+      load(G, offset);
+      load(Y, offset);
+      l.op('f32x4.mul');
+    },
+    (l, load, sv) => {
+      load(Y, 0);
+      load(G, 0);
+      l.f.get(sv);
+      l.op('f32x4.sub').op('f32x4.mul');
+    },
+  );
+
+/** logVjp(y, g, rows, cols, out): out = g − exp(y)·Σ_row g. rows, cols ≥ 1. */
+export const buildLogSoftmaxVjp = (): FunctionBuilder =>
+  buildRowVjp(
+    (_l, load, offset) => load(G, offset),
+    (l, load, sv, exp, v) => {
+      load(G, 0);
+      load(Y, 0);
+      l.f.set(v);
+      exp.emit(v);
+      l.f.get(sv);
+      l.op('f32x4.mul').op('f32x4.sub');
+    },
+  );

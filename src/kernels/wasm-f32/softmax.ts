@@ -18,45 +18,43 @@ import type {
   SoftmaxVjpKernel,
 } from '../registry.js';
 import { type WasmMemory, instantiate } from '../wasm/api.js';
-import { assembleModule } from '../wasm/assembler.js';
+import { type FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 import { f32SoftmaxSelfCheck, f32SoftmaxVjpSelfCheck } from './softmax-check.js';
 import { buildLogOut, buildLogStats, buildSoftmaxRows } from './softmax-rows.js';
 import { buildLogSoftmaxVjp, buildSoftmaxVjp } from './softmax-vjps.js';
 
-type RowsFn = (x: number, rows: number, cols: number, out: number, causal: number) => void;
-type StatsFn = (x: number, rows: number, cols: number, stats: number) => void;
-type LogOutFn = (x: number, rows: number, cols: number, stats: number, out: number) => void;
-type VjpFn = (y: number, g: number, rows: number, cols: number, out: number) => void;
+/** The module's exported functions (softmax-rows.ts, softmax-vjps.ts), on byte addresses. */
+interface F32SoftmaxExports {
+  rows(x: number, rows: number, cols: number, out: number, causal: number): void;
+  logStats(x: number, rows: number, cols: number, stats: number): void;
+  logOut(x: number, rows: number, cols: number, stats: number, out: number): void;
+  vjp(y: number, g: number, rows: number, cols: number, out: number): void;
+  logVjp(y: number, g: number, rows: number, cols: number, out: number): void;
+}
+type VjpFn = F32SoftmaxExports['vjp'];
 
 /** A region of `n` floats and the 16 bytes a row's last group of four may reach past it, 64-aligned. */
 const region = (n: number): number => Math.ceil((n * 4 + 16) / 64) * 64;
 const DATA_AT = 64;
 
 export class WasmF32Softmax extends WasmKernelHost {
-  private readonly rowsFn: RowsFn;
-  private readonly statsFn: StatsFn;
-  private readonly logOutFn: LogOutFn;
-  private readonly vjpFn: VjpFn;
-  private readonly logVjpFn: VjpFn;
+  private readonly fns: F32SoftmaxExports;
 
   constructor() {
+    const functions: Record<keyof F32SoftmaxExports, FunctionBuilder> = {
+      rows: buildSoftmaxRows(),
+      logStats: buildLogStats(),
+      logOut: buildLogOut(),
+      vjp: buildSoftmaxVjp(),
+      logVjp: buildLogSoftmaxVjp(),
+    };
     const instance = instantiate(
-      assembleModule([
-        { name: 'rows', fn: buildSoftmaxRows() },
-        { name: 'logStats', fn: buildLogStats() },
-        { name: 'logOut', fn: buildLogOut() },
-        { name: 'vjp', fn: buildSoftmaxVjp() },
-        { name: 'logVjp', fn: buildLogSoftmaxVjp() },
-      ]),
+      assembleModule(Object.entries(functions).map(([name, fn]) => ({ name, fn }))),
     );
     super(instance.exports.memory as WasmMemory);
-    this.rowsFn = instance.exports.rows as RowsFn;
-    this.statsFn = instance.exports.logStats as StatsFn;
-    this.logOutFn = instance.exports.logOut as LogOutFn;
-    this.vjpFn = instance.exports.vjp as VjpFn;
-    this.logVjpFn = instance.exports.logVjp as VjpFn;
+    this.fns = instance.exports as unknown as F32SoftmaxExports;
   }
 
   /** Softmax rows (causal or not) in wasm; false (nothing done) where memory cannot grow. */
@@ -66,7 +64,7 @@ export class WasmF32Softmax extends WasmKernelHost {
     const oAt = xAt + region(n);
     if (!this.ensure(oAt + region(n))) return false;
     this.f32.set(x.subarray(0, n), xAt / 4);
-    this.rowsFn(xAt, rows, cols, oAt, causal ? 1 : 0);
+    this.fns.rows(xAt, rows, cols, oAt, causal ? 1 : 0);
     out.set(this.f32.subarray(oAt / 4, oAt / 4 + n));
     return true;
   }
@@ -80,9 +78,9 @@ export class WasmF32Softmax extends WasmKernelHost {
     if (!this.ensure(oAt + region(n))) return false;
     const v = this.f32;
     v.set(x.subarray(0, n), xAt / 4);
-    this.statsFn(xAt, rows, cols, statsAt);
+    this.fns.logStats(xAt, rows, cols, statsAt);
     for (let i = statsAt / 4 + 1, end = i + 2 * rows; i < end; i += 2) v[i] = Math.log(v[i]);
-    this.logOutFn(xAt, rows, cols, statsAt, oAt);
+    this.fns.logOut(xAt, rows, cols, statsAt, oAt);
     out.set(v.subarray(oAt / 4, oAt / 4 + n));
     return true;
   }
@@ -125,11 +123,11 @@ export class WasmF32Softmax extends WasmKernelHost {
   };
 
   readonly softmaxVjp: SoftmaxVjpKernel = (y, g, rows, cols, out) => {
-    if (!this.vjpRows(this.vjpFn, y, g, rows, cols, out)) cpuSoftmaxVjp(y, g, rows, cols, out);
+    if (!this.vjpRows(this.fns.vjp, y, g, rows, cols, out)) cpuSoftmaxVjp(y, g, rows, cols, out);
   };
 
   readonly logSoftmaxVjp: LogSoftmaxVjpKernel = (y, g, rows, cols, out) => {
-    if (!this.vjpRows(this.logVjpFn, y, g, rows, cols, out)) cpuLogSoftmaxVjp(y, g, rows, cols, out);
+    if (!this.vjpRows(this.fns.logVjp, y, g, rows, cols, out)) cpuLogSoftmaxVjp(y, g, rows, cols, out);
   };
 }
 
