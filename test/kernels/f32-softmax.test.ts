@@ -18,6 +18,7 @@ import { kernelBackends, activeKernelBackend } from '../../src/kernels/index.js'
 import { type WasmMemory, instantiate } from '../../src/kernels/wasm/api.js';
 import { FunctionBuilder, assembleModule } from '../../src/kernels/wasm/assembler.js';
 import { F32x4Exp } from '../../src/kernels/wasm-f32/f32x4-exp.js';
+import { FUSED_EXP } from '../../src/kernels/wasm-f32/fused-madd.js';
 import { F32x4Lanes } from '../../src/kernels/wasm-f32/lane-ops.js';
 import {
   U32,
@@ -33,10 +34,10 @@ import { normals, uniforms } from '../helpers/random.js';
 const NAMES = ['softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'] as const;
 
 /** exp over float32 arrays through F32x4Exp alone (n a multiple of 4), or its x ≤ 0 form. */
-function expKernel(nonPositive = false): (x: Float32Array) => Float32Array {
+function expKernel(nonPositive = false, fused = FUSED_EXP): (x: Float32Array) => Float32Array {
   const f = new FunctionBuilder(['i32']);
   const l = new F32x4Lanes(f);
-  const exp = new F32x4Exp(l);
+  const exp = new F32x4Exp(l, fused);
   const [j, v] = [f.local('i32'), f.local('v128')];
   const mem = { align: 2, offset: 0 };
   f.i32(0).set(j);
@@ -113,6 +114,21 @@ t.test('the exponential: within 1 ulp of Math.exp, subnormals, overflow, NaN and
   }
   t.equal(s[10], Infinity, 'exp(1e30) = Inf');
   t.equal(s[11], 1, 'exp(1e−30) = 1');
+});
+
+t.test('the exponential, fused and unfused multiply-adds: both within 1 ulp', async (t) => {
+  t.comment(`the kernels use ${FUSED_EXP ? 'fused' : 'unfused'} multiply-adds on this engine`);
+  for (const fused of FUSED_EXP ? [false, true] : [false]) {
+    const exp = expKernel(true, fused);
+    const x = Float32Array.from(uniforms(1 << 16, -87, 0, 5, 'exp-fused'));
+    const got = exp(x);
+    let worst = 0;
+    for (let i = 0; i < x.length; i++) {
+      const want = Math.exp(x[i]);
+      worst = Math.max(worst, Math.abs(got[i] - want) / ulp(want));
+    }
+    t.ok(worst <= 1, `${fused ? 'fused' : 'unfused'}: worst ${worst.toFixed(3)} ulp`);
+  }
 });
 
 t.test('the exponential for x ≤ 0: within 1 ulp, 0 below −126.5·ln 2, subnormals between', async (t) => {

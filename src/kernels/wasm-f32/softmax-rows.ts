@@ -11,6 +11,7 @@
  */
 import { FunctionBuilder } from '../wasm/assembler.js';
 import { F32x4Exp } from './f32x4-exp.js';
+import { FUSED_EXP } from './fused-madd.js';
 import { F32x4Lanes } from './lane-ops.js';
 import { type RowQuadLocals, eachQuadSpilling, eachRowQuad, rowQuadLocals } from './row-groups.js';
 
@@ -107,7 +108,7 @@ export function buildSoftmaxRows(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
   const [x, rows, cols, out, causal] = [0, 1, 2, 3, 4];
   const l = new F32x4Lanes(f);
-  const exp = new F32x4Exp(l);
+  const exp = new F32x4Exp(l, FUSED_EXP);
   const [zero, one] = [l.constant(0), l.constant(1), l.constant(-Infinity)];
   const q = rowQuadLocals(l);
   const [r, ri, wb, colBytes] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
@@ -164,7 +165,7 @@ export function buildLogStats(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32']);
   const [x, rows, cols, stats] = [0, 1, 2, 3];
   const l = new F32x4Lanes(f);
-  const exp = new F32x4Exp(l);
+  const exp = new F32x4Exp(l, FUSED_EXP);
   l.constant(0);
   l.constant(-Infinity);
   const q = rowQuadLocals(l);

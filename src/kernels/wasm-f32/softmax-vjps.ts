@@ -8,6 +8,7 @@
  */
 import { FunctionBuilder } from '../wasm/assembler.js';
 import { F32x4Exp } from './f32x4-exp.js';
+import { FUSED_EXP } from './fused-madd.js';
 import { F32x4Lanes } from './lane-ops.js';
 import { eachQuadSpilling, rowQuadLocals } from './row-groups.js';
 import { V128 } from './softmax-rows.js';
@@ -93,7 +94,7 @@ function buildRowVjp(
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
   const [rows, cols, out] = [2, 3, 4];
   const l = new F32x4Lanes(f);
-  const exp = new F32x4Exp(l);
+  const exp = new F32x4Exp(l, FUSED_EXP);
   l.constant(0);
   const q = rowQuadLocals(l);
   const [r, colBytes, pairBytes] = [f.local('i32'), f.local('i32'), f.local('i32')];
