@@ -19,7 +19,7 @@ import { type WasmMemory, instantiate } from '../../src/kernels/wasm/api.js';
 import { FunctionBuilder, assembleModule } from '../../src/kernels/wasm/assembler.js';
 import { F32x4Exp } from '../../src/kernels/wasm-f32/f32x4-exp.js';
 import { FUSED_EXP } from '../../src/kernels/wasm-f32/fused-madd.js';
-import { F32x4Lanes } from '../../src/kernels/wasm-f32/lane-ops.js';
+import { LaneOps } from '../../src/kernels/wasm-f32/lane-ops.js';
 import {
   U32,
   f32SoftmaxSelfCheck,
@@ -36,7 +36,7 @@ const NAMES = ['softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'] as con
 /** exp over float32 arrays through F32x4Exp alone (n a multiple of 4), or its x ≤ 0 form. */
 function expKernel(nonPositive = false, fused = FUSED_EXP): (x: Float32Array) => Float32Array {
   const f = new FunctionBuilder(['i32']);
-  const l = new F32x4Lanes(f);
+  const l = new LaneOps(f);
   const exp = new F32x4Exp(l, fused);
   const [j, v] = [f.local('i32'), f.local('v128')];
   const mem = { align: 2, offset: 0 };

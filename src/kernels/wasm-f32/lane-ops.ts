@@ -1,14 +1,16 @@
 /**
- * What the float32 kernels share for f32x4 code: the SIMD instructions the assembler's table lacks
- * (comparisons, pmin/pmax, shuffles, integer shifts), constants splatted into v128 locals once before
- * the loops (from their float32 bit patterns, so a constant is exactly the float32 it names), lane
- * masks for a row's last, partial group of four, and the horizontal max and sum that end a row's
- * f32x4 reduction in a fixed order (so results are the same on every run).
+ * What the softmax family's f32x4 code uses (softmax-rows.ts, softmax-vjps.ts, f32x4-exp.ts): the
+ * SIMD instructions the assembler's table lacks (comparisons, pmin/pmax, shuffles, integer shifts),
+ * by name; constants, splatted into v128 locals once before the loops or pushed as v128.const where
+ * used (from their float32 bit patterns, so a constant is exactly the float32 it names); lane masks
+ * for a row's last, partial group of four; and the horizontal max and sum that end a row's f32x4
+ * reduction in a fixed order (so results are the same on every run). It overlaps f32x4-emit.ts and
+ * f32x4-lanes.ts (GELU's and LayerNorm's helpers, written alongside).
  */
 import { type FunctionBuilder, type SimdOp, uleb } from '../wasm/assembler.js';
 
 /** SIMD sub-opcodes the assembler's table lacks (after the 0xFD prefix). */
-export const F32X4_OP = {
+export const LANE_OPS = {
   'i8x16.shuffle': 0x0d,
   'i32x4.lt_u': 0x3a,
   'f32x4.lt': 0x43,
@@ -21,7 +23,7 @@ export const F32X4_OP = {
   /** pmax(a, b) = a < b ? b : a (maxps): a NaN `a` is kept, a NaN `b` ignored. */
   'f32x4.pmax': 0xeb,
 } as const;
-export type F32x4Op = keyof typeof F32X4_OP;
+export type LaneOp = keyof typeof LANE_OPS;
 
 const bitsOf = (value: number): number => {
   const v = new DataView(new ArrayBuffer(4));
@@ -29,14 +31,14 @@ const bitsOf = (value: number): number => {
   return v.getInt32(0, true);
 };
 
-export class F32x4Lanes {
+export class LaneOps {
   private readonly consts = new Map<number, number>();
 
   constructor(readonly f: FunctionBuilder) {}
 
-  /** One SIMD instruction, from the assembler's table or F32X4_OP. */
-  op(name: SimdOp | F32x4Op): this {
-    if (name in F32X4_OP) this.f.op(0xfd, ...uleb(F32X4_OP[name as F32x4Op]));
+  /** One SIMD instruction, from the assembler's table or LANE_OPS. */
+  op(name: SimdOp | LaneOp): this {
+    if (name in LANE_OPS) this.f.op(0xfd, ...uleb(LANE_OPS[name as LaneOp]));
     else this.f.simd(name as SimdOp);
     return this;
   }

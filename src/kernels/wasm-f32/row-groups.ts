@@ -5,7 +5,7 @@
  * the next row, which is processed after it, or into the padding the caller leaves after its regions.
  */
 import type { FunctionBuilder } from '../wasm/assembler.js';
-import type { F32x4Lanes } from './lane-ops.js';
+import type { LaneOps } from './lane-ops.js';
 
 export interface RowQuadLocals {
   /** The i32 byte offset in the row, advanced by 16 per whole group. */
@@ -16,11 +16,11 @@ export interface RowQuadLocals {
   block: number;
   /** v128: the partial group's lane mask, set before `body(true)`. */
   mask: number;
-  /** v128: the lane byte offsets 0, 4, 8, 12 (F32x4Lanes.laneOffsets). */
+  /** v128: the lane byte offsets 0, 4, 8, 12 (LaneOps.laneOffsets). */
   offsets: number;
 }
 
-export function rowQuadLocals(l: F32x4Lanes): RowQuadLocals {
+export function rowQuadLocals(l: LaneOps): RowQuadLocals {
   return {
     j: l.f.local('i32'),
     full: l.f.local('i32'),
@@ -38,7 +38,7 @@ export function rowQuadLocals(l: F32x4Lanes): RowQuadLocals {
  * Sets q.full from wb. After it, j = full.
  */
 export function eachRowQuad(
-  l: F32x4Lanes,
+  l: LaneOps,
   q: RowQuadLocals,
   wb: number,
   body: (tail: boolean, offset: number) => void,
