@@ -12,3 +12,4 @@ export { F32_BACKEND, f32KernelsEnabled, registerF32Kernel } from './register.js
 // Each float32 kernel family registers itself below (one import per file).
 import './gelu.js';
 import './layer-norm.js';
+import './adam.js';
