@@ -4,11 +4,9 @@
  * GELU included, so fused.ts keeps its saved exponentials). Cephes' tanhf, as PyTorch's vectorised
  * CPU kernels compute it, in float32 lane arithmetic on a = |x|, the sign copied back last:
  * - a < 0.625: a + (P(a²)·a²)·a, Cephes' degree-4 odd polynomial P;
- * - else 1 − 2/(exp(2·min(a, 10)) + 1), with exp Cephes' expf on [1.25, 20]: n = round(y·log₂e),
- *   r = y − n·C1 − n·C2 (ln 2 in two parts, n·C1 exact), 1 + r + r²·Q(r), times 2^n built in the
- *   exponent bits. On that range n is 2..29, so no overflow or underflow handling is needed; beyond
- *   a = 9.01 tanh rounds to ±1 in float32, which 10's value also does.
- * −0 stays −0 (the polynomial's a + …·a keeps a's +0, the sign is then x's), NaN stays NaN (min and
+ * - else 1 − 2/(exp(2a) + 1), exp the shared Cephes expf (exp-f32x4.ts): past a ≈ 44.4 it is +Inf
+ *   and the result exactly 1 (tanh already rounds to 1 in float32 beyond a = 9.01).
+ * −0 stays −0 (the polynomial's a + …·a keeps a's +0, the sign is then x's), NaN stays NaN (exp and
  * the arithmetic propagate it), ±Inf gives ±1, subnormals come back unchanged (as tanh x = x there).
  *
  * Error against float64 Math.tanh, in float32 ulps of tanh x: stated bound 2, measured worst 1.33
@@ -25,7 +23,8 @@ import type { UnaryKernel, UnaryOp } from '../registry.js';
 import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate, validates } from '../wasm/api.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
-import { F32x4Constants, f32x4 } from './f32x4-ops.js';
+import { expF32Locals, emitExpF32 } from './exp-f32x4.js';
+import { F32X4_OP as OP, F32x4Lanes } from './f32x4-emit.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 
 type TanhFn = (x: number, out: number, bytes: number) => void;
@@ -33,67 +32,56 @@ type TanhFn = (x: number, out: number, bytes: number) => void;
 const V128 = { align: 4, offset: 0 };
 /** Cephes tanhf's odd polynomial on |x| < 0.625, highest degree first (tanh a = a + P(a²)·a²·a). */
 const P = [-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1];
-/** Cephes expf's polynomial, highest degree first (exp r = 1 + r + Q(r)·r²). */
-const Q = [
-  1.98756915e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
-];
-/** ln 2 = C1 + C2, C1 with 9 significant bits so that n·C1 is exact for n < 2^15. */
-const C1 = 0.693359375;
-const C2 = -2.1219444e-4;
 const SMALL = 0.625;
-const CLAMP = 10;
 
 /** tanh(x, out, bytes): out = tanh(x) four float32s at a time over `bytes` (a multiple of 16, ≥ 16). */
 function buildTanh(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32']);
   const [x, out, bytes] = [0, 1, 2];
   const i = f.local('i32');
-  const [v, a, s, y, n] = Array.from({ length: 5 }, () => f.local('v128'));
-  const c = new F32x4Constants(f);
-  const k = (value: number): number => c.get(value);
-  for (const value of [...P, ...Q, C1, C2, Math.LOG2E, SMALL, CLAMP, 1, 2, -0]) k(value);
-  /** Horner's rule over `coefficients` in the variable held in local `t`; leaves the value on the stack. */
-  const horner = (coefficients: readonly number[], t: number): void => {
-    f.get(k(coefficients[0]));
-    for (const co of coefficients.slice(1)) f.get(t).simd('f32x4.mul').get(k(co)).simd('f32x4.add');
-  };
+  const [v, a, s, e] = Array.from({ length: 4 }, () => f.local('v128'));
+  const l = new F32x4Lanes(f);
+  const k = (value: number): number => l.constant(value);
+  for (const value of [...P, SMALL, 1, 2]) k(value);
+  const signBit = l.intConstant(-0x80000000);
+  const exp = expF32Locals(l);
   f.i32(0).set(i);
   f.loop(() => {
     f.get(out).get(i).add(); // store address, under the result
     f.get(x).get(i).add().simd('v128.load', V128).tee(v);
-    f32x4(f, 'abs');
+    l.op(OP.abs);
     f.set(a);
     // The small branch: a + (P(s)·s)·a, s = a².
-    f.get(a).get(a).simd('f32x4.mul').set(s);
-    horner(P, s);
-    f.get(s).simd('f32x4.mul').get(a).simd('f32x4.mul').get(a).simd('f32x4.add');
-    // The large branch: e = exp(y), y = 2·min(a, 10) (NaN stays NaN); n = round(y·log₂e).
-    f.get(a).get(k(CLAMP));
-    f32x4(f, 'min');
-    f.get(k(2)).simd('f32x4.mul').tee(y).get(k(Math.LOG2E)).simd('f32x4.mul');
-    f32x4(f, 'nearest');
-    f.set(n);
-    // r = (y − n·C1) − n·C2, kept in y.
-    f.get(y).get(n).get(k(C1)).simd('f32x4.mul').simd('f32x4.sub');
-    f.get(n).get(k(C2)).simd('f32x4.mul').simd('f32x4.sub').set(y);
-    // exp r = (Q(r)·r²+ r) + 1, kept in s (the small branch's s is no longer needed).
-    horner(Q, y);
-    f.get(y).get(y).simd('f32x4.mul').simd('f32x4.mul').get(y).simd('f32x4.add').get(k(1)).simd('f32x4.add');
-    // times 2^n: the float32 whose biased exponent is n + 127 (n is 2..29 here; a NaN lane's n is 0).
-    f.get(n);
-    f32x4(f, 'i32x4TruncSatF32x4S');
-    f.i32(127).simd('i32x4.splat').simd('i32x4.add').i32(23).simd('i32x4.shl').simd('f32x4.mul');
-    // 1 − 2/(e + 1)
-    f.set(s);
-    f.get(k(1)).get(k(2)).get(s).get(k(1)).simd('f32x4.add');
-    f32x4(f, 'div');
-    f.simd('f32x4.sub');
+    f.get(a).get(a);
+    l.mul();
+    f.set(s).get(k(P[0]));
+    for (const c of P.slice(1)) {
+      f.get(s);
+      l.mul();
+      f.get(k(c));
+      l.add();
+    }
+    f.get(s);
+    l.mul();
+    f.get(a);
+    l.mul();
+    f.get(a);
+    l.add();
+    // The large branch: 1 − 2/(exp(2a) + 1); exp(2a) is +Inf from a ≈ 44.4 (then 1), NaN for NaN.
+    f.get(a).get(k(2));
+    l.mul();
+    f.set(e);
+    emitExpF32(l, [e], [e], [exp]);
+    f.get(k(1)).get(k(2)).get(e).get(k(1));
+    l.add();
+    l.div();
+    l.sub();
     // Which branch, lane by lane: a < 0.625 keeps the polynomial.
     f.get(a).get(k(SMALL));
-    f32x4(f, 'lt');
+    l.op(OP.lt);
     f.simd('v128.bitselect');
     // The sign of x on the magnitude: bitselect(x, magnitude, sign bit).
-    f.set(s).get(v).get(s).get(k(-0)).simd('v128.bitselect');
+    f.set(s).get(v).get(s).get(signBit).simd('v128.bitselect');
     f.simd('v128.store', V128);
     f.get(i).i32(16).add().tee(i).get(bytes).ltU().brIf(0);
   });
@@ -152,7 +140,7 @@ export function f32Ulp(y: number): number {
 
 /**
  * The self-check at registration: within F32_TANH_ULPS of float64 tanh on the branch boundary (0.625),
- * the clamp (9–10), tiny and subnormal values, zeros of both signs (sign kept), ±Inf (±1) and NaN, at
+ * where tanh rounds to 1 (9.01) and exp(2a) overflows (44.4), tiny and subnormal values, zeros of both signs (sign kept), ±Inf (±1) and NaN, at
  * a length that leaves a tail of 3; and the other ops are the CPU reference's.
  */
 export function f32TanhSelfCheck(unary: (op: UnaryOp) => UnaryKernel): boolean {
