@@ -1,8 +1,8 @@
 /**
- * The float32 WebAssembly kernels ('wasm-f32' backends): GELU, the softmax family, LayerNorm, tanh
- * and Adam's moments computed as PyTorch computes them on a CPU — float32 arithmetic, four lanes at a
- * time, polynomial exponentials, sums in several partial accumulators — instead of the exact
- * backends' float64 arithmetic in the CPU reference's order. They agree with the CPU reference to a few float32 ulps
+ * The float32 WebAssembly kernels ('wasm-f32' backends): GELU, the softmax family and LayerNorm
+ * computed as PyTorch computes them on a CPU — float32 arithmetic, four lanes at a time, polynomial
+ * exponentials, sums in several partial accumulators — instead of the exact backends' float64
+ * arithmetic in the CPU reference's order. They agree with the CPU reference to a few float32 ulps
  * (each file states its measured error) and run several times faster. Each registers, and is
  * preferred over the exact 'wasm' backend, only when its self-check against the CPU reference passes
  * and the kernel mode is 'fast' (mode.ts; `HESSFLOW_KERNELS=exact` keeps the exact kernels).
