@@ -5,8 +5,10 @@ import { checkLength } from './validate.js';
 /** Returns a new Float32Array params + updates; neither input is touched. */
 export function applyUpdates(params: Float32Array, updates: Float32Array): Float32Array {
   checkLength('applyUpdates', 'updates', updates, params.length, 'params');
-  const out = new Float32Array(params.length);
-  for (let i = 0; i < params.length; i++) out[i] = params[i] + updates[i];
+  // A copy and the 'addInto' pass (f32(p + u) per element, WebAssembly SIMD where available): the
+  // JavaScript loop's results, at a fraction of its time on large vectors.
+  const out = params.slice();
+  addInto(out, updates);
   return out;
 }
 

@@ -37,7 +37,13 @@ t.test('applyUpdatesInPlace and addVectorInto add in float32 into shared params'
     const params = shared(p);
     t.equal(applyUpdatesInPlace(params, u), params, `n ${n}: returns params`);
     t.equal(firstDifference(params, want), -1, `n ${n}: in place`);
-    t.equal(firstDifference(applyUpdates(p, u), want), -1, `n ${n}: applyUpdates agrees`);
+    const fresh = applyUpdates(p, u);
+    t.equal(firstDifference(fresh, want), -1, `n ${n}: applyUpdates agrees`);
+    t.ok(
+      fresh !== p && firstDifference(p, vector(n, n + 1)) === -1,
+      `n ${n}: applyUpdates leaves params as they were`,
+    );
+    t.equal(firstDifference(applyUpdates(shared(p), u), want), -1, `n ${n}: applyUpdates of a shared view`);
     const dst = shared(p, 0);
     t.equal(addVectorInto(dst, shared(u)), dst, `n ${n}: addVectorInto returns dst`);
     t.equal(firstDifference(dst, want), -1, `n ${n}: addVectorInto`);

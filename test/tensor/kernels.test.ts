@@ -1134,7 +1134,10 @@ t.test(
                 const e = trialError(got, ref, trial.scale, trial.exact && !APPROXIMATE.has(backend));
                 const bkey = `${name} ${backend} vs cpu (${dtype})`;
                 worst.set(bkey, Math.max(worst.get(bkey) ?? 0, e));
-                if (!(e <= BACKEND_TOL[dtype]))
+                // The optimizers' passes take and return float32 only, whatever the dtype loop: their
+                // results are held to the float32 tolerance.
+                const tol = got instanceof Float32Array ? BACKEND_TOL.float32 : BACKEND_TOL[dtype];
+                if (!(e <= tol))
                   throw new Error(`${name} ${backend} ${dtype} ${trial.label}: error ${e} vs cpu`);
               }
             }

@@ -9,8 +9,11 @@ import { type FunctionBuilder, uleb } from '../wasm/assembler.js';
 export const F32X4_OP = {
   /** Lane shuffle of two vectors by 16 byte indices (immediates follow: see `F32x4Lanes.shuffle`). */
   i8x16Shuffle: 0x0d,
+  /** Lane mask a < b. */
+  lt: 0x43,
   /** Arithmetic shift right by an i32 (popped after the vector). */
   i32x4ShrS: 0xac,
+  abs: 0xe0,
   div: 0xe7,
   /** pmin(a, b) = b < a ? b : a, lane-wise (NaN a kept, NaN b dropped). */
   pmin: 0xea,

@@ -13,3 +13,5 @@ export { F32_BACKEND, f32KernelsEnabled, registerF32Kernel } from './register.js
 import './gelu.js';
 import './layer-norm.js';
 import './softmax.js';
+import './adam.js';
+import './tanh.js';
