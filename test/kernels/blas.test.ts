@@ -6,6 +6,7 @@
  * matmul.test.ts and tensor/kernels.test.ts, which run every registered backend.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { addRowBias, cpuMatmul } from '../../src/kernels/cpu/matmul.js';
@@ -142,17 +143,21 @@ t.test(
   },
 );
 
+// The built module (npm test builds first): a worker thread runs plain JavaScript.
+const built = new URL('../../dist/src/kernels/index.js', import.meta.url);
+const skipWorker =
+  skip || (existsSync(built) ? false : 'no dist/ build (npm test builds first; or npm run build)');
+
 t.test(
   'a worker thread loads its own BLAS and computes the same bits as the main thread',
-  { skip },
+  { skip: skipWorker },
   async (t) => {
     const blas = kernelFor('matmul', 'blas')!;
     const a = values(Float32Array, 64 * 48, 6);
     const b = values(Float32Array, 48 * 40, 7);
     const mine = new Float32Array(64 * 40);
     blas(a, b, mine, spec(64, 40, 48, false, false));
-    // The built module (npm test builds first): a worker thread runs plain JavaScript.
-    const url = new URL('../../dist/src/kernels/index.js', import.meta.url).href;
+    const url = built.href;
     const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     import(${JSON.stringify(url)}).then((k) => {
