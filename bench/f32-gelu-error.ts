@@ -2,11 +2,11 @@
  * The float32 GELU kernels' (src/kernels/wasm-f32/gelu.ts) worst errors against the float64 formulas,
  * the measurements behind the bounds in that file's header and gelu-check.ts: every `stride`-th
  * float32 in [−12, 12] by bit pattern (stride 1 is every one; default 64), then 10⁶ random x up to
- * ±10⁴ (log-uniform magnitudes), then exp-f32x4.ts's exponential alone against Math.exp over every
+ * ±10⁴ (log-uniform magnitudes), then f32x4-exp.ts's exponential (its general form) alone against Math.exp over every
  * `stride`-th float32 in [−104, 89], in ulps where the result is normal. Run:
  * `npx tsx bench/f32-gelu-error.ts [stride]`.
  */
-import { buildExpF32Array } from '../src/kernels/wasm-f32/exp-f32x4.js';
+import { buildExpF32Array } from '../src/kernels/wasm-f32/f32x4-exp.js';
 import { geluExpErrors, geluVjpError } from '../src/kernels/wasm-f32/gelu-check.js';
 import { WasmF32Gelu } from '../src/kernels/wasm-f32/gelu.js';
 import { assembleModule } from '../src/kernels/wasm/assembler.js';
@@ -96,4 +96,4 @@ for (const x of floats(-104, 89)) {
   if (k === N) flush();
 }
 flush();
-console.log(`exp over [-104, 89], stride ${stride}: worst ${ulps.toFixed(3)} ulp at x = ${ulpsAt}`);
+console.log(`exp over [-104, 89], stride ${stride}: worst ${ulps.toFixed(5)} ulp at x = ${ulpsAt}`);

@@ -1,12 +1,12 @@
 /**
- * The float32 exponential the 'wasm-f32' kernels emit (src/kernels/wasm-f32/exp-f32x4.ts), alone:
+ * The float32 exponential the 'wasm-f32' kernels emit (src/kernels/wasm-f32/f32x4-exp.ts), alone:
  * within 1 ulp of Math.exp where the result is a normal float32 (a sample of float32s across the
  * whole range and a dense grid near 0), within 2^-149 (one subnormal step) below, exactly 1 at ±0,
  * and +Infinity, 0 and NaN at overflow, underflow, ±Infinity and NaN; odd lengths leave the
  * elements after n alone.
  */
 import t from 'tap';
-import { buildExpF32Array } from '../../src/kernels/wasm-f32/exp-f32x4.js';
+import { buildExpF32Array } from '../../src/kernels/wasm-f32/f32x4-exp.js';
 import { assembleModule } from '../../src/kernels/wasm/assembler.js';
 import { type WasmMemory, instantiate } from '../../src/kernels/wasm/api.js';
 

@@ -4,8 +4,8 @@
  * is exact), exp r from a degree-5 polynomial in r times r² plus 1 + r, then 2^n built in the exponent
  * bits. Branch-free: every lane runs the same instructions. The multiply-adds are fused where the
  * engine has relaxed SIMD (fused-madd.ts): causal softmax [8192, 64] 627 → 465 µs (bench by hand).
- * exp-f32x4.ts (GELU's, written alongside) is the same Cephes expf; this one adds the cheaper form for
- * x ≤ 0, constants pushed as v128.const (see the constructor) and the fused multiply-adds.
+ * Every float32 kernel's exponential: GELU's (gelu.ts, the general form `emit`, as its e = exp(−2u)
+ * overflows to +Inf for very negative x) and the softmax family's (`emitNonPositive` in the rows).
  *
  * Range: x is clamped to [−104, 89] first (pmin/pmax with x first, so a NaN lane stays NaN). Below
  * −104 the result is 0 (exp(−104) ≈ 6.8e−46, under half the smallest subnormal); above 89 it is +Inf
@@ -13,12 +13,16 @@
  * normal range, so results between 2^−149 and FLT_MAX are rounded once, subnormals included: x ≥ 88.73
  * gives +Inf, x ≤ −103.98 gives 0, −Inf gives 0, +Inf gives +Inf, NaN gives NaN.
  *
- * Accuracy, measured against Math.exp (float64) on every 1009th float32 in [−104, 89] and every
- * 211th in [−104, 0] (test/kernels/f32-softmax.test.ts, which asserts ≤ 1 ulp for both forms and both
- * multiply-adds): at most 0.99 ulp of the float32 result where it is normal (relative error
- * ≤ 1.2e−7), at most 0.71·2^−149 in the subnormal range (`emit`); the special values above exactly.
+ * Accuracy, measured against Math.exp (float64) on every 64th float32 in [−104, 89] by bit pattern
+ * (34 million x; `emitNonPositive` on those ≤ 0): at most 0.99995 ulp of the float32 result where it
+ * is normal with the fused multiply-adds (worst at x = −28.04358), 0.9605 ulp unfused (x = −5.86813)
+ * — relative error ≤ 1.2e−7 — and at most 0.742·2^−149 in the subnormal range (`emit`); the special
+ * values above exactly. test/kernels/f32-softmax.test.ts asserts ≤ 1 ulp for both forms and both
+ * multiply-adds on every 1009th float32, test/kernels/f32-exp.test.ts for `emit` on a grid.
  */
-import type { LaneOps } from './lane-ops.js';
+import { FunctionBuilder } from '../wasm/assembler.js';
+import { FUSED_EXP } from './fused-madd.js';
+import { LaneOps } from './lane-ops.js';
 
 /** Cephes expf's constants. */
 const LOG2E = Math.LOG2E;
@@ -182,4 +186,28 @@ export class F32x4Exp {
       this.l.op('f32x4.add');
     }
   }
+}
+
+/**
+ * A function exp(x, out, n) over float32 arrays by `F32x4Exp.emit` (or `emitNonPositive`), whole
+ * quads (n ≥ 1, rounded up to a multiple of 4): the emitter on its own, for measuring its error
+ * (bench/f32-gelu-error.ts, test/kernels/f32-exp.test.ts, test/kernels/f32-softmax.test.ts).
+ */
+export function buildExpF32Array(nonPositive = false, fused = FUSED_EXP): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32']);
+  const [x, out, n] = [0, 1, 2];
+  const l = new LaneOps(f);
+  const exp = new F32x4Exp(l, fused);
+  const [i4, end, v] = [f.local('i32'), f.local('i32'), f.local('v128')];
+  const mem = { align: 4, offset: 0 };
+  f.get(n).i32(3).add().i32(2).scalar('i32.shr_u').i32(16).mul().set(end).i32(0).set(i4);
+  f.loop(() => {
+    f.get(x).get(i4).add().simd('v128.load', mem).set(v);
+    f.get(out).get(i4).add();
+    if (nonPositive) exp.emitNonPositive(v);
+    else exp.emit(v);
+    f.simd('v128.store', mem);
+    f.get(i4).i32(16).add().tee(i4).get(end).ltU().brIf(0);
+  });
+  return f;
 }

@@ -4,7 +4,8 @@
  * GELU included, so fused.ts keeps its saved exponentials). Cephes' tanhf, as PyTorch's vectorised
  * CPU kernels compute it, in float32 lane arithmetic on a = |x|, the sign copied back last:
  * - a < 0.625: a + (P(a²)·a²)·a, Cephes' degree-4 odd polynomial P;
- * - else 1 − 2/(exp(2a) + 1), exp the shared Cephes expf (exp-f32x4.ts): past a ≈ 44.4 it is +Inf
+ * - else 1 − 2/(exp(2a) + 1), exp the shared Cephes expf (f32x4-exp.ts, its general form `emit`, fused
+ *   multiply-adds where the engine has relaxed SIMD): past a ≈ 44.4 it is +Inf
  *   and the result exactly 1 (tanh already rounds to 1 in float32 beyond a = 9.01).
  * −0 stays −0 (the polynomial's a + …·a keeps a's +0, the sign is then x's), NaN stays NaN (exp and
  * the arithmetic propagate it), ±Inf gives ±1, subnormals come back unchanged (as tanh x = x there).
@@ -23,8 +24,10 @@ import type { UnaryKernel, UnaryOp } from '../registry.js';
 import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate, validates } from '../wasm/api.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
-import { expF32Locals, emitExpF32 } from './exp-f32x4.js';
 import { F32X4_OP as OP, F32x4Lanes } from './f32x4-emit.js';
+import { F32x4Exp } from './f32x4-exp.js';
+import { FUSED_EXP } from './fused-madd.js';
+import { LaneOps } from './lane-ops.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 
 type TanhFn = (x: number, out: number, bytes: number) => void;
@@ -44,7 +47,7 @@ function buildTanh(): FunctionBuilder {
   const k = (value: number): number => l.constant(value);
   for (const value of [...P, SMALL, 1, 2]) k(value);
   const signBit = l.intConstant(-0x80000000);
-  const exp = expF32Locals(l);
+  const exp = new F32x4Exp(new LaneOps(f), FUSED_EXP);
   f.i32(0).set(i);
   f.loop(() => {
     f.get(out).get(i).add(); // store address, under the result
@@ -71,8 +74,9 @@ function buildTanh(): FunctionBuilder {
     f.get(a).get(k(2));
     l.mul();
     f.set(e);
-    emitExpF32(l, [e], [e], [exp]);
-    f.get(k(1)).get(k(2)).get(e).get(k(1));
+    f.get(k(1)).get(k(2));
+    exp.emit(e);
+    f.get(k(1));
     l.add();
     l.div();
     l.sub();
