@@ -16,10 +16,9 @@ import {
 } from '../../src/kernels/cpu/softmax.js';
 import { kernelBackends, activeKernelBackend } from '../../src/kernels/index.js';
 import { type WasmMemory, instantiate } from '../../src/kernels/wasm/api.js';
-import { FunctionBuilder, assembleModule } from '../../src/kernels/wasm/assembler.js';
-import { F32x4Exp } from '../../src/kernels/wasm-f32/f32x4-exp.js';
+import { assembleModule } from '../../src/kernels/wasm/assembler.js';
+import { buildExpF32Array } from '../../src/kernels/wasm-f32/f32x4-exp.js';
 import { FUSED_EXP } from '../../src/kernels/wasm-f32/fused-madd.js';
-import { LaneOps } from '../../src/kernels/wasm-f32/lane-ops.js';
 import {
   U32,
   f32SoftmaxSelfCheck,
@@ -33,31 +32,18 @@ import { normals, uniforms } from '../helpers/random.js';
 
 const NAMES = ['softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'] as const;
 
-/** exp over float32 arrays through F32x4Exp alone (n a multiple of 4), or its x ≤ 0 form. */
+/** exp over float32 arrays through F32x4Exp alone (buildExpF32Array), or its x ≤ 0 form. */
 function expKernel(nonPositive = false, fused = FUSED_EXP): (x: Float32Array) => Float32Array {
-  const f = new FunctionBuilder(['i32']);
-  const l = new LaneOps(f);
-  const exp = new F32x4Exp(l, fused);
-  const [j, v] = [f.local('i32'), f.local('v128')];
-  const mem = { align: 2, offset: 0 };
-  f.i32(0).set(j);
-  f.loop(() => {
-    f.get(j);
-    f.get(j).simd('v128.load', mem).set(v);
-    if (nonPositive) exp.emitNonPositive(v);
-    else exp.emit(v);
-    f.simd('v128.store', mem);
-    f.get(j).i32(16).add().tee(j).get(0).ltU().brIf(0);
-  });
-  const inst = instantiate(assembleModule([{ name: 'exp', fn: f }]));
+  const inst = instantiate(assembleModule([{ name: 'exp', fn: buildExpF32Array(nonPositive, fused) }]));
   const memory = inst.exports.memory as WasmMemory;
-  const run = inst.exports.exp as (bytes: number) => void;
+  const run = inst.exports.exp as (x: number, out: number, n: number) => void;
   return (x) => {
-    const need = x.length * 4 - memory.buffer.byteLength;
+    const bytes = 16 * Math.ceil(x.length / 4);
+    const need = 2 * bytes - memory.buffer.byteLength;
     if (need > 0) memory.grow(Math.ceil(need / 65536));
     new Float32Array(memory.buffer).set(x);
-    run(x.length * 4);
-    return new Float32Array(memory.buffer).slice(0, x.length);
+    if (x.length > 0) run(0, bytes, x.length);
+    return new Float32Array(memory.buffer, bytes, x.length).slice();
   };
 }
 

@@ -35,7 +35,7 @@ import { type WasmMemory, instantiate, validates } from '../wasm/api.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
 import { adamConstants, adamMomentsLoop } from '../cpu/passes.js';
 import type { AdamConstants, AdamMomentsKernel, AllocateArray } from '../registry.js';
-import { F32X4_OP, f32x4, splatF64 } from './f32x4-lanes.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 
 type MomentsFn = (
@@ -64,10 +64,11 @@ const V128 = { align: 4, offset: 0 };
 function buildMoments(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32', ...Array<'f64'>(8).fill('f64')]);
   const [g, mu, nu, out, bytes] = [0, 1, 2, 3, 4];
+  const lanes = new F32x4Lanes(f);
   const [cB1, cC1, cB2, cC2, cR1, cR2, cEpsRoot, cEps] = [5, 6, 7, 8, 9, 10, 11, 12].map((p) => {
     const l = f.local('v128');
     f.get(p);
-    splatF64(f);
+    lanes.splatF64();
     f.set(l);
     return l;
   });
@@ -91,9 +92,9 @@ function buildMoments(): FunctionBuilder {
     f.get(out).get(i).add();
     f.get(m).get(cR1).simd('f32x4.mul');
     f.get(v).get(cR2).simd('f32x4.mul').get(cEpsRoot).simd('f32x4.add');
-    f32x4(f, F32X4_OP.f32x4Sqrt);
+    lanes.op('f32x4.sqrt');
     f.get(cEps).simd('f32x4.add');
-    f32x4(f, F32X4_OP.f32x4Div);
+    lanes.op('f32x4.div');
     f.simd('v128.store', V128);
     f.get(i).i32(16).add().tee(i).get(bytes).ltU().brIf(0);
   });

@@ -22,7 +22,7 @@
  */
 import { FunctionBuilder } from '../wasm/assembler.js';
 import { FUSED_EXP } from './fused-madd.js';
-import { LaneOps } from './lane-ops.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
 
 /** Cephes expf's constants. */
 const LOG2E = Math.LOG2E;
@@ -52,7 +52,7 @@ export class F32x4Exp {
    * otherwise a multiply and an add, the same results as `fused` false.
    */
   constructor(
-    private readonly l: LaneOps,
+    private readonly l: F32x4Lanes,
     private readonly fused = false,
   ) {
     const k =
@@ -196,7 +196,7 @@ export class F32x4Exp {
 export function buildExpF32Array(nonPositive = false, fused = FUSED_EXP): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32']);
   const [x, out, n] = [0, 1, 2];
-  const l = new LaneOps(f);
+  const l = new F32x4Lanes(f);
   const exp = new F32x4Exp(l, fused);
   const [i4, end, v] = [f.local('i32'), f.local('i32'), f.local('v128')];
   const mem = { align: 4, offset: 0 };

@@ -38,11 +38,10 @@ import type { GeluExpKernel, GeluVjpKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate } from '../wasm/api.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
-import { F32X4_OP as OP, F32x4Lanes } from './f32x4-emit.js';
 import { F32x4Exp } from './f32x4-exp.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
 import { FUSED_EXP } from './fused-madd.js';
 import { geluF32SelfCheck } from './gelu-check.js';
-import { LaneOps } from './lane-ops.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
@@ -101,7 +100,7 @@ function quadLocals(l: F32x4Lanes): Quads {
   return {
     v: q.map(() => l.f.local('v128')),
     e: q.map(() => l.f.local('v128')),
-    exp: new F32x4Exp(new LaneOps(l.f), FUSED_EXP),
+    exp: new F32x4Exp(l, FUSED_EXP),
   };
 }
 
@@ -122,15 +121,15 @@ function emitE(l: F32x4Lanes, q: Quads): void {
   const { f } = l;
   q.v.forEach((v, j) => {
     f.get(v).get(v);
-    l.mul();
+    l.op('f32x4.mul');
     f.get(l.constant(GELU_A));
-    l.mul();
+    l.op('f32x4.mul');
     f.get(l.constant(1));
-    l.add();
+    l.op('f32x4.add');
     f.get(v);
-    l.mul();
+    l.op('f32x4.mul');
     f.get(l.constant(-2 * GELU_C));
-    l.mul();
+    l.op('f32x4.mul');
     f.set(q.e[j]);
   });
   for (const e of q.e) {
@@ -154,10 +153,10 @@ function buildExp(): FunctionBuilder {
     q.v.forEach((v, j) => {
       f.get(out).get(i4).add();
       f.get(v).get(lowX);
-      l.op(OP.pmax);
+      l.op('f32x4.pmax');
       f.get(q.e[j]).get(l.constant(1));
-      l.add();
-      l.div();
+      l.op('f32x4.add');
+      l.op('f32x4.div');
       f.simd('v128.store', v128At(16 * j));
     });
     // e, two float64 per store: lanes 0–1, then 2–3 moved down
@@ -168,7 +167,7 @@ function buildExp(): FunctionBuilder {
         .simd('f64x2.promote_low_f32x4')
         .simd('v128.store', v128At(32 * j));
       f.get(eAt).get(ev).get(ev);
-      l.shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]);
+      l.shuffle32([2, 3, 0, 1]);
       f.simd('f64x2.promote_low_f32x4').simd('v128.store', v128At(32 * j + 16));
     });
   });
@@ -199,7 +198,7 @@ function buildVjp(saved: boolean): FunctionBuilder {
         f.get(eAt)
           .simd('v128.load', v128At(32 * j + 16))
           .simd('f32x4.demote_f64x2_zero');
-        l.shuffle([0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23]);
+        l.shuffle32([0, 1, 4, 5]);
         f.set(ev);
       });
     } else {
@@ -209,18 +208,18 @@ function buildVjp(saved: boolean): FunctionBuilder {
       const ev = q.e[j];
       // σ = 1/(1 + e); e·σ, with pmin(1, ·) taking ∞·0 = NaN (e = ∞) to its limit 1.
       f.get(k(1)).get(ev).get(k(1));
-      l.add();
-      l.div();
+      l.op('f32x4.add');
+      l.op('f32x4.div');
       f.set(sig);
       f.get(k(1)).get(ev).get(sig);
-      l.mul();
-      l.op(OP.pmin);
+      l.op('f32x4.mul');
+      l.op('f32x4.pmin');
       f.set(ev);
       // vc = clamp(v, ±10⁴); bracket = 1 + ((2·vc)·(e·σ))·(c·(1 + (3a·vc)·vc))
       f.get(v).get(k(-X_CLAMP));
-      l.op(OP.pmax);
+      l.op('f32x4.pmax');
       f.get(k(X_CLAMP));
-      l.op(OP.pmin);
+      l.op('f32x4.pmin');
       f.set(vc);
       f.get(out).get(i4).add();
       f.get(g)
@@ -229,23 +228,23 @@ function buildVjp(saved: boolean): FunctionBuilder {
         .simd('v128.load', v128At(16 * j));
       f.get(sig);
       f.get(k(2)).get(vc);
-      l.mul();
+      l.op('f32x4.mul');
       f.get(ev);
-      l.mul();
+      l.op('f32x4.mul');
       f.get(k(3 * GELU_A)).get(vc);
-      l.mul();
+      l.op('f32x4.mul');
       f.get(vc);
-      l.mul();
+      l.op('f32x4.mul');
       f.get(k(1));
-      l.add();
+      l.op('f32x4.add');
       f.get(k(GELU_C));
-      l.mul();
-      l.mul();
+      l.op('f32x4.mul');
+      l.op('f32x4.mul');
       f.get(k(1));
-      l.add();
+      l.op('f32x4.add');
       // out = g·(σ·bracket)
-      l.mul();
-      l.mul();
+      l.op('f32x4.mul');
+      l.op('f32x4.mul');
       f.simd('v128.store', v128At(16 * j));
     });
   });

@@ -20,8 +20,8 @@
  * float32 sum however many rows there are.
  */
 import { FunctionBuilder } from '../wasm/assembler.js';
-import { F32X4_OP, f32x4, laneSum, shuffleLanes, splatF64 } from './f32x4-lanes.js';
-import { RowQuads } from './row-quads.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
+import { type RowQuadLocals, eachQuadSpilling, eachRowQuad, rowQuadLocals } from './row-quads.js';
 
 /** Rows whose column sums are added in float32 before joining the float64 totals. */
 export const BLOCK_ROWS = 32;
@@ -32,14 +32,43 @@ const F64V = (offset: number): { align: number; offset: number } => ({ align: 3,
 const F32 = { align: 2, offset: 0 };
 
 /** Pushes the quad at `base + j + offset`. */
-function load(f: FunctionBuilder, base: number, q: RowQuads, offset: number): void {
+function load(f: FunctionBuilder, base: number, q: RowQuadLocals, offset: number): void {
   f.get(base).get(q.j).add().simd('v128.load', at(offset));
 }
 
 /** Pushes (a0 + a1) + (a2 + a3), summed across lanes into every lane. */
-function joinSlots(f: FunctionBuilder, a: readonly number[], scratch: number): void {
+function joinSlots(l: F32x4Lanes, a: readonly number[], scratch: number): void {
+  const { f } = l;
   f.get(a[0]).get(a[1]).simd('f32x4.add').get(a[2]).get(a[3]).simd('f32x4.add').simd('f32x4.add');
-  laneSum(f, scratch);
+  f.set(scratch);
+  l.horizontal(scratch, 'f32x4.add');
+  f.get(scratch);
+}
+
+/**
+ * What both builders set up before their row loop: the F32x4Lanes, `colBytes` (cols·4) and `invCols`
+ * (1/cols in every lane), and the row loops over a row (row-quads.ts): `reduce` visits the quads with
+ * four accumulator slots for a block's four quads, slot 0 for single quads and slot 1 for the partial
+ * quad (masked by the caller); `each` visits every quad, the partial one whole.
+ */
+function rowSetup(f: FunctionBuilder, cols: number) {
+  const l = new F32x4Lanes(f);
+  const colBytes = f.local('i32');
+  const invCols = f.local('v128');
+  const q = rowQuadLocals(l);
+  f.get(cols).i32(4).mul().set(colBytes);
+  f.f64(1).get(cols).scalar('f64.convert_i32_s').scalar('f64.div');
+  l.splatF64();
+  f.set(invCols);
+  return {
+    l,
+    q,
+    colBytes,
+    invCols,
+    reduce: (body: (offset: number, slot: number, partial: boolean) => void): void =>
+      eachRowQuad(l, q, colBytes, (tail, offset) => body(offset, tail ? 1 : offset / 16, tail), 4),
+    each: (body: (offset: number) => void): void => eachQuadSpilling(f, q.j, colBytes, () => body(0)),
+  };
 }
 
 function zeroSlots(f: FunctionBuilder, a: readonly number[]): void {
@@ -47,7 +76,13 @@ function zeroSlots(f: FunctionBuilder, a: readonly number[]): void {
 }
 
 /** `a[slot] += value` (the value pushed by `push`), masked to the row on the partial quad. */
-function accumulate(f: FunctionBuilder, q: RowQuads, a: number, partial: boolean, push: () => void): void {
+function accumulate(
+  f: FunctionBuilder,
+  q: RowQuadLocals,
+  a: number,
+  partial: boolean,
+  push: () => void,
+): void {
   f.get(a);
   push();
   if (partial) f.get(q.mask).simd('v128.and');
@@ -67,31 +102,26 @@ export function buildForward(affine: boolean): FunctionBuilder {
   const [x, rows, cols, eps] = [0, 1, 2, 3];
   const [gain, bias, y, xhat, rstd] = affine ? [4, 5, 6, 7, 8] : [-1, -1, -1, 4, 5];
   const r = f.local('i32');
-  const colBytes = f.local('i32');
   const a = [0, 1, 2, 3].map(() => f.local('v128'));
   const c = [0, 1, 2, 3].map(() => f.local('v128'));
-  const [mean, inv, invCols, epsV, one, s, h, d] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128'));
-  const q = new RowQuads(f, cols);
-  f.get(cols).i32(4).mul().set(colBytes);
-  f.f64(1).get(cols).scalar('f64.convert_i32_s').scalar('f64.div');
-  splatF64(f);
-  f.set(invCols);
+  const [mean, inv, epsV, one, s, h, d] = [0, 1, 2, 3, 4, 5, 6].map(() => f.local('v128'));
+  const { l, q, colBytes, invCols, reduce, each } = rowSetup(f, cols);
   f.get(eps);
-  splatF64(f);
+  l.splatF64();
   f.set(epsV);
   f.f64(1);
-  splatF64(f);
+  l.splatF64();
   f.set(one);
   f.i32(0).set(r);
   f.loop(() => {
     zeroSlots(f, a);
-    q.reduce((off, slot, partial) => accumulate(f, q, a[slot], partial, () => load(f, x, q, off)));
-    joinSlots(f, a, s);
+    reduce((off, slot, partial) => accumulate(f, q, a[slot], partial, () => load(f, x, q, off)));
+    joinSlots(l, a, s);
     f.get(invCols).simd('f32x4.mul');
     f.set(mean);
     zeroSlots(f, a);
     zeroSlots(f, c);
-    q.reduce((off, slot, partial) => {
+    reduce((off, slot, partial) => {
       load(f, x, q, off);
       f.get(mean).simd('f32x4.sub').set(h);
       accumulate(f, q, c[slot], partial, () => f.get(h));
@@ -99,24 +129,23 @@ export function buildForward(affine: boolean): FunctionBuilder {
     });
     // The first pass's mean is off by the float32 sum's rounding; Σ(x − mean) / cols measures it
     // (the corrected two-pass algorithm): mean += Σd / cols and Σd² −= (Σd)² / cols.
-    joinSlots(f, c, s);
+    joinSlots(l, c, s);
     f.tee(d).get(invCols).simd('f32x4.mul');
     f.tee(h).get(mean).simd('f32x4.add').set(mean);
     // inv = 1 / √(max(Σd² − Σd·(Σd / cols), 0) / cols + eps), in every lane; rstd[r] = inv
     f.get(one);
-    joinSlots(f, a, s);
+    joinSlots(l, a, s);
     f.get(d).get(h).simd('f32x4.mul').simd('f32x4.sub').v128Zero();
-    f32x4(f, F32X4_OP.f32x4Max);
+    l.op('f32x4.max');
     f.get(invCols).simd('f32x4.mul');
     f.get(epsV).simd('f32x4.add');
-    f32x4(f, F32X4_OP.f32x4Sqrt);
-    f32x4(f, F32X4_OP.f32x4Div);
+    l.op('f32x4.sqrt');
+    l.op('f32x4.div');
     f.set(inv);
     f.get(rstd).get(inv);
-    f32x4(f, F32X4_OP.f32x4ExtractLane);
-    f.op(0);
+    l.extractLane(0);
     f.scalar('f32.store', F32);
-    q.each((off) => {
+    each((off) => {
       load(f, x, q, off);
       f.get(mean).simd('f32x4.sub').get(inv).simd('f32x4.mul').set(h);
       f.get(xhat).get(q.j).add().get(h).simd('v128.store', at(off));
@@ -158,21 +187,16 @@ export function buildBackward(): FunctionBuilder {
     0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
   ];
   const r = f.local('i32');
-  const colBytes = f.local('i32');
   const j2 = f.local('i32');
   const a = [0, 1, 2, 3].map(() => f.local('v128'));
   const b = [0, 1, 2, 3].map(() => f.local('v128'));
-  const [gq, hq, gh, mg, mgx, inv, invCols, s] = [0, 1, 2, 3, 4, 5, 6, 7].map(() => f.local('v128'));
-  const q = new RowQuads(f, cols);
-  f.get(cols).i32(4).mul().set(colBytes);
-  f.f64(1).get(cols).scalar('f64.convert_i32_s').scalar('f64.div');
-  splatF64(f);
-  f.set(invCols);
+  const [gq, hq, gh, mg, mgx, inv, s] = [0, 1, 2, 3, 4, 5, 6].map(() => f.local('v128'));
+  const { l, q, colBytes, invCols, reduce, each } = rowSetup(f, cols);
   f.i32(0).set(r);
   f.loop(() => {
     zeroSlots(f, a);
     zeroSlots(f, b);
-    q.reduce((off, slot, partial) => {
+    reduce((off, slot, partial) => {
       load(f, g, q, off);
       f.set(gq);
       load(f, xhat, q, off);
@@ -190,15 +214,15 @@ export function buildBackward(): FunctionBuilder {
       load(f, sbAcc, q, off);
       f.get(gq).simd('f32x4.add').simd('v128.store', at(off));
     });
-    joinSlots(f, a, s);
+    joinSlots(l, a, s);
     f.get(invCols).simd('f32x4.mul');
     f.set(mg);
-    joinSlots(f, b, s);
+    joinSlots(l, b, s);
     f.get(invCols).simd('f32x4.mul');
     f.set(mgx);
     f.get(rstd).simd('v128.load32_splat', V).set(inv);
     // dx = inv·((g·gain − mean(ĝ)) − x̂·mean(ĝ·x̂))
-    q.each((off) => {
+    each((off) => {
       f.get(dx).get(q.j).add().get(inv);
       load(f, g, q, off);
       load(f, gain, q, off);
@@ -213,7 +237,7 @@ export function buildBackward(): FunctionBuilder {
     f.get(r).get(rows).op(0x46); // i32.eq
     f.op(0x72); // i32.or
     f.ifThen(() =>
-      q.each((off) => {
+      each((off) => {
         f.get(q.j).get(q.j).add().set(j2);
         for (const [acc, sum] of [
           [sgAcc, sgSum],
@@ -230,7 +254,7 @@ export function buildBackward(): FunctionBuilder {
             f.get(s);
             if (half === 1) {
               f.get(s);
-              shuffleLanes(f, [2, 3, 0, 1]);
+              l.shuffle32([2, 3, 0, 1]);
             }
             f.simd('f64x2.promote_low_f32x4')
               .simd('f64x2.add')

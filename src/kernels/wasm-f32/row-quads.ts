@@ -1,84 +1,100 @@
 /**
- * Loops over one row of float32 [rows, cols] data, four columns (one quad, 16 bytes) at a time, for
- * kernels whose rows are short (LayerNorm's 64 columns): the row's byte offset is the local `j`, so
- * a body reads `base + j` with a constant memarg offset.
+ * The loop shapes of the float32 row kernels (LayerNorm, the softmax family): a row of `wb` bytes (an
+ * i32 local, so rows may differ in width, as a causal softmax's do) walked in quads of four floats
+ * (16 bytes), the quad's byte offset in the row in the local `j`, so a body reads `base + j` with a
+ * constant memarg offset.
  *
- * - `reduce` sums a row: blocks of four quads into four independent accumulator slots (the adds of
- *   one slot form a dependency chain a quarter as long as the row), then single quads into slot 0,
- *   then the partial quad (cols mod 4 columns) into slot 1, its lanes past the row masked to zero.
- * - `each` visits every quad, the partial one whole: its loads read up to 12 bytes past the row and
- *   its stores write them. Rows run in order, so what a store writes past row r is the start of row
- *   r + 1's output, rewritten when that row runs; past the last row it lands in the slack that the
- *   caller leaves after every region (16 bytes).
+ * - `eachRowQuad` visits the whole quads first (`unroll` to an iteration: independent work for the CPU
+ *   to overlap, e.g. one accumulator per unrolled quad so each dependency chain is a fraction of the
+ *   row), then the partial last quad once, with a lane mask of the lanes that hold the row.
+ * - `eachQuadSpilling` visits every quad, the partial one whole: its loads read up to 12 bytes past
+ *   the row and its stores write them. Rows run in order, so what a store writes past row r is the
+ *   start of row r + 1's output, rewritten when that row runs; past the last row it lands in the
+ *   slack that the caller leaves after every region (16 bytes).
  */
 import type { FunctionBuilder } from '../wasm/assembler.js';
-import { tailMask } from './f32x4-lanes.js';
+import type { F32x4Lanes } from './f32x4-lanes.js';
 
-/** A quad's body: the constant byte offset from `j`, its accumulator slot (0–3), and whether it is the partial quad. */
-export type QuadBody = (offset: number, slot: number, partial: boolean) => void;
+export interface RowQuadLocals {
+  /** The i32 byte offset in the row, advanced by 16 per whole quad. */
+  j: number;
+  /** i32: the bytes of the row's whole quads (wb & −16). */
+  full: number;
+  /** i32: the bytes of the row's whole blocks of unrolled quads. */
+  block: number;
+  /** v128: the partial quad's lane mask, set before `body(true)`. */
+  mask: number;
+}
 
-export class RowQuads {
-  /** i32 local: the current quad's byte offset in the row. */
-  readonly j: number;
-  /** i32 local: bytes of the row's whole blocks of four quads. */
-  private readonly blockBytes: number;
-  /** i32 local: bytes of the row's whole quads. */
-  private readonly fullBytes: number;
-  /** i32 local: bytes of every quad, the partial one included (4·⌈cols/4⌉). */
-  readonly allBytes: number;
-  /** i32 local: the partial quad's column count (cols mod 4). */
-  private readonly tail: number;
-  /** v128 local: ones in the partial quad's lanes, zero past the row. */
-  readonly mask: number;
+export function rowQuadLocals(l: F32x4Lanes): RowQuadLocals {
+  return {
+    j: l.f.local('i32'),
+    full: l.f.local('i32'),
+    block: l.f.local('i32'),
+    mask: l.f.local('v128'),
+  };
+}
 
-  constructor(
-    private readonly f: FunctionBuilder,
-    cols: number,
-  ) {
-    this.j = f.local('i32');
-    this.blockBytes = f.local('i32');
-    this.fullBytes = f.local('i32');
-    this.allBytes = f.local('i32');
-    this.tail = f.local('i32');
-    this.mask = f.local('v128');
-    f.get(cols).i32(4).scalar('i32.shr_u').i32(64).mul().set(this.blockBytes);
-    f.get(cols).i32(2).scalar('i32.shr_u').i32(16).mul().set(this.fullBytes);
-    f.get(cols).i32(3).add().i32(2).scalar('i32.shr_u').i32(16).mul().set(this.allBytes);
-    // tail = cols − 4·⌊cols/4⌋ (fullBytes / 4 columns are whole)
-    f.get(cols).get(this.fullBytes).i32(2).scalar('i32.shr_u').sub().set(this.tail);
-    tailMask(f, this.tail);
-    f.set(this.mask);
-  }
-
-  /** Emits one row's reduction: `body` adds a quad into its slot. */
-  reduce(body: QuadBody): void {
-    const { f, j } = this;
-    f.i32(0).set(j);
-    f.get(this.blockBytes).ifThen(() =>
-      f.loop(() => {
-        for (let s = 0; s < 4; s++) body(16 * s, s, false);
-        f.get(j).i32(64).add().tee(j).get(this.blockBytes).ltU().brIf(0);
-      }),
-    );
-    f.get(j)
-      .get(this.fullBytes)
-      .ltU()
-      .ifThen(() =>
+/**
+ * Emits `body(false, offset)` for each whole quad at byte offset j + offset < full, then
+ * `body(true, 0)` for the partial quad at j = full when the row (wb bytes, the i32 local) does not
+ * end there; `q.mask` holds its lanes then. With `unroll` > 1 the whole quads run `unroll` to an
+ * iteration first (offsets 0, 16, …), then one at a time. Sets q.full from wb. After it, j = full.
+ */
+export function eachRowQuad(
+  l: F32x4Lanes,
+  q: RowQuadLocals,
+  wb: number,
+  body: (tail: boolean, offset: number) => void,
+  unroll = 1,
+): void {
+  const f: FunctionBuilder = l.f;
+  f.get(wb).i32(-16).op(0x71).set(q.full); // i32.and
+  f.i32(0).set(q.j);
+  if (unroll > 1) {
+    f.get(wb)
+      .i32(-16 * unroll)
+      .op(0x71) // i32.and: the bytes of whole blocks of `unroll` quads
+      .tee(q.block)
+      .ifThen(() => {
         f.loop(() => {
-          body(0, 0, false);
-          f.get(j).i32(16).add().tee(j).get(this.fullBytes).ltU().brIf(0);
-        }),
-      );
-    f.get(this.tail).ifThen(() => body(0, 1, true));
+          for (let u = 0; u < unroll; u++) body(false, 16 * u);
+          f.get(q.j)
+            .i32(16 * unroll)
+            .add()
+            .tee(q.j)
+            .get(q.block)
+            .ltU()
+            .brIf(0);
+        });
+      });
   }
-
-  /** Emits a loop over every quad of the row (cols ≥ 1), the partial one whole. */
-  each(body: (offset: number) => void): void {
-    const { f, j } = this;
-    f.i32(0).set(j);
-    f.loop(() => {
-      body(0);
-      f.get(j).i32(16).add().tee(j).get(this.allBytes).ltU().brIf(0);
+  f.get(q.j)
+    .get(q.full)
+    .ltU()
+    .ifThen(() => {
+      f.loop(() => {
+        body(false, 0);
+        f.get(q.j).i32(16).add().tee(q.j).get(q.full).ltU().brIf(0);
+      });
     });
-  }
+  f.get(q.j)
+    .get(wb)
+    .ltU()
+    .ifThen(() => {
+      l.tailMask(q.mask, () => f.get(wb).get(q.j).sub());
+      body(true, 0);
+    });
+}
+
+/**
+ * Emits `body()` for every quad that starts inside the row (j = 0, 16, … < wb, wb ≥ 1): the last
+ * quad may reach past the row, for kernels whose extra lanes are harmless and overwritten later.
+ */
+export function eachQuadSpilling(f: FunctionBuilder, j: number, wb: number, body: () => void): void {
+  f.i32(0).set(j);
+  f.loop(() => {
+    body();
+    f.get(j).i32(16).add().tee(j).get(wb).ltU().brIf(0);
+  });
 }

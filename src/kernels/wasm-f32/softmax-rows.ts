@@ -12,8 +12,8 @@
 import { FunctionBuilder } from '../wasm/assembler.js';
 import { F32x4Exp } from './f32x4-exp.js';
 import { FUSED_EXP } from './fused-madd.js';
-import { LaneOps } from './lane-ops.js';
-import { type RowQuadLocals, eachQuadSpilling, eachRowQuad, rowQuadLocals } from './row-groups.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
+import { type RowQuadLocals, eachQuadSpilling, eachRowQuad, rowQuadLocals } from './row-quads.js';
 
 /** Memory argument of the (possibly unaligned) v128 loads and stores; align is log2 bytes. */
 export const V128 = { align: 2, offset: 0 };
@@ -29,7 +29,7 @@ const UNROLL = 4;
  * Emits the max of the row at local `x` (wb bytes) into the v128 local `mv`, in every lane: −Inf
  * for a row of NaNs (never greater), NaN never chosen.
  */
-function emitRowMax(l: LaneOps, q: RowQuadLocals, x: number, wb: number, mv: number, v: number): void {
+function emitRowMax(l: F32x4Lanes, q: RowQuadLocals, x: number, wb: number, mv: number, v: number): void {
   const f = l.f;
   f.get(l.constant(-Infinity)).set(mv);
   eachRowQuad(
@@ -57,7 +57,7 @@ function emitRowMax(l: LaneOps, q: RowQuadLocals, x: number, wb: number, mv: num
  * (lanes past the row stored as 0).
  */
 function emitExpSum(
-  l: LaneOps,
+  l: F32x4Lanes,
   q: RowQuadLocals,
   exp: F32x4Exp,
   x: number,
@@ -107,7 +107,7 @@ function emitExpSum(
 export function buildSoftmaxRows(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
   const [x, rows, cols, out, causal] = [0, 1, 2, 3, 4];
-  const l = new LaneOps(f);
+  const l = new F32x4Lanes(f);
   const exp = new F32x4Exp(l, FUSED_EXP);
   const [zero, one] = [l.constant(0), l.constant(1), l.constant(-Infinity)];
   const q = rowQuadLocals(l);
@@ -164,7 +164,7 @@ export function buildSoftmaxRows(): FunctionBuilder {
 export function buildLogStats(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32']);
   const [x, rows, cols, stats] = [0, 1, 2, 3];
-  const l = new LaneOps(f);
+  const l = new F32x4Lanes(f);
   const exp = new F32x4Exp(l, FUSED_EXP);
   l.constant(0);
   l.constant(-Infinity);
@@ -197,7 +197,7 @@ export function buildLogStats(): FunctionBuilder {
 export function buildLogOut(): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
   const [x, rows, cols, stats, out] = [0, 1, 2, 3, 4];
-  const l = new LaneOps(f);
+  const l = new F32x4Lanes(f);
   const [r, j, colBytes] = [f.local('i32'), f.local('i32'), f.local('i32')];
   const [mv, lv] = [f.local('v128'), f.local('v128')];
   f.get(cols).i32(4).mul().set(colBytes);

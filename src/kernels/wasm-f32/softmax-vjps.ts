@@ -9,8 +9,8 @@
 import { FunctionBuilder } from '../wasm/assembler.js';
 import { F32x4Exp } from './f32x4-exp.js';
 import { FUSED_EXP } from './fused-madd.js';
-import { LaneOps } from './lane-ops.js';
-import { eachQuadSpilling, rowQuadLocals } from './row-groups.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
+import { eachQuadSpilling, rowQuadLocals } from './row-quads.js';
 import { V128 } from './softmax-rows.js';
 
 /**
@@ -19,7 +19,7 @@ import { V128 } from './softmax-rows.js';
  * masked.
  */
 function emitRowSum(
-  l: LaneOps,
+  l: F32x4Lanes,
   colBytes: number,
   sv: number,
   b: number,
@@ -63,7 +63,7 @@ function emitRowSum(
     .get(colBytes)
     .ltU()
     .ifThen(() => {
-      l.tailMask(q.mask, q.offsets, () => f.get(colBytes).get(q.j).sub());
+      l.tailMask(q.mask, () => f.get(colBytes).get(q.j).sub());
       f.get(b);
       term(0);
       f.get(q.mask).simd('v128.and');
@@ -88,12 +88,12 @@ type GroupLoad = (base: number, offset: number) => void;
  * scratch local `v` at hand). rows, cols ≥ 1.
  */
 function buildRowVjp(
-  term: (l: LaneOps, load: GroupLoad, offset: number) => void,
-  write: (l: LaneOps, load: GroupLoad, sv: number, exp: F32x4Exp, v: number) => void,
+  term: (l: F32x4Lanes, load: GroupLoad, offset: number) => void,
+  write: (l: F32x4Lanes, load: GroupLoad, sv: number, exp: F32x4Exp, v: number) => void,
 ): FunctionBuilder {
   const f = new FunctionBuilder(['i32', 'i32', 'i32', 'i32', 'i32']);
   const [rows, cols, out] = [2, 3, 4];
-  const l = new LaneOps(f);
+  const l = new F32x4Lanes(f);
   const exp = new F32x4Exp(l, FUSED_EXP);
   l.constant(0);
   const q = rowQuadLocals(l);

@@ -24,10 +24,9 @@ import type { UnaryKernel, UnaryOp } from '../registry.js';
 import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate, validates } from '../wasm/api.js';
 import { WasmKernelHost } from '../wasm/kernel-host.js';
-import { F32X4_OP as OP, F32x4Lanes } from './f32x4-emit.js';
 import { F32x4Exp } from './f32x4-exp.js';
+import { F32x4Lanes } from './f32x4-lanes.js';
 import { FUSED_EXP } from './fused-madd.js';
-import { LaneOps } from './lane-ops.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 
 type TanhFn = (x: number, out: number, bytes: number) => void;
@@ -46,43 +45,43 @@ function buildTanh(): FunctionBuilder {
   const l = new F32x4Lanes(f);
   const k = (value: number): number => l.constant(value);
   for (const value of [...P, SMALL, 1, 2]) k(value);
-  const signBit = l.intConstant(-0x80000000);
-  const exp = new F32x4Exp(new LaneOps(f), FUSED_EXP);
+  const signBit = l.bits(-0x80000000);
+  const exp = new F32x4Exp(l, FUSED_EXP);
   f.i32(0).set(i);
   f.loop(() => {
     f.get(out).get(i).add(); // store address, under the result
     f.get(x).get(i).add().simd('v128.load', V128).tee(v);
-    l.op(OP.abs);
+    l.op('f32x4.abs');
     f.set(a);
     // The small branch: a + (P(s)·s)·a, s = a².
     f.get(a).get(a);
-    l.mul();
+    l.op('f32x4.mul');
     f.set(s).get(k(P[0]));
     for (const c of P.slice(1)) {
       f.get(s);
-      l.mul();
+      l.op('f32x4.mul');
       f.get(k(c));
-      l.add();
+      l.op('f32x4.add');
     }
     f.get(s);
-    l.mul();
+    l.op('f32x4.mul');
     f.get(a);
-    l.mul();
+    l.op('f32x4.mul');
     f.get(a);
-    l.add();
+    l.op('f32x4.add');
     // The large branch: 1 − 2/(exp(2a) + 1); exp(2a) is +Inf from a ≈ 44.4 (then 1), NaN for NaN.
     f.get(a).get(k(2));
-    l.mul();
+    l.op('f32x4.mul');
     f.set(e);
     f.get(k(1)).get(k(2));
     exp.emit(e);
     f.get(k(1));
-    l.add();
-    l.div();
-    l.sub();
+    l.op('f32x4.add');
+    l.op('f32x4.div');
+    l.op('f32x4.sub');
     // Which branch, lane by lane: a < 0.625 keeps the polynomial.
     f.get(a).get(k(SMALL));
-    l.op(OP.lt);
+    l.op('f32x4.lt');
     f.simd('v128.bitselect');
     // The sign of x on the magnitude: bitselect(x, magnitude, sign bit).
     f.set(s).get(v).get(s).get(signBit).simd('v128.bitselect');
