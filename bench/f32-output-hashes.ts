@@ -1,5 +1,5 @@
 /**
- * A sha256 of every 'wasm-f32' kernel's outputs on fixed float32 inputs (a seeded generator, shapes of
+ * A sha256 of every 'wasm-f32' kernel's outputs on fixed float32 inputs (Adam's and tanh's where registered) (a seeded generator, shapes of
  * the char-GPT's calls and odd widths, a few special values): run before and after a change to those
  * kernels' code generation that must not change a bit, and compare. Run:
  * `npx tsx bench/f32-output-hashes.ts`.
@@ -115,5 +115,27 @@ for (const [rows, cols] of rowShapes) {
   const dbias = new Float32Array(cols);
   layerNormVjp(g, xhat, rstd, gain, rows, cols, out, dgain, dbias);
   record(`layerNormVjp [${rows}, ${cols}]`, out, dgain, dbias);
+}
+const adam = kernelFor('adamMoments', 'wasm-f32');
+const unary = kernelFor('unary', 'wasm-f32');
+for (const n of [1, 3, 5, 17, 1001, 269322]) {
+  const x = data(n, 3 * n + 1, 4);
+  const out = new Float32Array(n);
+  if (unary) {
+    unary('tanh')(x, out, 0);
+    record(`unary tanh n=${n}`, out);
+  }
+  if (adam) {
+    const g = data(n, 3 * n + 2, 1, false);
+    const nu0 = data(n, 3 * n + 3, 1, false).map(Math.abs);
+    const c = { b1: 0.9, b2: 0.999, bc1: 1 - 0.9 ** 3, bc2: 1 - 0.999 ** 3, eps: 1e-8, epsRoot: 0 };
+    const r = adam(
+      g,
+      x.map((v) => v / 4),
+      nu0,
+      c,
+    );
+    record(`adamMoments n=${n}`, r.mu, r.nu, r.out);
+  }
 }
 console.log(lines.join('\n'));
