@@ -78,6 +78,8 @@ let inKernels = 0;
 for (const [label, us] of [...spent].sort((a, b) => b[1] - a[1])) {
   inKernels += us;
   const n = (calls.get(label) ?? 0) / steps;
-  console.log(`${label.padEnd(32)} ${(us / 1000 / steps).toFixed(2)} ms  ${n.toFixed(0).padStart(4)} calls, ${(us / steps / n).toFixed(1)} µs each`);
+  console.log(
+    `${label.padEnd(32)} ${(us / 1000 / steps).toFixed(2)} ms  ${n.toFixed(0).padStart(4)} calls, ${(us / steps / n).toFixed(1)} µs each`,
+  );
 }
 console.log(`step ${total.toFixed(1)} CPU ms, in kernels ${(inKernels / 1000 / steps).toFixed(1)} ms`);
