@@ -11,7 +11,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setFiniteChecks } from '../../src/tensor/index.js';
 import { MLP_BATCH, mlpAdamStep } from '../lib/mlp-adam-step.js';
 import { REFERENCE_COLUMNS, pytorchRounds, referenceCells, referenceNote } from '../lib/pytorch-reference.js';
-import { interleave } from '../lib/timing.js';
+import { interleave, pairedRatio } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 
 const BATCH = MLP_BATCH;
@@ -43,10 +43,13 @@ async function tfjsStep(backend: 'cpu' | 'wasm'): Promise<() => number> {
   };
 }
 
+/** The row label (the kernels it ran on are in the record's machine line). */
+const HESSFLOW = 'hessflow';
+
 export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
   setFiniteChecks(false); // as in training: the loop checks loss, gradient and update itself
   const steps: Record<string, () => number> = {
-    'hessflow (wasm matmul)': mlpAdamStep(),
+    HESSFLOW: mlpAdamStep(),
     'TF.js 4 wasm backend': await tfjsStep('wasm'),
     'TF.js 4 cpu backend': await tfjsStep('cpu'),
   };
@@ -64,7 +67,7 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
   for (const [k, l] of Object.entries(losses)) {
     if (!Number.isFinite(l)) throw new Error(`${k}: loss ${l} is not finite`);
   }
-  const ours = samples['hessflow (wasm matmul)'].median;
+  const ours = samples[HESSFLOW].median;
   const rows: Row[] = Object.entries(samples)
     .filter(([name]) => name !== PYTORCH)
     .map(([name, s]) => ({
@@ -73,8 +76,24 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
       cpuMs: s.cpuMedian,
       vsHessflow: s.median / ours,
     }));
+  // hessflow's step ÷ PyTorch's within each round (rounds seconds apart share the machine's state),
+  // only from a comparable reference (sgemm ≥ 45 GFLOP/s, start load ≤ 0.5: comparability.ts).
+  const paired =
+    'ms' in torch && torch.check.comparable
+      ? {
+          wall: pairedRatio(
+            samples[HESSFLOW].ms,
+            torch.perRound.map((r) => r.ms),
+          ),
+          cpu: pairedRatio(
+            samples[HESSFLOW].cpu,
+            torch.perRound.map((r) => r.cpuMs),
+          ),
+        }
+      : null;
+  if (paired)
+    ctx.log(`hessflow ÷ PyTorch per round: wall ${paired.wall.toFixed(3)}, CPU ${paired.cpu.toFixed(3)}`);
   if ('ms' in torch) {
-    // A ratio only from a comparable reference (sgemm ≥ 45 GFLOP/s, start load ≤ 0.5: comparability.ts).
     rows.push({
       implementation: `PyTorch ${torch.torch} CPU, 1 thread (run here)`,
       ms: torch.ms,
@@ -109,7 +128,7 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
         'One step = loss, gradient, Adam update and parameter write. TF.js: optimizer.minimize; hessflow: valueAndGrad, adamw, applyUpdates.',
         'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm). Target: hessflow ≥ 2× faster than TF.js-wasm.',
         'ms' in torch
-          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds}.`
+          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds}.${paired ? ` hessflow's step ÷ PyTorch's, the median of the ratios within each round: wall ${paired.wall.toFixed(2)}, CPU ${paired.cpu.toFixed(2)}.` : ''}`
           : 'PyTorch was not run here (install it with `apt install python3-torch libopenblas0-pthread`); its row is the quiet-machine figure, without a ratio.',
         ...('ms' in torch ? [referenceNote(torch)] : []),
       ],
