@@ -49,7 +49,7 @@ const HESSFLOW = 'hessflow';
 export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
   setFiniteChecks(false); // as in training: the loop checks loss, gradient and update itself
   const steps: Record<string, () => number> = {
-    HESSFLOW: mlpAdamStep(),
+    [HESSFLOW]: mlpAdamStep(),
     'TF.js 4 wasm backend': await tfjsStep('wasm'),
     'TF.js 4 cpu backend': await tfjsStep('cpu'),
   };
