@@ -8,8 +8,8 @@
  * by item, s − b with a broadcast s in JavaScript; each selected as a registry backend) and with
  * today's defaults ('after'), on separate but identical models, so the ratio after/before within each
  * round compares the two under the same machine load. With `--baseline exact`, 'before' is instead
- * the exact kernels (HESSFLOW_KERNELS=exact's choice: the 'wasm' backend of every kernel whose default
- * is BLAS or a float32 'wasm-f32' kernel) and 'after' the fast defaults. Prints one JSON line, with the
+ * the exact kernels (HESSFLOW_KERNELS=exact's choice: the 'wasm' backend, or the CPU reference where
+ * there is none, of every kernel whose default is BLAS or a float32 'wasm-f32' kernel) and 'after' the fast defaults. Prints one JSON line, with the
  * load average at start and end: `npx tsx bench/cpu-speed.ts [rounds] [--baseline pre-speed|exact]
  * [--name NAME]` (default 20 rounds, baseline pre-speed); with a name it also writes
  * bench/results/NAME.json (BENCHMARKS.md is left to `bench/report.ts`).
@@ -23,6 +23,7 @@ import { affineSpec } from '../src/kernels/cpu/matmul.js';
 import {
   activeKernelBackend,
   kernel,
+  kernelBackends,
   kernelFor,
   registerKernel,
   registeredKernels,
@@ -110,11 +111,11 @@ const PRE_SPEED: [KernelName, string][] = [
   ['unary', 'cpu'],
 ];
 
-/** The exact kernels: 'wasm' wherever the default is BLAS or a float32 kernel. */
+/** The exact kernels: 'wasm' (or the CPU reference where none) wherever the default is BLAS or float32. */
 function exactBaseline(): [KernelName, string][] {
   return registeredKernels()
     .filter((k) => ['blas', 'wasm-f32'].includes(activeKernelBackend(k)))
-    .map((k) => [k, 'wasm']);
+    .map((k) => [k, kernelBackends(k).includes('wasm') ? 'wasm' : 'cpu']);
 }
 
 /** Runs `fn` with the 'before' kernels selected, or the defaults. */
@@ -260,7 +261,7 @@ if (name) {
         notes: [
           `bench/cpu-speed.ts, ${rounds} rounds, process CPU time (user + system), one process; each round times 'before' and 'after' back to back, in alternating order. Medians of the rounds; the ratio is the median of the rounds' after ÷ before.`,
           baseline === 'exact'
-            ? `'before': the exact kernels, selected as registry backends ('wasm' for ${BEFORE.map(([k]) => k).join(', ')}); 'after': the fast defaults (${machine.kernels}). Separate, identical models for the two.`
+            ? `'before': the exact kernels, selected as registry backends (${BEFORE.map(([k, b]) => `${k} ${b}`).join(', ')}); 'after': the fast defaults (${machine.kernels}). Separate, identical models for the two.`
             : "'before': the kernels as they were before these changes, selected as registry backends (tanh from Math.tanh, batched products copied item by item, a broadcast scalar minus a tensor in JavaScript); 'after': today's defaults. Separate, identical models for the two.",
           `GEMM ${N}³: ${summary.gemm512CpuGflops.before.toFixed(1)} GFLOP/s before, ${summary.gemm512CpuGflops.after.toFixed(1)} after (CPU time).`,
           'CPU time on a loaded machine: no wall times and no ratio to PyTorch here; see the reading.',
