@@ -16,7 +16,7 @@ import { RESULTS_SCHEMA, type Results, type Section, type Suite } from './lib/ty
 import { matmulSuite } from './suites/matmul.js';
 import { mlpSuite } from './suites/mlp.js';
 import { mnistSuite } from './suites/mnist.js';
-import { tfjsSuite } from './suites/tfjs.js';
+import { mlpTorchSuite, tfjsSuite } from './suites/tfjs.js';
 import { pipelineSuite } from './suites/pipeline.js';
 import { gptSuite } from './suites/gpt.js';
 import { gptPipelineSuite } from './suites/gpt-pipeline.js';
@@ -26,6 +26,7 @@ export const SUITES: Record<string, Suite> = {
   mlp: mlpSuite,
   mnist: mnistSuite,
   tfjs: tfjsSuite,
+  'mlp-torch': mlpTorchSuite,
   pipeline: pipelineSuite,
   gpt: gptSuite,
   'gpt-pipeline': gptPipelineSuite,

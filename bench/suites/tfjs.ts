@@ -4,7 +4,8 @@
  * work of one Trainer step) against TF.js 4 with its cpu and wasm backends (dev dependencies used only
  * here). Interleaved rounds, medians. TF.js keeps its own graph and optimizer state; both sides train
  * the same architecture on fixed random data, so each call is a real optimizer step. PyTorch does the
- * same step before and after those rounds when torch is installed (bench/reference/mlp_step.py).
+ * same step, its rounds interleaved, when torch is installed (bench/reference/mlp_step.py). Suite
+ * 'mlp-torch' times hessflow against PyTorch alone, without the TF.js rounds (`mlpTorchSuite`).
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
@@ -46,12 +47,27 @@ async function tfjsStep(backend: 'cpu' | 'wasm'): Promise<() => number> {
 /** The row label (the kernels it ran on are in the record's machine line). */
 const HESSFLOW = 'hessflow';
 
-export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
+export function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
+  return adamStepSuite(ctx, true);
+}
+
+/**
+ * The same step against PyTorch alone (suite 'mlp-torch'): no TF.js rounds in between. In the tfjs
+ * suite hessflow shares its process with TF.js, whose rounds (77 and 376 ms a step) run between
+ * hessflow's and leave it cold caches and TF.js's garbage, while PyTorch runs undisturbed in its own
+ * process; here both run alone in their processes, rounds interleaved.
+ */
+export function mlpTorchSuite(ctx: SuiteContext): Promise<Section[]> {
+  return adamStepSuite(ctx, false);
+}
+
+async function adamStepSuite(ctx: SuiteContext, withTfjs: boolean): Promise<Section[]> {
   setFiniteChecks(false); // as in training: the loop checks loss, gradient and update itself
   const steps: Record<string, () => number> = {
     [HESSFLOW]: mlpAdamStep(),
-    'TF.js 4 wasm backend': await tfjsStep('wasm'),
-    'TF.js 4 cpu backend': await tfjsStep('cpu'),
+    ...(withTfjs
+      ? { 'TF.js 4 wasm backend': await tfjsStep('wasm'), 'TF.js 4 cpu backend': await tfjsStep('cpu') }
+      : {}),
   };
   const losses: Record<string, number> = {};
   const rounds = ctx.quick ? 7 : 21;
@@ -114,8 +130,10 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
   ctx.log(rows.map((r) => `${r.implementation}: ${(r.ms as number).toFixed(1)} ms`).join('; '));
   return [
     {
-      id: 'tfjs-adam-step',
-      title: `Adam step, MLP 784-256-256-10 (tanh), batch ${BATCH}, float32: hessflow against TF.js (ms, lower is better)`,
+      id: withTfjs ? 'tfjs-adam-step' : 'mlp-torch-adam-step',
+      title: withTfjs
+        ? `Adam step, MLP 784-256-256-10 (tanh), batch ${BATCH}, float32: hessflow against TF.js (ms, lower is better)`
+        : `Adam step, MLP 784-256-256-10 (tanh), batch ${BATCH}, float32: hessflow against PyTorch, each alone in its process (ms, lower is better)`,
       columns: [
         { key: 'implementation', label: 'implementation' },
         { key: 'ms', label: 'ms per step', digits: 1 },
@@ -126,7 +144,9 @@ export async function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
       rows,
       notes: [
         'One step = loss, gradient, Adam update and parameter write. TF.js: optimizer.minimize; hessflow: valueAndGrad, adamw, applyUpdates.',
-        'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm). Target: hessflow ≥ 2× faster than TF.js-wasm.',
+        withTfjs
+          ? 'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm). Target: hessflow ≥ 2× faster than TF.js-wasm.'
+          : 'No TF.js rounds in this process (suite mlp-torch): hessflow and PyTorch each run alone in their own process, their rounds interleaved.',
         'ms' in torch
           ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds}.${paired ? ` hessflow's step ÷ PyTorch's, the median of the ratios within each round: wall ${paired.wall.toFixed(2)}, CPU ${paired.cpu.toFixed(2)}.` : ''}`
           : 'PyTorch was not run here (install it with `apt install python3-torch libopenblas0-pthread`); its row is the quiet-machine figure, without a ratio.',
