@@ -12,7 +12,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { setFiniteChecks } from '../../src/tensor/index.js';
 import { MLP_BATCH, mlpAdamStep } from '../lib/mlp-adam-step.js';
 import { REFERENCE_COLUMNS, pytorchRounds, referenceCells, referenceNote } from '../lib/pytorch-reference.js';
-import { interleave, pairedRatio } from '../lib/timing.js';
+import { type Samples, interleave, pairedRatio } from '../lib/timing.js';
 import type { Row, Section, SuiteContext } from '../lib/types.js';
 
 const BATCH = MLP_BATCH;
@@ -46,6 +46,21 @@ async function tfjsStep(backend: 'cpu' | 'wasm'): Promise<() => number> {
 
 /** The row label (the kernels it ran on are in the record's machine line). */
 const HESSFLOW = 'hessflow';
+/** Steps per round for hessflow and PyTorch alike. */
+const STEPS_PER_ROUND = 5;
+/**
+ * Rounds before the measured ones: 100 steps, so V8 has compiled the hot JavaScript and tiered the
+ * WebAssembly kernels up (with 10 warm-up steps the background compilation still ran during the
+ * measured rounds: hessflow's CPU time per step was 2.3× PyTorch's against 1.6× its wall time).
+ */
+const WARMUP_ROUNDS = 20;
+
+/** Samples of rounds of `steps` steps, as per-step samples. */
+function perStep(s: Samples, steps: number): Samples {
+  const ms = s.ms.map((x) => x / steps);
+  const cpu = s.cpu.map((x) => x / steps);
+  return { ms, cpu, median: s.median / steps, min: s.min / steps, cpuMedian: s.cpuMedian / steps };
+}
 
 export function tfjsSuite(ctx: SuiteContext): Promise<Section[]> {
   return adamStepSuite(ctx, true);
@@ -72,13 +87,23 @@ async function adamStepSuite(ctx: SuiteContext, withTfjs: boolean): Promise<Sect
   const losses: Record<string, number> = {};
   const rounds = ctx.quick ? 7 : 21;
   // PyTorch's rounds interleaved with the others: the machine's speed drifts within minutes.
-  const pytorch = pytorchRounds('mlp_step.py', 5);
+  const pytorch = pytorchRounds('mlp_step.py', STEPS_PER_ROUND);
+  // hessflow takes as many steps per round as PyTorch does (a round's first step finds the caches
+  // the other process left); TF.js one (its steps are 15–75× longer).
   const stepped: Record<string, () => void> = Object.fromEntries(
-    Object.entries(steps).map(([k, f]) => [k, () => void (losses[k] = f())]),
+    Object.entries(steps).map(([k, f]) => [
+      k,
+      k === HESSFLOW
+        ? () => {
+            for (let i = 0; i < STEPS_PER_ROUND; i++) losses[k] = f();
+          }
+        : () => void (losses[k] = f()),
+    ]),
   );
   if (pytorch.stepper) stepped[PYTORCH] = pytorch.stepper;
-  const samples = interleave(stepped, { warmup: 2, rounds });
-  const torch = pytorch.finish(2);
+  const timed = interleave(stepped, { warmup: WARMUP_ROUNDS, rounds });
+  const samples = { ...timed, [HESSFLOW]: perStep(timed[HESSFLOW], STEPS_PER_ROUND) };
+  const torch = pytorch.finish(WARMUP_ROUNDS);
   setFiniteChecks(true);
   for (const [k, l] of Object.entries(losses)) {
     if (!Number.isFinite(l)) throw new Error(`${k}: loss ${l} is not finite`);
@@ -148,7 +173,7 @@ async function adamStepSuite(ctx: SuiteContext, withTfjs: boolean): Promise<Sect
           ? 'Reference numbers on this machine kind (shared/ENVIRONMENT.md): TF.js 318 ms (cpu), 66 ms (wasm). Target: hessflow ≥ 2× faster than TF.js-wasm.'
           : 'No TF.js rounds in this process (suite mlp-torch): hessflow and PyTorch each run alone in their own process, their rounds interleaved.',
         'ms' in torch
-          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, five steps per round, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds}.${paired ? ` hessflow's step ÷ PyTorch's, the median of the ratios within each round: wall ${paired.wall.toFixed(2)}, CPU ${paired.cpu.toFixed(2)}.` : ''}`
+          ? `PyTorch: bench/reference/mlp_step.py, the same step (Adam, lr 1e-3) in its own process, ${STEPS_PER_ROUND} steps per round as hessflow's, its rounds interleaved with the others, timed by its own clocks (wall, and process CPU time); median of ${torch.rounds}.${paired ? ` hessflow's step ÷ PyTorch's, the median of the ratios within each round: wall ${paired.wall.toFixed(2)}, CPU ${paired.cpu.toFixed(2)}.` : ''}`
           : 'PyTorch was not run here (install it with `apt install python3-torch libopenblas0-pthread`); its row is the quiet-machine figure, without a ratio.',
         ...('ms' in torch ? [referenceNote(torch)] : []),
       ],
