@@ -32,7 +32,7 @@
  */
 import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate, validates } from '../wasm/api.js';
-import { WasmKernelHost } from '../wasm/kernel-host.js';
+import { WasmKernelHost, align64 } from '../wasm/kernel-host.js';
 import { adamConstants, adamMomentsLoop } from '../cpu/passes.js';
 import type { AdamConstants, AdamMomentsKernel, AllocateArray } from '../registry.js';
 import { F32x4Lanes } from './f32x4-lanes.js';
@@ -103,7 +103,7 @@ function buildMoments(): FunctionBuilder {
 
 const moduleBytes = (): Uint8Array => assembleModule([{ name: 'moments', fn: buildMoments() }]);
 /** Whole f32x4 groups, rounded up to 64 bytes: an n not a multiple of 4 computes (and drops) a few more lanes. */
-const regionBytes = (n: number): number => Math.ceil((n * 4) / 64) * 64;
+const regionBytes = (n: number): number => align64(n * 4);
 /** Regions start past 64 bytes of slack, as in the other kernels. */
 const DATA_AT = 64;
 /** Below this many elements the call and copies cost more than the loop's arithmetic. */

@@ -28,7 +28,7 @@ import { cpuLayerNorm, cpuLayerNormVjp } from '../cpu/layer-norm.js';
 import type { LayerNormKernel, LayerNormVjpKernel, NormalizeKernel } from '../registry.js';
 import { assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate } from '../wasm/api.js';
-import { WasmKernelHost } from '../wasm/kernel-host.js';
+import { WasmKernelHost, regionOffsets } from '../wasm/kernel-host.js';
 import { forwardSelfCheck, backwardSelfCheck, normalizeSelfCheck } from './layer-norm-check.js';
 import { buildBackward, buildForward } from './layer-norm-module.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
@@ -59,17 +59,8 @@ type BackwardFn = (
   sbSum: number,
 ) => void;
 
-/** Byte offsets of consecutive regions of the given byte sizes, each 64-byte aligned with 16 bytes of slack after it. */
-function layout(sizes: readonly number[]): number[] {
-  const at: number[] = [];
-  let next = 64;
-  for (const s of sizes) {
-    at.push(next);
-    next += Math.ceil((s + 16) / 64) * 64;
-  }
-  at.push(next);
-  return at;
-}
+/** Regions each followed by 16 spare bytes: a row's last group of four may reach past its data. */
+const layout = (sizes: readonly number[]): number[] => regionOffsets(sizes, 16);
 
 const allF32 = (...arrays: ArrayLike<number>[]): boolean => arrays.every((a) => a instanceof Float32Array);
 

@@ -19,7 +19,7 @@ import type {
 } from '../registry.js';
 import { type WasmMemory, instantiate } from '../wasm/api.js';
 import { type FunctionBuilder, assembleModule } from '../wasm/assembler.js';
-import { WasmKernelHost } from '../wasm/kernel-host.js';
+import { WasmKernelHost, align64 } from '../wasm/kernel-host.js';
 import { f32KernelsEnabled, registerF32Kernel } from './register.js';
 import { f32SoftmaxSelfCheck, f32SoftmaxVjpSelfCheck } from './softmax-check.js';
 import { buildLogOut, buildLogStats, buildSoftmaxRows } from './softmax-rows.js';
@@ -36,7 +36,7 @@ interface F32SoftmaxExports {
 type VjpFn = F32SoftmaxExports['vjp'];
 
 /** A region of `n` floats and the 16 bytes a row's last group of four may reach past it, 64-aligned. */
-const region = (n: number): number => Math.ceil((n * 4 + 16) / 64) * 64;
+const region = (n: number): number => align64(n * 4 + 16);
 const DATA_AT = 64;
 
 export class WasmF32Softmax extends WasmKernelHost {

@@ -23,7 +23,7 @@ import { cpuUnary } from '../cpu/elementwise.js';
 import type { UnaryKernel, UnaryOp } from '../registry.js';
 import { FunctionBuilder, assembleModule } from '../wasm/assembler.js';
 import { type WasmMemory, instantiate, validates } from '../wasm/api.js';
-import { WasmKernelHost } from '../wasm/kernel-host.js';
+import { WasmKernelHost, align64 } from '../wasm/kernel-host.js';
 import { F32x4Exp } from './f32x4-exp.js';
 import { F32x4Lanes } from './f32x4-lanes.js';
 import { FUSED_EXP } from './fused-madd.js';
@@ -93,7 +93,7 @@ function buildTanh(): FunctionBuilder {
 
 const moduleBytes = (): Uint8Array => assembleModule([{ name: 'tanh', fn: buildTanh() }]);
 /** Whole f32x4 groups, rounded up to 64 bytes: a length not a multiple of 4 computes (and drops) a few more lanes. */
-const regionBytes = (n: number): number => Math.ceil((n * 4) / 64) * 64;
+const regionBytes = (n: number): number => align64(n * 4);
 /** Regions start past 64 bytes of slack, as in the other kernels. */
 const DATA_AT = 64;
 

@@ -14,7 +14,7 @@ import { type WasmMemory, instantiate, validates } from './api.js';
 import { adamConstants, adamMomentsLoop } from '../cpu/passes.js';
 import type { AdamConstants, AdamMomentsKernel, AdamMomentsLoop, AllocateArray } from '../registry.js';
 import { checkedOnce } from './checked-kernel.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 const allocateNew: AllocateArray = (n) => new Float32Array(n);
 
@@ -103,7 +103,6 @@ function buildMoments(): FunctionBuilder {
   return f;
 }
 
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 /** Regions start past 64 bytes of slack, as in the other kernels. */
 const DATA_AT = 64;
 

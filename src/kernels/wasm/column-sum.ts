@@ -13,7 +13,7 @@ import { collapseReduce, cpuSum } from '../cpu/reduce.js';
 import type { ReduceKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate } from './api.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 type ColumnSumFn = (x: number, rows: number, pairs: number, acc: number) => void;
 
@@ -63,7 +63,7 @@ export class WasmColumnSum extends WasmKernelHost {
    * (out untouched) when x does not fit in linear memory.
    */
   columnSum(x: Float32Array, rows: number, cols: number, out: FloatArray): boolean {
-    const accBytes = Math.ceil((cols * 8) / 64) * 64;
+    const accBytes = align64(cols * 8);
     const xAt = ACC_AT + accBytes;
     if (!this.ensure(xAt + rows * cols * 4)) return false;
     const acc = ACC_AT / 8;

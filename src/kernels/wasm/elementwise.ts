@@ -14,7 +14,7 @@ import { cpuBinary } from '../cpu/elementwise.js';
 import type { BinaryKernel, BinaryOp } from '../registry.js';
 import { FunctionBuilder, type SimdOp, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate } from './api.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 type FlatFn = (a: number, b: number, out: number, bytes: number) => void;
 
@@ -78,7 +78,6 @@ function rowMajor(shape: readonly number[], strides: readonly number[]): boolean
 
 /** Below this many elements the two copies and the call cost more than the scalar loop saves. */
 const MIN_WASM = 64;
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
 export class WasmElementwise extends WasmKernelHost {
   private readonly fns: Record<FlatOp, FlatFn>;

@@ -12,7 +12,7 @@ import { cpuGeluExp, cpuGeluVjp } from '../cpu/gelu.js';
 import type { GeluExpKernel, GeluVjpKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate } from './api.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
@@ -133,7 +133,6 @@ function buildVjp(): FunctionBuilder {
   return f;
 }
 
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 /** The exponential's table lives at the start of memory (after 64 bytes of slack), copied once. */
 const TABLE_AT = 64;
 const DATA_AT = TABLE_AT + align64(EXP_FOR_FLOAT32.table.length * 8);

@@ -4,6 +4,25 @@
  */
 import { type WasmMemory, growTo } from './api.js';
 
+/** `bytes` rounded up to whole 64-byte cache lines: where a kernel's next region in linear memory starts. */
+export const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
+
+/**
+ * Byte offsets of consecutive regions of the given byte sizes from byte 64 on (address 0 stays unused),
+ * each starting on a cache line and followed by at least `slack` spare bytes (for a kernel whose last
+ * vector reaches past its data); the last entry is where the regions end.
+ */
+export function regionOffsets(sizes: readonly number[], slack = 0): number[] {
+  const at: number[] = [];
+  let next = 64;
+  for (const s of sizes) {
+    at.push(next);
+    next += align64(s + slack);
+  }
+  at.push(next);
+  return at;
+}
+
 export class WasmKernelHost {
   protected f32 = new Float32Array(0);
   protected f64 = new Float64Array(0);

@@ -10,7 +10,7 @@ import { cpuLayerNorm, cpuLayerNormVjp } from '../cpu/layer-norm.js';
 import type { LayerNormKernel, LayerNormVjpKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate } from './api.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, regionOffsets } from './kernel-host.js';
 
 const F32 = { align: 2, offset: 0 };
 const F64 = { align: 3, offset: 0 };
@@ -166,8 +166,6 @@ function buildBackward(): FunctionBuilder {
   return f;
 }
 
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
-
 export class WasmLayerNorm extends WasmKernelHost {
   private readonly forwardFn: ForwardFn;
   private readonly backwardFn: BackwardFn;
@@ -184,22 +182,10 @@ export class WasmLayerNorm extends WasmKernelHost {
     this.backwardFn = instance.exports.backward as BackwardFn;
   }
 
-  /** Byte offsets of consecutive 64-byte-aligned regions of the given byte sizes, after 64 bytes of slack. */
-  private static layout(sizes: number[]): number[] {
-    const at: number[] = [];
-    let next = 64;
-    for (const s of sizes) {
-      at.push(next);
-      next += align64(s);
-    }
-    at.push(next);
-    return at;
-  }
-
   readonly forward: LayerNormKernel = (x, rows, cols, eps, gain, bias, y, xhat, rstd) => {
     if (x instanceof Float32Array && rows > 0 && cols > 0) {
       const n = rows * cols;
-      const [xAt, gAt, bAt, yAt, hAt, rAt, end] = WasmLayerNorm.layout([
+      const [xAt, gAt, bAt, yAt, hAt, rAt, end] = regionOffsets([
         4 * n,
         4 * cols,
         4 * cols,
@@ -225,7 +211,7 @@ export class WasmLayerNorm extends WasmKernelHost {
   readonly backward: LayerNormVjpKernel = (g, xhat, rstd, gain, rows, cols, dx, dgain, dbias) => {
     if (g instanceof Float32Array && rows > 0 && cols > 0) {
       const n = rows * cols;
-      const [gAt, hAt, rAt, wAt, dAt, sgAt, sbAt, end] = WasmLayerNorm.layout([
+      const [gAt, hAt, rAt, wAt, dAt, sgAt, sbAt, end] = regionOffsets([
         4 * n,
         4 * n,
         4 * rows,

@@ -69,6 +69,7 @@ import {
   relaxedSimdProbe,
   simdProbe,
 } from './gemm-module.js';
+import { align64 } from './kernel-host.js';
 
 type FlushFn = (at: number, bytes: number) => void;
 type CompactFn = (c: number, from: number, to: number, rows: number) => void;
@@ -157,7 +158,6 @@ function shape(type: WasmFloat, tile: readonly [number, number], fused: boolean)
   return { type, mr: tile[0], nr: tile[1], fused };
 }
 
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 const PAGE = 65536;
 /** Operands up to this size are used as copied (they stay in L1 anyway); larger ones are packed. */
 const PACK_MIN_BYTES = 32768;

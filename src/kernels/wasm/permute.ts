@@ -11,7 +11,7 @@ import { collapsePermute, cpuPermute } from '../cpu/layout.js';
 import type { PermuteKernel } from '../registry.js';
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate } from './api.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 type Copy3Fn = (
   src: number,
@@ -54,7 +54,6 @@ function buildCopy3(): FunctionBuilder {
   return f;
 }
 
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 /** Below this many elements the copies and calls cost more than the scalar loop saves. */
 const MIN_WASM = 256;
 

@@ -23,7 +23,7 @@ import { FunctionBuilder, assembleModule } from './assembler.js';
 import { emitExpPair, expPairLocals, loadF32 } from './exp.js';
 import { buildLogOut, buildLogStats, buildLogVjp } from './log-softmax.js';
 import { type WasmMemory, instantiate } from './api.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 const F32 = { align: 2, offset: 0 };
 const F64 = { align: 3, offset: 0 };
@@ -153,7 +153,6 @@ function buildVjp(): FunctionBuilder {
   return f;
 }
 
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 /** The exponential's table lives at the start of memory (after 64 bytes of slack), copied once. */
 const TABLE_AT = 64;
 const DATA_AT = TABLE_AT + align64(EXP_FOR_FLOAT32.table.length * 8);

@@ -20,7 +20,7 @@ import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate } from './api.js';
 import { emitExpm1, expm1Locals } from './expm1-pair.js';
 import { F64X2_OP as OP, F64x2Lanes } from './f64x2-lanes.js';
-import { WasmKernelHost } from './kernel-host.js';
+import { WasmKernelHost, align64 } from './kernel-host.js';
 
 const F64 = { align: 3, offset: 0 };
 
@@ -121,8 +121,6 @@ function buildTanh(): FunctionBuilder {
   });
   return f;
 }
-
-const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
 export class WasmTanh extends WasmKernelHost {
   private readonly fn: TanhFn;
