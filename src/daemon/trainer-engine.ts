@@ -210,7 +210,7 @@ export class TrainerEngine extends EngineListeners implements TrainingEngine {
     const item = this.queue.peek();
     if (!item) return;
     this.current = item.batch;
-    const step = this.trainer.state().step;
+    const step = this.trainer.nextStep;
     const probing = this.curvature !== null && launchesAt(this.curvature, step);
     if (probing) this.clock.arm();
     let metrics: StepMetrics;

@@ -21,6 +21,8 @@ export class ArrayPool {
   private readonly free = new Map<number, Float32Array[]>();
   /** Every array now in `free`, so one given twice is never handed out twice. */
   private readonly resting = new Set<Float32Array>();
+  /** Arrays someone outside the loop may still hold (`keepOut`): never taken back. */
+  private readonly heldOutside = new WeakSet<Float32Array>();
 
   /**
    * @param perLength at most this many spare arrays of each length are kept (a loop needs a few per
@@ -45,7 +47,7 @@ export class ArrayPool {
    * (which share their buffer with other data) and shared memory are not taken.
    */
   give(a: Float32Array): void {
-    if (!recyclable(a) || this.resting.has(a)) return;
+    if (!recyclable(a) || this.resting.has(a) || this.heldOutside.has(a)) return;
     let list = this.free.get(a.length);
     if (list === undefined) this.free.set(a.length, (list = []));
     if (list.length >= this.perLength) return;
@@ -60,6 +62,14 @@ export class ArrayPool {
   giveUnshared(dead: unknown, live: unknown): void {
     const keep = new Set(float32ArraysOf(live));
     for (const a of new Set(float32ArraysOf(dead))) if (!keep.has(a)) this.give(a);
+  }
+
+  /**
+   * The Float32Arrays of `value` (a state handed to a caller) are never taken back, even when a later
+   * state that shares them (Sophia's h between estimates) is given: the caller may still read them.
+   */
+  keepOut(value: unknown): void {
+    for (const a of float32ArraysOf(value)) this.heldOutside.add(a);
   }
 
   /** Spare arrays held now (for tests and diagnostics). */

@@ -7,6 +7,7 @@
  */
 import { initialParams } from '../nn/model.js';
 import { tensorLayoutOf } from '../nn/tensor-layout.js';
+import { ArrayPool } from '../optim/array-pool.js';
 import { resolveCurvature } from '../step/curvature-schedule.js';
 import { inlineShardedPorts } from '../step/ports.js';
 import type { StepMetrics, StepState } from '../step/records.js';
@@ -31,6 +32,8 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
     pending: [],
     skipped: 0,
   };
+  // The loop owns its state alone: the states it replaces are recycled (array-pool.ts).
+  const arrays = new ArrayPool();
   const ports = inlineShardedPorts(model, () => state.params, config.shards ?? 4);
   const runner = {
     optimizer,
@@ -41,7 +44,7 @@ export function referenceLoop<S>(config: ReferenceConfig<S>): {
   const history: StepMetrics[] = [];
   while (state.step < config.steps) {
     const t0 = performance.now();
-    const m = runStep(state, config.batchAt(state.step), ports, runner);
+    const m = runStep(state, config.batchAt(state.step), ports, runner, arrays);
     m.ms = performance.now() - t0;
     history.push(m);
   }

@@ -8,6 +8,7 @@
 import type { ObservableInput } from 'rxjs';
 import type { Batch } from '../data/batch.js';
 import { lossFunction, type Model } from '../nn/model.js';
+import type { ArrayPool } from '../optim/array-pool.js';
 import { NonFiniteError } from '../tensor/errors.js';
 import { type CurvatureEstimator, estimateCurvature, resolveCurvature } from './curvature-schedule.js';
 import type { ProbeBackend, ProbeOutcome, ShardGradient } from './records.js';
@@ -27,6 +28,7 @@ export interface ProbeTask {
 
 /** `G` and `P` are the plain results for the synchronous runners, something awaitable for a pool. */
 export interface StepPorts<G = ShardGradient, P = ProbeOutcome> {
+  /** The step's loss and gradient; the gradient is a fresh array the runner owns from then on. */
   gradient(step: number, batch: Batch): G;
   probe(task: ProbeTask): P;
 }
@@ -78,12 +80,15 @@ export function inlineProbe(model: Model, task: ProbeTask): ProbeOutcome {
   }
 }
 
-/** Trainer's ports: the model's own loss (mean cross-entropy) and its gradient at `params()`. */
-export function inlinePorts(model: Model, params: () => Float32Array): StepPorts {
+/**
+ * Trainer's ports: the model's own loss (mean cross-entropy) and its gradient at `params()`, in an
+ * array taken from `arrays` when given (the runner gives it back after the step).
+ */
+export function inlinePorts(model: Model, params: () => Float32Array, arrays?: ArrayPool): StepPorts {
   return {
     gradient: (_step, batch) => {
       const inputs = { data: batch.inputs, shape: batch.inputShape };
-      return lossAndGradient(lossFunction(model, inputs, batch.targets as Int32Array), params());
+      return lossAndGradient(lossFunction(model, inputs, batch.targets as Int32Array), params(), arrays);
     },
     probe: (task) => inlineProbe(model, task),
   };

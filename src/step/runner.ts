@@ -8,6 +8,7 @@
 import type { Batch } from '../data/batch.js';
 import { type BatchSpec, validateBatch } from '../data/validate.js';
 import type { Model } from '../nn/model.js';
+import type { ArrayPool } from '../optim/array-pool.js';
 import type { GradientTransformation } from '../optim/transform.js';
 import { applyStep, dueAt } from './apply.js';
 import {
@@ -51,6 +52,12 @@ export function runStep<S>(
   batch: Batch,
   ports: StepPorts,
   o: StepRunnerOptions<S>,
+  /**
+   * A pool for a runner that owns `state` alone: the optimizer takes its arrays from it, and the state
+   * this step replaces, the updates and the gradient go back to it (array-pool.ts). Without one, every
+   * array is fresh and the replaced state stays intact for whoever holds it.
+   */
+  arrays?: ArrayPool,
 ): StepMetrics {
   const t = state.step;
   if (o.batchSpec) validateBatch(batch, o.batchSpec);
@@ -83,5 +90,8 @@ export function runStep<S>(
   if (estimate && !gradient.nonFinite)
     state.pending = [...state.pending, queuedEstimate({ ...estimate, launchedAt: t })];
   const due = dueAt(state.pending, t, c?.staleness ?? 0);
-  return applyStep(state, o.optimizer, gradient, batch.targets.length, due, undefined, c?.estimator);
+  const metrics = applyStep(state, o.optimizer, gradient, batch.targets.length, due, arrays, c?.estimator);
+  // The gradient port's array is the runner's (Hutchinson's comes with the probe's outcome: left alone).
+  if (arrays && !(launches && c.estimator === 'hutchinson')) arrays.give(gradient.grad);
+  return metrics;
 }

@@ -101,12 +101,20 @@ export function shardLossFunction(
  * The value and gradient of the loss `f` at `params` (read, never written). An op that raised
  * NonFiniteError (per-op checks on) makes a non-finite result: the step is then skipped.
  */
-export function lossAndGradient(f: (flat: Tensor) => Tensor, params: Float32Array): ShardGradient {
+export function lossAndGradient(
+  f: (flat: Tensor) => Tensor,
+  params: Float32Array,
+  /** Where the gradient's array comes from, when the caller recycles (array-pool.ts). */
+  arrays?: ArrayPool,
+): ShardGradient {
   try {
     // The passes' intermediates live in scratch memory; the gradient leaves as a copy.
     return withScratch(() => {
       const [y, g] = valueAndGrad(f)(new Tensor(params, [params.length]));
-      return { loss: y.item(), grad: (g.data as Float32Array).slice(), nonFinite: false };
+      const data = g.data as Float32Array;
+      const grad = arrays ? arrays.take(data.length) : new Float32Array(data.length);
+      grad.set(data);
+      return { loss: y.item(), grad, nonFinite: false };
     });
   } catch (e) {
     if (!(e instanceof NonFiniteError)) throw e;
