@@ -74,20 +74,32 @@ export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOp
   // graph is being built. (A VJP may pass g itself, or views of it, to several inputs; those buffers
   // are shared and must never be mutated, so the first in-place update of such a gradient copies it.)
   const owned = new Set<Tensor>();
+  // The element ranges [start, end) of an owned gradient written so far; the rest still holds zeros.
+  const written = new Map<Tensor, number[]>();
   const ownedGrad = (x: Tensor): FloatArray => {
     const prev = grads.get(x);
     if (prev && owned.has(x)) return prev.data;
     const buf = arrayFor(x.dtype, x.size);
     if (prev) buf.set(prev.data);
+    written.set(x, prev ? [0, x.size] : []);
     grads.set(x, new Tensor(buf, x.shape));
     owned.add(x);
     return buf;
+  };
+  /** Marks [start, end) of x's owned gradient written; true when none of it was before (all zeros). */
+  const firstWrite = (x: Tensor, start: number, end: number): boolean => {
+    const ranges = written.get(x)!;
+    let fresh = true;
+    for (let i = 0; i < ranges.length && fresh; i += 2) fresh = ranges[i + 1] <= start || ranges[i] >= end;
+    ranges.push(start, end);
+    return fresh;
   };
   const accumulate = (x: Tensor, gx: Tensor): void => {
     const prev = grads.get(x);
     if (!prev) grads.set(x, gx);
     else if (!buildGraph) {
       const into = ownedGrad(x);
+      firstWrite(x, 0, into.length);
       kernel('binary')('add')(into, [1], gx.data, [1], into, [into.length]);
     } else grads.set(x, add(prev, gx));
   };
@@ -119,7 +131,10 @@ export function gradients(y: Tensor, xs: readonly Tensor[], options: GradientsOp
           const into = ownedGrad(x);
           const src = g.data;
           const part = into.subarray(offset, offset + src.length);
-          kernel('binary')('add')(part, [1], src, [1], part, [src.length]);
+          // A slice's gradient lands where nothing was written yet (the disjoint parameter slices of
+          // a flat θ): copied as is, as a first gradient is kept (accumulate); else added.
+          if (firstWrite(x, offset, offset + src.length)) part.set(src);
+          else kernel('binary')('add')(part, [1], src, [1], part, [src.length]);
         }
         continue;
       }

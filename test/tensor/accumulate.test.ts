@@ -40,3 +40,28 @@ t.test('HVPs through overlapping slices (graph mode assembles slice adjoints in 
   const hv2 = hvp(f, x, tensor([0, 0, 1, 0, 0], [5], 'float64'));
   t.same(Array.from(hv2.data), [0, 1, 6 * 3, 1, 0]);
 });
+
+t.test(
+  'disjoint slices land in untouched zeros as they are; a later use of the same range adds',
+  async (t) => {
+    // Slice [0, 2) gets −1·(+0) = −0 and 3; nothing reads [2, 3); [3, 5) gets 1 and 2, then x itself
+    // adds 10 everywhere.
+    const w = tensor([-1, 3], [2], 'float64');
+    const f = (x: ReturnType<typeof tensor>) =>
+      add(sum(mul(slice(x, [0], [2]), w)), sum(mul(slice(x, [3], [2]), tensor([1, 2], [2], 'float64'))));
+    const x = tensor([0, 1, 2, 3, 4], [5], 'float64');
+    const [, g] = valueAndGrad(f)(x);
+    t.same(Array.from(g.data), [-1, 3, 0, 1, 2]);
+    const [, g2] = valueAndGrad((x: ReturnType<typeof tensor>) => add(f(x), sum(mul(x, 10))))(x);
+    t.same(Array.from(g2.data), [9, 13, 10, 11, 12]);
+    // The first gradient of a range is kept as the VJP made it, sign of zero included (as accumulate
+    // keeps a tensor's first gradient); only a second contribution goes through an addition.
+    const z = (x: ReturnType<typeof tensor>) =>
+      sum(mul(slice(x, [1], [2]), tensor([-0, -0], [2], 'float64')));
+    const [, gz] = valueAndGrad(z)(tensor([1, -1, 2, 5], [4], 'float64'));
+    t.same(
+      Array.from(gz.data).map((v) => Object.is(v, -0)),
+      [false, true, true, false],
+    );
+  },
+);
