@@ -1,6 +1,6 @@
 /**
- * The BLAS backend of 'matmul' and 'affine' (src/kernels/blas): which library loads and when it does
- * not (HESSFLOW_BLAS, HESSFLOW_KERNELS), that it leaves its operands untouched and reads views at
+ * The BLAS backend of 'matmul', 'affine' and 'addInto' (src/kernels/blas): which library loads and
+ * when it does not (HESSFLOW_BLAS, HESSFLOW_KERNELS), that it leaves its operands untouched and reads views at
  * their offsets, the same bits on every call and in a worker thread, and the affine bias contract.
  * Its products against the CPU reference (odd sizes, transposes, batches, poisoned outputs) are in
  * matmul.test.ts and tensor/kernels.test.ts, which run every registered backend.
@@ -10,6 +10,8 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import t from 'tap';
 import { addRowBias, cpuMatmul } from '../../src/kernels/cpu/matmul.js';
+import { addIntoLoop } from '../../src/kernels/cpu/passes.js';
+import { MIN_BLAS_PASS } from '../../src/kernels/blas/passes.js';
 import { activeKernelBackend, blasStatus, describeKernels, kernelFor } from '../../src/kernels/index.js';
 import { spec, values } from './matmul-check.js';
 
@@ -38,7 +40,7 @@ function child(
 
 const PROBE = `
 import { activeKernelBackend, blasStatus, describeKernels, kernelBackends, kernelMode } from './src/kernels/index.ts';
-console.log(JSON.stringify({ described: describeKernels(), mode: kernelMode(), status: blasStatus(), backends: kernelBackends('matmul'), active: activeKernelBackend('matmul'), affine: activeKernelBackend('affine') }));
+console.log(JSON.stringify({ described: describeKernels(), mode: kernelMode(), status: blasStatus(), backends: kernelBackends('matmul'), active: activeKernelBackend('matmul'), affine: activeKernelBackend('affine'), passes: kernelBackends('addInto') }));
 `;
 
 t.test(
@@ -59,12 +61,14 @@ t.test(
         backends: string[];
         active: string;
         affine: string;
+        passes: string[];
       };
       t.equal(o.status.active, false, JSON.stringify(env));
       t.match(o.status.reason, reason);
       t.same(o.backends, ['cpu', 'wasm'], 'not registered');
       t.equal(o.active, 'wasm', 'the wasm gemm is the default');
       t.equal(o.affine, 'wasm');
+      t.notOk(o.passes.includes('blas'), 'no BLAS addInto either');
     }
   },
 );
@@ -176,3 +180,31 @@ t.test(
     t.same(Array.from(msg.out), Array.from(mine));
   },
 );
+
+t.test('addInto through saxpy: the reference loop’s bits, views at their offsets', { skip }, async (t) => {
+  t.equal(activeKernelBackend('addInto'), 'blas');
+  const addInto = kernelFor('addInto', 'blas')!;
+  const bitsOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  for (const n of [MIN_BLAS_PASS - 1, MIN_BLAS_PASS, 269_322]) {
+    const a = Float32Array.from(values(Float32Array, n, 5), (v, i) => v * 2 ** ((i % 61) - 30));
+    const b = Float32Array.from(values(Float32Array, n, 6), (v, i) => v * 2 ** ((i % 53) - 26));
+    a.set([0, -0, -0, 1e-45, Infinity, NaN, 3e38, -2e-39]);
+    b.set([-0, 0, -0, -1e-45, 1, 1, 3e38, 1e-39]);
+    const want = a.slice();
+    addIntoLoop(want, b);
+    const got = a.slice();
+    addInto(got, b);
+    t.ok(bitsOf(got).equals(bitsOf(want)), `n = ${n}: the loop's bits`);
+    // A view at an offset: only its elements change.
+    const big = a.slice();
+    addInto(big.subarray(3, n - 2), b.subarray(3, n - 2));
+    const wantView = a.slice();
+    addIntoLoop(wantView.subarray(3, n - 2), b.subarray(3, n - 2));
+    t.ok(bitsOf(big).equals(bitsOf(wantView)), `a view, n = ${n}`);
+    const twice = a.slice();
+    addInto(twice, twice);
+    const wantTwice = a.slice();
+    addIntoLoop(wantTwice, wantTwice);
+    t.ok(bitsOf(twice).equals(bitsOf(wantTwice)), `dst = src, n = ${n}`);
+  }
+});

@@ -67,7 +67,12 @@ t.test('matmul defaults to BLAS or wasm; useKernelBackend overrides; reset resto
   ] as const) {
     const backends = kernelBackends(name);
     t.same(backends.slice(0, 2), ['cpu', 'wasm'], `${name}: CPU reference first, then wasm`);
-    const want = name === 'affine' ? matmulDefault : backends.includes(F32_BACKEND) ? F32_BACKEND : 'wasm';
+    const want =
+      name === 'affine' || (name === 'addInto' && backends.includes('blas'))
+        ? matmulDefault
+        : backends.includes(F32_BACKEND)
+          ? F32_BACKEND
+          : 'wasm';
     t.equal(activeKernelBackend(name), want, `${name}: ${want} preferred`);
     if (kernelMode() === 'exact')
       t.same(backends, ['cpu', 'wasm'], `${name}: exact mode registers nothing else`);

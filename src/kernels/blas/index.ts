@@ -1,19 +1,21 @@
 /**
- * Registers the BLAS backend of 'matmul' and 'affine' when a CBLAS library loads (library.ts) and the
- * backend passes the same self-check as the WebAssembly one (float32 within 1e-5 relative, float64
- * within 1e-12 of the CPU reference); it is then preferred over the WebAssembly gemm. Select a backend
- * explicitly with `useKernelBackend('matmul' | 'affine', 'cpu' | 'wasm' | 'blas')`, or keep BLAS from
- * loading with `HESSFLOW_BLAS=off` or `HESSFLOW_KERNELS=exact` (mode.ts).
+ * Registers the BLAS backend of 'matmul' and 'affine' (and of the 'addInto' pass, passes.ts) when a
+ * CBLAS library loads (library.ts) and the backend passes the same self-check as the WebAssembly one
+ * (float32 within 1e-5 relative, float64 within 1e-12 of the CPU reference); it is then preferred
+ * over the WebAssembly gemm. Select a backend explicitly with `useKernelBackend('matmul' | 'affine',
+ * 'cpu' | 'wasm' | 'blas')`, or keep BLAS from loading with `HESSFLOW_BLAS=off` or
+ * `HESSFLOW_KERNELS=exact` (mode.ts).
  *
  * Measured (bench/readings/cpu-speed.md): OpenBLAS 0.3.21 (Cooperlake kernel, one thread) runs the
  * MLP and char-GPT shapes at 90–100 GFLOP/s on the 2-vCPU Zen 4 VM, against 35–45 for the wasm gemm
  * with its copies in and out of WebAssembly memory.
  */
 import { selfCheck } from '../cpu/matmul-self-check.js';
-import { preferKernelBackend, registerKernel } from '../registry.js';
+import { kernel, preferKernelBackend, registerKernel } from '../registry.js';
 import { kernelMode } from '../mode.js';
 import { type BlasLoad, loadBlas } from './library.js';
 import { blasAffine, blasMatmul } from './matmul.js';
+import { blasAddInto, blasAddIntoSelfCheck } from './passes.js';
 
 const loaded: BlasLoad =
   kernelMode() === 'exact' ? { ok: false, reason: 'HESSFLOW_KERNELS=exact' } : loadBlas();
@@ -40,6 +42,14 @@ if (loaded.ok) {
     };
   }
 } else status = { active: false, reason: loaded.reason };
+
+// The addInto pass (passes.ts): preferred where its own self-check passes; it falls back to the backend
+// preferred before it for short or partly overlapping vectors.
+if (loaded.ok) {
+  const addInto = blasAddInto(loaded.blas.saxpy, kernel('addInto'));
+  registerKernel('addInto', 'blas', addInto);
+  if (blasAddIntoSelfCheck(addInto)) preferKernelBackend('addInto', 'blas');
+}
 
 export function blasStatus(): BlasStatus {
   return status;

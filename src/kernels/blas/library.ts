@@ -1,5 +1,5 @@
 /**
- * Finds a CBLAS library (OpenBLAS by default) and binds its gemm through koffi, a C foreign-function
+ * Finds a CBLAS library (OpenBLAS by default) and binds its gemm and saxpy through koffi, a C foreign-function
  * interface for Node with prebuilt binaries (an optional dependency: nothing is compiled at install).
  * Arrays are passed by pointer to their own memory: no copies in or out, unlike the wasm kernels.
  *
@@ -10,6 +10,7 @@
  * worker threads, and a gemm of its own threads on top would oversubscribe the cores.
  */
 import { createRequire } from 'node:module';
+import type { Saxpy } from './passes.js';
 
 /** cblas_sgemm / cblas_dgemm with row-major order fixed by the caller. */
 export type Gemm = (
@@ -30,6 +31,7 @@ export type Gemm = (
 ) => void;
 
 export interface BlasLibrary {
+  readonly saxpy: Saxpy;
   readonly sgemm: Gemm;
   readonly dgemm: Gemm;
   /** The file or soname that loaded. */
@@ -78,10 +80,11 @@ function bind(koffi: Koffi, path: string): BlasLibrary {
     ) as Gemm;
   const sgemm = gemm('s');
   const dgemm = gemm('d');
+  const saxpy = lib.func('void cblas_saxpy(int, float, float *, int, _Inout_ float *, int)') as Saxpy;
   optionalFunc(lib, 'void openblas_set_num_threads(int)')?.(1);
   const config = (optionalFunc(lib, 'const char *openblas_get_config()')?.() as string | undefined) ?? '';
   const core = (optionalFunc(lib, 'const char *openblas_get_corename()')?.() as string | undefined) ?? '';
-  return { sgemm, dgemm, library: path, config, core };
+  return { sgemm, dgemm, saxpy, library: path, config, core };
 }
 
 /** Loads the CBLAS library once per thread; never throws. */
