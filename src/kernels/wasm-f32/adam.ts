@@ -106,6 +106,11 @@ const moduleBytes = (): Uint8Array => assembleModule([{ name: 'moments', fn: bui
 const regionBytes = (n: number): number => align64(n * 4);
 /** Regions start past 64 bytes of slack, as in the other kernels. */
 const DATA_AT = 64;
+/**
+ * Elements per chunk: the four 32 KiB regions (g, m, v, u) stay in the core's L2 cache between the
+ * copies in, the arithmetic and the copies out (whole 1 MB arrays at once took twice as long).
+ */
+const CHUNK = 8192;
 /** Below this many elements the call and copies cost more than the loop's arithmetic. */
 export const MIN_F32_ADAM = 64;
 
@@ -148,31 +153,36 @@ export class F32Adam extends WasmKernelHost {
     out: Float32Array,
   ): boolean {
     const n = g.length;
-    const region = regionBytes(n);
+    const region = regionBytes(Math.min(n, CHUNK));
     const [gAt, muAt, nuAt, outAt] = [0, 1, 2, 3].map((k) => DATA_AT + k * region);
     if (!this.ensure(outAt + region)) return false;
-    this.f32.set(g, gAt / 4);
-    this.f32.set(mu0, muAt / 4);
-    this.f32.set(nu0, nuAt / 4);
-    const bytes = Math.ceil(n / 4) * 16;
-    this.fn(
-      gAt,
-      muAt,
-      nuAt,
-      outAt,
-      bytes,
-      c.b1,
-      1 - c.b1,
-      c.b2,
-      1 - c.b2,
-      1 / c.bc1,
-      1 / c.bc2,
-      c.epsRoot,
-      c.eps,
-    );
-    mu.set(this.f32.subarray(muAt / 4, muAt / 4 + n));
-    nu.set(this.f32.subarray(nuAt / 4, nuAt / 4 + n));
-    out.set(this.f32.subarray(outAt / 4, outAt / 4 + n));
+    const f32 = this.f32;
+    // Chunk by chunk, so the six regions stay in the core's cache between copy, arithmetic and copy.
+    for (let s = 0; s < n; s += CHUNK) {
+      const e = Math.min(n, s + CHUNK);
+      const k = e - s;
+      f32.set(g.subarray(s, e), gAt / 4);
+      f32.set(mu0.subarray(s, e), muAt / 4);
+      f32.set(nu0.subarray(s, e), nuAt / 4);
+      this.fn(
+        gAt,
+        muAt,
+        nuAt,
+        outAt,
+        Math.ceil(k / 4) * 16,
+        c.b1,
+        1 - c.b1,
+        c.b2,
+        1 - c.b2,
+        1 / c.bc1,
+        1 / c.bc2,
+        c.epsRoot,
+        c.eps,
+      );
+      mu.set(f32.subarray(muAt / 4, muAt / 4 + k), s);
+      nu.set(f32.subarray(nuAt / 4, nuAt / 4 + k), s);
+      out.set(f32.subarray(outAt / 4, outAt / 4 + k), s);
+    }
     return true;
   }
 }
