@@ -20,7 +20,7 @@ const config = () => ({
 });
 
 /** Every Float32Array of a state, copied: what it held when taken. */
-function bytesOf(s: TrainState): Buffer[] {
+function bytesOf(s: Pick<TrainState, 'params' | 'optState'>): Buffer[] {
   const out: Buffer[] = [Buffer.from(s.params.slice().buffer)];
   const walk = (v: unknown): void => {
     if (v instanceof Float32Array) out.push(Buffer.from(v.slice().buffer));
