@@ -1,5 +1,6 @@
 /**
- * Recycled Float32Arrays for a training loop that owns its optimizer states.
+ * Recycled Float32Arrays for a training loop that owns its optimizer states (the pipeline's
+ * Coordinator; the Trainer and referenceLoop through runStep).
  *
  * Every update of a pure transformation returns fresh moment and update arrays: at 270k parameters
  * AdamW allocates 3 MB a step, and the shard reduction 1 MB more. V8 frees ArrayBuffers only in a
