@@ -155,6 +155,13 @@ export type LogSoftmaxVjpKernel = (
 export type GeluVjpKernel = (x: FloatArray, g: FloatArray, out: FloatArray, e?: Float64Array) => void;
 
 /**
+ * The tanh backward from the forward's output: out = g ⊙ (1 − y ⊙ y), elementwise over equal-length
+ * arrays, each of the three operations rounded to the arrays' type — the bits of tanh's VJP written in
+ * primitive ops (mul, sub, mul), in one pass instead of three.
+ */
+export type TanhVjpKernel = (y: FloatArray, g: FloatArray, out: FloatArray) => void;
+
+/**
  * GELU (tanh form) of x into out, saving e = exp(−2u), u = √(2/π)(x + 0.044715x³), per element in
  * float64 for a later `geluVjp` on the same x.
  */
@@ -288,6 +295,7 @@ export interface KernelSignatures extends VectorPassSignatures {
   logSoftmaxVjp: LogSoftmaxVjpKernel;
   geluVjp: GeluVjpKernel;
   geluExp: GeluExpKernel;
+  tanhVjp: TanhVjpKernel;
   /** GELU″(x) elementwise (tanh form); the unary signature, `param` unused. */
   geluSecond: UnaryKernel;
   normalize: NormalizeKernel;

@@ -3,8 +3,9 @@
  * GELU VJP — checked in float64 against central differences: their gradients, and their Hessian-vector
  * products (double backward through the fused VJPs, including the paths where the upstream gradient
  * itself depends on the input, so each fused VJP's own VJP for both of its arguments is exercised).
- * The causal softmax is also held to the masked composite it replaces, and the float32 kernels to
- * float64 Math.tanh / Math.exp formulas at float32 precision.
+ * tanh's one-kernel VJP is held to its primitive form bit for bit. The causal softmax is also held to
+ * the masked composite it replaces, and the float32 kernels to float64 Math.tanh / Math.exp formulas
+ * at float32 precision.
  */
 import fc from 'fast-check';
 import t from 'tap';
@@ -15,6 +16,7 @@ import {
   exp,
   gelu,
   grad,
+  hvp,
   logSoftmax,
   matmul,
   mul,
@@ -256,6 +258,35 @@ t.test("logSoftmax's one-kernel VJP is the primitives' g − exp(y)·Σg bit for
     }
   }
 });
+
+t.test(
+  "tanh's one-kernel VJP is the primitives' g·(1 − y·y) bit for bit, and double backward still works",
+  async (t) => {
+    for (const n of [1, 63, 64, 301, 8200]) {
+      for (const f32 of [true, false]) {
+        const mk = (v: ArrayLike<number>): Tensor =>
+          f32 ? tensor(Float32Array.from(v), [n]) : f64(Array.from(v), [n]);
+        const xs = normals(n, n, 'tx').map((v) => 3 * v);
+        const g = mk(normals(n, n, 'tg'));
+        const got = grad((x) => sum(mul(tanh(x), g)))(mk(xs)).data;
+        const want = noGrad(() => {
+          const y = tanh(mk(xs));
+          return mul(g, sub(1, mul(y, y)));
+        }).data;
+        let same = got.length === want.length;
+        for (let k = 0; k < want.length && same; k++) same = Object.is(got[k], want[k]);
+        t.ok(same, `n = ${n} ${f32 ? 'float32' : 'float64'}: same bits`);
+      }
+    }
+    // Hessian of Σ tanh(x)·c: diagonal −2·c·tanh(x)·(1 − tanh²x), through the primitive backward.
+    const xs = [0.3, -1.2, 2.5, 0];
+    const c = f64([1, 2, -0.5, 3], [4]);
+    const hv = hvp((x) => sum(mul(tanh(x), c)), f64(xs, [4]), f64([1, 1, 1, 1], [4]));
+    const want = xs.map((x, i) => -2 * [1, 2, -0.5, 3][i] * Math.tanh(x) * (1 - Math.tanh(x) ** 2));
+    for (let i = 0; i < 4; i++)
+      t.ok(Math.abs(hv.data[i] - want[i]) < 1e-14, `H·1 [${i}] ${hv.data[i]} vs ${want[i]}`);
+  },
+);
 
 t.test('summary', async (t) => {
   t.comment(log_.summary());

@@ -507,6 +507,28 @@ const CASES: Cases = {
       },
     ];
   },
+  tanhVjp: (dtype, seed) => {
+    const n = 1 + ints(1, 200, seed, 'n')[0];
+    const y = inputs(
+      dtype,
+      normals(n, seed, 'tanh-y').map((v) => Math.tanh(2 * v)),
+    );
+    const g = inputs(dtype, normals(n, seed, 'tanh-g'));
+    const f = dtype === 'float32' ? Math.fround : (v: number) => v;
+    return [
+      {
+        label: `tanhVjp n=${n}`,
+        run: (impl: KernelSignatures['tanhVjp']) => {
+          const o = poisoned(dtype, n);
+          impl(y, g, o);
+          return o;
+        },
+        // g·(1 − y·y), each operation rounded to the dtype: the primitive ops' bits.
+        want: Float64Array.from(y, (v, i) => f(g[i] * f(1 - f(v * v)))),
+        exact: true,
+      },
+    ];
+  },
   geluVjp: (dtype, seed) => {
     const n = 1 + ints(1, 40, seed, 'n')[0];
     const x = inputs(
@@ -1090,6 +1112,7 @@ const EXPECTED: KernelName[] = [
   'geluVjp',
   'geluExp',
   'geluSecond',
+  'tanhVjp',
   'normalize',
   'layerNorm',
   'layerNormVjp',

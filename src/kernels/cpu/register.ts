@@ -5,6 +5,7 @@ import { cpuGeluExp, cpuGeluSecond, cpuGeluVjp } from './gelu.js';
 import { cpuLayerNorm, cpuLayerNormVjp } from './layer-norm.js';
 import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from './softmax.js';
 import { cpuMax, cpuSum } from './reduce.js';
+import { cpuTanhVjp } from './tanh-vjp.js';
 import {
   addIntoLoop,
   cpuAdamMoments,
@@ -36,6 +37,7 @@ registerKernel('logSoftmaxVjp', 'cpu', cpuLogSoftmaxVjp);
 registerKernel('geluVjp', 'cpu', cpuGeluVjp);
 registerKernel('geluExp', 'cpu', cpuGeluExp);
 registerKernel('geluSecond', 'cpu', cpuGeluSecond);
+registerKernel('tanhVjp', 'cpu', cpuTanhVjp);
 registerKernel('normalize', 'cpu', cpuNormalize);
 registerKernel('layerNorm', 'cpu', cpuLayerNorm);
 registerKernel('layerNormVjp', 'cpu', cpuLayerNormVjp);

@@ -10,6 +10,7 @@ import { cpuLayerNorm, cpuLayerNormVjp } from '../cpu/layer-norm.js';
 import { cpuPermute } from '../cpu/layout.js';
 import { cpuSum } from '../cpu/reduce.js';
 import { cpuCausalSoftmax, cpuLogSoftmaxVjp, cpuSoftmax, cpuSoftmaxVjp } from '../cpu/softmax.js';
+import { cpuTanhVjp } from '../cpu/tanh-vjp.js';
 import type {
   BinaryKernel,
   BinaryOp,
@@ -23,6 +24,7 @@ import type {
   SoftmaxKernel,
   SoftmaxVjpKernel,
   LogSoftmaxVjpKernel,
+  TanhVjpKernel,
   UnaryKernel,
 } from '../registry.js';
 
@@ -248,6 +250,31 @@ export function tanhSelfCheck(tanh: UnaryKernel): boolean {
     cpuUnary('tanh')(x, want, 0);
     tanh(x, got, 0);
     for (let i = 0; i < n; i++) if (!Object.is(got[i], want[i])) return false;
+  }
+  return true;
+}
+
+/**
+ * 'tanhVjp' equal to the CPU reference bit for bit on float32 lengths with tails (a multiple of 4 and
+ * not, below and above one chunk), y across (−1, 1) and its edges (±1, ±0, subnormals, NaN), g of
+ * every magnitude.
+ */
+export function tanhVjpSelfCheck(tanhVjp: TanhVjpKernel): boolean {
+  let seed = 16180;
+  const next = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+  for (const n of [1, 67, 8195]) {
+    const y = new Float32Array(n).map(() => Math.tanh(4 * next()));
+    const g = new Float32Array(n).map(() => next() * 2 ** (60 * next()));
+    if (n > 8) y.set([1, -1, 0, -0, 1e-45, NaN, 0.99999994, -3e-39], n - 8);
+    if (n > 8) g.set([1, -0, Infinity, 3, -2, 1, 3e38, 1e-45], n - 8);
+    const want = new Float32Array(n);
+    const got = new Float32Array(n).fill(NaN);
+    cpuTanhVjp(y, g, want);
+    tanhVjp(y, g, got);
+    for (let i = 0; i < n; i++) {
+      if (Object.is(got[i], want[i]) || (Number.isNaN(got[i]) && Number.isNaN(want[i]))) continue;
+      return false;
+    }
   }
   return true;
 }

@@ -7,7 +7,7 @@
  * moves ('permute'), float32 LayerNorm ('layerNorm', 'layerNormVjp'), softmax and log-softmax
  * ('softmax', 'causalSoftmax', 'softmaxVjp', 'logSoftmaxVjp'), the GELU forward that saves its exponentials
  * ('geluExp') and the backward from them ('geluVjp'), float32 tanh ('unary': its other ops are the CPU
- * reference's) — and become the default only when their exact
+ * reference's) and its backward ('tanhVjp') — and become the default only when their exact
  * self-checks (exact-checks.ts) pass. Select explicitly with `useKernelBackend(name, 'cpu' | 'wasm')`.
  */
 import '../cpu/register.js';
@@ -23,6 +23,7 @@ import {
   softmaxSelfCheck,
   sumSelfCheck,
   tanhSelfCheck,
+  tanhVjpSelfCheck,
 } from './exact-checks.js';
 import { WasmColumnSum } from './column-sum.js';
 import { WasmElementwise } from './elementwise.js';
@@ -31,6 +32,7 @@ import { WasmLayerNorm } from './layer-norm.js';
 import { WasmSoftmax } from './softmax.js';
 import { WasmGelu } from './gelu.js';
 import { WasmTanh } from './tanh.js';
+import { WasmTanhVjp } from './tanh-vjp.js';
 import { WasmMatmul, wasmSimdSupported } from './matmul.js';
 import { selfCheck } from '../cpu/matmul-self-check.js';
 
@@ -120,6 +122,14 @@ if (wasmGelu) {
   registerKernel('geluExp', 'wasm', wasmGelu.geluExp);
   if (geluVjpSelfCheck(wasmGelu.geluVjp)) preferKernelBackend('geluVjp', 'wasm');
   if (geluExpSelfCheck(wasmGelu.geluExp)) preferKernelBackend('geluExp', 'wasm');
+}
+
+/** The instance behind the 'tanhVjp' kernel's wasm backend (undefined without WebAssembly SIMD). */
+export const wasmTanhVjp: WasmTanhVjp | undefined = wasmSimdSupported() ? new WasmTanhVjp() : undefined;
+
+if (wasmTanhVjp) {
+  registerKernel('tanhVjp', 'wasm', wasmTanhVjp.kernel);
+  if (tanhVjpSelfCheck(wasmTanhVjp.kernel)) preferKernelBackend('tanhVjp', 'wasm');
 }
 
 /** The instance behind the 'unary' kernel's wasm backend (tanh; undefined without WebAssembly SIMD). */

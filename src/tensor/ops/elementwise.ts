@@ -4,7 +4,7 @@
  */
 import { kernel, type BinaryOp, type UnaryOp } from '../../kernels/registry.js';
 import { ShapeError, describeShape } from '../errors.js';
-import { record } from '../graph.js';
+import { isGradEnabled, record } from '../graph.js';
 import { type Shape, broadcastShapes, broadcastStrides, sameShape, sizeOf } from '../shape.js';
 import { Tensor, arrayFor, kernelOutput } from '../tensor.js';
 import { type TensorLike, commonDType, lift, output } from './common.js';
@@ -138,7 +138,23 @@ export function pow(x: Tensor, p: number): Tensor {
 
 export function tanh(x: Tensor): Tensor {
   const y = unaryRaw('tanh', x);
-  return record(y, 'tanh', [x], (g) => [mul(g, sub(1, mul(y, y)))]);
+  return record(y, 'tanh', [x], (g) => [
+    // g·(1 − y²): as one 'tanhVjp' pass when nothing records the backward (the same three roundings
+    // as the primitive ops), in primitive ops when a graph of it is built (double backward).
+    isGradEnabled() || g.dtype !== y.dtype ? mul(g, sub(1, mul(y, y))) : tanhVjp(y, g),
+  ]);
+}
+
+/** g·(1 − y²) elementwise in one kernel pass; not differentiable (tanh's VJP outside a graph). */
+function tanhVjp(y: Tensor, g: Tensor): Tensor {
+  if (!sameShape(y.shape, g.shape))
+    throw new ShapeError(
+      'tanh',
+      `gradient ${describeShape(g.shape)} does not match output ${describeShape(y.shape)}`,
+    );
+  const out = kernelOutput(y.dtype, y.size);
+  kernel('tanhVjp')(y.data, g.data, out);
+  return output('tanhVjp', out, y.shape, [y, g]);
 }
 
 export function sigmoid(x: Tensor): Tensor {
