@@ -35,6 +35,11 @@ export function sumOfSquares(v: Float32Array): number {
   return kernel('sumOfSquares')(v);
 }
 
+/** True when v holds no ±Infinity and no NaN. */
+export function allFinite(v: Float32Array): boolean {
+  return kernel('allFinite')(v);
+}
+
 /** out[i] = f32(b·a[i] + c·x[i]) in float64, unfused; out may be a or x. */
 export function emaInto(out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number): void {
   checkLengths('emaInto', out.length, a, x);

@@ -259,6 +259,8 @@ export interface VectorPassSignatures {
   addScaledInto: (out: Float32Array, g: Float32Array, p: Float32Array, wd: number) => void;
   /** Σ v[i]² in float64, in the reference's fixed order of eight partial sums. */
   sumOfSquares: (v: Float32Array) => number;
+  /** True when v holds no ±Infinity and no NaN. */
+  allFinite: (v: Float32Array) => boolean;
   /** out[i] = f32(b·a[i] + c·x[i]), unfused. */
   emaInto: (out: Float32Array, a: Float32Array, x: Float32Array, b: number, c: number) => void;
   /** out[i] = f32(sign(m)·min(|m|/(scale·h + eps), 1)); returns how many ratios were below 1. */

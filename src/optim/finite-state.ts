@@ -8,10 +8,10 @@
  * array is checked. To stay cheap on every step, a part of the new state that is the very same object as
  * in the previous state (an array the step did not replace, e.g. a curvature estimate between refreshes)
  * is not checked again: optimizers are pure (`update` never mutates its input state), so an unchanged
- * reference holds unchanged, already checked values. Float32Arrays are checked by `sumOfSquares` (the
- * WebAssembly SIMD kernel where available): Σ v² in float64 is finite exactly when every value is.
+ * reference holds unchanged, already checked values. Float32Arrays are checked by `allFinite` (the
+ * WebAssembly SIMD kernel where available: Σ (v − v) is 0 exactly when every value is finite).
  */
-import { sumOfSquares } from '../kernels/passes.js';
+import { allFinite } from '../kernels/passes.js';
 
 function float64Finite(v: Float64Array): boolean {
   // v * 0 is 0 for every finite v and NaN for ±Infinity and NaN.
@@ -26,7 +26,7 @@ export function stateIsFinite(next: unknown, prev?: unknown, depth = 0): boolean
   if (typeof next === 'number') return Number.isFinite(next);
   if (next === null || typeof next !== 'object' || depth > 32) return true;
   if (ArrayBuffer.isView(next)) {
-    if (next instanceof Float32Array) return Number.isFinite(sumOfSquares(next));
+    if (next instanceof Float32Array) return allFinite(next);
     if (next instanceof Float64Array) return float64Finite(next);
     return true; // integer arrays hold no NaN or infinity
   }

@@ -60,6 +60,7 @@ t.test('matmul defaults to BLAS or wasm; useKernelBackend overrides; reset resto
     'scaleInto',
     'addScaledInto',
     'sumOfSquares',
+    'allFinite',
     'emaInto',
     'sophiaGClip',
     'sophiaHClip',

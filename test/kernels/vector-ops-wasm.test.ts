@@ -13,7 +13,7 @@ import {
   scaleIntoLoop,
   sumOfSquaresLoop,
 } from '../../src/kernels/cpu/passes.js';
-import { addInto, addScaledInto, scaleInto, sumOfSquares } from '../../src/kernels/passes.js';
+import { addInto, addScaledInto, allFinite, scaleInto, sumOfSquares } from '../../src/kernels/passes.js';
 import {
   WasmVectorOps,
   vectorOpsSelfCheck,
@@ -258,6 +258,7 @@ t.test('the self-check rejects kernels that are off', async (t) => {
     scaleInto: (o, x, f) => w.scaleInto(o, x, f),
     addScaledInto: (o, g, p, wd) => w.addScaledInto(o, g, p, wd),
     sumOfSquares: (v) => w.sumOfSquares(v),
+    allFinite: (v) => w.allFinite(v),
     ...patch,
   });
   t.ok(vectorOpsSelfCheck(broken({})), 'the faithful wrapper passes');
@@ -299,4 +300,32 @@ t.test('the self-check rejects kernels that are off', async (t) => {
     vectorOpsSelfCheck(broken({ sumOfSquares: (v) => v.reduce((s, x) => s + x * x, 0) })),
     'a sum in another order',
   );
+  t.notOk(
+    vectorOpsSelfCheck(broken({ allFinite: (v) => v.subarray(0, v.length - 1).every(Number.isFinite) })),
+    'a finiteness check that misses the last element',
+  );
+});
+
+t.test('allFinite finds one ±Infinity or NaN anywhere, tails and chunk edges included', async (t) => {
+  let bad = 0;
+  for (const n of [1, 3, 256, 257, 16383, 16384, 16385, 40_001]) {
+    const v = Float32Array.from(normals(n, n, 'finite'), (x, i) => x * 2 ** ((i % 200) - 100));
+    if (w.allFinite(v) !== true) bad++;
+    for (const i of [0, n - 1, n >> 1, Math.min(n - 1, 16384)]) {
+      for (const x of [Infinity, -Infinity, NaN]) {
+        const u = v.slice();
+        u[i] = x;
+        if (w.allFinite(u) !== false || allFinite(u) !== false) {
+          bad++;
+          t.fail(`n ${n}: ${x} at ${i} not found`);
+        }
+      }
+    }
+    // The largest finite values and subnormals are finite.
+    const edge = v.slice();
+    edge[0] = 3.4028234663852886e38;
+    edge[n - 1] = -1e-45;
+    if (w.allFinite(edge) !== true || allFinite(edge) !== true) bad++;
+  }
+  t.equal(bad, 0);
 });

@@ -785,6 +785,23 @@ const CASES: Cases = {
       },
     ];
   },
+  allFinite: (_dtype, seed) => {
+    const {
+      n,
+      v: [x],
+    } = passVectors(seed, 'allFinite', 1);
+    // A third of the trials put one non-finite value somewhere.
+    const at = ints(1, 3 * n, seed, 'allFinite-at')[0];
+    if (at < n) x[at] = [Infinity, -Infinity, NaN][at % 3];
+    return [
+      {
+        label: `allFinite ${n}`,
+        run: (impl) => Float64Array.of(impl(x) ? 1 : 0),
+        want: Float64Array.of(x.every((v) => Number.isFinite(v)) ? 1 : 0),
+        exact: true,
+      },
+    ];
+  },
   emaInto: (_dtype, seed) => {
     const {
       n,
@@ -1097,6 +1114,7 @@ const EXPECTED: KernelName[] = [
   'scaleInto',
   'addScaledInto',
   'sumOfSquares',
+  'allFinite',
   'emaInto',
   'sophiaGClip',
   'sophiaHClip',

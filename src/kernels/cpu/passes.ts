@@ -14,6 +14,13 @@ export function scaleIntoLoop(out: Float32Array, x: Float32Array, f: number): vo
   for (let i = 0; i < out.length; i++) out[i] = f * x[i];
 }
 
+/** True when v holds no ±Infinity and no NaN (v − v is 0 exactly for every finite v). */
+export function allFiniteLoop(v: Float32Array): boolean {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] - v[i];
+  return s === 0;
+}
+
 export function addScaledIntoLoop(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): void {
   for (let i = 0; i < out.length; i++) out[i] = g[i] + wd * p[i];
 }

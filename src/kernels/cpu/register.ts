@@ -10,6 +10,7 @@ import {
   addIntoLoop,
   cpuAdamMoments,
   addScaledIntoLoop,
+  allFiniteLoop,
   emaIntoLoop,
   scaleIntoLoop,
   sophiaGClipLoop,
@@ -45,6 +46,7 @@ registerKernel('addInto', 'cpu', addIntoLoop);
 registerKernel('scaleInto', 'cpu', scaleIntoLoop);
 registerKernel('addScaledInto', 'cpu', addScaledIntoLoop);
 registerKernel('sumOfSquares', 'cpu', sumOfSquaresLoop);
+registerKernel('allFinite', 'cpu', allFiniteLoop);
 registerKernel('emaInto', 'cpu', emaIntoLoop);
 registerKernel('sophiaGClip', 'cpu', sophiaGClipLoop);
 registerKernel('sophiaHClip', 'cpu', sophiaHClipLoop);

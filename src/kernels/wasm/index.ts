@@ -148,7 +148,7 @@ if (wasmTanh) {
 const vectorOps = vectorOpsKernel();
 if (vectorOps) {
   const b = vectorOpsBackends(vectorOps);
-  for (const name of ['addInto', 'scaleInto', 'addScaledInto', 'sumOfSquares'] as const) {
+  for (const name of ['addInto', 'scaleInto', 'addScaledInto', 'sumOfSquares', 'allFinite'] as const) {
     registerKernel(name, 'wasm', b[name]);
     preferKernelBackend(name, 'wasm');
   }

@@ -6,7 +6,8 @@
  *   scaleInto      out[i] = f32(f · x[i])             f64x2.mul on widened values (f is a float64)
  *   addScaledInto  out[i] = f32(g[i] + wd · p[i])     f64x2.mul then f64x2.add, never fused
  *   sumOfSquares   Σ v[i]² in float64                 eight partial sums (see `sumOfSquaresLoop`)
- * The first three are bit for bit the loop's, subnormals included (f32 → f64 widening is exact, lane
+ *   allFinite      no ±Infinity or NaN in v           Σ (v[i] − v[i]) in f32x4 is 0 exactly then
+ * The first three are bit for bit the loop's (and the last two give its answers), subnormals included (f32 → f64 widening is exact, lane
  * arithmetic rounds like scalar IEEE arithmetic, f64 → f32 narrowing rounds to nearest like a
  * Float32Array store, nothing is flushed). Operands are copied into linear memory a chunk at a time,
  * so any Float32Array view works (any byteOffset, SharedArrayBuffer-backed) and memory stays small.
@@ -14,7 +15,14 @@
  */
 import { FunctionBuilder, assembleModule } from './assembler.js';
 import { type WasmMemory, instantiate, validates } from './api.js';
-import { addIntoLoop, addScaledIntoLoop, combine, scaleIntoLoop, sumOfSquaresLoop } from '../cpu/passes.js';
+import {
+  addIntoLoop,
+  addScaledIntoLoop,
+  allFiniteLoop,
+  combine,
+  scaleIntoLoop,
+  sumOfSquaresLoop,
+} from '../cpu/passes.js';
 import type { VectorPassSignatures } from '../registry.js';
 import { checkedOnce, worthwhileKernel } from './checked-kernel.js';
 import { WasmKernelHost } from './kernel-host.js';
@@ -106,12 +114,36 @@ function buildSumOfSquares(): FunctionBuilder {
   return f;
 }
 
+/**
+ * Adds a − a (0 for a finite float32, NaN for ±Infinity and NaN) into the four f32x4 at `acc`, in any
+ * order (only whether a NaN arrives matters). Params: a, acc, bytes.
+ */
+function buildAllFinite(): FunctionBuilder {
+  const f = new FunctionBuilder(['i32', 'i32', 'i32']);
+  const acc = 1;
+  const sums = QUADS.map((o) => {
+    const l = f.local('v128');
+    f.get(acc).simd('v128.load', at(o, 4)).set(l);
+    return l;
+  });
+  const x = f.local('v128');
+  stepLoop(f, (p) => {
+    QUADS.forEach((o, k) => {
+      f.get(p).simd('v128.load', at(o, 4)).tee(x).get(x).simd('f32x4.sub');
+      f.get(sums[k]).simd('f32x4.add').set(sums[k]);
+    });
+  });
+  QUADS.forEach((o, j) => f.get(acc).get(sums[j]).simd('v128.store', at(o, 4)));
+  return f;
+}
+
 const moduleBytes = (): Uint8Array =>
   assembleModule([
     { name: 'add', fn: buildAdd() },
     { name: 'scale', fn: buildScaled(false) },
     { name: 'addScaled', fn: buildScaled(true) },
     { name: 'sumOfSquares', fn: buildSumOfSquares() },
+    { name: 'allFinite', fn: buildAllFinite() },
   ]);
 
 type PairFn = (a: number, b: number, bytes: number) => void;
@@ -156,6 +188,7 @@ export class WasmVectorOps extends ChunkedKernelHost {
   private readonly scaleFn: ScaledFn;
   private readonly addScaledFn: ScaledFn;
   private readonly sumFn: PairFn;
+  private readonly finiteFn: PairFn;
 
   constructor() {
     const instance = instantiate(moduleBytes());
@@ -164,6 +197,7 @@ export class WasmVectorOps extends ChunkedKernelHost {
     this.scaleFn = instance.exports.scale as ScaledFn;
     this.addScaledFn = instance.exports.addScaled as ScaledFn;
     this.sumFn = instance.exports.sumOfSquares as PairFn;
+    this.finiteFn = instance.exports.allFinite as PairFn;
   }
 
   /** The module's bytes validate (false where the engine lacks WebAssembly or its SIMD). */
@@ -198,6 +232,23 @@ export class WasmVectorOps extends ChunkedKernelHost {
     }
     return combine(f64.subarray(ACC_AT / 8, ACC_AT / 8 + 8));
   }
+
+  /** `allFiniteLoop`'s answer; undefined when memory cannot grow. */
+  allFinite(v: Float32Array): boolean | undefined {
+    if (!this.ensure(B_AT)) return undefined;
+    const f32 = this.f32;
+    f32.fill(0, ACC_AT / 4, ACC_AT / 4 + 16);
+    const n = v.length;
+    for (let s = 0; s < n; s += CHUNK) {
+      const k = Math.min(n, s + CHUNK) - s;
+      f32.set(v.subarray(s, s + k), A_AT / 4);
+      // Zeros pad the last step (0 − 0 adds nothing).
+      f32.fill(0, A_AT / 4 + k, A_AT / 4 + roundUp(k * 4) / 4);
+      this.finiteFn(A_AT, ACC_AT, roundUp(k * 4));
+    }
+    for (let i = ACC_AT / 4; i < ACC_AT / 4 + 16; i++) if (f32[i] !== 0) return false;
+    return true;
+  }
 }
 
 // --- Self-check and the registry backends ---------------------------------------------------------
@@ -208,6 +259,7 @@ export interface VectorOpsKernel {
   scaleInto(out: Float32Array, x: Float32Array, f: number): boolean;
   addScaledInto(out: Float32Array, g: Float32Array, p: Float32Array, wd: number): boolean;
   sumOfSquares(v: Float32Array): number | undefined;
+  allFinite(v: Float32Array): boolean | undefined;
 }
 
 /**
@@ -255,6 +307,15 @@ export function vectorOpsSelfCheck(k: VectorOpsKernel): boolean {
     const finite = x.map((v) => (Number.isFinite(v) ? v : 1));
     for (const v of [x, finite, x.map(next)]) {
       if (!Object.is(k.sumOfSquares(v), sumOfSquaresLoop(v))) return false;
+      if (k.allFinite(v) !== allFiniteLoop(v)) return false;
+    }
+    // One non-finite value anywhere, the last element included, among finite ones.
+    for (const bad of [Infinity, -Infinity, NaN]) {
+      for (const i of [0, n >> 1, n - 1]) {
+        const v = finite.slice();
+        v[i] = bad;
+        if (k.allFinite(v) !== false || allFiniteLoop(v) !== false) return false;
+      }
     }
   }
   return true;
@@ -279,7 +340,7 @@ export const vectorOpsKernel = checkedOnce(
  */
 export function vectorOpsBackends(
   k: VectorOpsKernel,
-): Pick<VectorPassSignatures, 'addInto' | 'scaleInto' | 'addScaledInto' | 'sumOfSquares'> {
+): Pick<VectorPassSignatures, 'addInto' | 'scaleInto' | 'addScaledInto' | 'sumOfSquares' | 'allFinite'> {
   const use = (n: number, ...views: Float32Array[]) => worthwhileKernel(() => k, MIN_WASM_VECTOR, n, views);
   return {
     addInto: (dst, src) => {
@@ -292,5 +353,6 @@ export function vectorOpsBackends(
       if (!use(out.length, out, g, p)?.addScaledInto(out, g, p, wd)) addScaledIntoLoop(out, g, p, wd);
     },
     sumOfSquares: (v) => use(v.length)?.sumOfSquares(v) ?? sumOfSquaresLoop(v),
+    allFinite: (v) => use(v.length)?.allFinite(v) ?? allFiniteLoop(v),
   };
 }
