@@ -1,7 +1,8 @@
 /**
- * Finds a CBLAS library (OpenBLAS by default) and binds its gemm and saxpy through koffi, a C foreign-function
- * interface for Node with prebuilt binaries (an optional dependency: nothing is compiled at install).
- * Arrays are passed by pointer to their own memory: no copies in or out, unlike the wasm kernels.
+ * Finds a CBLAS library (OpenBLAS by default) and binds its gemm and saxpy through koffi, a C
+ * foreign-function interface for Node with prebuilt binaries (an optional dependency: nothing is
+ * compiled at install). Arrays are passed by pointer to their own memory: no copies in or out, unlike
+ * the wasm kernels.
  *
  * Which library: `HESSFLOW_BLAS` names a library file or soname to load instead of the default list;
  * `HESSFLOW_BLAS=off` turns the BLAS backend off (the WebAssembly kernels are used). The default list

@@ -4,7 +4,7 @@
  * so each element is one float32 add of the two values, the same bits as the reference's loop whether
  * the library fuses the multiply-add or not. The WebAssembly pass copies both operands into its linear
  * memory and the result out, which costs more than its arithmetic: at 269k elements (the MLP's
- * parameters) saxpy takes 27 µs against its 115 (bench/readings/cpu-speed.md).
+ * parameters, warm caches, on the 2-vCPU EPYC of bench/readings) saxpy took 27 µs against its 115.
  *
  * sscal is not used for 'scaleInto': it multiplies by f rounded to float32, one rounding more than
  * the pass's contract (f32(f·x) with f a float64), which the optimizers' tests hold bit for bit.
