@@ -262,13 +262,21 @@ const CASES: Cases = {
     );
     const eps = 1e-5;
     const want = new Float64Array(rows * cols + rows);
+    // Errors are measured against max(|x̂|, 1) plus, for x̂, |mean|·rstd: a float32 mean's own rounding
+    // moves x̂ by up to ½ulp(mean)·rstd, which no float32 kernel avoids (a row whose mean dwarfs its
+    // spread, as wasm-f32/layer-norm.ts states).
+    const scale = new Float64Array(rows * cols + rows);
     for (let r = 0; r < rows; r++) {
       const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
       const mu = row.reduce((a, b) => a + b, 0) / cols;
       const variance = row.reduce((a, b) => a + (b - mu) * (b - mu), 0) / cols;
       const rstd = 1 / Math.sqrt(variance + eps);
-      row.forEach((v, j) => (want[r * cols + j] = (v - mu) * rstd));
+      row.forEach((v, j) => {
+        want[r * cols + j] = (v - mu) * rstd;
+        scale[r * cols + j] = Math.max(Math.abs(want[r * cols + j]), 1) + Math.abs(mu) * rstd;
+      });
       want[rows * cols + r] = rstd;
+      scale[rows * cols + r] = Math.max(rstd, 1);
     }
     return [
       {
@@ -283,6 +291,7 @@ const CASES: Cases = {
           return both;
         },
         want,
+        scale,
         exact: false,
       },
     ];
@@ -326,6 +335,9 @@ const CASES: Cases = {
     const eps = 1e-5;
     const n = rows * cols;
     const want = new Float64Array(2 * n + rows);
+    // The float32 mean's rounding moves x̂ by up to ½ulp(mean)·rstd (see normalize): each row's
+    // |mean|·rstd joins the scales below.
+    const shift = new Float64Array(rows);
     for (let r = 0; r < rows; r++) {
       const row = Array.from(x.subarray(r * cols, (r + 1) * cols));
       const mu = row.reduce((a, b) => a + b, 0) / cols;
@@ -335,6 +347,7 @@ const CASES: Cases = {
         want[r * cols + j] = (v - mu) * rstd * gain[j] + bias[j];
       });
       want[2 * n + r] = rstd;
+      shift[r] = Math.abs(mu) * rstd;
     }
     return [
       {
@@ -349,11 +362,14 @@ const CASES: Cases = {
           return all;
         },
         want,
-        // y sums two rounded terms: scale by |x̂·gain| + |bias|.
+        // y sums two rounded terms: scale by |x̂·gain| + |bias|, plus the mean's shift times |gain|.
         scale: Float64Array.from(want, (w, k) =>
           k < n
-            ? Math.max(1, Math.abs(want[n + k] * gain[k % cols]) + Math.abs(bias[k % cols]))
-            : Math.max(1, Math.abs(w)),
+            ? Math.max(1, Math.abs(want[n + k] * gain[k % cols]) + Math.abs(bias[k % cols])) +
+              shift[Math.floor(k / cols)] * Math.abs(gain[k % cols])
+            : k < 2 * n
+              ? Math.max(1, Math.abs(w)) + shift[Math.floor((k - n) / cols)]
+              : Math.max(1, Math.abs(w)),
         ),
         exact: false,
       },
