@@ -76,9 +76,11 @@ export function runStep<S>(
   // A probe that hits NaN/Inf (per-op checks on) loses its estimate; the step goes on with its own
   // gradient, as in the pipeline, where the probe runs beside the step and may finish after it.
   const estimate = outcome && !outcome.nonFinite ? outcome : null;
+  // Hutchinson's probe computes the step's loss and gradient with its HVP.
+  const gradientFromProbe = launches && c.estimator === 'hutchinson';
   let gradient: ShardGradient;
-  if (launches && c.estimator === 'hutchinson') {
-    // Hutchinson's probe computes the loss and gradient with its HVP; without them the step is skipped.
+  if (gradientFromProbe) {
+    // Without the probe's loss and gradient the step is skipped.
     gradient =
       estimate?.grad && estimate.loss !== undefined
         ? { loss: estimate.loss, grad: estimate.grad, nonFinite: false }
@@ -91,7 +93,7 @@ export function runStep<S>(
     state.pending = [...state.pending, queuedEstimate({ ...estimate, launchedAt: t })];
   const due = dueAt(state.pending, t, c?.staleness ?? 0);
   const metrics = applyStep(state, o.optimizer, gradient, batch.targets.length, due, arrays, c?.estimator);
-  // The gradient port's array is the runner's (Hutchinson's comes with the probe's outcome: left alone).
-  if (arrays && !(launches && c.estimator === 'hutchinson')) arrays.give(gradient.grad);
+  // The gradient port's array is the runner's; the probe's comes with its outcome and is left alone.
+  if (arrays && !gradientFromProbe) arrays.give(gradient.grad);
   return metrics;
 }
